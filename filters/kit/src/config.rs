@@ -1,0 +1,147 @@
+//! Config loading: bytes → typed config (serde, `deny_unknown_fields`) → compiled form.
+//!
+//! Errors carry the path of the offending field (`rules[2].match.prefix`) and what was
+//! expected, so an operator can fix a config from the error alone. The control service
+//! calls the same [`load`] to validate, so "valid" has one definition.
+
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+
+/// A config error: where it is and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Dotted path to the field, `""` for the document root.
+    pub path: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { path: path.into(), message: message.into() }
+    }
+
+    /// Prefixes the path with `parent`, for errors raised by a nested `compile()`.
+    pub fn within(mut self, parent: &str) -> Self {
+        self.path = match (parent.is_empty(), self.path.is_empty()) {
+            (true, _) => self.path,
+            (false, true) => parent.to_string(),
+            (false, false) if self.path.starts_with('[') => format!("{parent}{}", self.path),
+            (false, false) => format!("{parent}.{}", self.path),
+        };
+        self
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "invalid config: {}", self.message)
+        } else {
+            write!(f, "invalid config at `{}`: {}", self.path, self.message)
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// A typed config that compiles into the form a filter uses per request.
+pub trait Compile: DeserializeOwned {
+    type Compiled;
+
+    /// Checks what serde cannot (ranges, regexes, cross-field rules) and precomputes.
+    fn compile(self) -> Result<Self::Compiled, ConfigError>;
+}
+
+/// Parses JSON config bytes into `T`. An empty config is parsed as `{}` so a filter
+/// whose fields all have defaults needs none.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ConfigError> {
+    let text = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { bytes };
+    let mut de = serde_json::Deserializer::from_slice(text);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+        let path = err.path().to_string();
+        let path = if path == "." { String::new() } else { path };
+        ConfigError::new(path, err.inner().to_string())
+    })?;
+    de.end().map_err(|err| ConfigError::new("", err.to_string()))?;
+    Ok(value)
+}
+
+/// Parses then compiles: what `on_configure` and the control service both call.
+pub fn load<T: Compile>(bytes: &[u8]) -> Result<T::Compiled, ConfigError> {
+    parse::<T>(bytes)?.compile()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Root {
+        #[serde(default)]
+        rules: Vec<Rule>,
+        #[serde(default = "default_limit")]
+        limit: u32,
+    }
+
+    fn default_limit() -> u32 {
+        7
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Rule {
+        prefix: String,
+    }
+
+    impl Compile for Root {
+        type Compiled = (u32, Vec<String>);
+        fn compile(self) -> Result<Self::Compiled, ConfigError> {
+            let mut prefixes = Vec::new();
+            for (i, rule) in self.rules.into_iter().enumerate() {
+                if !rule.prefix.starts_with('/') {
+                    return Err(ConfigError::new("prefix", "expected a path starting with `/`")
+                        .within(&format!("rules[{i}]")));
+                }
+                prefixes.push(rule.prefix);
+            }
+            Ok((self.limit, prefixes))
+        }
+    }
+
+    #[test]
+    fn empty_config_uses_defaults() {
+        assert_eq!(load::<Root>(b"").unwrap(), (7, vec![]));
+        assert_eq!(load::<Root>(b"  \n").unwrap(), (7, vec![]));
+    }
+
+    #[test]
+    fn unknown_field_names_its_path() {
+        let err = load::<Root>(br#"{"rules":[{"prefix":"/a"},{"prefx":"/b"}]}"#).unwrap_err();
+        assert_eq!(err.path, "rules[1].prefx");
+        assert!(err.message.contains("unknown field `prefx`"), "{err}");
+        assert!(err.message.contains("expected `prefix`"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_names_its_path() {
+        let err = load::<Root>(br#"{"limit":"many"}"#).unwrap_err();
+        assert_eq!(err.path, "limit");
+        assert!(err.message.contains("expected u32"), "{err}");
+    }
+
+    #[test]
+    fn compile_errors_name_the_field() {
+        let err = load::<Root>(br#"{"rules":[{"prefix":"a"}]}"#).unwrap_err();
+        assert_eq!(err.to_string(), "invalid config at `rules[0].prefix`: expected a path starting with `/`");
+    }
+
+    #[test]
+    fn trailing_garbage_and_bad_json_are_errors() {
+        assert!(load::<Root>(br#"{} x"#).is_err());
+        let err = load::<Root>(b"{").unwrap_err();
+        assert!(err.message.contains("EOF"), "{err}");
+    }
+}
