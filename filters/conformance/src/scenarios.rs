@@ -17,6 +17,12 @@ pub enum Scenario {
     Pass,
     Headers,
     Body,
+    /// Grows the request body by one byte passing the old size (truncated on Kong).
+    BodyGrow,
+    /// The same through `replace_body` (right on every host).
+    BodyGrowSafe,
+    /// Opts in to body callbacks the APISIX way, then rewrites the body.
+    BodyOptIn,
     Local,
     Callout,
     CalloutTimeout,
@@ -40,6 +46,9 @@ impl Scenario {
         match rest {
             "headers" => Self::Headers,
             "body" => Self::Body,
+            "body-grow" => Self::BodyGrow,
+            "body-grow-safe" => Self::BodyGrowSafe,
+            "body-opt-in" => Self::BodyOptIn,
             "local" => Self::Local,
             "callout" => Self::Callout,
             "callout-timeout" => Self::CalloutTimeout,
@@ -59,6 +68,9 @@ impl Scenario {
             Self::Pass => "pass",
             Self::Headers => "headers",
             Self::Body => "body",
+            Self::BodyGrow => "body-grow",
+            Self::BodyGrowSafe => "body-grow-safe",
+            Self::BodyOptIn => "body-opt-in",
             Self::Local => "local",
             Self::Callout => "callout",
             Self::CalloutTimeout => "callout-timeout",
@@ -100,6 +112,17 @@ pub fn on_request_headers(
 ) -> HeadersAction {
     match scenario {
         Scenario::Pass | Scenario::Report(_) | Scenario::Body => HeadersAction::Continue,
+        Scenario::BodyGrow | Scenario::BodyGrowSafe => {
+            // The body will change length: a stale content-length would truncate it.
+            let removed = host.remove_header(MapKind::RequestHeaders, "content-length");
+            record.event("drop_content_length", json!({ "status": observe::status(&removed) }));
+            HeadersAction::Continue
+        }
+        Scenario::BodyOptIn => {
+            let req = host.set_property(&["wasm_process_req_body"], b"true");
+            record.event("opt_in", json!({ "set_property": observe::status(&req) }));
+            HeadersAction::Continue
+        }
         Scenario::Headers => headers(host, record, pairs),
         Scenario::Local => local(host, record),
         Scenario::Callout => callout(host, record, config, "/callout-target", Duration::from_secs(5)),

@@ -33,6 +33,9 @@ impl ConformanceStream {
     }
 
     fn body(&mut self, host: &dyn Host, kind: BufferKind, phase: &str, size: usize, eos: bool) -> BodyAction {
+        if kind == BufferKind::HttpRequestBody && matches!(self.scenario, Scenario::BodyGrow | Scenario::BodyGrowSafe | Scenario::BodyOptIn) {
+            return self.rewrite_request_body(host, size, eos);
+        }
         let transform = self.scenario == Scenario::Body;
         let data = host.buffer(kind, 0, size);
         let mut fields = json!({ "size": size, "end_of_stream": eos });
@@ -48,6 +51,23 @@ impl ConformanceStream {
         }
         self.note(host, phase, fields);
         if transform && !eos { BodyAction::StopAndBuffer } else { BodyAction::Continue }
+    }
+}
+
+impl ConformanceStream {
+    /// Appends `!` to the request body at end of stream, by the scenario's method.
+    fn rewrite_request_body(&mut self, host: &dyn Host, size: usize, eos: bool) -> BodyAction {
+        if !eos {
+            return BodyAction::StopAndBuffer;
+        }
+        let mut body = host.buffer(BufferKind::HttpRequestBody, 0, size).ok().flatten().unwrap_or_default();
+        body.push(b'!');
+        let result = match self.scenario {
+            Scenario::BodyGrow => host.set_buffer(BufferKind::HttpRequestBody, 0, size, &body),
+            _ => tollgate_kit::host::replace_body(host, BufferKind::HttpRequestBody, size, &body),
+        };
+        self.note(host, "rewrite", json!({ "size": size, "set_buffer": observe::status(&result) }));
+        BodyAction::Continue
     }
 }
 

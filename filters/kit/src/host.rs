@@ -136,3 +136,9 @@ pub trait Host {
 
     fn call_foreign_function(&self, name: &str, args: &[u8]) -> HostResult<Option<Vec<u8>>>;
 }
+
+/// Replaces a whole body portably. Envoy drains `size` bytes and prepends the data;
+/// Kong keeps only `size` bytes of the new data. Passing `max(old, new)` is right on both.
+pub fn replace_body(host: &dyn Host, kind: crate::types::BufferKind, old_len: usize, new_body: &[u8]) -> HostResult<()> {
+    host.set_buffer(kind, 0, old_len.max(new_body.len()), new_body)
+}

@@ -165,7 +165,9 @@ impl PluginBuilder {
         };
         for worker in 0..self.workers {
             let vm = plugin.start_vm(worker)?;
-            plugin.workers.push(Worker { vm: Some(vm), failed: false, last_reload: None, tick: None, tick_generation: 0 });
+            // Envoy's reload backoff counts from the VM's creation, not only from reloads.
+            let created = plugin.shared.clock.elapsed();
+            plugin.workers.push(Worker { vm: Some(vm), failed: false, last_reload: Some(created), tick: None, tick_generation: 0 });
             plugin.after_call(worker);
         }
         Ok(plugin)
@@ -331,12 +333,11 @@ impl Plugin {
     }
 
     fn configure(&mut self, worker: usize, config: &[u8]) -> Result<()> {
-        let errors = self.recent_errors();
         let w = self.workers.get_mut(worker).ok_or_else(|| anyhow!("no worker {worker}"))?;
         let vm = w.vm.as_mut().ok_or_else(|| anyhow!("worker {worker} has no VM"))?;
         let result = configure_vm(vm, config);
         self.after_call(worker);
-        result.map_err(|e| anyhow!("{e}{errors}"))
+        result.map_err(|e| anyhow!("{e}{}", self.recent_errors()))
     }
 
     fn recent_errors(&self) -> String {

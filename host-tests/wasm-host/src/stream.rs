@@ -387,7 +387,13 @@ impl<'p> StreamRun<'p> {
         let headers = self.data().and_then(|d| d.maps.get(&MapKind::RequestHeaders).cloned()).unwrap_or_default();
         let chunks = std::mem::take(&mut self.request.body_chunks);
         let trailers = std::mem::take(&mut self.request.trailers);
-        let (mut headers, body, trailers) = self.direction(&REQUEST, headers, chunks, trailers, true)?;
+        let (mut headers, mut body, trailers) = self.direction(&REQUEST, headers, chunks, trailers, true)?;
+        // HTTP/1 framing: the upstream reads `content-length` bytes, whatever the filter
+        // did to the body. A filter that changes a body's length must drop the header.
+        let declared = headers.iter().find(|(n, _)| n == "content-length").and_then(|(_, v)| v.parse::<usize>().ok());
+        if let Some(declared) = declared.filter(|d| *d < body.len()) {
+            body.truncate(declared);
+        }
         if self.profile() == Profile::Envoy {
             // The router adds this after the filter chain (route timeout, default 15 s).
             headers.push(("x-envoy-expected-rq-timeout-ms".into(), "15000".into()));
