@@ -1,1 +1,80 @@
-fn main() {}
+//! `tollgate`: Tollgate's command line.
+//!
+//! * `tollgate run`: the main job: real Envoy with the filters in front of a demo
+//!   upstream on loopback, with embedded defaults.
+//! * `tollgate validate`: checks a filter config with the filter's own code.
+//! * `tollgate bench-envoy`: wrk through real Envoy with and without the filters.
+#![forbid(unsafe_code)]
+
+mod bench;
+mod edge;
+mod machine;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "tollgate",
+    version,
+    about = "Tollgate: API security and traffic logic at the edge"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start real Envoy with the Tollgate filters in front of a demo upstream.
+    Run {
+        /// Start, prove a request passes through the filters, then stop.
+        #[arg(long)]
+        smoke: bool,
+        /// Envoy worker threads (each runs its own filter VMs).
+        #[arg(long, default_value_t = 2)]
+        concurrency: usize,
+        /// Directory holding the built filters (`scripts/build-wasm` writes `dist/`).
+        #[arg(long)]
+        dist: Option<PathBuf>,
+    },
+    /// Validate a filter configuration (JSON) exactly as the filter will.
+    Validate {
+        /// The filter the config is for.
+        #[arg(long, value_parser = ["conformance"])]
+        filter: String,
+        /// The config file; `-` reads standard input.
+        config: PathBuf,
+    },
+    /// Measure requests through real Envoy with and without the filters (needs wrk).
+    BenchEnvoy {
+        /// Seconds per wrk run.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long)]
+        dist: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run {
+            smoke,
+            concurrency,
+            dist,
+        } => edge::run(smoke, concurrency, dist),
+        Command::Validate { filter, config } => validate::run(&filter, &config),
+        Command::BenchEnvoy { seconds, dist } => bench::run(seconds, dist),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tollgate: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

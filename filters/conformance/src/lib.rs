@@ -17,7 +17,7 @@ mod scenarios;
 mod stream;
 
 pub use observe::Record;
-pub use root::ConformanceRoot;
+pub use root::{ConformanceConfig, ConformanceRoot};
 pub use stream::ConformanceStream;
 
 tollgate_kit::export_filter!(ConformanceRoot::default());

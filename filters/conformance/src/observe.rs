@@ -16,7 +16,10 @@ pub struct Record {
 
 impl Record {
     pub fn new(id: impl Into<String>) -> Self {
-        Self { id: id.into(), events: Vec::new() }
+        Self {
+            id: id.into(),
+            events: Vec::new(),
+        }
     }
 
     pub fn push(&mut self, event: Value) {

@@ -44,7 +44,10 @@ impl Compile for ConformanceConfig {
 
     fn compile(self) -> Result<Self, ConfigError> {
         if self.callout_cluster.is_empty() {
-            return Err(ConfigError::new("callout_cluster", "expected a non-empty cluster name or host:port"));
+            return Err(ConfigError::new(
+                "callout_cluster",
+                "expected a non-empty cluster name or host:port",
+            ));
         }
         if self.tick_ms > 60_000 {
             return Err(ConfigError::new("tick_ms", "expected at most 60000"));
@@ -75,13 +78,15 @@ impl Callouts for ConformanceRoot {}
 impl RootFilter for ConformanceRoot {
     fn on_vm_start(&mut self, host: &dyn Host, vm_config: &[u8]) -> bool {
         self.record = Record::new("root");
-        self.record.event("vm_start", json!({ "vm_config": observe::text(vm_config) }));
+        self.record
+            .event("vm_start", json!({ "vm_config": observe::text(vm_config) }));
         self.flush(host);
         true
     }
 
     fn on_configure(&mut self, host: &dyn Host, config_bytes: &[u8]) -> Result<(), String> {
-        let compiled = config::load::<ConformanceConfig>(config_bytes).map_err(|e| e.to_string())?;
+        let compiled =
+            config::load::<ConformanceConfig>(config_bytes).map_err(|e| e.to_string())?;
         let tick = if compiled.tick_ms > 0 {
             observe::status(&host.set_tick_period(Duration::from_millis(compiled.tick_ms)))
         } else {
@@ -112,7 +117,8 @@ impl RootFilter for ConformanceRoot {
         if self.ticks == 1 {
             // One tick proves the timer; stop it so reports stay deterministic.
             let stop = host.set_tick_period(Duration::ZERO);
-            self.record.event("tick", json!({ "stop_timer": observe::status(&stop) }));
+            self.record
+                .event("tick", json!({ "stop_timer": observe::status(&stop) }));
             self.flush(host);
         }
     }

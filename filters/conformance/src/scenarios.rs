@@ -39,7 +39,9 @@ pub enum Scenario {
 impl Scenario {
     pub fn from_path(path: &str) -> Self {
         let path = path.split('?').next().unwrap_or_default();
-        let Some(rest) = path.strip_prefix("/conformance/") else { return Self::Pass };
+        let Some(rest) = path.strip_prefix("/conformance/") else {
+            return Self::Pass;
+        };
         if let Some(id) = rest.strip_prefix("report/") {
             return Self::Report(id.to_string());
         }
@@ -115,7 +117,10 @@ pub fn on_request_headers(
         Scenario::BodyGrow | Scenario::BodyGrowSafe => {
             // The body will change length: a stale content-length would truncate it.
             let removed = host.remove_header(MapKind::RequestHeaders, "content-length");
-            record.event("drop_content_length", json!({ "status": observe::status(&removed) }));
+            record.event(
+                "drop_content_length",
+                json!({ "status": observe::status(&removed) }),
+            );
             HeadersAction::Continue
         }
         Scenario::BodyOptIn => {
@@ -125,8 +130,16 @@ pub fn on_request_headers(
         }
         Scenario::Headers => headers(host, record, pairs),
         Scenario::Local => local(host, record),
-        Scenario::Callout => callout(host, record, config, "/callout-target", Duration::from_secs(5)),
-        Scenario::CalloutTimeout => callout(host, record, config, "/slow", Duration::from_millis(100)),
+        Scenario::Callout => callout(
+            host,
+            record,
+            config,
+            "/callout-target",
+            Duration::from_secs(5),
+        ),
+        Scenario::CalloutTimeout => {
+            callout(host, record, config, "/slow", Duration::from_millis(100))
+        }
         Scenario::Properties => properties(host, record),
         Scenario::Shared => shared(host, record),
         Scenario::Queue => queue(host, record),
@@ -195,12 +208,35 @@ fn local(host: &dyn Host, record: &mut Record) -> HeadersAction {
     HeadersAction::StopIteration
 }
 
-fn callout(host: &dyn Host, record: &mut Record, config: &ConformanceConfig, path: &str, timeout: Duration) -> HeadersAction {
-    let headers = [(":method", "GET"), (":path", path), (":authority", "conformance-callout"), ("x-from", "conformance")];
-    let call = HttpCall { upstream: &config.callout_cluster, headers: &headers, body: None, trailers: &[], timeout };
+fn callout(
+    host: &dyn Host,
+    record: &mut Record,
+    config: &ConformanceConfig,
+    path: &str,
+    timeout: Duration,
+) -> HeadersAction {
+    let headers = [
+        (":method", "GET"),
+        (":path", path),
+        (":authority", "conformance-callout"),
+        ("x-from", "conformance"),
+    ];
+    let call = HttpCall {
+        upstream: &config.callout_cluster,
+        headers: &headers,
+        body: None,
+        trailers: &[],
+        timeout,
+    };
     let token = host.http_call(&call);
-    let unknown = host.http_call(&HttpCall { upstream: "no-such-cluster", ..call });
-    let no_path = host.http_call(&HttpCall { headers: &[(":method", "GET")], ..call });
+    let unknown = host.http_call(&HttpCall {
+        upstream: "no-such-cluster",
+        ..call
+    });
+    let no_path = host.http_call(&HttpCall {
+        headers: &[(":method", "GET")],
+        ..call
+    });
     record.event(
         "dispatch",
         json!({
@@ -210,12 +246,27 @@ fn callout(host: &dyn Host, record: &mut Record, config: &ConformanceConfig, pat
             "missing_path": observe::status(&no_path),
         }),
     );
-    if token.is_ok() { HeadersAction::StopIteration } else { HeadersAction::Continue }
+    if token.is_ok() {
+        HeadersAction::StopIteration
+    } else {
+        HeadersAction::Continue
+    }
 }
 
-pub fn on_http_call_response(host: &dyn Host, record: &mut Record, num_headers: usize, body_size: usize, num_trailers: usize) {
-    let headers = host.header_pairs(MapKind::HttpCallResponseHeaders).unwrap_or_default();
-    let status = headers.iter().find(|(n, _)| n == ":status").map(|(_, v)| v.clone());
+pub fn on_http_call_response(
+    host: &dyn Host,
+    record: &mut Record,
+    num_headers: usize,
+    body_size: usize,
+    num_trailers: usize,
+) {
+    let headers = host
+        .header_pairs(MapKind::HttpCallResponseHeaders)
+        .unwrap_or_default();
+    let status = headers
+        .iter()
+        .find(|(n, _)| n == ":status")
+        .map(|(_, v)| v.clone());
     let body = host.buffer(BufferKind::HttpCallResponseBody, 0, body_size);
     let echoed_path = body
         .as_ref()
@@ -236,7 +287,10 @@ pub fn on_http_call_response(host: &dyn Host, record: &mut Record, num_headers: 
     let code = status.unwrap_or_else(|| "failed".into());
     let add = host.add_header(MapKind::RequestHeaders, "x-callout-status", &code);
     let resume = host.continue_stream(StreamKind::Request);
-    record.event("resume", json!({ "add_header": observe::status(&add), "continue_stream": observe::status(&resume) }));
+    record.event(
+        "resume",
+        json!({ "add_header": observe::status(&add), "continue_stream": observe::status(&resume) }),
+    );
 }
 
 /// Attributes whose values are the same in every run.
@@ -291,9 +345,16 @@ fn properties(host: &dyn Host, record: &mut Record) -> HeadersAction {
         };
         varying.insert(path.join("."), value);
     }
-    let port = host.property(&["destination", "port"]).ok().flatten().map(|b| int_value(&b));
+    let port = host
+        .property(&["destination", "port"])
+        .ok()
+        .flatten()
+        .map(|b| int_value(&b));
     let port_is_int = port.as_ref().is_some_and(Value::is_i64);
-    record.event("properties", json!({ "stable": stable, "varying": varying, "destination.port_is_int": port_is_int }));
+    record.event(
+        "properties",
+        json!({ "stable": stable, "varying": varying, "destination.port_is_int": port_is_int }),
+    );
     HeadersAction::Continue
 }
 
@@ -324,7 +385,11 @@ fn shared(host: &dyn Host, record: &mut Record) -> HeadersAction {
 }
 
 fn queue(host: &dyn Host, record: &mut Record) -> HeadersAction {
-    let vm_id = host.property(&["plugin_vm_id"]).ok().flatten().unwrap_or_default();
+    let vm_id = host
+        .property(&["plugin_vm_id"])
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     let vm_id = String::from_utf8_lossy(&vm_id).into_owned();
     let resolved = host.resolve_queue(&vm_id, QUEUE_NAME);
     let unknown = host.resolve_queue(&vm_id, "no-such-queue");
@@ -354,32 +419,59 @@ fn metrics(host: &dyn Host, record: &mut Record) -> HeadersAction {
     let again = host.define_metric(MetricKind::Counter, "tollgate_conformance_requests");
     let gauge = host.define_metric(MetricKind::Gauge, "tollgate_conformance_gauge");
     let histogram = host.define_metric(MetricKind::Histogram, "tollgate_conformance_latency");
-    let mut out = json!({
-        "define": [observe::status(&counter), observe::status(&gauge), observe::status(&histogram)],
-        "define_twice_same_id": counter.as_ref().ok() == again.as_ref().ok(),
-    });
+    let mut out = serde_json::Map::new();
+    out.insert(
+        "define".into(),
+        json!([
+            observe::status(&counter),
+            observe::status(&gauge),
+            observe::status(&histogram)
+        ]),
+    );
+    out.insert(
+        "define_twice_same_id".into(),
+        json!(counter.as_ref().ok() == again.as_ref().ok()),
+    );
     if let Ok(id) = counter {
         let before = host.metric(id).unwrap_or_default();
         let inc = host.increment_metric(id, 3);
         let after = host.metric(id).unwrap_or_default();
-        out["counter_increment"] = observe::status(&inc);
-        out["counter_delta"] = json!(after.saturating_sub(before));
-        out["counter_record"] = observe::status(&host.record_metric(id, 1));
+        out.insert("counter_increment".into(), observe::status(&inc));
+        out.insert("counter_delta".into(), json!(after.saturating_sub(before)));
+        out.insert(
+            "counter_record".into(),
+            observe::status(&host.record_metric(id, 1)),
+        );
     }
     if let Ok(id) = gauge {
-        out["gauge_record"] = observe::status(&host.record_metric(id, 42));
-        out["gauge_value"] = json!(host.metric(id).ok());
-        out["gauge_decrement"] = observe::status(&host.increment_metric(id, -2));
-        out["gauge_after_decrement"] = json!(host.metric(id).ok());
+        out.insert(
+            "gauge_record".into(),
+            observe::status(&host.record_metric(id, 42)),
+        );
+        out.insert("gauge_value".into(), json!(host.metric(id).ok()));
+        out.insert(
+            "gauge_decrement".into(),
+            observe::status(&host.increment_metric(id, -2)),
+        );
+        out.insert("gauge_after_decrement".into(), json!(host.metric(id).ok()));
     }
     if let Ok(id) = histogram {
-        out["histogram_record"] = observe::status(&host.record_metric(id, 7));
-        out["histogram_get"] = observe::status(&host.metric(id));
-        out["histogram_increment"] = observe::status(&host.increment_metric(id, 1));
+        out.insert(
+            "histogram_record".into(),
+            observe::status(&host.record_metric(id, 7)),
+        );
+        out.insert("histogram_get".into(), observe::status(&host.metric(id)));
+        out.insert(
+            "histogram_increment".into(),
+            observe::status(&host.increment_metric(id, 1)),
+        );
     }
-    out["unknown_increment"] = observe::status(&host.increment_metric(424_242, 1));
-    out["unknown_get"] = observe::status(&host.metric(424_242));
-    record.event("metrics", out);
+    out.insert(
+        "unknown_increment".into(),
+        observe::status(&host.increment_metric(424_242, 1)),
+    );
+    out.insert("unknown_get".into(), observe::status(&host.metric(424_242)));
+    record.event("metrics", Value::Object(out));
     HeadersAction::Continue
 }
 
@@ -427,8 +519,15 @@ fn grpc(host: &dyn Host, record: &mut Record, config: &ConformanceConfig) -> Hea
         initial_metadata: &[("x-from", b"conformance")],
     };
     let token = host.grpc_call(&call, b"hello grpc", Duration::from_secs(5));
-    record.event("grpc_dispatch", json!({ "status": observe::status(&token) }));
-    if token.is_ok() { HeadersAction::StopIteration } else { HeadersAction::Continue }
+    record.event(
+        "grpc_dispatch",
+        json!({ "status": observe::status(&token) }),
+    );
+    if token.is_ok() {
+        HeadersAction::StopIteration
+    } else {
+        HeadersAction::Continue
+    }
 }
 
 /// Deliberately traps the VM: the trap-containment tests need a filter that does.
@@ -448,8 +547,14 @@ mod tests {
 
     #[test]
     fn scenarios_from_paths() {
-        assert_eq!(Scenario::from_path("/conformance/headers?x=1"), Scenario::Headers);
-        assert_eq!(Scenario::from_path("/conformance/report/abc"), Scenario::Report("abc".into()));
+        assert_eq!(
+            Scenario::from_path("/conformance/headers?x=1"),
+            Scenario::Headers
+        );
+        assert_eq!(
+            Scenario::from_path("/conformance/report/abc"),
+            Scenario::Report("abc".into())
+        );
         assert_eq!(Scenario::from_path("/other"), Scenario::Pass);
         assert_eq!(Scenario::from_path("/conformance/unknown"), Scenario::Pass);
     }
@@ -458,7 +563,11 @@ mod tests {
     fn headers_scenario_mutates_the_map() {
         let host = MockHost::new().with_headers(
             MapKind::RequestHeaders,
-            &[(":path", "/conformance/headers"), ("x-probe", "p"), ("x-remove-me", "bye")],
+            &[
+                (":path", "/conformance/headers"),
+                ("x-probe", "p"),
+                ("x-remove-me", "bye"),
+            ],
         );
         let pairs = host.header_pairs(MapKind::RequestHeaders).unwrap();
         let mut rec = record();
@@ -494,6 +603,9 @@ mod tests {
         let host = MockHost::new();
         let mut rec = record();
         assert_eq!(local(&host, &mut rec), HeadersAction::StopIteration);
-        assert_eq!(host.state.borrow().local_reply.as_ref().unwrap().status, 403);
+        assert_eq!(
+            host.state.borrow().local_reply.as_ref().unwrap().status,
+            403
+        );
     }
 }

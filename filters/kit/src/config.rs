@@ -18,7 +18,10 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { path: path.into(), message: message.into() }
+        Self {
+            path: path.into(),
+            message: message.into(),
+        }
     }
 
     /// Prefixes the path with `parent`, for errors raised by a nested `compile()`.
@@ -56,14 +59,19 @@ pub trait Compile: DeserializeOwned {
 /// Parses JSON config bytes into `T`. An empty config is parsed as `{}` so a filter
 /// whose fields all have defaults needs none.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ConfigError> {
-    let text = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { bytes };
+    let text = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}".as_slice()
+    } else {
+        bytes
+    };
     let mut de = serde_json::Deserializer::from_slice(text);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let path = err.path().to_string();
         let path = if path == "." { String::new() } else { path };
         ConfigError::new(path, err.inner().to_string())
     })?;
-    de.end().map_err(|err| ConfigError::new("", err.to_string()))?;
+    de.end()
+        .map_err(|err| ConfigError::new("", err.to_string()))?;
     Ok(value)
 }
 
@@ -102,8 +110,10 @@ mod tests {
             let mut prefixes = Vec::new();
             for (i, rule) in self.rules.into_iter().enumerate() {
                 if !rule.prefix.starts_with('/') {
-                    return Err(ConfigError::new("prefix", "expected a path starting with `/`")
-                        .within(&format!("rules[{i}]")));
+                    return Err(
+                        ConfigError::new("prefix", "expected a path starting with `/`")
+                            .within(&format!("rules[{i}]")),
+                    );
                 }
                 prefixes.push(rule.prefix);
             }
@@ -135,7 +145,10 @@ mod tests {
     #[test]
     fn compile_errors_name_the_field() {
         let err = load::<Root>(br#"{"rules":[{"prefix":"a"}]}"#).unwrap_err();
-        assert_eq!(err.to_string(), "invalid config at `rules[0].prefix`: expected a path starting with `/`");
+        assert_eq!(
+            err.to_string(),
+            "invalid config at `rules[0].prefix`: expected a path starting with `/`"
+        );
     }
 
     #[test]

@@ -66,7 +66,15 @@ impl TrailersAction {
 /// Responses to callouts, delivered to the context that made the call.
 #[allow(unused_variables)]
 pub trait Callouts {
-    fn on_http_call_response(&mut self, host: &dyn Host, token: u32, num_headers: usize, body_size: usize, num_trailers: usize) {}
+    fn on_http_call_response(
+        &mut self,
+        host: &dyn Host,
+        token: u32,
+        num_headers: usize,
+        body_size: usize,
+        num_trailers: usize,
+    ) {
+    }
     fn on_grpc_initial_metadata(&mut self, host: &dyn Host, token: u32, num_elements: usize) {}
     fn on_grpc_message(&mut self, host: &dyn Host, token: u32, size: usize) {}
     fn on_grpc_trailing_metadata(&mut self, host: &dyn Host, token: u32, num_elements: usize) {}
@@ -99,19 +107,39 @@ pub trait RootFilter: Callouts + 'static {
 /// The per-request context.
 #[allow(unused_variables)]
 pub trait StreamFilter: Callouts {
-    fn on_request_headers(&mut self, host: &dyn Host, num_headers: usize, end_of_stream: bool) -> HeadersAction {
+    fn on_request_headers(
+        &mut self,
+        host: &dyn Host,
+        num_headers: usize,
+        end_of_stream: bool,
+    ) -> HeadersAction {
         HeadersAction::Continue
     }
-    fn on_request_body(&mut self, host: &dyn Host, body_size: usize, end_of_stream: bool) -> BodyAction {
+    fn on_request_body(
+        &mut self,
+        host: &dyn Host,
+        body_size: usize,
+        end_of_stream: bool,
+    ) -> BodyAction {
         BodyAction::Continue
     }
     fn on_request_trailers(&mut self, host: &dyn Host, num_trailers: usize) -> TrailersAction {
         TrailersAction::Continue
     }
-    fn on_response_headers(&mut self, host: &dyn Host, num_headers: usize, end_of_stream: bool) -> HeadersAction {
+    fn on_response_headers(
+        &mut self,
+        host: &dyn Host,
+        num_headers: usize,
+        end_of_stream: bool,
+    ) -> HeadersAction {
         HeadersAction::Continue
     }
-    fn on_response_body(&mut self, host: &dyn Host, body_size: usize, end_of_stream: bool) -> BodyAction {
+    fn on_response_body(
+        &mut self,
+        host: &dyn Host,
+        body_size: usize,
+        end_of_stream: bool,
+    ) -> BodyAction {
         BodyAction::Continue
     }
     fn on_response_trailers(&mut self, host: &dyn Host, num_trailers: usize) -> TrailersAction {

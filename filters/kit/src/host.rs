@@ -27,7 +27,13 @@ impl HostError {
 
 impl fmt::Display for HostError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} returned {} ({})", self.call, self.status.name(), self.status.code())
+        write!(
+            f,
+            "{} returned {} ({})",
+            self.call,
+            self.status.name(),
+            self.status.code()
+        )
     }
 }
 
@@ -94,8 +100,19 @@ pub trait Host {
     fn header_map_size(&self, map: MapKind) -> HostResult<usize>;
 
     // Buffers: bodies, callout responses, configuration.
-    fn buffer(&self, kind: BufferKind, start: usize, max_size: usize) -> HostResult<Option<Vec<u8>>>;
-    fn set_buffer(&self, kind: BufferKind, start: usize, size: usize, data: &[u8]) -> HostResult<()>;
+    fn buffer(
+        &self,
+        kind: BufferKind,
+        start: usize,
+        max_size: usize,
+    ) -> HostResult<Option<Vec<u8>>>;
+    fn set_buffer(
+        &self,
+        kind: BufferKind,
+        start: usize,
+        size: usize,
+        data: &[u8],
+    ) -> HostResult<()>;
 
     // Properties (Envoy attributes), addressed by path segments.
     fn property(&self, path: &[&str]) -> HostResult<Option<Vec<u8>>>;
@@ -139,6 +156,11 @@ pub trait Host {
 
 /// Replaces a whole body portably. Envoy drains `size` bytes and prepends the data;
 /// Kong keeps only `size` bytes of the new data. Passing `max(old, new)` is right on both.
-pub fn replace_body(host: &dyn Host, kind: crate::types::BufferKind, old_len: usize, new_body: &[u8]) -> HostResult<()> {
+pub fn replace_body(
+    host: &dyn Host,
+    kind: crate::types::BufferKind,
+    old_len: usize,
+    new_body: &[u8],
+) -> HostResult<()> {
     host.set_buffer(kind, 0, old_len.max(new_body.len()), new_body)
 }

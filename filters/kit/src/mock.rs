@@ -7,7 +7,9 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::host::{GrpcCall, Host, HostError, HostResult, HttpCall, LocalReply, Pairs, SharedValue};
+use crate::host::{
+    GrpcCall, Host, HostError, HostResult, HttpCall, LocalReply, Pairs, SharedValue,
+};
 use crate::types::{BufferKind, LogLevel, MapKind, MetricKind, Status, StreamKind};
 
 /// A recorded HTTP callout.
@@ -83,7 +85,10 @@ impl MockHost {
 
     /// A mock whose listed hostcalls return `Unimplemented`.
     pub fn without(missing: &[&'static str]) -> Self {
-        Self { missing: missing.iter().copied().collect(), ..Self::default() }
+        Self {
+            missing: missing.iter().copied().collect(),
+            ..Self::default()
+        }
     }
 
     /// A mock with APISIX's gaps.
@@ -92,10 +97,13 @@ impl MockHost {
     }
 
     pub fn with_headers(self, map: MapKind, pairs: &[(&str, &str)]) -> Self {
-        self.state
-            .borrow_mut()
-            .maps
-            .insert(map, pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect());
+        self.state.borrow_mut().maps.insert(
+            map,
+            pairs
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+        );
         self
     }
 
@@ -134,7 +142,10 @@ impl MockHost {
 }
 
 fn owned(pairs: &[(&str, &str)]) -> Pairs {
-    pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect()
 }
 
 fn err<T>(call: &'static str, status: Status) -> HostResult<T> {
@@ -143,7 +154,10 @@ fn err<T>(call: &'static str, status: Status) -> HostResult<T> {
 
 impl Host for MockHost {
     fn log(&self, level: LogLevel, message: &str) {
-        self.state.borrow_mut().logs.push((level, message.to_string()));
+        self.state
+            .borrow_mut()
+            .logs
+            .push((level, message.to_string()));
     }
 
     fn log_level(&self) -> HostResult<LogLevel> {
@@ -153,7 +167,11 @@ impl Host for MockHost {
 
     fn now(&self) -> HostResult<SystemTime> {
         self.call("proxy_get_current_time_nanoseconds")?;
-        Ok(self.state.borrow().now.unwrap_or(UNIX_EPOCH + Duration::from_secs(1_700_000_000)))
+        Ok(self
+            .state
+            .borrow()
+            .now
+            .unwrap_or(UNIX_EPOCH + Duration::from_secs(1_700_000_000)))
     }
 
     fn set_tick_period(&self, period: Duration) -> HostResult<()> {
@@ -164,7 +182,13 @@ impl Host for MockHost {
 
     fn header_pairs(&self, map: MapKind) -> HostResult<Pairs> {
         self.call("proxy_get_header_map_pairs")?;
-        Ok(self.state.borrow().maps.get(&map).cloned().unwrap_or_default())
+        Ok(self
+            .state
+            .borrow()
+            .maps
+            .get(&map)
+            .cloned()
+            .unwrap_or_default())
     }
 
     fn set_header_pairs(&self, map: MapKind, pairs: &[(&str, &str)]) -> HostResult<()> {
@@ -214,18 +238,34 @@ impl Host for MockHost {
     fn header_map_size(&self, map: MapKind) -> HostResult<usize> {
         self.call("proxy_get_header_map_size")?;
         let state = self.state.borrow();
-        Ok(state.maps.get(&map).map_or(0, |p| crate::pairs::encode(p).len()))
+        Ok(state
+            .maps
+            .get(&map)
+            .map_or(0, |p| crate::pairs::encode(p).len()))
     }
 
-    fn buffer(&self, kind: BufferKind, start: usize, max_size: usize) -> HostResult<Option<Vec<u8>>> {
+    fn buffer(
+        &self,
+        kind: BufferKind,
+        start: usize,
+        max_size: usize,
+    ) -> HostResult<Option<Vec<u8>>> {
         self.call("proxy_get_buffer_bytes")?;
         let state = self.state.borrow();
-        let Some(data) = state.buffers.get(&kind) else { return Ok(None) };
+        let Some(data) = state.buffers.get(&kind) else {
+            return Ok(None);
+        };
         let end = start.saturating_add(max_size).min(data.len());
         Ok(data.get(start.min(end)..end).map(<[u8]>::to_vec))
     }
 
-    fn set_buffer(&self, kind: BufferKind, start: usize, size: usize, data: &[u8]) -> HostResult<()> {
+    fn set_buffer(
+        &self,
+        kind: BufferKind,
+        start: usize,
+        size: usize,
+        data: &[u8],
+    ) -> HostResult<()> {
         self.call("proxy_set_buffer_bytes")?;
         let mut state = self.state.borrow_mut();
         let buffer = state.buffers.entry(kind).or_default();
@@ -244,14 +284,20 @@ impl Host for MockHost {
     fn set_property(&self, path: &[&str], value: &[u8]) -> HostResult<()> {
         self.call("proxy_set_property")?;
         let key = path.iter().map(|s| s.to_string()).collect();
-        self.state.borrow_mut().properties.insert(key, value.to_vec());
+        self.state
+            .borrow_mut()
+            .properties
+            .insert(key, value.to_vec());
         Ok(())
     }
 
     fn shared_data(&self, key: &str) -> HostResult<SharedValue> {
         self.call("proxy_get_shared_data")?;
         Ok(match self.state.borrow().shared.get(key) {
-            Some((value, cas)) => SharedValue { value: Some(value.clone()), cas: Some(*cas) },
+            Some((value, cas)) => SharedValue {
+                value: Some(value.clone()),
+                cas: Some(*cas),
+            },
             None => SharedValue::default(),
         })
     }
@@ -260,31 +306,45 @@ impl Host for MockHost {
         self.call("proxy_set_shared_data")?;
         let mut state = self.state.borrow_mut();
         let current = state.shared.get(key).map(|(_, c)| *c);
-        if let Some(expected) = cas.filter(|c| *c != 0) {
-            if current.is_some_and(|c| c != expected) {
-                return err("proxy_set_shared_data", Status::CasMismatch);
-            }
+        if let Some(expected) = cas.filter(|c| *c != 0)
+            && current.is_some_and(|c| c != expected)
+        {
+            return err("proxy_set_shared_data", Status::CasMismatch);
         }
         let next = current.map_or(1, |c| c.wrapping_add(1).max(1));
-        state.shared.insert(key.to_string(), (value.unwrap_or_default().to_vec(), next));
+        state
+            .shared
+            .insert(key.to_string(), (value.unwrap_or_default().to_vec(), next));
         Ok(())
     }
 
     fn register_queue(&self, name: &str) -> HostResult<u32> {
         self.call("proxy_register_shared_queue")?;
         let mut state = self.state.borrow_mut();
-        if let Some((id, _)) = state.queues.iter().find(|(_, (vm, n, _))| *vm == self.vm_id && n == name) {
+        if let Some((id, _)) = state
+            .queues
+            .iter()
+            .find(|(_, (vm, n, _))| *vm == self.vm_id && n == name)
+        {
             return Ok(*id);
         }
-        let id = u32::try_from(state.queues.len()).unwrap_or(u32::MAX).saturating_add(1);
-        state.queues.insert(id, (self.vm_id.clone(), name.to_string(), VecDeque::new()));
+        let id = u32::try_from(state.queues.len())
+            .unwrap_or(u32::MAX)
+            .saturating_add(1);
+        state
+            .queues
+            .insert(id, (self.vm_id.clone(), name.to_string(), VecDeque::new()));
         Ok(id)
     }
 
     fn resolve_queue(&self, vm_id: &str, name: &str) -> HostResult<Option<u32>> {
         self.call("proxy_resolve_shared_queue")?;
         let state = self.state.borrow();
-        Ok(state.queues.iter().find(|(_, (vm, n, _))| vm == vm_id && n == name).map(|(id, _)| *id))
+        Ok(state
+            .queues
+            .iter()
+            .find(|(_, (vm, n, _))| vm == vm_id && n == name)
+            .map(|(id, _)| *id))
     }
 
     fn enqueue(&self, queue_id: u32, value: &[u8]) -> HostResult<()> {
@@ -319,7 +379,12 @@ impl Host for MockHost {
         Ok(token)
     }
 
-    fn grpc_call(&self, call: &GrpcCall<'_>, message: &[u8], _timeout: Duration) -> HostResult<u32> {
+    fn grpc_call(
+        &self,
+        call: &GrpcCall<'_>,
+        message: &[u8],
+        _timeout: Duration,
+    ) -> HostResult<u32> {
         self.call("proxy_grpc_call")?;
         let token = self.token();
         self.state.borrow_mut().grpc_calls.push((
@@ -334,10 +399,12 @@ impl Host for MockHost {
     fn grpc_stream(&self, call: &GrpcCall<'_>) -> HostResult<u32> {
         self.call("proxy_grpc_stream")?;
         let token = self.token();
-        self.state
-            .borrow_mut()
-            .grpc_calls
-            .push((token, call.service_name.to_string(), call.method.to_string(), Vec::new()));
+        self.state.borrow_mut().grpc_calls.push((
+            token,
+            call.service_name.to_string(),
+            call.method.to_string(),
+            Vec::new(),
+        ));
         Ok(token)
     }
 
@@ -393,10 +460,16 @@ impl Host for MockHost {
     fn define_metric(&self, kind: MetricKind, name: &str) -> HostResult<u32> {
         self.call("proxy_define_metric")?;
         let mut state = self.state.borrow_mut();
-        if let Some((id, _)) = state.metrics.iter().find(|(_, (k, n, _))| *k == kind && n == name) {
+        if let Some((id, _)) = state
+            .metrics
+            .iter()
+            .find(|(_, (k, n, _))| *k == kind && n == name)
+        {
             return Ok(*id);
         }
-        let id = u32::try_from(state.metrics.len()).unwrap_or(u32::MAX).saturating_add(1);
+        let id = u32::try_from(state.metrics.len())
+            .unwrap_or(u32::MAX)
+            .saturating_add(1);
         state.metrics.insert(id, (kind, name.to_string(), 0));
         Ok(id)
     }
@@ -404,7 +477,9 @@ impl Host for MockHost {
     fn increment_metric(&self, metric_id: u32, delta: i64) -> HostResult<()> {
         self.call("proxy_increment_metric")?;
         match self.state.borrow_mut().metrics.get_mut(&metric_id) {
-            Some((MetricKind::Histogram, _, _)) => err("proxy_increment_metric", Status::BadArgument),
+            Some((MetricKind::Histogram, _, _)) => {
+                err("proxy_increment_metric", Status::BadArgument)
+            }
             Some((_, _, value)) => {
                 *value = value.saturating_add_signed(delta);
                 Ok(())
@@ -448,7 +523,11 @@ mod tests {
         let host = MockHost::apisix();
         let e = host.shared_data("k").unwrap_err();
         assert!(e.is_unimplemented());
-        assert!(host.set_tick_period(Duration::from_secs(1)).unwrap_err().is_unimplemented());
+        assert!(
+            host.set_tick_period(Duration::from_secs(1))
+                .unwrap_err()
+                .is_unimplemented()
+        );
         assert!(host.header_pairs(MapKind::RequestHeaders).is_ok());
     }
 
@@ -460,7 +539,9 @@ mod tests {
         assert_eq!(v.value.as_deref(), Some(&b"1"[..]));
         let cas = v.cas.unwrap();
         host.set_shared_data("k", Some(b"2"), Some(cas)).unwrap();
-        let stale = host.set_shared_data("k", Some(b"3"), Some(cas)).unwrap_err();
+        let stale = host
+            .set_shared_data("k", Some(b"3"), Some(cas))
+            .unwrap_err();
         assert_eq!(stale.status, Status::CasMismatch);
     }
 }

@@ -40,8 +40,11 @@ fn len_u32(len: usize) -> u32 {
     u32::try_from(len).unwrap_or(u32::MAX)
 }
 
+/// Name/value pairs as raw bytes.
+pub type RawPairs = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// Decodes the ABI format into raw byte pairs. Empty input is an empty map.
-pub fn decode(bytes: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, PairsError> {
+pub fn decode(bytes: &[u8]) -> Result<RawPairs, PairsError> {
     if bytes.is_empty() {
         return Ok(Vec::new());
     }
@@ -87,8 +90,14 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], PairsError> {
-        let end = self.pos.checked_add(n).ok_or(PairsError("length overflow"))?;
-        let slice = self.bytes.get(self.pos..end).ok_or(PairsError("truncated"))?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .ok_or(PairsError("length overflow"))?;
+        let slice = self
+            .bytes
+            .get(self.pos..end)
+            .ok_or(PairsError("truncated"))?;
         self.pos = end;
         Ok(slice)
     }
@@ -114,7 +123,12 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        let pairs = vec![(":path", "/a"), ("x-empty", ""), ("x-dup", "1"), ("x-dup", "2")];
+        let pairs = vec![
+            (":path", "/a"),
+            ("x-empty", ""),
+            ("x-dup", "1"),
+            ("x-dup", "2"),
+        ];
         let bytes = encode(&pairs);
         let back = decode_lossy(&bytes).unwrap();
         let expected: Vec<(String, String)> = pairs

@@ -14,7 +14,9 @@ pub struct ConfigSlot<C> {
 
 impl<C> Default for ConfigSlot<C> {
     fn default() -> Self {
-        Self { inner: RefCell::new(None) }
+        Self {
+            inner: RefCell::new(None),
+        }
     }
 }
 

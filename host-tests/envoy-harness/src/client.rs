@@ -17,7 +17,12 @@ pub struct HttpRequest {
 
 impl HttpRequest {
     pub fn new(method: &str, path: &str) -> Self {
-        Self { method: method.into(), path: path.into(), headers: Vec::new(), body: Vec::new() }
+        Self {
+            method: method.into(),
+            path: path.into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
     }
 
     pub fn get(path: &str) -> Self {
@@ -31,7 +36,8 @@ impl HttpRequest {
     }
 
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        self.headers.push((name.to_ascii_lowercase(), value.to_string()));
+        self.headers
+            .push((name.to_ascii_lowercase(), value.to_string()));
         self
     }
 }
@@ -45,7 +51,10 @@ pub struct HttpResponse {
 
 impl HttpResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn body_text(&self) -> String {
@@ -55,7 +64,8 @@ impl HttpResponse {
 
 /// Sends `req` to `addr` on a fresh connection, with a timeout on every read.
 pub fn send(addr: SocketAddr, req: &HttpRequest, timeout: Duration) -> Result<HttpResponse> {
-    let mut stream = TcpStream::connect_timeout(&addr, timeout).with_context(|| format!("connecting to {addr}"))?;
+    let mut stream = TcpStream::connect_timeout(&addr, timeout)
+        .with_context(|| format!("connecting to {addr}"))?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
     let mut head = format!("{} {} HTTP/1.1\r\n", req.method, req.path);
@@ -74,7 +84,11 @@ pub fn send(addr: SocketAddr, req: &HttpRequest, timeout: Duration) -> Result<Ht
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
     reader.read_line(&mut line)?;
-    let status = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).with_context(|| format!("bad status line {line:?}"))?;
+    let status = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .with_context(|| format!("bad status line {line:?}"))?;
     let mut headers = Vec::new();
     for _ in 0..256 {
         line.clear();
@@ -87,7 +101,12 @@ pub fn send(addr: SocketAddr, req: &HttpRequest, timeout: Duration) -> Result<Ht
             headers.push((n.trim().to_ascii_lowercase(), v.trim().to_string()));
         }
     }
-    let find = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v): &(String, String)| v.clone());
+    let find = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v): &(String, String)| v.clone())
+    };
     let mut body = Vec::new();
     if req.method == "HEAD" || status == 204 || status == 304 {
     } else if let Some(len) = find("content-length").and_then(|v| v.parse::<usize>().ok()) {
@@ -97,7 +116,8 @@ pub fn send(addr: SocketAddr, req: &HttpRequest, timeout: Duration) -> Result<Ht
         for _ in 0..1_000_000 {
             line.clear();
             reader.read_line(&mut line)?;
-            let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or("0"), 16).unwrap_or(0);
+            let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or("0"), 16)
+                .unwrap_or(0);
             if size == 0 {
                 line.clear();
                 reader.read_line(&mut line)?;
@@ -115,5 +135,9 @@ pub fn send(addr: SocketAddr, req: &HttpRequest, timeout: Duration) -> Result<Ht
     if status == 0 {
         bail!("no response");
     }
-    Ok(HttpResponse { status, headers, body })
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
 }

@@ -37,7 +37,12 @@ pub struct WasmFilter {
 
 impl WasmFilter {
     pub fn new(name: &str, wasm: &Path) -> Self {
-        Self { name: name.to_string(), wasm: wasm.to_path_buf(), config: String::new(), failure_policy: FailurePolicy::default() }
+        Self {
+            name: name.to_string(),
+            wasm: wasm.to_path_buf(),
+            config: String::new(),
+            failure_policy: FailurePolicy::default(),
+        }
     }
 
     pub fn config(mut self, json: &str) -> Self {
@@ -67,7 +72,14 @@ pub struct EnvoyConfig {
 
 impl EnvoyConfig {
     pub fn new(upstream: SocketAddr) -> Self {
-        Self { upstream, filters: Vec::new(), native_filters: Vec::new(), clusters: Vec::new(), concurrency: 1, log_level: "info".into() }
+        Self {
+            upstream,
+            filters: Vec::new(),
+            native_filters: Vec::new(),
+            clusters: Vec::new(),
+            concurrency: 1,
+            log_level: "info".into(),
+        }
     }
 
     pub fn filter(mut self, filter: WasmFilter) -> Self {
@@ -87,7 +99,10 @@ impl EnvoyConfig {
 
     pub fn render(&self, admin_port: u16) -> String {
         let mut y = String::new();
-        let _ = writeln!(y, "admin:\n  address: {{socket_address: {{address: 127.0.0.1, port_value: {admin_port}}}}}");
+        let _ = writeln!(
+            y,
+            "admin:\n  address: {{socket_address: {{address: 127.0.0.1, port_value: {admin_port}}}}}"
+        );
         y.push_str("static_resources:\n  listeners:\n  - name: main\n    address: {socket_address: {address: 127.0.0.1, port_value: 0}}\n");
         y.push_str("    filter_chains:\n    - filters:\n      - name: envoy.filters.network.http_connection_manager\n        typed_config:\n");
         y.push_str("          \"@type\": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager\n");
@@ -102,23 +117,40 @@ impl EnvoyConfig {
             let config = serde_json::to_string(&f.config).unwrap_or_else(|_| "\"\"".into());
             let _ = writeln!(y, "          - name: envoy.filters.http.wasm");
             let _ = writeln!(y, "            typed_config:");
-            let _ = writeln!(y, "              \"@type\": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm");
+            let _ = writeln!(
+                y,
+                "              \"@type\": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm"
+            );
             let _ = writeln!(y, "              config:");
             let _ = writeln!(y, "                name: {}", f.name);
             let _ = writeln!(y, "                root_id: {}", f.name);
-            let _ = writeln!(y, "                failure_policy: {}", f.failure_policy.as_str());
-            let _ = writeln!(y, "                configuration: {{\"@type\": type.googleapis.com/google.protobuf.StringValue, value: {config}}}");
+            let _ = writeln!(
+                y,
+                "                failure_policy: {}",
+                f.failure_policy.as_str()
+            );
+            let _ = writeln!(
+                y,
+                "                configuration: {{\"@type\": type.googleapis.com/google.protobuf.StringValue, value: {config}}}"
+            );
             let _ = writeln!(y, "                vm_config:");
             let _ = writeln!(y, "                  vm_id: {}", f.name);
             let _ = writeln!(y, "                  runtime: envoy.wasm.runtime.v8");
-            let _ = writeln!(y, "                  code: {{local: {{filename: {}}}}}", f.wasm.display());
+            let _ = writeln!(
+                y,
+                "                  code: {{local: {{filename: {}}}}}",
+                f.wasm.display()
+            );
         }
         y.push_str("          - name: envoy.filters.http.router\n            typed_config: {\"@type\": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}\n");
         y.push_str("  clusters:\n");
         let mut clusters = vec![("upstream".to_string(), self.upstream, false)];
         clusters.extend(self.clusters.iter().cloned());
         for (name, addr, http2) in clusters {
-            let _ = writeln!(y, "  - name: {name}\n    connect_timeout: 1s\n    type: STATIC");
+            let _ = writeln!(
+                y,
+                "  - name: {name}\n    connect_timeout: 1s\n    type: STATIC"
+            );
             if http2 {
                 y.push_str("    typed_extension_protocol_options:\n      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:\n");
                 y.push_str("        \"@type\": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions\n        explicit_http_config: {http2_protocol_options: {}}\n");

@@ -44,7 +44,12 @@ impl Envoy {
             .stderr(log)
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?;
-        let mut envoy = Self { child, dir, admin: SocketAddr::from(([127, 0, 0, 1], 0)), listener: SocketAddr::from(([127, 0, 0, 1], 0)) };
+        let mut envoy = Self {
+            child,
+            dir,
+            admin: SocketAddr::from(([127, 0, 0, 1], 0)),
+            listener: SocketAddr::from(([127, 0, 0, 1], 0)),
+        };
         envoy.wait_ready(&admin_path)?;
         Ok(envoy)
     }
@@ -53,16 +58,20 @@ impl Envoy {
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait()? {
-                bail!("Envoy exited with {status} during startup:\n{}", self.log_tail());
+                bail!(
+                    "Envoy exited with {status} during startup:\n{}",
+                    self.log_tail()
+                );
             }
-            if let Ok(text) = std::fs::read_to_string(admin_path) {
-                if let Ok(addr) = text.trim().parse() {
-                    self.admin = addr;
-                    let ready = client::send(addr, &HttpRequest::get("/ready"), Duration::from_secs(2)).ok();
-                    if ready.as_ref().is_some_and(|r| r.status == 200) {
-                        self.listener = self.listener_address()?;
-                        return Ok(());
-                    }
+            if let Ok(text) = std::fs::read_to_string(admin_path)
+                && let Ok(addr) = text.trim().parse()
+            {
+                self.admin = addr;
+                let ready =
+                    client::send(addr, &HttpRequest::get("/ready"), Duration::from_secs(2)).ok();
+                if ready.as_ref().is_some_and(|r| r.status == 200) {
+                    self.listener = self.listener_address()?;
+                    return Ok(());
                 }
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -71,11 +80,23 @@ impl Envoy {
     }
 
     fn listener_address(&self) -> Result<SocketAddr> {
-        let r = client::send(self.admin, &HttpRequest::get("/listeners?format=json"), Duration::from_secs(2))?;
+        let r = client::send(
+            self.admin,
+            &HttpRequest::get("/listeners?format=json"),
+            Duration::from_secs(2),
+        )?;
         let v: serde_json::Value = serde_json::from_slice(&r.body)?;
-        let sock = &v["listener_statuses"][0]["local_address"]["socket_address"];
-        let ip = sock["address"].as_str().context("listener address")?;
-        let port = sock["port_value"].as_u64().context("listener port")?;
+        let sock = v
+            .pointer("/listener_statuses/0/local_address/socket_address")
+            .context("listener address in /listeners")?;
+        let ip = sock
+            .get("address")
+            .and_then(serde_json::Value::as_str)
+            .context("listener address")?;
+        let port = sock
+            .get("port_value")
+            .and_then(serde_json::Value::as_u64)
+            .context("listener port")?;
         Ok(format!("{ip}:{port}").parse()?)
     }
 
@@ -95,15 +116,26 @@ impl Envoy {
 
     /// One value from the admin `/stats` endpoint.
     pub fn stat(&self, name: &str) -> Result<Option<u64>> {
-        let r = client::send(self.admin, &HttpRequest::get(&format!("/stats?filter=^{name}$")), Duration::from_secs(5))?;
-        Ok(r.body_text().lines().find_map(|l| l.split_once(": ").filter(|(n, _)| *n == name).and_then(|(_, v)| v.trim().parse().ok())))
+        let r = client::send(
+            self.admin,
+            &HttpRequest::get(&format!("/stats?filter=^{name}$")),
+            Duration::from_secs(5),
+        )?;
+        Ok(r.body_text().lines().find_map(|l| {
+            l.split_once(": ")
+                .filter(|(n, _)| *n == name)
+                .and_then(|(_, v)| v.trim().parse().ok())
+        }))
     }
 
     /// The last lines of Envoy's log, for error messages.
     pub fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(self.dir.join("envoy.log")).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
+        lines
+            .get(lines.len().saturating_sub(40)..)
+            .unwrap_or_default()
+            .join("\n")
     }
 
     /// Everything Envoy logged.

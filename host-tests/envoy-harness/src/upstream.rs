@@ -37,7 +37,11 @@ pub fn echo(method: &str, path: &str, headers: &[(String, String)], body: &[u8])
         .and_then(|code| code.parse::<u16>().ok())
         .filter(|c| (200..600).contains(c))
         .unwrap_or(200);
-    let delay = if path.starts_with("/slow") { Duration::from_secs(3) } else { Duration::ZERO };
+    let delay = if path.starts_with("/slow") {
+        Duration::from_secs(3)
+    } else {
+        Duration::ZERO
+    };
     let body = json!({
         "method": method,
         "path": path,
@@ -56,7 +60,11 @@ pub fn echo(method: &str, path: &str, headers: &[(String, String)], body: &[u8])
 pub fn grpc_frame(message: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(message.len() + 5);
     out.push(0);
-    out.extend_from_slice(&u32::try_from(message.len()).unwrap_or(u32::MAX).to_be_bytes());
+    out.extend_from_slice(
+        &u32::try_from(message.len())
+            .unwrap_or(u32::MAX)
+            .to_be_bytes(),
+    );
     out.extend_from_slice(message);
     out
 }
@@ -85,24 +93,36 @@ pub struct Upstream {
 impl Upstream {
     /// Starts the server on 127.0.0.1 with a free port.
     pub fn start() -> Result<Self> {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).context("binding the upstream")?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .context("binding the upstream")?;
         let addr = listener.local_addr()?;
         let seen = Arc::new(Mutex::new(Vec::new()));
         let seen_server = Arc::clone(&seen);
         runtime.spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 let seen = Arc::clone(&seen_server);
                 tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| handle(req, Arc::clone(&seen)));
+                    let service =
+                        hyper::service::service_fn(move |req| handle(req, Arc::clone(&seen)));
                     let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                         .serve_connection(TokioIo::new(stream), service)
                         .await;
                 });
             }
         });
-        Ok(Self { addr, seen, runtime: Some(runtime) })
+        Ok(Self {
+            addr,
+            seen,
+            runtime: Some(runtime),
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -111,7 +131,10 @@ impl Upstream {
 
     /// Every request received so far.
     pub fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 
@@ -127,22 +150,43 @@ type Reply = Response<ReplyBody>;
 
 async fn handle(req: Request<Incoming>, seen: Arc<Mutex<Vec<Seen>>>) -> Result<Reply, Infallible> {
     let method = req.method().to_string();
-    let path = req.uri().path_and_query().map_or("/".to_string(), ToString::to_string);
+    let path = req
+        .uri()
+        .path_and_query()
+        .map_or("/".to_string(), ToString::to_string);
     let mut headers: Vec<(String, String)> = req
         .headers()
         .iter()
-        .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
-    if let Some(authority) = req.uri().authority() {
-        if !headers.iter().any(|(n, _)| n == "host") {
-            headers.push(("host".into(), authority.to_string()));
-        }
+    if let Some(authority) = req.uri().authority()
+        && !headers.iter().any(|(n, _)| n == "host")
+    {
+        headers.push(("host".into(), authority.to_string()));
     }
-    let grpc = req.headers().get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
-    let body = req.into_body().collect().await.map(|b| b.to_bytes().to_vec()).unwrap_or_default();
+    let grpc = req
+        .headers()
+        .get("content-type")
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes().to_vec())
+        .unwrap_or_default();
     seen.lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .push(Seen { method: method.clone(), path: path.clone(), headers: headers.clone(), body: body.clone() });
+        .push(Seen {
+            method: method.clone(),
+            path: path.clone(),
+            headers: headers.clone(),
+            body: body.clone(),
+        });
     if grpc {
         return Ok(grpc_reply(&path, &body));
     }
@@ -151,9 +195,13 @@ async fn handle(req: Request<Incoming>, seen: Arc<Mutex<Vec<Seen>>>) -> Result<R
         tokio::time::sleep(reply.delay).await;
     }
     let mut response = Response::new(ReplyBody::full(reply.body));
-    *response.status_mut() = hyper::StatusCode::from_u16(reply.status).unwrap_or(hyper::StatusCode::OK);
+    *response.status_mut() =
+        hyper::StatusCode::from_u16(reply.status).unwrap_or(hyper::StatusCode::OK);
     for (n, v) in reply.headers {
-        if let (Ok(n), Ok(v)) = (hyper::header::HeaderName::from_bytes(n.as_bytes()), HeaderValue::from_str(&v)) {
+        if let (Ok(n), Ok(v)) = (
+            hyper::header::HeaderName::from_bytes(n.as_bytes()),
+            HeaderValue::from_str(&v),
+        ) {
             response.headers_mut().insert(n, v);
         }
     }
@@ -162,13 +210,24 @@ async fn handle(req: Request<Incoming>, seen: Arc<Mutex<Vec<Seen>>>) -> Result<R
 
 fn grpc_reply(path: &str, body: &[u8]) -> Reply {
     let (status, message) = match (path, grpc_unframe(body)) {
-        ("/tollgate.test.Echo/Say", Some(msg)) => ("0", Some(grpc_frame(&[b"echo: ".as_slice(), msg].concat()))),
+        ("/tollgate.test.Echo/Say", Some(msg)) => {
+            ("0", Some(grpc_frame(&[b"echo: ".as_slice(), msg].concat())))
+        }
         _ => ("12", None),
     };
     let mut trailers = HeaderMap::new();
-    trailers.insert("grpc-status", HeaderValue::from_static(if status == "0" { "0" } else { "12" }));
-    let mut response = Response::new(ReplyBody { data: message.map(Bytes::from), trailers: Some(trailers), full: None });
-    response.headers_mut().insert("content-type", HeaderValue::from_static("application/grpc"));
+    trailers.insert(
+        "grpc-status",
+        HeaderValue::from_static(if status == "0" { "0" } else { "12" }),
+    );
+    let mut response = Response::new(ReplyBody {
+        data: message.map(Bytes::from),
+        trailers: Some(trailers),
+        full: None,
+    });
+    response
+        .headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/grpc"));
     response
 }
 
@@ -181,7 +240,11 @@ pub struct ReplyBody {
 
 impl ReplyBody {
     fn full(body: Vec<u8>) -> Self {
-        Self { data: None, trailers: None, full: Some(Full::new(Bytes::from(body))) }
+        Self {
+            data: None,
+            trailers: None,
+            full: Some(Full::new(Bytes::from(body))),
+        }
     }
 }
 
@@ -189,7 +252,10 @@ impl Body for ReplyBody {
     type Data = Bytes;
     type Error = Infallible;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         if let Some(full) = self.full.as_mut() {
             return Pin::new(full).poll_frame(cx);
         }
@@ -220,7 +286,12 @@ mod tests {
 
     #[test]
     fn echo_describes_the_request() {
-        let r = echo("POST", "/status/418?x=1", &[("x-a".into(), "1".into())], b"hi");
+        let r = echo(
+            "POST",
+            "/status/418?x=1",
+            &[("x-a".into(), "1".into())],
+            b"hi",
+        );
         assert_eq!(r.status, 418);
         let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
         assert_eq!(v["body"], "hi");

@@ -7,14 +7,19 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use serde_json::Value;
-use tollgate_envoy_harness::{Envoy, EnvoyConfig, HttpRequest, Upstream, WasmFilter, echo, grpc_unframe, repo_root};
+use tollgate_envoy_harness::{
+    Envoy, EnvoyConfig, HttpRequest, Upstream, WasmFilter, echo, grpc_unframe, repo_root,
+};
 use tollgate_wasm_host::{Cluster, GrpcReply, HttpReply, Plugin, Profile, Request, UpstreamReply};
 
 /// `dist/<name>.wasm`, built by `scripts/build-wasm`.
 pub fn wasm_path(name: &str) -> Result<PathBuf> {
     let path = repo_root().join("dist").join(format!("{name}.wasm"));
     if !path.is_file() {
-        bail!("{} is missing: run scripts/build-wasm first", path.display());
+        bail!(
+            "{} is missing: run scripts/build-wasm first",
+            path.display()
+        );
     }
     Ok(path)
 }
@@ -25,7 +30,8 @@ pub fn wasm(name: &str) -> Result<Vec<u8>> {
 }
 
 /// The conformance filter's configuration in every test.
-pub const CONFORMANCE_CONFIG: &str = r#"{"callout_cluster":"upstream","grpc_cluster":"grpc","tick_ms":50}"#;
+pub const CONFORMANCE_CONFIG: &str =
+    r#"{"callout_cluster":"upstream","grpc_cluster":"grpc","tick_ms":50}"#;
 
 /// A response as either host delivered it.
 #[derive(Debug, Clone)]
@@ -37,7 +43,10 @@ pub struct Reply {
 
 impl Reply {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -56,12 +65,18 @@ pub struct WasmtimeTarget {
 
 impl WasmtimeTarget {
     pub fn new(profile: Profile) -> Result<Self> {
-        let mut plugin = Plugin::builder(&wasm("conformance")?).named("conformance").profile(profile).config(CONFORMANCE_CONFIG).build()?;
+        let mut plugin = Plugin::builder(&wasm("conformance")?)
+            .named("conformance")
+            .profile(profile)
+            .config(CONFORMANCE_CONFIG)
+            .build()?;
         plugin.upstream(|req| {
             let (headers, path) = upstream_view(&req.headers);
             let e = echo(req.method(), &path, &headers, &req.body);
             // hyper (the real upstream) always sends `date`.
-            let mut reply = UpstreamReply::new(e.status).chunk(e.body).header("date", "Thu, 01 Jan 2026 00:00:00 GMT");
+            let mut reply = UpstreamReply::new(e.status)
+                .chunk(e.body)
+                .header("date", "Thu, 01 Jan 2026 00:00:00 GMT");
             for (n, v) in e.headers {
                 reply = reply.header(&n, &v);
             }
@@ -70,19 +85,31 @@ impl WasmtimeTarget {
         let callout = |req: &tollgate_wasm_host::UpstreamRequest| {
             let (headers, path) = upstream_view(&req.headers);
             let e = echo(req.method(), &path, &headers, &req.body);
-            let mut reply = HttpReply::status(e.status, e.body.clone()).header("content-length", &e.body.len().to_string());
+            let mut reply = HttpReply::status(e.status, e.body.clone())
+                .header("content-length", &e.body.len().to_string());
             for (n, v) in &e.headers {
                 reply = reply.header(n, v);
             }
             reply.after(e.delay)
         };
-        let name = if profile == Profile::Apisix { "127.0.0.1:8080" } else { "upstream" };
+        let name = if profile == Profile::Apisix {
+            "127.0.0.1:8080"
+        } else {
+            "upstream"
+        };
         plugin.add_cluster(Cluster::new(name).http(callout));
         plugin.add_cluster(Cluster::new("grpc").grpc(|service, method, _md, message| {
             if service == "tollgate.test.Echo" && method == "Say" {
-                GrpcReply::Messages { messages: vec![[b"echo: ".as_slice(), message].concat()], delay: Duration::ZERO }
+                GrpcReply::Messages {
+                    messages: vec![[b"echo: ".as_slice(), message].concat()],
+                    delay: Duration::ZERO,
+                }
             } else {
-                GrpcReply::Status { code: 12, message: "unimplemented".into(), delay: Duration::ZERO }
+                GrpcReply::Status {
+                    code: 12,
+                    message: "unimplemented".into(),
+                    delay: Duration::ZERO,
+                }
             }
         }));
         Ok(Self { plugin })
@@ -91,8 +118,16 @@ impl WasmtimeTarget {
 
 /// What an HTTP/1.1 upstream sees: `host` instead of `:authority`, no pseudo-headers.
 fn upstream_view(headers: &[(String, String)]) -> (Vec<(String, String)>, String) {
-    let path = headers.iter().find(|(n, _)| n == ":path").map(|(_, v)| v.clone()).unwrap_or_else(|| "/".into());
-    let mut out: Vec<(String, String)> = headers.iter().filter(|(n, _)| !n.starts_with(':')).cloned().collect();
+    let path = headers
+        .iter()
+        .find(|(n, _)| n == ":path")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| "/".into());
+    let mut out: Vec<(String, String)> = headers
+        .iter()
+        .filter(|(n, _)| !n.starts_with(':'))
+        .cloned()
+        .collect();
     if let Some((_, authority)) = headers.iter().find(|(n, _)| n == ":authority") {
         out.insert(0, ("host".into(), authority.clone()));
     }
@@ -116,7 +151,11 @@ impl Target for WasmtimeTarget {
             r = r.chunk(req.body.clone());
         }
         let out = self.plugin.send(r)?;
-        Ok(Reply { status: out.client.status, headers: out.client.headers, body: out.client.body })
+        Ok(Reply {
+            status: out.client.status,
+            headers: out.client.headers,
+            body: out.client.body,
+        })
     }
 
     fn settle(&mut self, by: Duration) {
@@ -135,7 +174,10 @@ impl EnvoyTarget {
         let upstream = Upstream::start()?;
         let config = EnvoyConfig::new(upstream.addr())
             .cluster("grpc", upstream.addr(), true)
-            .filter(WasmFilter::new("conformance", &wasm_path("conformance")?).config(CONFORMANCE_CONFIG));
+            .filter(
+                WasmFilter::new("conformance", &wasm_path("conformance")?)
+                    .config(CONFORMANCE_CONFIG),
+            );
         let envoy = Envoy::start(&config)?;
         Ok(Self { envoy, upstream })
     }
@@ -144,7 +186,11 @@ impl EnvoyTarget {
 impl Target for EnvoyTarget {
     fn send(&mut self, req: &HttpRequest) -> Result<Reply> {
         let r = self.envoy.send(req)?;
-        Ok(Reply { status: r.status, headers: r.headers, body: r.body })
+        Ok(Reply {
+            status: r.status,
+            headers: r.headers,
+            body: r.body,
+        })
     }
 
     fn settle(&mut self, by: Duration) {
@@ -155,7 +201,9 @@ impl Target for EnvoyTarget {
 /// The conformance probes: (scenario, request). Every host gets exactly these.
 pub fn probes() -> Vec<(&'static str, HttpRequest)> {
     let base = |scenario: &'static str| {
-        HttpRequest::get(&format!("/conformance/{scenario}")).header("host", "conformance.test").header("x-conformance-id", scenario)
+        HttpRequest::get(&format!("/conformance/{scenario}"))
+            .header("host", "conformance.test")
+            .header("x-conformance-id", scenario)
     };
     vec![
         (
@@ -177,7 +225,9 @@ pub fn probes() -> Vec<(&'static str, HttpRequest)> {
         ("callout", base("callout")),
         ("callout-timeout", base("callout-timeout")),
         ("properties", {
-            let mut r = base("properties").header("x-probe", "p").header("user-agent", "tollgate-conformance");
+            let mut r = base("properties")
+                .header("x-probe", "p")
+                .header("user-agent", "tollgate-conformance");
             r.path = "/conformance/properties?q=1".into();
             r
         }),
@@ -194,10 +244,15 @@ pub fn probes() -> Vec<(&'static str, HttpRequest)> {
 pub fn report(target: &mut dyn Target, id: &str, until: &str) -> Result<Value> {
     let mut last = Value::Null;
     for _ in 0..100 {
-        let r = target.send(&HttpRequest::get(&format!("/conformance/report/{id}")).header("host", "conformance.test"))?;
+        let r = target.send(
+            &HttpRequest::get(&format!("/conformance/report/{id}"))
+                .header("host", "conformance.test"),
+        )?;
         if r.status == 200 {
             last = serde_json::from_slice(&r.body)?;
-            let done = last["events"].as_array().is_some_and(|e| e.iter().any(|ev| ev["event"] == until));
+            let done = last["events"]
+                .as_array()
+                .is_some_and(|e| e.iter().any(|ev| ev["event"] == until));
             if done {
                 return Ok(last);
             }
@@ -213,20 +268,29 @@ pub fn observe(target: &mut dyn Target, scenario: &str, req: &HttpRequest) -> Re
     let record = report(target, scenario, "delete")?;
     let mut client = serde_json::json!({ "status": reply.status });
     for name in ["x-conformance", "x-local", "content-type", "server"] {
-        client[name] = reply.header(name).map_or(Value::Null, |v| Value::String(v.to_string()));
+        client[name] = reply
+            .header(name)
+            .map_or(Value::Null, |v| Value::String(v.to_string()));
     }
     let body: Option<Value> = serde_json::from_slice(&reply.body).ok();
     match scenario {
-        "local" => client["body"] = Value::String(String::from_utf8_lossy(&reply.body).into_owned()),
+        "local" => {
+            client["body"] = Value::String(String::from_utf8_lossy(&reply.body).into_owned())
+        }
         // The filter upper-cases the echo; the echoed body proves the request rewrite.
         "body" => client["echoed_body"] = body.as_ref().map_or(Value::Null, |b| b["BODY"].clone()),
         _ => {
-            let headers = body.as_ref().and_then(|b| b["headers"].as_array().cloned()).unwrap_or_default();
+            let headers = body
+                .as_ref()
+                .and_then(|b| b["headers"].as_array().cloned())
+                .unwrap_or_default();
             let mut seen: Vec<Value> = headers
                 .into_iter()
                 .filter(|h| {
                     let name = h[0].as_str().unwrap_or_default();
-                    name.starts_with("x-") && name != "x-request-id" && !name.starts_with("x-envoy-")
+                    name.starts_with("x-")
+                        && name != "x-request-id"
+                        && !name.starts_with("x-envoy-")
                 })
                 .collect();
             seen.sort_by_key(|h| h.to_string());
@@ -251,7 +315,12 @@ pub fn diff(path: &str, left: &Value, right: &Value, out: &mut Vec<String>) {
             keys.sort();
             keys.dedup();
             for k in keys {
-                diff(&format!("{path}.{k}"), a.get(k).unwrap_or(&Value::Null), b.get(k).unwrap_or(&Value::Null), out);
+                diff(
+                    &format!("{path}.{k}"),
+                    a.get(k).unwrap_or(&Value::Null),
+                    b.get(k).unwrap_or(&Value::Null),
+                    out,
+                );
             }
         }
         (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {

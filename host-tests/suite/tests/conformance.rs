@@ -3,7 +3,9 @@
 
 use anyhow::Result;
 use serde_json::Value;
-use tollgate_host_suite::{EnvoyTarget, Target, WasmtimeTarget, diff, observe, probes, root_report};
+use tollgate_host_suite::{
+    EnvoyTarget, Target, WasmtimeTarget, diff, observe, probes, root_report,
+};
 use tollgate_wasm_host::Profile;
 
 fn observe_all(target: &mut dyn Target) -> Result<Vec<(String, Value)>> {
@@ -31,44 +33,90 @@ fn wasmtime_host_observes_what_real_envoy_observes() -> Result<()> {
         differences.is_empty(),
         "the wasmtime host differs from real Envoy (left: Envoy, right: host):\n{}\n\nEnvoy saw:\n{}",
         differences.join("\n"),
-        serde_json::to_string_pretty(&from_envoy.iter().map(|(s, v)| (s.clone(), v.clone())).collect::<serde_json::Map<_, _>>())?
+        serde_json::to_string_pretty(
+            &from_envoy
+                .iter()
+                .map(|(s, v)| (s.clone(), v.clone()))
+                .collect::<serde_json::Map<_, _>>()
+        )?
     );
     Ok(())
 }
 
 /// Agreement alone could hide both hosts failing alike: pin what each scenario must show.
 fn assert_expected(observations: &[(String, Value)]) {
-    let get = |name: &str| observations.iter().find(|(s, _)| s == name).map(|(_, v)| v.clone()).unwrap_or(Value::Null);
+    let get = |name: &str| {
+        observations
+            .iter()
+            .find(|(s, _)| s == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or(Value::Null)
+    };
     let events = |name: &str| get(name)["record"].as_array().cloned().unwrap_or_default();
-    let event = |name: &str, event: &str| events(name).into_iter().find(|e| e["event"] == event).unwrap_or(Value::Null);
+    let event = |name: &str, event: &str| {
+        events(name)
+            .into_iter()
+            .find(|e| e["event"] == event)
+            .unwrap_or(Value::Null)
+    };
 
     let headers = get("headers");
     let upstream = headers["client"]["upstream_x_headers"].to_string();
     assert!(upstream.contains(r#"["x-probe","replaced"]"#), "{upstream}");
-    assert!(upstream.contains(r#"["x-added","one"]"#) && upstream.contains(r#"["x-added","two"]"#), "{upstream}");
+    assert!(
+        upstream.contains(r#"["x-added","one"]"#) && upstream.contains(r#"["x-added","two"]"#),
+        "{upstream}"
+    );
     assert!(!upstream.contains("x-remove-me"), "{upstream}");
-    assert_eq!(event("headers", "read")["x-multi"], "1", "first value of a repeated header");
+    assert_eq!(
+        event("headers", "read")["x-multi"],
+        "1",
+        "first value of a repeated header"
+    );
     assert_eq!(headers["client"]["x-conformance"], "seen");
 
     assert_eq!(get("body")["client"]["echoed_body"], "HELLO BODY");
     let local = get("local");
     assert_eq!(local["client"]["status"], 403);
     assert_eq!(local["client"]["body"], "denied by conformance");
-    assert_eq!(event("local", "response_headers")["status"], "403", "a local reply passes the filter's response callbacks");
+    assert_eq!(
+        event("local", "response_headers")["status"],
+        "403",
+        "a local reply passes the filter's response callbacks"
+    );
 
     assert_eq!(event("callout", "http_call_response")["status"], "200");
-    assert_eq!(event("callout", "http_call_response")["echoed_path"], "/callout-target");
-    assert!(get("callout")["client"]["upstream_x_headers"].to_string().contains(r#"["x-callout-status","200"]"#));
-    assert_eq!(event("callout-timeout", "http_call_response")["status"], "504");
+    assert_eq!(
+        event("callout", "http_call_response")["echoed_path"],
+        "/callout-target"
+    );
+    assert!(
+        get("callout")["client"]["upstream_x_headers"]
+            .to_string()
+            .contains(r#"["x-callout-status","200"]"#)
+    );
+    assert_eq!(
+        event("callout-timeout", "http_call_response")["status"],
+        "504"
+    );
 
     assert_eq!(event("grpc", "grpc_message")["message"], "echo: hello grpc");
-    assert_eq!(event("shared", "shared")["set_with_stale_cas"], "CasMismatch");
+    assert_eq!(
+        event("shared", "shared")["set_with_stale_cas"],
+        "CasMismatch"
+    );
     assert_eq!(event("metrics", "metrics")["counter_delta"], 3);
-    assert_eq!(event("properties", "properties")["stable"]["request.path"], "/conformance/properties?q=1");
+    assert_eq!(
+        event("properties", "properties")["stable"]["request.path"],
+        "/conformance/properties?q=1"
+    );
 
     let root = get("root").to_string();
     assert!(root.contains(r#""event":"tick""#), "{root}");
     assert!(root.contains(r#""items":["item-1","item-2"]"#), "{root}");
-    let order: Vec<String> = events("shared").iter().map(|e| e["event"].as_str().unwrap_or_default().to_string()).collect();
+    let order: Vec<String> = events("shared")
+        .iter()
+        .map(|e| e["event"].as_str().unwrap_or_default().to_string())
+        .collect();
     assert_eq!(order[order.len() - 3..], ["log", "done", "delete"]);
 }

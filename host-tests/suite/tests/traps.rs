@@ -12,7 +12,12 @@ fn trap() -> Request {
 }
 
 fn plugin(policy: FailurePolicy, workers: usize) -> Result<Plugin> {
-    Plugin::builder(&wasm("conformance")?).named("conformance").config(CONFORMANCE_CONFIG).failure_policy(policy).workers(workers).build()
+    Plugin::builder(&wasm("conformance")?)
+        .named("conformance")
+        .config(CONFORMANCE_CONFIG)
+        .failure_policy(policy)
+        .workers(workers)
+        .build()
 }
 
 #[test]
@@ -21,10 +26,19 @@ fn a_trap_ends_only_its_stream_and_the_vm_is_reloaded() -> Result<()> {
     p.advance(Duration::from_secs(3));
     let trapped = p.send(trap())?;
     assert!(trapped.trapped());
-    assert_eq!(trapped.client.status, 503, "Envoy answers a trapped stream with an empty 503");
+    assert_eq!(
+        trapped.client.status, 503,
+        "Envoy answers a trapped stream with an empty 503"
+    );
     assert!(trapped.client.body.is_empty());
     assert!(trapped.upstream.is_none());
-    assert!(trapped.logs.iter().any(|(l, m)| *l == LogLevel::Critical && m.contains("conformance filter asked to trap")), "the panic hook logs through the host: {:?}", trapped.logs);
+    assert!(
+        trapped.logs.iter().any(
+            |(l, m)| *l == LogLevel::Critical && m.contains("conformance filter asked to trap")
+        ),
+        "the panic hook logs through the host: {:?}",
+        trapped.logs
+    );
 
     let next = p.send(Request::get("/after").header("x-conformance-id", "after"))?;
     assert_eq!(next.client.status, 200, "the reloaded VM serves");
@@ -39,11 +53,23 @@ fn reloads_back_off_like_envoy() -> Result<()> {
     p.send(trap())?;
     assert_eq!(p.send(Request::get("/early"))?.client.status, 503);
     p.advance(Duration::from_secs(3));
-    assert_eq!(p.send(Request::get("/a"))?.client.status, 200, "first reload");
+    assert_eq!(
+        p.send(Request::get("/a"))?.client.status,
+        200,
+        "first reload"
+    );
     p.send(trap())?;
-    assert_eq!(p.send(Request::get("/b"))?.client.status, 503, "a second trap within the backoff is not reloaded");
+    assert_eq!(
+        p.send(Request::get("/b"))?.client.status,
+        503,
+        "a second trap within the backoff is not reloaded"
+    );
     p.advance(Duration::from_secs(3));
-    assert_eq!(p.send(Request::get("/c"))?.client.status, 200, "reloaded once the backoff has passed");
+    assert_eq!(
+        p.send(Request::get("/c"))?.client.status,
+        200,
+        "reloaded once the backoff has passed"
+    );
     Ok(())
 }
 
@@ -78,7 +104,11 @@ fn the_failure_reply_is_configurable() -> Result<()> {
 #[test]
 fn a_trap_on_one_worker_leaves_the_others_serving_and_shared_data_intact() -> Result<()> {
     let mut p = plugin(FailurePolicy::FailClosed, 2)?;
-    p.send(Request::get("/conformance/shared").header("x-conformance-id", "before").on_worker(1))?;
+    p.send(
+        Request::get("/conformance/shared")
+            .header("x-conformance-id", "before")
+            .on_worker(1),
+    )?;
     p.send(trap().on_worker(0))?;
     assert!(p.worker_failed(0));
     assert!(!p.worker_failed(1));

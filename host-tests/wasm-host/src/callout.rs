@@ -23,7 +23,12 @@ pub enum HttpReply {
 
 impl HttpReply {
     pub fn status(status: u16, body: impl Into<Vec<u8>>) -> Self {
-        Self::Respond { headers: vec![(":status".into(), status.to_string())], body: body.into(), trailers: Vec::new(), delay: Duration::ZERO }
+        Self::Respond {
+            headers: vec![(":status".into(), status.to_string())],
+            body: body.into(),
+            trailers: Vec::new(),
+            delay: Duration::ZERO,
+        }
     }
 
     pub fn ok(body: impl Into<Vec<u8>>) -> Self {
@@ -31,7 +36,9 @@ impl HttpReply {
     }
 
     pub fn fail() -> Self {
-        Self::Fail { delay: Duration::ZERO }
+        Self::Fail {
+            delay: Duration::ZERO,
+        }
     }
 
     pub fn header(mut self, name: &str, value: &str) -> Self {
@@ -54,14 +61,22 @@ impl HttpReply {
 /// How a cluster answers one gRPC call.
 #[derive(Debug, Clone)]
 pub enum GrpcReply {
-    Messages { messages: Vec<Vec<u8>>, delay: Duration },
-    Status { code: u32, message: String, delay: Duration },
+    Messages {
+        messages: Vec<Vec<u8>>,
+        delay: Duration,
+    },
+    Status {
+        code: u32,
+        message: String,
+        delay: Duration,
+    },
     Hang,
 }
 
 pub type HttpHandler = Arc<dyn Fn(&UpstreamRequest) -> HttpReply + Send + Sync>;
 /// (service name, method, initial metadata, message) → reply.
-pub type GrpcHandler = Arc<dyn Fn(&str, &str, &[(String, String)], &[u8]) -> GrpcReply + Send + Sync>;
+pub type GrpcHandler =
+    Arc<dyn Fn(&str, &str, &[(String, String)], &[u8]) -> GrpcReply + Send + Sync>;
 
 /// A callout target: a cluster name (Envoy, Kong) or `host:port` (APISIX).
 #[derive(Clone)]
@@ -73,15 +88,25 @@ pub struct Cluster {
 
 impl Cluster {
     pub fn new(name: &str) -> Self {
-        Self { name: name.to_string(), http: None, grpc: None }
+        Self {
+            name: name.to_string(),
+            http: None,
+            grpc: None,
+        }
     }
 
-    pub fn http(mut self, handler: impl Fn(&UpstreamRequest) -> HttpReply + Send + Sync + 'static) -> Self {
+    pub fn http(
+        mut self,
+        handler: impl Fn(&UpstreamRequest) -> HttpReply + Send + Sync + 'static,
+    ) -> Self {
         self.http = Some(Arc::new(handler));
         self
     }
 
-    pub fn grpc(mut self, handler: impl Fn(&str, &str, &[(String, String)], &[u8]) -> GrpcReply + Send + Sync + 'static) -> Self {
+    pub fn grpc(
+        mut self,
+        handler: impl Fn(&str, &str, &[(String, String)], &[u8]) -> GrpcReply + Send + Sync + 'static,
+    ) -> Self {
         self.grpc = Some(Arc::new(handler));
         self
     }

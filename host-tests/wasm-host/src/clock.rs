@@ -11,7 +11,9 @@ pub struct Clock {
 impl Clock {
     /// Starts at the real wall-clock time (filters check token expiry against it).
     pub fn new() -> Self {
-        Self { inner: Arc::new(Mutex::new((SystemTime::now(), Duration::ZERO))) }
+        Self {
+            inner: Arc::new(Mutex::new((SystemTime::now(), Duration::ZERO))),
+        }
     }
 
     /// Time since the plugin started; what timers are scheduled against.

@@ -8,7 +8,10 @@ use tollgate_kit::LogLevel;
 pub type Headers = Vec<(String, String)>;
 
 fn find<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {
-    headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 /// A client request, sent in chunks.
@@ -48,7 +51,8 @@ impl Request {
     }
 
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        self.headers.push((name.to_ascii_lowercase(), value.to_string()));
+        self.headers
+            .push((name.to_ascii_lowercase(), value.to_string()));
         self
     }
 
@@ -64,7 +68,8 @@ impl Request {
     }
 
     pub fn trailer(mut self, name: &str, value: &str) -> Self {
-        self.trailers.push((name.to_ascii_lowercase(), value.to_string()));
+        self.trailers
+            .push((name.to_ascii_lowercase(), value.to_string()));
         self
     }
 
@@ -108,7 +113,12 @@ pub struct UpstreamReply {
 
 impl UpstreamReply {
     pub fn new(status: u16) -> Self {
-        Self { status, headers: Vec::new(), body_chunks: Vec::new(), trailers: Vec::new() }
+        Self {
+            status,
+            headers: Vec::new(),
+            body_chunks: Vec::new(),
+            trailers: Vec::new(),
+        }
     }
 
     pub fn ok(body: impl Into<Vec<u8>>) -> Self {
@@ -116,7 +126,8 @@ impl UpstreamReply {
     }
 
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        self.headers.push((name.to_ascii_lowercase(), value.to_string()));
+        self.headers
+            .push((name.to_ascii_lowercase(), value.to_string()));
         self
     }
 
@@ -129,7 +140,8 @@ impl UpstreamReply {
     }
 
     pub fn trailer(mut self, name: &str, value: &str) -> Self {
-        self.trailers.push((name.to_ascii_lowercase(), value.to_string()));
+        self.trailers
+            .push((name.to_ascii_lowercase(), value.to_string()));
         self
     }
 }

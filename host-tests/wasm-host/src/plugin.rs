@@ -61,7 +61,9 @@ fn module(engine: &Engine, wasm: &[u8]) -> Result<Module> {
     if let Some(m) = lock(cache).get(&key) {
         return Ok(m.clone());
     }
-    let m = Module::new(engine, wasm).map_err(anyhow::Error::from).context("compiling the filter")?;
+    let m = Module::new(engine, wasm)
+        .map_err(anyhow::Error::from)
+        .context("compiling the filter")?;
     lock(cache).insert(key, m.clone());
     Ok(m)
 }
@@ -167,7 +169,13 @@ impl PluginBuilder {
             let vm = plugin.start_vm(worker)?;
             // Envoy's reload backoff counts from the VM's creation, not only from reloads.
             let created = plugin.shared.clock.elapsed();
-            plugin.workers.push(Worker { vm: Some(vm), failed: false, last_reload: Some(created), tick: None, tick_generation: 0 });
+            plugin.workers.push(Worker {
+                vm: Some(vm),
+                failed: false,
+                last_reload: Some(created),
+                tick: None,
+                tick_generation: 0,
+            });
             plugin.after_call(worker);
         }
         Ok(plugin)
@@ -184,10 +192,25 @@ pub(crate) struct Worker {
 
 #[derive(Debug, Clone)]
 pub(crate) enum Event {
-    Tick { worker: usize, generation: u64 },
-    Http { worker: usize, token: u32, reply: Option<(Headers, Vec<u8>, Headers)> },
-    Grpc { worker: usize, token: u32, reply: Result<Vec<Vec<u8>>, (u32, String)> },
-    QueueReady { worker: usize, root: u32, queue: u32 },
+    Tick {
+        worker: usize,
+        generation: u64,
+    },
+    Http {
+        worker: usize,
+        token: u32,
+        reply: Option<(Headers, Vec<u8>, Headers)>,
+    },
+    Grpc {
+        worker: usize,
+        token: u32,
+        reply: Result<Vec<Vec<u8>>, (u32, String)>,
+    },
+    QueueReady {
+        worker: usize,
+        root: u32,
+        queue: u32,
+    },
 }
 
 /// Fail a guest call: the trap's message, for the outcome and the log.
@@ -231,7 +254,10 @@ impl Plugin {
     }
 
     /// Sets what the route's upstream answers. Default: 200 echoing the request body.
-    pub fn upstream(&mut self, handler: impl Fn(&UpstreamRequest) -> UpstreamReply + Send + Sync + 'static) {
+    pub fn upstream(
+        &mut self,
+        handler: impl Fn(&UpstreamRequest) -> UpstreamReply + Send + Sync + 'static,
+    ) {
         self.upstream = Arc::new(handler);
     }
 
@@ -306,25 +332,49 @@ impl Plugin {
         self.streams = self.streams.wrapping_add(1);
         let mark = lock(&self.shared.hostcalls).len();
         let log_mark = lock(&self.shared.logs).len();
-        let source: SocketAddr = request.source.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 40_000 + (self.streams % 20_000) as u16)));
+        let source: SocketAddr = request.source.unwrap_or_else(|| {
+            SocketAddr::from(([127, 0, 0, 1], 40_000 + (self.streams % 20_000) as u16))
+        });
         let mut outcome = StreamRun::new(self, worker, request, source).run()?;
-        outcome.hostcalls = lock(&self.shared.hostcalls).get(mark..).map(<[_]>::to_vec).unwrap_or_default();
-        outcome.logs = lock(&self.shared.logs).get(log_mark..).map(<[_]>::to_vec).unwrap_or_default();
+        outcome.hostcalls = lock(&self.shared.hostcalls)
+            .get(mark..)
+            .map(<[_]>::to_vec)
+            .unwrap_or_default();
+        outcome.logs = lock(&self.shared.logs)
+            .get(log_mark..)
+            .map(<[_]>::to_vec)
+            .unwrap_or_default();
         Ok(outcome)
     }
 
     // ----- VM lifecycle -----
 
     fn start_vm(&mut self, worker: usize) -> Result<Vm> {
-        let mut vm = Vm::start(&self.engine, &self.linker, &self.module, Arc::clone(&self.shared), worker)?;
+        let mut vm = Vm::start(
+            &self.engine,
+            &self.linker,
+            &self.module,
+            Arc::clone(&self.shared),
+            worker,
+        )?;
         let root = vm.store.data().root_context;
         let vm_config = self.shared.vm_config.clone();
         if let Some(f) = vm.exports.on_vm_start.clone() {
-            set_root_buffer(&mut vm, BufferKind::VmConfiguration, Some(vm_config.clone()));
-            let ok = f.call(&mut vm.store, (root, len32(&vm_config))).map_err(anyhow::Error::from).context("proxy_on_vm_start trapped")?;
+            set_root_buffer(
+                &mut vm,
+                BufferKind::VmConfiguration,
+                Some(vm_config.clone()),
+            );
+            let ok = f
+                .call(&mut vm.store, (root, len32(&vm_config)))
+                .map_err(anyhow::Error::from)
+                .context("proxy_on_vm_start trapped")?;
             set_root_buffer(&mut vm, BufferKind::VmConfiguration, None);
             if ok == 0 {
-                bail!("the filter's on_vm_start returned false{}", self.recent_errors());
+                bail!(
+                    "the filter's on_vm_start returned false{}",
+                    self.recent_errors()
+                );
             }
         }
         let config = self.shared.config.clone();
@@ -333,8 +383,13 @@ impl Plugin {
     }
 
     fn configure(&mut self, worker: usize, config: &[u8]) -> Result<()> {
-        let w = self.workers.get_mut(worker).ok_or_else(|| anyhow!("no worker {worker}"))?;
-        let vm = w.vm.as_mut().ok_or_else(|| anyhow!("worker {worker} has no VM"))?;
+        let w = self
+            .workers
+            .get_mut(worker)
+            .ok_or_else(|| anyhow!("no worker {worker}"))?;
+        let vm =
+            w.vm.as_mut()
+                .ok_or_else(|| anyhow!("worker {worker} has no VM"))?;
         let result = configure_vm(vm, config);
         self.after_call(worker);
         result.map_err(|e| anyhow!("{e}{}", self.recent_errors()))
@@ -342,14 +397,26 @@ impl Plugin {
 
     fn recent_errors(&self) -> String {
         let logs = lock(&self.shared.logs);
-        let errors: Vec<&str> = logs.iter().rev().take(5).filter(|(l, _)| *l >= LogLevel::Warn).map(|(_, m)| m.as_str()).collect();
-        if errors.is_empty() { String::new() } else { format!(": {}", errors.join("; ")) }
+        let errors: Vec<&str> = logs
+            .iter()
+            .rev()
+            .take(5)
+            .filter(|(l, _)| *l >= LogLevel::Warn)
+            .map(|(_, m)| m.as_str())
+            .collect();
+        if errors.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", errors.join("; "))
+        }
     }
 
     /// Makes worker `w` usable for a new stream according to the failure policy.
     /// `Ok(false)`: the stream must get the failure reply (or pass, for FailOpen).
     pub(crate) fn ready(&mut self, worker: usize) -> bool {
-        let Some(w) = self.workers.get(worker) else { return false };
+        let Some(w) = self.workers.get(worker) else {
+            return false;
+        };
         if !w.failed {
             return true;
         }
@@ -357,7 +424,9 @@ impl Plugin {
             return false;
         }
         let now = self.shared.clock.elapsed();
-        if w.last_reload.is_some_and(|at| now.saturating_sub(at) < self.reload_backoff) {
+        if w.last_reload
+            .is_some_and(|at| now.saturating_sub(at) < self.reload_backoff)
+        {
             return false;
         }
         match self.start_vm(worker) {
@@ -383,7 +452,10 @@ impl Plugin {
     }
 
     pub(crate) fn vm(&mut self, worker: usize) -> Option<&mut Vm> {
-        self.workers.get_mut(worker).filter(|w| !w.failed).and_then(|w| w.vm.as_mut())
+        self.workers
+            .get_mut(worker)
+            .filter(|w| !w.failed)
+            .and_then(|w| w.vm.as_mut())
     }
 
     /// Marks a worker's VM failed after a trap.
@@ -408,23 +480,32 @@ impl Plugin {
     /// Collects what the last guest call asked for: callouts, timers, queue notices.
     pub(crate) fn after_call(&mut self, worker: usize) {
         let now = self.shared.clock.elapsed();
-        let Some(vm) = self.workers.get_mut(worker).and_then(|w| w.vm.as_mut()) else { return };
+        let Some(vm) = self.workers.get_mut(worker).and_then(|w| w.vm.as_mut()) else {
+            return;
+        };
         let state = vm.store.data_mut();
         let dispatched = std::mem::take(&mut state.dispatched);
         let tick = state.tick_request.take();
         let notices = std::mem::take(&mut state.queue_notifications);
-        if let Some(period) = tick {
-            if let Some(w) = self.workers.get_mut(worker) {
-                w.tick_generation = w.tick_generation.wrapping_add(1);
-                w.tick = (!period.is_zero()).then_some(period);
-                let generation = w.tick_generation;
-                if !period.is_zero() {
-                    self.schedule(now + period, Event::Tick { worker, generation });
-                }
+        if let Some(period) = tick
+            && let Some(w) = self.workers.get_mut(worker)
+        {
+            w.tick_generation = w.tick_generation.wrapping_add(1);
+            w.tick = (!period.is_zero()).then_some(period);
+            let generation = w.tick_generation;
+            if !period.is_zero() {
+                self.schedule(now + period, Event::Tick { worker, generation });
             }
         }
         for (w, root, queue) in notices {
-            self.schedule(now, Event::QueueReady { worker: w, root, queue });
+            self.schedule(
+                now,
+                Event::QueueReady {
+                    worker: w,
+                    root,
+                    queue,
+                },
+            );
         }
         for call in dispatched {
             self.schedule_callout(worker, now, call);
@@ -434,44 +515,112 @@ impl Plugin {
     fn schedule_callout(&mut self, worker: usize, now: Duration, call: Dispatched) {
         let cluster = |name: &str| lock(&self.shared.clusters).get(name).cloned();
         match call {
-            Dispatched::Http { token, cluster: name, request, timeout } => {
-                let reply = cluster(&name).and_then(|c| c.http).map_or(HttpReply::fail(), |h| h(&request));
+            Dispatched::Http {
+                token,
+                cluster: name,
+                request,
+                timeout,
+            } => {
+                let reply = cluster(&name)
+                    .and_then(|c| c.http)
+                    .map_or(HttpReply::fail(), |h| h(&request));
                 // Envoy answers a timed-out callout with its own 504, not a failure.
-                let timed_out = || Some((vec![(":status".to_string(), "504".to_string()), ("content-length".into(), "24".into()), ("content-type".into(), "text/plain".into())], b"upstream request timeout".to_vec(), Vec::new()));
+                let timed_out = || {
+                    Some((
+                        vec![
+                            (":status".to_string(), "504".to_string()),
+                            ("content-length".into(), "24".into()),
+                            ("content-type".into(), "text/plain".into()),
+                        ],
+                        b"upstream request timeout".to_vec(),
+                        Vec::new(),
+                    ))
+                };
                 let (at, reply) = match reply {
-                    HttpReply::Respond { delay, .. } | HttpReply::Fail { delay } if !timeout.is_zero() && delay >= timeout => (now + timeout, timed_out()),
-                    HttpReply::Respond { headers, body, trailers, delay } => (now + delay, Some((headers, body, trailers))),
+                    HttpReply::Respond { delay, .. } | HttpReply::Fail { delay }
+                        if !timeout.is_zero() && delay >= timeout =>
+                    {
+                        (now + timeout, timed_out())
+                    }
+                    HttpReply::Respond {
+                        headers,
+                        body,
+                        trailers,
+                        delay,
+                    } => (now + delay, Some((headers, body, trailers))),
                     HttpReply::Fail { delay } => (now + delay, None),
                     HttpReply::Hang => (now + timeout, timed_out()),
                 };
-                self.schedule(at, Event::Http { worker, token, reply });
+                self.schedule(
+                    at,
+                    Event::Http {
+                        worker,
+                        token,
+                        reply,
+                    },
+                );
             }
-            Dispatched::Grpc { token, cluster: name, service, method, metadata, message, timeout } => {
-                let reply = cluster(&name).and_then(|c| c.grpc).map(|h| h(&service, &method, &metadata, &message));
+            Dispatched::Grpc {
+                token,
+                cluster: name,
+                service,
+                method,
+                metadata,
+                message,
+                timeout,
+            } => {
+                let reply = cluster(&name)
+                    .and_then(|c| c.grpc)
+                    .map(|h| h(&service, &method, &metadata, &message));
                 let (at, reply) = match reply {
-                    Some(GrpcReply::Messages { messages, delay }) if timeout.is_zero() || delay < timeout => (now + delay, Ok(messages)),
-                    Some(GrpcReply::Status { code, message, delay }) if timeout.is_zero() || delay < timeout => (now + delay, Err((code, message))),
+                    Some(GrpcReply::Messages { messages, delay })
+                        if timeout.is_zero() || delay < timeout =>
+                    {
+                        (now + delay, Ok(messages))
+                    }
+                    Some(GrpcReply::Status {
+                        code,
+                        message,
+                        delay,
+                    }) if timeout.is_zero() || delay < timeout => {
+                        (now + delay, Err((code, message)))
+                    }
                     // gRPC UNAVAILABLE (14) when nothing serves it; DEADLINE_EXCEEDED (4) on timeout.
                     None => (now, Err((14, "no healthy upstream".to_string()))),
                     _ => (now + timeout, Err((4, "timeout".to_string()))),
                 };
-                self.schedule(at, Event::Grpc { worker, token, reply });
+                self.schedule(
+                    at,
+                    Event::Grpc {
+                        worker,
+                        token,
+                        reply,
+                    },
+                );
             }
         }
     }
 
     /// Delivers events in time order until `done` holds or the next event is after
     /// `deadline`. Bounded: a filter that keeps a timer running cannot spin forever.
-    pub(crate) fn run_until(&mut self, deadline: Duration, mut done: impl FnMut(&mut Self) -> bool) -> bool {
+    pub(crate) fn run_until(
+        &mut self,
+        deadline: Duration,
+        mut done: impl FnMut(&mut Self) -> bool,
+    ) -> bool {
         for _ in 0..1_000_000 {
             if done(self) {
                 return true;
             }
-            let Some((&(at, seq), _)) = self.events.first_key_value() else { return false };
+            let Some((&(at, seq), _)) = self.events.first_key_value() else {
+                return false;
+            };
             if at > deadline {
                 return false;
             }
-            let Some(event) = self.events.remove(&(at, seq)) else { return false };
+            let Some(event) = self.events.remove(&(at, seq)) else {
+                return false;
+            };
             self.shared.clock.advance_to(at);
             self.deliver(event);
         }
@@ -481,45 +630,83 @@ impl Plugin {
     fn deliver(&mut self, event: Event) {
         match event {
             Event::Tick { worker, generation } => {
-                let Some(w) = self.workers.get(worker) else { return };
-                let (Some(period), true) = (w.tick, w.tick_generation == generation) else { return };
+                let Some(w) = self.workers.get(worker) else {
+                    return;
+                };
+                let (Some(period), true) = (w.tick, w.tick_generation == generation) else {
+                    return;
+                };
                 let now = self.shared.clock.elapsed();
                 self.schedule(now + period, Event::Tick { worker, generation });
-                self.call_root(worker, |vm, root| vm.exports.on_tick.clone().map(|f| f.call(&mut vm.store, root)));
+                self.call_root(worker, |vm, root| {
+                    vm.exports
+                        .on_tick
+                        .clone()
+                        .map(|f| f.call(&mut vm.store, root))
+                });
             }
-            Event::QueueReady { worker, root, queue } => {
-                self.call_root(worker, |vm, _| vm.exports.on_queue_ready.clone().map(|f| f.call(&mut vm.store, (root, queue))));
+            Event::QueueReady {
+                worker,
+                root,
+                queue,
+            } => {
+                self.call_root(worker, |vm, _| {
+                    vm.exports
+                        .on_queue_ready
+                        .clone()
+                        .map(|f| f.call(&mut vm.store, (root, queue)))
+                });
             }
-            Event::Http { worker, token, reply } => {
+            Event::Http {
+                worker,
+                token,
+                reply,
+            } => {
                 let (headers, body, trailers) = reply.clone().unwrap_or_default();
                 let present = reply.is_some();
                 self.call_root(worker, |vm, root| {
-                    let ctx = vm.store.data_mut().contexts.entry(root).or_default();
+                    let ctx = vm.root_data();
                     if present {
-                        ctx.maps.insert(MapKind::HttpCallResponseHeaders, headers.clone());
-                        ctx.maps.insert(MapKind::HttpCallResponseTrailers, trailers.clone());
-                        ctx.buffers.insert(BufferKind::HttpCallResponseBody, body.clone());
+                        ctx.maps
+                            .insert(MapKind::HttpCallResponseHeaders, headers.clone());
+                        ctx.maps
+                            .insert(MapKind::HttpCallResponseTrailers, trailers.clone());
+                        ctx.buffers
+                            .insert(BufferKind::HttpCallResponseBody, body.clone());
                     }
-                    let result = vm
-                        .exports
-                        .on_http_call_response
-                        .clone()
-                        .map(|f| f.call(&mut vm.store, (root, token, len32(&headers), len32(&body), len32(&trailers))));
-                    let ctx = vm.store.data_mut().contexts.entry(root).or_default();
+                    let result = vm.exports.on_http_call_response.clone().map(|f| {
+                        f.call(
+                            &mut vm.store,
+                            (root, token, len32(&headers), len32(&body), len32(&trailers)),
+                        )
+                    });
+                    let ctx = vm.root_data();
                     ctx.maps.remove(&MapKind::HttpCallResponseHeaders);
                     ctx.maps.remove(&MapKind::HttpCallResponseTrailers);
                     ctx.buffers.remove(&BufferKind::HttpCallResponseBody);
                     result
                 });
             }
-            Event::Grpc { worker, token, reply } => {
+            Event::Grpc {
+                worker,
+                token,
+                reply,
+            } => {
                 self.call_root(worker, |vm, root| match &reply {
                     Ok(messages) => {
                         let mut last = None;
                         for message in messages {
-                            vm.store.data_mut().contexts.entry(root).or_default().buffers.insert(BufferKind::GrpcReceiveBuffer, message.clone());
-                            last = vm.exports.on_grpc_receive.clone().map(|f| f.call(&mut vm.store, (root, token, len32(message))));
-                            vm.store.data_mut().contexts.entry(root).or_default().buffers.remove(&BufferKind::GrpcReceiveBuffer);
+                            vm.root_data()
+                                .buffers
+                                .insert(BufferKind::GrpcReceiveBuffer, message.clone());
+                            last = vm
+                                .exports
+                                .on_grpc_receive
+                                .clone()
+                                .map(|f| f.call(&mut vm.store, (root, token, len32(message))));
+                            vm.root_data()
+                                .buffers
+                                .remove(&BufferKind::GrpcReceiveBuffer);
                             if matches!(last, Some(Err(_))) {
                                 break;
                             }
@@ -528,7 +715,10 @@ impl Plugin {
                     }
                     Err((code, message)) => {
                         vm.store.data_mut().grpc_status = (*code, message.clone().into_bytes());
-                        vm.exports.on_grpc_close.clone().map(|f| f.call(&mut vm.store, (root, token, *code)))
+                        vm.exports
+                            .on_grpc_close
+                            .clone()
+                            .map(|f| f.call(&mut vm.store, (root, token, *code)))
                     }
                 });
             }
@@ -536,7 +726,11 @@ impl Plugin {
     }
 
     /// Calls into a worker's root context; a trap fails the VM.
-    fn call_root(&mut self, worker: usize, f: impl FnOnce(&mut Vm, u32) -> Option<wasmtime::Result<()>>) {
+    fn call_root(
+        &mut self,
+        worker: usize,
+        f: impl FnOnce(&mut Vm, u32) -> Option<wasmtime::Result<()>>,
+    ) {
         let Some(vm) = self.vm(worker) else { return };
         let root = vm.store.data().root_context;
         vm.enter(root);
@@ -555,7 +749,7 @@ pub(crate) fn len32<T>(v: &[T]) -> u32 {
 fn set_root_buffer(vm: &mut Vm, kind: BufferKind, value: Option<Vec<u8>>) {
     let root = vm.store.data().root_context;
     vm.enter(root);
-    let ctx: &mut ContextData = vm.store.data_mut().contexts.entry(root).or_default();
+    let ctx: &mut ContextData = vm.root_data();
     match value {
         Some(v) => ctx.buffers.insert(kind, v),
         None => ctx.buffers.remove(&kind),
@@ -563,12 +757,17 @@ fn set_root_buffer(vm: &mut Vm, kind: BufferKind, value: Option<Vec<u8>>) {
 }
 
 fn configure_vm(vm: &mut Vm, config: &[u8]) -> Result<()> {
-    let Some(f) = vm.exports.on_configure.clone() else { return Ok(()) };
+    let Some(f) = vm.exports.on_configure.clone() else {
+        return Ok(());
+    };
     let root = vm.store.data().root_context;
     set_root_buffer(vm, BufferKind::PluginConfiguration, Some(config.to_vec()));
     let result = f.call(&mut vm.store, (root, len32(config)));
     set_root_buffer(vm, BufferKind::PluginConfiguration, None);
-    match result.map_err(anyhow::Error::from).context("proxy_on_configure trapped")? {
+    match result
+        .map_err(anyhow::Error::from)
+        .context("proxy_on_configure trapped")?
+    {
         0 => bail!("the filter rejected its configuration"),
         _ => Ok(()),
     }

@@ -28,11 +28,18 @@ fn int(v: i64) -> Vec<u8> {
 }
 
 fn header<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {
-    headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// Looks up `path` (segments) for the given stream, or for the root when `info` is `None`.
-pub fn lookup(plugin: &PluginShared, info: Option<&StreamInfo>, path: &[String]) -> Result<Vec<u8>, Status> {
+pub fn lookup(
+    plugin: &PluginShared,
+    info: Option<&StreamInfo>,
+    path: &[String],
+) -> Result<Vec<u8>, Status> {
     let segs: Vec<&str> = path.iter().map(String::as_str).collect();
     match segs.as_slice() {
         ["plugin_name"] => return Ok(plugin.name.clone().into_bytes()),
@@ -59,7 +66,11 @@ pub fn lookup(plugin: &PluginShared, info: Option<&StreamInfo>, path: &[String])
         ["request", "headers"] => Ok(pairs::encode(h)),
         ["request", "headers", name] => text(header(h, &name.to_ascii_lowercase())),
         ["request", "time"] => {
-            let nanos = info.start.duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+            let nanos = info
+                .start
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
             Ok(int(i64::try_from(nanos).unwrap_or(i64::MAX)))
         }
         ["request", "size"] => Ok(int(i64::try_from(info.request_size).unwrap_or(i64::MAX))),
@@ -69,7 +80,10 @@ pub fn lookup(plugin: &PluginShared, info: Option<&StreamInfo>, path: &[String])
         ["destination", "port"] => Ok(int(i64::from(info.destination.port()))),
         ["connection", "id"] => Ok(int(i64::try_from(info.connection_id).unwrap_or(i64::MAX))),
         ["connection", "mtls"] => Ok(vec![0]),
-        ["response", "code"] => info.response_code.map(|c| int(i64::from(c))).ok_or(Status::NotFound),
+        ["response", "code"] => info
+            .response_code
+            .map(|c| int(i64::from(c)))
+            .ok_or(Status::NotFound),
         _ => Err(Status::NotFound),
     }
 }

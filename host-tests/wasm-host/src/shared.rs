@@ -33,17 +33,28 @@ impl SharedState {
     }
 
     pub fn get(&self, vm_id: &str, key: &str) -> Result<(Vec<u8>, u32), Status> {
-        self.data.get(vm_id).and_then(|m| m.get(key)).cloned().ok_or(Status::NotFound)
+        self.data
+            .get(vm_id)
+            .and_then(|m| m.get(key))
+            .cloned()
+            .ok_or(Status::NotFound)
     }
 
     /// `cas == 0` writes unconditionally; otherwise it must match the current token.
     pub fn set(&mut self, vm_id: &str, key: &str, value: Vec<u8>, cas: u32) -> Result<(), Status> {
-        let current = self.data.get(vm_id).and_then(|m| m.get(key)).map(|(_, c)| *c);
+        let current = self
+            .data
+            .get(vm_id)
+            .and_then(|m| m.get(key))
+            .map(|(_, c)| *c);
         if cas != 0 && current.is_some_and(|c| c != cas) {
             return Err(Status::CasMismatch);
         }
         let next = self.cas();
-        self.data.entry(vm_id.to_string()).or_default().insert(key.to_string(), (value, next));
+        self.data
+            .entry(vm_id.to_string())
+            .or_default()
+            .insert(key.to_string(), (value, next));
         Ok(())
     }
 
@@ -59,12 +70,21 @@ impl SharedState {
         self.next_queue = self.next_queue.saturating_add(1);
         let id = self.next_queue;
         self.queue_names.insert(key, id);
-        self.queues.insert(id, Queue { owner_worker: worker, owner_context: context, items: VecDeque::new() });
+        self.queues.insert(
+            id,
+            Queue {
+                owner_worker: worker,
+                owner_context: context,
+                items: VecDeque::new(),
+            },
+        );
         id
     }
 
     pub fn resolve_queue(&self, vm_id: &str, name: &str) -> Option<u32> {
-        self.queue_names.get(&(vm_id.to_string(), name.to_string())).copied()
+        self.queue_names
+            .get(&(vm_id.to_string(), name.to_string()))
+            .copied()
     }
 
     /// Returns who to notify: (worker, root context).
@@ -107,7 +127,10 @@ impl MetricIds {
         }
         let id = seq.saturating_mul(ID_STEP) | kind.code();
         self.by_id.insert(id, name.to_string());
-        metrics.values.entry(name.to_string()).or_insert((kind, 0, Vec::new()));
+        metrics
+            .values
+            .entry(name.to_string())
+            .or_insert((kind, 0, Vec::new()));
         id
     }
 
@@ -152,11 +175,16 @@ impl MetricIds {
 impl Metrics {
     /// A counter's or gauge's value by name, for assertions.
     pub fn value(&self, name: &str) -> Option<u64> {
-        self.values.get(name).map(|(_, v, _)| u64::try_from(*v).unwrap_or(u64::MAX))
+        self.values
+            .get(name)
+            .map(|(_, v, _)| u64::try_from(*v).unwrap_or(u64::MAX))
     }
 
     /// A histogram's recorded values by name, for assertions.
     pub fn samples(&self, name: &str) -> Vec<u64> {
-        self.values.get(name).map(|(_, _, s)| s.clone()).unwrap_or_default()
+        self.values
+            .get(name)
+            .map(|(_, _, s)| s.clone())
+            .unwrap_or_default()
     }
 }

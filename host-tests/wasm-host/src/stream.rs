@@ -25,7 +25,11 @@ use crate::vm::{ContextData, Effect, Vm};
 
 /// How a direction ended early.
 enum Stop {
-    Local { status: u16, headers: Headers, body: Vec<u8> },
+    Local {
+        status: u16,
+        headers: Headers,
+        body: Vec<u8>,
+    },
     Trap(Trapped),
     Reset,
     Timeout,
@@ -68,9 +72,21 @@ pub struct StreamRun<'p> {
 }
 
 impl<'p> StreamRun<'p> {
-    pub fn new(plugin: &'p mut Plugin, worker: usize, request: Request, source: SocketAddr) -> Self {
+    pub fn new(
+        plugin: &'p mut Plugin,
+        worker: usize,
+        request: Request,
+        source: SocketAddr,
+    ) -> Self {
         let deadline = plugin.elapsed().saturating_add(plugin.stream_timeout);
-        Self { plugin, worker, request, source, ctx: 0, deadline }
+        Self {
+            plugin,
+            worker,
+            request,
+            source,
+            ctx: 0,
+            deadline,
+        }
     }
 
     fn profile(&self) -> Profile {
@@ -111,23 +127,36 @@ impl<'p> StreamRun<'p> {
             Ok(forwarded) => {
                 let upstream_reply = (self.plugin.upstream)(&forwarded);
                 outcome.upstream = Some(forwarded);
-                let mut headers: Headers = vec![(":status".into(), upstream_reply.status.to_string())];
+                let mut headers: Headers =
+                    vec![(":status".into(), upstream_reply.status.to_string())];
                 headers.extend(upstream_reply.headers.iter().cloned());
                 let total: usize = upstream_reply.body_chunks.iter().map(Vec::len).sum();
-                if !headers.iter().any(|(n, _)| n == "content-length" || n == "transfer-encoding") {
+                if !headers
+                    .iter()
+                    .any(|(n, _)| n == "content-length" || n == "transfer-encoding")
+                {
                     headers.push(("content-length".into(), total.to_string()));
                 }
                 if self.profile() == Profile::Envoy {
                     headers.push(("x-envoy-upstream-service-time".into(), "0".into()));
                 }
                 self.set_response_code(upstream_reply.status);
-                self.response_phase(headers, upstream_reply.body_chunks, upstream_reply.trailers, true)
+                self.response_phase(
+                    headers,
+                    upstream_reply.body_chunks,
+                    upstream_reply.trailers,
+                    true,
+                )
             }
             Err(stop) => Err(stop),
         };
         let response = match response {
             Ok(r) => Ok(r),
-            Err(Stop::Local { status, headers, body }) => self.local_reply(status, headers, body),
+            Err(Stop::Local {
+                status,
+                headers,
+                body,
+            }) => self.local_reply(status, headers, body),
             Err(Stop::Timeout) => self.local_reply(504, Vec::new(), b"stream timeout".to_vec()),
             Err(other) => Err(other),
         };
@@ -138,12 +167,22 @@ impl<'p> StreamRun<'p> {
                     outcome.trap = Some(t.0);
                 }
             }
-            Err(Stop::Trap(t)) => return Ok(Outcome { upstream: outcome.upstream, ..self.trap_outcome(t) }),
+            Err(Stop::Trap(t)) => {
+                return Ok(Outcome {
+                    upstream: outcome.upstream,
+                    ..self.trap_outcome(t)
+                });
+            }
             Err(Stop::Reset) => {
                 outcome.client = ClientResponse::default();
                 let _ = self.close();
             }
-            Err(_) => outcome.client = ClientResponse { status: 500, ..Default::default() },
+            Err(_) => {
+                outcome.client = ClientResponse {
+                    status: 500,
+                    ..Default::default()
+                }
+            }
         }
         Ok(outcome)
     }
@@ -154,7 +193,16 @@ impl<'p> StreamRun<'p> {
         if self.profile() == Profile::Envoy {
             headers.push(("server".into(), "envoy".into()));
         }
-        Outcome { client: ClientResponse { status, headers, body, trailers: Vec::new() }, trap, ..Outcome::default() }
+        Outcome {
+            client: ClientResponse {
+                status,
+                headers,
+                body,
+                trailers: Vec::new(),
+            },
+            trap,
+            ..Outcome::default()
+        }
     }
 
     fn trap_outcome(&self, t: Trapped) -> Outcome {
@@ -164,19 +212,37 @@ impl<'p> StreamRun<'p> {
     /// FAIL_OPEN with a failed VM: the request goes through as if the filter were absent.
     fn pass_through(&mut self, headers: Headers) -> Outcome {
         let body = self.request.body_chunks.concat();
-        let forwarded = UpstreamRequest { headers, body, trailers: self.request.trailers.clone() };
+        let forwarded = UpstreamRequest {
+            headers,
+            body,
+            trailers: self.request.trailers.clone(),
+        };
         let reply = (self.plugin.upstream)(&forwarded);
-        let client = ClientResponse { status: reply.status, headers: reply.headers.clone(), body: reply.body_chunks.concat(), trailers: reply.trailers.clone() };
-        Outcome { client, upstream: Some(forwarded), ..Outcome::default() }
+        let client = ClientResponse {
+            status: reply.status,
+            headers: reply.headers.clone(),
+            body: reply.body_chunks.concat(),
+            trailers: reply.trailers.clone(),
+        };
+        Outcome {
+            client,
+            upstream: Some(forwarded),
+            ..Outcome::default()
+        }
     }
 
     fn vm(&mut self) -> Result<&mut Vm, Stop> {
         let worker = self.worker;
-        self.plugin.vm(worker).ok_or(Stop::Trap(Trapped("the VM failed".into())))
+        self.plugin
+            .vm(worker)
+            .ok_or(Stop::Trap(Trapped("the VM failed".into())))
     }
 
     /// Runs a guest call on this stream's context; a trap fails the VM.
-    fn call<R>(&mut self, f: impl FnOnce(&mut Vm, u32) -> Option<wasmtime::Result<R>>) -> Result<Option<R>, Stop> {
+    fn call<R>(
+        &mut self,
+        f: impl FnOnce(&mut Vm, u32) -> Option<wasmtime::Result<R>>,
+    ) -> Result<Option<R>, Stop> {
         let ctx = self.ctx;
         let vm = self.vm()?;
         vm.enter(ctx);
@@ -196,7 +262,9 @@ impl<'p> StreamRun<'p> {
 
     fn data(&mut self) -> Option<&mut ContextData> {
         let ctx = self.ctx;
-        self.plugin.vm(self.worker).and_then(|vm| vm.store.data_mut().contexts.get_mut(&ctx))
+        self.plugin
+            .vm(self.worker)
+            .and_then(|vm| vm.store.data_mut().contexts.get_mut(&ctx))
     }
 
     fn open(&mut self, headers: Headers) -> Result<(), Trapped> {
@@ -204,7 +272,11 @@ impl<'p> StreamRun<'p> {
         let request_size: usize = self.request.body_chunks.iter().map(Vec::len).sum();
         let info = StreamInfo {
             request_headers: headers.clone(),
-            request_id: headers.iter().find(|(n, _)| n == "x-request-id").map(|(_, v)| v.clone()).unwrap_or_default(),
+            request_id: headers
+                .iter()
+                .find(|(n, _)| n == "x-request-id")
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default(),
             start: self.plugin.shared.clock.now(),
             source: self.source,
             destination: SocketAddr::from(([127, 0, 0, 1], 10_000)),
@@ -212,10 +284,15 @@ impl<'p> StreamRun<'p> {
             request_size: request_size as u64,
             response_code: None,
         };
-        let Some(vm) = self.plugin.vm(worker) else { return Err(Trapped("no VM".into())) };
+        let Some(vm) = self.plugin.vm(worker) else {
+            return Err(Trapped("no VM".into()));
+        };
         let ctx = vm.new_context_id();
         self.ctx = ctx;
-        let mut data = ContextData { info: Some(info), ..ContextData::default() };
+        let mut data = ContextData {
+            info: Some(info),
+            ..ContextData::default()
+        };
         data.maps.insert(MapKind::RequestHeaders, headers);
         vm.store.data_mut().contexts.insert(ctx, data);
         let root = vm.store.data().root_context;
@@ -235,7 +312,9 @@ impl<'p> StreamRun<'p> {
     }
 
     fn take_effects(&mut self) -> Vec<Effect> {
-        self.data().map(|d| std::mem::take(&mut d.effects)).unwrap_or_default()
+        self.data()
+            .map(|d| std::mem::take(&mut d.effects))
+            .unwrap_or_default()
     }
 
     /// Applies effects; returns whether `dir` was resumed.
@@ -243,7 +322,18 @@ impl<'p> StreamRun<'p> {
         let mut resumed = false;
         for effect in self.take_effects() {
             match effect {
-                Effect::LocalReply { status, headers, body, .. } => return Err(Stop::Local { status, headers, body }),
+                Effect::LocalReply {
+                    status,
+                    headers,
+                    body,
+                    ..
+                } => {
+                    return Err(Stop::Local {
+                        status,
+                        headers,
+                        body,
+                    });
+                }
                 Effect::Continue(kind) if kind == dir => resumed = true,
                 Effect::Continue(_) => {}
                 Effect::Close(_) => return Err(Stop::Reset),
@@ -258,16 +348,24 @@ impl<'p> StreamRun<'p> {
         let worker = self.worker;
         let deadline = self.deadline;
         let woke = self.plugin.run_until(deadline, |p| {
-            p.vm(worker).and_then(|vm| vm.store.data().contexts.get(&ctx)).is_none_or(|d| !d.effects.is_empty())
+            p.vm(worker)
+                .and_then(|vm| vm.store.data().contexts.get(&ctx))
+                .is_none_or(|d| !d.effects.is_empty())
         });
         if self.plugin.vm(worker).is_none() {
-            return Err(Stop::Trap(Trapped("the VM failed while the stream waited".into())));
+            return Err(Stop::Trap(Trapped(
+                "the VM failed while the stream waited".into(),
+            )));
         }
         if !woke {
             self.plugin.shared.clock.advance_to(deadline);
             return Err(Stop::Timeout);
         }
-        if self.apply(dir)? { Ok(()) } else { self.wait(dir) }
+        if self.apply(dir)? {
+            Ok(())
+        } else {
+            self.wait(dir)
+        }
     }
 
     fn body_callbacks(&mut self, dir: &Direction) -> bool {
@@ -275,17 +373,33 @@ impl<'p> StreamRun<'p> {
             return true;
         }
         let key = dir.opt_in_property;
-        self.data().is_some_and(|d| d.filter_state.contains_key(key))
+        self.data()
+            .is_some_and(|d| d.filter_state.contains_key(key))
     }
 
     /// Runs one direction; returns the (possibly rewritten) headers, body and trailers.
-    fn direction(&mut self, dir: &Direction, headers: Headers, chunks: Vec<Vec<u8>>, trailers: Headers, codec_eos_chunk: bool) -> Result<(Headers, Vec<u8>, Headers), Stop> {
+    fn direction(
+        &mut self,
+        dir: &Direction,
+        headers: Headers,
+        chunks: Vec<Vec<u8>>,
+        trailers: Headers,
+        codec_eos_chunk: bool,
+    ) -> Result<(Headers, Vec<u8>, Headers), Stop> {
         let (on_headers, on_body, on_trailers) = {
             let vm = self.vm()?;
             let e = &vm.exports;
             match dir.kind {
-                StreamKind::Request => (e.on_request_headers.clone(), e.on_request_body.clone(), e.on_request_trailers.clone()),
-                _ => (e.on_response_headers.clone(), e.on_response_body.clone(), e.on_response_trailers.clone()),
+                StreamKind::Request => (
+                    e.on_request_headers.clone(),
+                    e.on_request_body.clone(),
+                    e.on_request_trailers.clone(),
+                ),
+                _ => (
+                    e.on_response_headers.clone(),
+                    e.on_response_body.clone(),
+                    e.on_response_trailers.clone(),
+                ),
             }
         };
         if let Some(d) = self.data() {
@@ -295,7 +409,12 @@ impl<'p> StreamRun<'p> {
         let has_body = !chunks.is_empty();
         let headers_eos = !has_body && trailers.is_empty();
         let n = len32(&headers);
-        let action = self.call(|vm, ctx| on_headers.map(|f: HeadersFn| f.call(&mut vm.store, (ctx, n, u32::from(headers_eos)))))?.unwrap_or(0);
+        let action = self
+            .call(|vm, ctx| {
+                on_headers
+                    .map(|f: HeadersFn| f.call(&mut vm.store, (ctx, n, u32::from(headers_eos))))
+            })?
+            .unwrap_or(0);
         let resumed = self.apply(dir.kind)?;
         let mut held = action != 0 && !resumed;
         let mut stop_all = held && action >= 3;
@@ -325,7 +444,13 @@ impl<'p> StreamRun<'p> {
                 continue;
             }
             let size = self.visible_len(dir);
-            let action = self.call(|vm, ctx| on_body.clone().map(|f: HeadersFn| f.call(&mut vm.store, (ctx, size, u32::from(eos)))))?.unwrap_or(0);
+            let action = self
+                .call(|vm, ctx| {
+                    on_body
+                        .clone()
+                        .map(|f: HeadersFn| f.call(&mut vm.store, (ctx, size, u32::from(eos))))
+                })?
+                .unwrap_or(0);
             let resumed = self.apply(dir.kind)?;
             if action == 0 || resumed {
                 forwarded.extend(self.drain(dir));
@@ -342,7 +467,13 @@ impl<'p> StreamRun<'p> {
             if has_body && callbacks {
                 let size = self.visible_len(dir);
                 let eos = u32::from(trailers.is_empty());
-                let action = self.call(|vm, ctx| on_body.clone().map(|f: HeadersFn| f.call(&mut vm.store, (ctx, size, eos))))?.unwrap_or(0);
+                let action = self
+                    .call(|vm, ctx| {
+                        on_body
+                            .clone()
+                            .map(|f: HeadersFn| f.call(&mut vm.store, (ctx, size, eos)))
+                    })?
+                    .unwrap_or(0);
                 body_held = action != 0 && !self.apply(dir.kind)?;
             }
             if !body_held {
@@ -356,7 +487,9 @@ impl<'p> StreamRun<'p> {
                 d.maps.insert(dir.trailers_map, trailers.clone());
             }
             let n = len32(&trailers);
-            let action = self.call(|vm, ctx| on_trailers.map(|f: TrailersFn| f.call(&mut vm.store, (ctx, n))))?.unwrap_or(0);
+            let action = self
+                .call(|vm, ctx| on_trailers.map(|f: TrailersFn| f.call(&mut vm.store, (ctx, n))))?
+                .unwrap_or(0);
             trailers_held = action != 0 && !self.apply(dir.kind)?;
         }
         if held || body_held || trailers_held {
@@ -364,33 +497,52 @@ impl<'p> StreamRun<'p> {
             forwarded.extend(self.drain(dir));
         }
         let data = self.data();
-        let headers = data.as_ref().and_then(|d| d.maps.get(&dir.headers_map).cloned()).unwrap_or_default();
-        let trailers = data.and_then(|d| d.maps.get(&dir.trailers_map).cloned()).unwrap_or_default();
+        let headers = data
+            .as_ref()
+            .and_then(|d| d.maps.get(&dir.headers_map).cloned())
+            .unwrap_or_default();
+        let trailers = data
+            .and_then(|d| d.maps.get(&dir.trailers_map).cloned())
+            .unwrap_or_default();
         Ok((headers, forwarded, trailers))
     }
 
     fn append(&mut self, dir: &Direction, chunk: &[u8]) {
         if let Some(d) = self.data() {
-            d.buffers.entry(dir.buffer).or_default().extend_from_slice(chunk);
+            d.buffers
+                .entry(dir.buffer)
+                .or_default()
+                .extend_from_slice(chunk);
         }
     }
 
     fn drain(&mut self, dir: &Direction) -> Vec<u8> {
-        self.data().map(|d| std::mem::take(d.buffers.entry(dir.buffer).or_default())).unwrap_or_default()
+        self.data()
+            .map(|d| std::mem::take(d.buffers.entry(dir.buffer).or_default()))
+            .unwrap_or_default()
     }
 
     fn visible_len(&mut self, dir: &Direction) -> u32 {
-        self.data().and_then(|d| d.buffers.get(&dir.buffer)).map_or(0, |b| len32(b))
+        self.data()
+            .and_then(|d| d.buffers.get(&dir.buffer))
+            .map_or(0, |b| len32(b))
     }
 
     fn request_phase(&mut self) -> Result<UpstreamRequest, Stop> {
-        let headers = self.data().and_then(|d| d.maps.get(&MapKind::RequestHeaders).cloned()).unwrap_or_default();
+        let headers = self
+            .data()
+            .and_then(|d| d.maps.get(&MapKind::RequestHeaders).cloned())
+            .unwrap_or_default();
         let chunks = std::mem::take(&mut self.request.body_chunks);
         let trailers = std::mem::take(&mut self.request.trailers);
-        let (mut headers, mut body, trailers) = self.direction(&REQUEST, headers, chunks, trailers, true)?;
+        let (mut headers, mut body, trailers) =
+            self.direction(&REQUEST, headers, chunks, trailers, true)?;
         // HTTP/1 framing: the upstream reads `content-length` bytes, whatever the filter
         // did to the body. A filter that changes a body's length must drop the header.
-        let declared = headers.iter().find(|(n, _)| n == "content-length").and_then(|(_, v)| v.parse::<usize>().ok());
+        let declared = headers
+            .iter()
+            .find(|(n, _)| n == "content-length")
+            .and_then(|(_, v)| v.parse::<usize>().ok());
         if let Some(declared) = declared.filter(|d| *d < body.len()) {
             body.truncate(declared);
         }
@@ -398,23 +550,51 @@ impl<'p> StreamRun<'p> {
             // The router adds this after the filter chain (route timeout, default 15 s).
             headers.push(("x-envoy-expected-rq-timeout-ms".into(), "15000".into()));
         }
-        Ok(UpstreamRequest { headers, body, trailers })
+        Ok(UpstreamRequest {
+            headers,
+            body,
+            trailers,
+        })
     }
 
-    fn response_phase(&mut self, headers: Headers, chunks: Vec<Vec<u8>>, trailers: Headers, codec_eos_chunk: bool) -> Result<ClientResponse, Stop> {
-        let (headers, body, trailers) = self.direction(&RESPONSE, headers, chunks, trailers, codec_eos_chunk)?;
-        let status = headers.iter().find(|(n, _)| n == ":status").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
-        let mut headers: Headers = headers.into_iter().filter(|(n, _)| !n.starts_with(':')).collect();
+    fn response_phase(
+        &mut self,
+        headers: Headers,
+        chunks: Vec<Vec<u8>>,
+        trailers: Headers,
+        codec_eos_chunk: bool,
+    ) -> Result<ClientResponse, Stop> {
+        let (headers, body, trailers) =
+            self.direction(&RESPONSE, headers, chunks, trailers, codec_eos_chunk)?;
+        let status = headers
+            .iter()
+            .find(|(n, _)| n == ":status")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        let mut headers: Headers = headers
+            .into_iter()
+            .filter(|(n, _)| !n.starts_with(':'))
+            .collect();
         if self.profile() == Profile::Envoy {
             // Envoy overwrites `server` after the filter chain.
             headers.retain(|(n, _)| n != "server");
             headers.push(("server".into(), "envoy".into()));
         }
-        Ok(ClientResponse { status, headers, body, trailers })
+        Ok(ClientResponse {
+            status,
+            headers,
+            body,
+            trailers,
+        })
     }
 
     /// A local reply: Envoy runs it through the filter's own response callbacks.
-    fn local_reply(&mut self, status: u16, extra: Headers, body: Vec<u8>) -> Result<ClientResponse, Stop> {
+    fn local_reply(
+        &mut self,
+        status: u16,
+        extra: Headers,
+        body: Vec<u8>,
+    ) -> Result<ClientResponse, Stop> {
         let mut headers: Headers = vec![(":status".into(), status.to_string())];
         headers.extend(extra.into_iter().map(|(n, v)| (n.to_ascii_lowercase(), v)));
         if !headers.iter().any(|(n, _)| n == "content-length") {
@@ -427,19 +607,47 @@ impl<'p> StreamRun<'p> {
         if let Some(d) = self.data() {
             d.buffers.insert(BufferKind::HttpResponseBody, Vec::new());
         }
-        let chunks = if body.is_empty() { Vec::new() } else { vec![body] };
+        let chunks = if body.is_empty() {
+            Vec::new()
+        } else {
+            vec![body]
+        };
         match self.response_phase(headers, chunks, Vec::new(), false) {
             // A second local reply from the response callbacks is ignored, as in Envoy.
-            Err(Stop::Local { status, headers, body }) => Ok(ClientResponse { status, headers, body, trailers: Vec::new() }),
+            Err(Stop::Local {
+                status,
+                headers,
+                body,
+            }) => Ok(ClientResponse {
+                status,
+                headers,
+                body,
+                trailers: Vec::new(),
+            }),
             other => other,
         }
     }
 
     /// `on_log`, `on_done`, `on_delete`, then the context is gone.
     fn close(&mut self) -> Result<(), Stop> {
-        self.call(|vm, ctx| vm.exports.on_log.clone().map(|f| f.call(&mut vm.store, ctx)))?;
-        self.call(|vm, ctx| vm.exports.on_done.clone().map(|f| f.call(&mut vm.store, ctx)))?;
-        self.call(|vm, ctx| vm.exports.on_delete.clone().map(|f| f.call(&mut vm.store, ctx)))?;
+        self.call(|vm, ctx| {
+            vm.exports
+                .on_log
+                .clone()
+                .map(|f| f.call(&mut vm.store, ctx))
+        })?;
+        self.call(|vm, ctx| {
+            vm.exports
+                .on_done
+                .clone()
+                .map(|f| f.call(&mut vm.store, ctx))
+        })?;
+        self.call(|vm, ctx| {
+            vm.exports
+                .on_delete
+                .clone()
+                .map(|f| f.call(&mut vm.store, ctx))
+        })?;
         let ctx = self.ctx;
         if let Some(vm) = self.plugin.vm(self.worker) {
             vm.store.data_mut().contexts.remove(&ctx);

@@ -40,7 +40,12 @@ pub struct PluginShared {
 /// Something a hostcall asked the host to do once the callback returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
-    LocalReply { status: u16, details: String, headers: Headers, body: Vec<u8> },
+    LocalReply {
+        status: u16,
+        details: String,
+        headers: Headers,
+        body: Vec<u8>,
+    },
     Continue(StreamKind),
     Close(StreamKind),
 }
@@ -58,8 +63,21 @@ pub struct ContextData {
 /// A callout dispatched during a callback, scheduled by the plugin afterwards.
 #[derive(Debug, Clone)]
 pub enum Dispatched {
-    Http { token: u32, cluster: String, request: UpstreamRequest, timeout: Duration },
-    Grpc { token: u32, cluster: String, service: String, method: String, metadata: Headers, message: Vec<u8>, timeout: Duration },
+    Http {
+        token: u32,
+        cluster: String,
+        request: UpstreamRequest,
+        timeout: Duration,
+    },
+    Grpc {
+        token: u32,
+        cluster: String,
+        service: String,
+        method: String,
+        metadata: Headers,
+        message: Vec<u8>,
+        timeout: Duration,
+    },
 }
 
 /// The wasmtime store data.
@@ -88,9 +106,17 @@ impl VmState {
     }
 
     pub fn record(&self, name: &'static str, status: tollgate_kit::Status) {
-        lock(&self.plugin.hostcalls).push(HostcallRecord { worker: self.worker, context_id: self.effective, name, status });
+        lock(&self.plugin.hostcalls).push(HostcallRecord {
+            worker: self.worker,
+            context_id: self.effective,
+            name,
+            status,
+        });
     }
 }
+
+/// `proxy_on_http_call_response(context, token, headers, body size, trailers)`.
+pub type CalloutResponseFn = TypedFunc<(u32, u32, u32, u32, u32), ()>;
 
 /// Exports the host calls into, resolved once per instance.
 pub struct Exports {
@@ -108,7 +134,7 @@ pub struct Exports {
     pub on_log: Option<TypedFunc<u32, ()>>,
     pub on_done: Option<TypedFunc<u32, u32>>,
     pub on_delete: Option<TypedFunc<u32, ()>>,
-    pub on_http_call_response: Option<TypedFunc<(u32, u32, u32, u32, u32), ()>>,
+    pub on_http_call_response: Option<CalloutResponseFn>,
     pub on_grpc_receive: Option<TypedFunc<(u32, u32, u32), ()>>,
     pub on_grpc_close: Option<TypedFunc<(u32, u32, u32), ()>>,
 }
@@ -124,7 +150,13 @@ pub const ROOT_CONTEXT: u32 = 1;
 
 impl Vm {
     /// Instantiates `module`, runs WASI initialisation and creates the root context.
-    pub fn start(engine: &Engine, linker: &Linker<VmState>, module: &Module, plugin: Arc<PluginShared>, worker: usize) -> Result<Self> {
+    pub fn start(
+        engine: &Engine,
+        linker: &Linker<VmState>,
+        module: &Module,
+        plugin: Arc<PluginShared>,
+        worker: usize,
+    ) -> Result<Self> {
         let seed = 0x9e37_79b9_7f4a_7c15_u64 ^ (worker as u64).wrapping_mul(0x2545_f491_4f6c_dd1d);
         let state = VmState {
             plugin,
@@ -142,16 +174,28 @@ impl Vm {
             stdout: Vec::new(),
         };
         let mut store = Store::new(engine, state);
-        let instance = linker.instantiate(&mut store, module).map_err(anyhow::Error::from).context("instantiating the filter")?;
+        let instance = linker
+            .instantiate(&mut store, module)
+            .map_err(anyhow::Error::from)
+            .context("instantiating the filter")?;
         for init in ["_initialize", "_start"] {
             if let Ok(f) = instance.get_typed_func::<(), ()>(&mut store, init) {
-                f.call(&mut store, ()).map_err(anyhow::Error::from).with_context(|| format!("running {init}"))?;
+                f.call(&mut store, ())
+                    .map_err(anyhow::Error::from)
+                    .with_context(|| format!("running {init}"))?;
             }
         }
         let exports = Exports::resolve(&instance, &mut store)?;
-        let mut vm = Self { store, exports, next_context: ROOT_CONTEXT + 1 };
+        let mut vm = Self {
+            store,
+            exports,
+            next_context: ROOT_CONTEXT + 1,
+        };
         let create = vm.exports.on_context_create.clone();
-        create.call(&mut vm.store, (ROOT_CONTEXT, 0)).map_err(anyhow::Error::from).context("creating the root context")?;
+        create
+            .call(&mut vm.store, (ROOT_CONTEXT, 0))
+            .map_err(anyhow::Error::from)
+            .context("creating the root context")?;
         Ok(vm)
     }
 
@@ -159,6 +203,13 @@ impl Vm {
         let id = self.next_context;
         self.next_context = self.next_context.saturating_add(1);
         id
+    }
+
+    /// The root context's host-side data (callout responses are staged there).
+    pub fn root_data(&mut self) -> &mut ContextData {
+        let state = self.store.data_mut();
+        let root = state.root_context;
+        state.contexts.entry(root).or_default()
     }
 
     /// Makes `id` the effective context for the next guest call.
@@ -174,13 +225,22 @@ impl Exports {
                 instance.get_typed_func(&mut *store, $name).ok()
             };
         }
-        if instance.get_func(&mut *store, "proxy_abi_version_0_2_1").is_none() && instance.get_func(&mut *store, "proxy_abi_version_0_2_0").is_none() {
-            return Err(anyhow!("the module exports no proxy_abi_version_0_2_x: not a proxy-wasm 0.2 filter"));
+        if instance
+            .get_func(&mut *store, "proxy_abi_version_0_2_1")
+            .is_none()
+            && instance
+                .get_func(&mut *store, "proxy_abi_version_0_2_0")
+                .is_none()
+        {
+            return Err(anyhow!(
+                "the module exports no proxy_abi_version_0_2_x: not a proxy-wasm 0.2 filter"
+            ));
         }
         Ok(Self {
             on_context_create: instance
                 .get_typed_func(&mut *store, "proxy_on_context_create")
-                .map_err(anyhow::Error::from).context("the module must export proxy_on_context_create")?,
+                .map_err(anyhow::Error::from)
+                .context("the module must export proxy_on_context_create")?,
             on_vm_start: opt!("proxy_on_vm_start"),
             on_configure: opt!("proxy_on_configure"),
             on_tick: opt!("proxy_on_tick"),

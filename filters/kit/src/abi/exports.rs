@@ -68,14 +68,18 @@ pub fn install_panic_hook() {
 }
 
 fn with_root<R>(id: u32, default: R, f: impl FnOnce(&mut dyn RootFilter) -> R) -> R {
-    let Some(mut root) = REGISTRY.with(|r| r.borrow_mut().roots.remove(&id)) else { return default };
+    let Some(mut root) = REGISTRY.with(|r| r.borrow_mut().roots.remove(&id)) else {
+        return default;
+    };
     let out = as_current(id, || f(root.as_mut()));
     REGISTRY.with(|r| r.borrow_mut().roots.insert(id, root));
     out
 }
 
 fn with_stream<R>(id: u32, default: R, f: impl FnOnce(&mut dyn StreamFilter) -> R) -> R {
-    let Some((reg, mut stream)) = REGISTRY.with(|r| r.borrow_mut().streams.remove(&id)) else { return default };
+    let Some((reg, mut stream)) = REGISTRY.with(|r| r.borrow_mut().streams.remove(&id)) else {
+        return default;
+    };
     let out = as_current(id, || f(stream.as_mut()));
     REGISTRY.with(|r| r.borrow_mut().streams.insert(id, (reg, stream)));
     out
@@ -86,7 +90,11 @@ fn with_stream<R>(id: u32, default: R, f: impl FnOnce(&mut dyn StreamFilter) -> 
 fn with_callouts(delivered_to: u32, token: u32, finished: bool, f: impl FnOnce(&mut dyn Callouts)) {
     let owner = CALLOUTS.with(|c| {
         let mut map = c.borrow_mut();
-        if finished { map.remove(&token) } else { map.get(&token).copied() }
+        if finished {
+            map.remove(&token)
+        } else {
+            map.get(&token).copied()
+        }
     });
     let id = owner.unwrap_or(delivered_to);
     let is_stream = REGISTRY.with(|r| r.borrow().streams.contains_key(&id));
@@ -142,9 +150,13 @@ pub extern "C" fn proxy_on_context_create(context_id: u32, parent_context_id: u3
         REGISTRY.with(|r| r.borrow_mut().roots.insert(context_id, root));
         return;
     }
-    let stream = with_root(parent_context_id, None, |root| root.new_stream(&HOST, context_id));
+    let stream = with_root(parent_context_id, None, |root| {
+        root.new_stream(&HOST, context_id)
+    });
     if let Some(stream) = stream {
-        let reg = Registration { root_id: parent_context_id };
+        let reg = Registration {
+            root_id: parent_context_id,
+        };
         REGISTRY.with(|r| r.borrow_mut().streams.insert(context_id, (reg, stream)));
     }
 }
@@ -152,17 +164,24 @@ pub extern "C" fn proxy_on_context_create(context_id: u32, parent_context_id: u3
 #[unsafe(no_mangle)]
 pub extern "C" fn proxy_on_vm_start(root_id: u32, vm_config_size: usize) -> u32 {
     let config = read_buffer(BufferKind::VmConfiguration, vm_config_size);
-    u32::from(with_root(root_id, false, |root| root.on_vm_start(&HOST, &config)))
+    u32::from(with_root(root_id, false, |root| {
+        root.on_vm_start(&HOST, &config)
+    }))
 }
 
 #[unsafe(no_mangle)]
 pub extern "C" fn proxy_on_configure(root_id: u32, config_size: usize) -> u32 {
     let config = read_buffer(BufferKind::PluginConfiguration, config_size);
-    let result = with_root(root_id, Err("unknown root context".to_string()), |root| root.on_configure(&HOST, &config));
+    let result = with_root(root_id, Err("unknown root context".to_string()), |root| {
+        root.on_configure(&HOST, &config)
+    });
     match result {
         Ok(()) => 1,
         Err(message) => {
-            HOST.log(LogLevel::Error, &format!("tollgate: rejected configuration: {message}"));
+            HOST.log(
+                LogLevel::Error,
+                &format!("tollgate: rejected configuration: {message}"),
+            );
             0
         }
     }
@@ -180,37 +199,71 @@ pub extern "C" fn proxy_on_queue_ready(root_id: u32, queue_id: u32) {
 
 #[unsafe(no_mangle)]
 pub extern "C" fn proxy_on_foreign_function(root_id: u32, function_id: u32, data_size: usize) {
-    with_root(root_id, (), |root| root.on_foreign_function(&HOST, function_id, data_size));
+    with_root(root_id, (), |root| {
+        root.on_foreign_function(&HOST, function_id, data_size)
+    });
 }
 
 #[unsafe(no_mangle)]
-pub extern "C" fn proxy_on_request_headers(context_id: u32, num_headers: usize, end_of_stream: u32) -> u32 {
-    with_stream(context_id, 0, |s| s.on_request_headers(&HOST, num_headers, flag(end_of_stream)).code())
+pub extern "C" fn proxy_on_request_headers(
+    context_id: u32,
+    num_headers: usize,
+    end_of_stream: u32,
+) -> u32 {
+    with_stream(context_id, 0, |s| {
+        s.on_request_headers(&HOST, num_headers, flag(end_of_stream))
+            .code()
+    })
 }
 
 #[unsafe(no_mangle)]
-pub extern "C" fn proxy_on_request_body(context_id: u32, body_size: usize, end_of_stream: u32) -> u32 {
-    with_stream(context_id, 0, |s| s.on_request_body(&HOST, body_size, flag(end_of_stream)).code())
+pub extern "C" fn proxy_on_request_body(
+    context_id: u32,
+    body_size: usize,
+    end_of_stream: u32,
+) -> u32 {
+    with_stream(context_id, 0, |s| {
+        s.on_request_body(&HOST, body_size, flag(end_of_stream))
+            .code()
+    })
 }
 
 #[unsafe(no_mangle)]
 pub extern "C" fn proxy_on_request_trailers(context_id: u32, num_trailers: usize) -> u32 {
-    with_stream(context_id, 0, |s| s.on_request_trailers(&HOST, num_trailers).code())
+    with_stream(context_id, 0, |s| {
+        s.on_request_trailers(&HOST, num_trailers).code()
+    })
 }
 
 #[unsafe(no_mangle)]
-pub extern "C" fn proxy_on_response_headers(context_id: u32, num_headers: usize, end_of_stream: u32) -> u32 {
-    with_stream(context_id, 0, |s| s.on_response_headers(&HOST, num_headers, flag(end_of_stream)).code())
+pub extern "C" fn proxy_on_response_headers(
+    context_id: u32,
+    num_headers: usize,
+    end_of_stream: u32,
+) -> u32 {
+    with_stream(context_id, 0, |s| {
+        s.on_response_headers(&HOST, num_headers, flag(end_of_stream))
+            .code()
+    })
 }
 
 #[unsafe(no_mangle)]
-pub extern "C" fn proxy_on_response_body(context_id: u32, body_size: usize, end_of_stream: u32) -> u32 {
-    with_stream(context_id, 0, |s| s.on_response_body(&HOST, body_size, flag(end_of_stream)).code())
+pub extern "C" fn proxy_on_response_body(
+    context_id: u32,
+    body_size: usize,
+    end_of_stream: u32,
+) -> u32 {
+    with_stream(context_id, 0, |s| {
+        s.on_response_body(&HOST, body_size, flag(end_of_stream))
+            .code()
+    })
 }
 
 #[unsafe(no_mangle)]
 pub extern "C" fn proxy_on_response_trailers(context_id: u32, num_trailers: usize) -> u32 {
-    with_stream(context_id, 0, |s| s.on_response_trailers(&HOST, num_trailers).code())
+    with_stream(context_id, 0, |s| {
+        s.on_response_trailers(&HOST, num_trailers).code()
+    })
 }
 
 #[unsafe(no_mangle)]
@@ -245,26 +298,50 @@ pub extern "C" fn proxy_on_delete(context_id: u32) {
 }
 
 #[unsafe(no_mangle)]
-pub extern "C" fn proxy_on_http_call_response(context_id: u32, token: u32, num_headers: usize, body_size: usize, num_trailers: usize) {
-    with_callouts(context_id, token, true, |c| c.on_http_call_response(&HOST, token, num_headers, body_size, num_trailers));
+pub extern "C" fn proxy_on_http_call_response(
+    context_id: u32,
+    token: u32,
+    num_headers: usize,
+    body_size: usize,
+    num_trailers: usize,
+) {
+    with_callouts(context_id, token, true, |c| {
+        c.on_http_call_response(&HOST, token, num_headers, body_size, num_trailers)
+    });
 }
 
 #[unsafe(no_mangle)]
-pub extern "C" fn proxy_on_grpc_receive_initial_metadata(context_id: u32, token: u32, num_elements: usize) {
-    with_callouts(context_id, token, false, |c| c.on_grpc_initial_metadata(&HOST, token, num_elements));
+pub extern "C" fn proxy_on_grpc_receive_initial_metadata(
+    context_id: u32,
+    token: u32,
+    num_elements: usize,
+) {
+    with_callouts(context_id, token, false, |c| {
+        c.on_grpc_initial_metadata(&HOST, token, num_elements)
+    });
 }
 
 #[unsafe(no_mangle)]
 pub extern "C" fn proxy_on_grpc_receive(context_id: u32, token: u32, size: usize) {
-    with_callouts(context_id, token, false, |c| c.on_grpc_message(&HOST, token, size));
+    with_callouts(context_id, token, false, |c| {
+        c.on_grpc_message(&HOST, token, size)
+    });
 }
 
 #[unsafe(no_mangle)]
-pub extern "C" fn proxy_on_grpc_receive_trailing_metadata(context_id: u32, token: u32, num_elements: usize) {
-    with_callouts(context_id, token, false, |c| c.on_grpc_trailing_metadata(&HOST, token, num_elements));
+pub extern "C" fn proxy_on_grpc_receive_trailing_metadata(
+    context_id: u32,
+    token: u32,
+    num_elements: usize,
+) {
+    with_callouts(context_id, token, false, |c| {
+        c.on_grpc_trailing_metadata(&HOST, token, num_elements)
+    });
 }
 
 #[unsafe(no_mangle)]
 pub extern "C" fn proxy_on_grpc_close(context_id: u32, token: u32, status_code: u32) {
-    with_callouts(context_id, token, true, |c| c.on_grpc_close(&HOST, token, status_code));
+    with_callouts(context_id, token, true, |c| {
+        c.on_grpc_close(&HOST, token, status_code)
+    });
 }

@@ -3,7 +3,9 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::imports::{self as raw, call_returning_bytes, check, check_found};
-use crate::host::{GrpcCall, Host, HostError, HostResult, HttpCall, LocalReply, Pairs, SharedValue};
+use crate::host::{
+    GrpcCall, Host, HostError, HostResult, HttpCall, LocalReply, Pairs, SharedValue,
+};
 use crate::pairs;
 use crate::types::{BufferKind, LogLevel, MapKind, MetricKind, Status, StreamKind};
 
@@ -32,33 +34,46 @@ impl Host for AbiHost {
     fn log_level(&self) -> HostResult<LogLevel> {
         let mut level = 0u32;
         // SAFETY: the host writes one u32.
-        check("proxy_get_log_level", unsafe { raw::proxy_get_log_level(&mut level) })?;
-        LogLevel::from_code(level).ok_or(HostError::new("proxy_get_log_level", Status::SerializationFailure))
+        check("proxy_get_log_level", unsafe {
+            raw::proxy_get_log_level(&mut level)
+        })?;
+        LogLevel::from_code(level).ok_or(HostError::new(
+            "proxy_get_log_level",
+            Status::SerializationFailure,
+        ))
     }
 
     fn now(&self) -> HostResult<SystemTime> {
         let mut nanos = 0u64;
         // SAFETY: the host writes one u64.
-        check("proxy_get_current_time_nanoseconds", unsafe { raw::proxy_get_current_time_nanoseconds(&mut nanos) })?;
+        check("proxy_get_current_time_nanoseconds", unsafe {
+            raw::proxy_get_current_time_nanoseconds(&mut nanos)
+        })?;
         Ok(UNIX_EPOCH + Duration::from_nanos(nanos))
     }
 
     fn set_tick_period(&self, period: Duration) -> HostResult<()> {
         // SAFETY: plain value.
-        check("proxy_set_tick_period_milliseconds", unsafe { raw::proxy_set_tick_period_milliseconds(millis(period)) })
+        check("proxy_set_tick_period_milliseconds", unsafe {
+            raw::proxy_set_tick_period_milliseconds(millis(period))
+        })
     }
 
     fn header_pairs(&self, map: MapKind) -> HostResult<Pairs> {
         const CALL: &str = "proxy_get_header_map_pairs";
         // SAFETY: out-pointers are valid for the call.
-        let bytes = call_returning_bytes(CALL, |p, s| unsafe { raw::proxy_get_header_map_pairs(map.code(), p, s) })?;
+        let bytes = call_returning_bytes(CALL, |p, s| unsafe {
+            raw::proxy_get_header_map_pairs(map.code(), p, s)
+        })?;
         decode_pairs(CALL, &bytes.unwrap_or_default())
     }
 
     fn set_header_pairs(&self, map: MapKind, pairs: &[(&str, &str)]) -> HostResult<()> {
         let bytes = pairs::encode(pairs);
         // SAFETY: pointer and length describe `bytes`.
-        check("proxy_set_header_map_pairs", unsafe { raw::proxy_set_header_map_pairs(map.code(), bytes.as_ptr(), bytes.len()) })
+        check("proxy_set_header_map_pairs", unsafe {
+            raw::proxy_set_header_map_pairs(map.code(), bytes.as_ptr(), bytes.len())
+        })
     }
 
     fn header(&self, map: MapKind, name: &str) -> HostResult<Option<String>> {
@@ -72,49 +87,84 @@ impl Host for AbiHost {
     fn add_header(&self, map: MapKind, name: &str, value: &str) -> HostResult<()> {
         // SAFETY: slices are valid for the call.
         check("proxy_add_header_map_value", unsafe {
-            raw::proxy_add_header_map_value(map.code(), name.as_ptr(), name.len(), value.as_ptr(), value.len())
+            raw::proxy_add_header_map_value(
+                map.code(),
+                name.as_ptr(),
+                name.len(),
+                value.as_ptr(),
+                value.len(),
+            )
         })
     }
 
     fn replace_header(&self, map: MapKind, name: &str, value: &str) -> HostResult<()> {
         // SAFETY: slices are valid for the call.
         check("proxy_replace_header_map_value", unsafe {
-            raw::proxy_replace_header_map_value(map.code(), name.as_ptr(), name.len(), value.as_ptr(), value.len())
+            raw::proxy_replace_header_map_value(
+                map.code(),
+                name.as_ptr(),
+                name.len(),
+                value.as_ptr(),
+                value.len(),
+            )
         })
     }
 
     fn remove_header(&self, map: MapKind, name: &str) -> HostResult<()> {
         // SAFETY: slice is valid for the call.
-        check("proxy_remove_header_map_value", unsafe { raw::proxy_remove_header_map_value(map.code(), name.as_ptr(), name.len()) })
+        check("proxy_remove_header_map_value", unsafe {
+            raw::proxy_remove_header_map_value(map.code(), name.as_ptr(), name.len())
+        })
     }
 
     fn header_map_size(&self, map: MapKind) -> HostResult<usize> {
         let mut size = 0usize;
         // SAFETY: the host writes one usize.
-        check("proxy_get_header_map_size", unsafe { raw::proxy_get_header_map_size(map.code(), &mut size) })?;
+        check("proxy_get_header_map_size", unsafe {
+            raw::proxy_get_header_map_size(map.code(), &mut size)
+        })?;
         Ok(size)
     }
 
-    fn buffer(&self, kind: BufferKind, start: usize, max_size: usize) -> HostResult<Option<Vec<u8>>> {
+    fn buffer(
+        &self,
+        kind: BufferKind,
+        start: usize,
+        max_size: usize,
+    ) -> HostResult<Option<Vec<u8>>> {
         // SAFETY: out-pointers are valid for the call.
-        call_returning_bytes("proxy_get_buffer_bytes", |p, s| unsafe { raw::proxy_get_buffer_bytes(kind.code(), start, max_size, p, s) })
+        call_returning_bytes("proxy_get_buffer_bytes", |p, s| unsafe {
+            raw::proxy_get_buffer_bytes(kind.code(), start, max_size, p, s)
+        })
     }
 
-    fn set_buffer(&self, kind: BufferKind, start: usize, size: usize, data: &[u8]) -> HostResult<()> {
+    fn set_buffer(
+        &self,
+        kind: BufferKind,
+        start: usize,
+        size: usize,
+        data: &[u8],
+    ) -> HostResult<()> {
         // SAFETY: slice is valid for the call.
-        check("proxy_set_buffer_bytes", unsafe { raw::proxy_set_buffer_bytes(kind.code(), start, size, data.as_ptr(), data.len()) })
+        check("proxy_set_buffer_bytes", unsafe {
+            raw::proxy_set_buffer_bytes(kind.code(), start, size, data.as_ptr(), data.len())
+        })
     }
 
     fn property(&self, path: &[&str]) -> HostResult<Option<Vec<u8>>> {
         let path = path_bytes(path);
         // SAFETY: slice and out-pointers are valid for the call.
-        call_returning_bytes("proxy_get_property", |p, s| unsafe { raw::proxy_get_property(path.as_ptr(), path.len(), p, s) })
+        call_returning_bytes("proxy_get_property", |p, s| unsafe {
+            raw::proxy_get_property(path.as_ptr(), path.len(), p, s)
+        })
     }
 
     fn set_property(&self, path: &[&str], value: &[u8]) -> HostResult<()> {
         let path = path_bytes(path);
         // SAFETY: slices are valid for the call.
-        check("proxy_set_property", unsafe { raw::proxy_set_property(path.as_ptr(), path.len(), value.as_ptr(), value.len()) })
+        check("proxy_set_property", unsafe {
+            raw::proxy_set_property(path.as_ptr(), path.len(), value.as_ptr(), value.len())
+        })
     }
 
     fn shared_data(&self, key: &str) -> HostResult<SharedValue> {
@@ -124,34 +174,55 @@ impl Host for AbiHost {
             unsafe { raw::proxy_get_shared_data(key.as_ptr(), key.len(), p, s, &mut cas) }
         })?;
         let found = value.is_some();
-        Ok(SharedValue { value, cas: found.then_some(cas) })
+        Ok(SharedValue {
+            value,
+            cas: found.then_some(cas),
+        })
     }
 
     fn set_shared_data(&self, key: &str, value: Option<&[u8]>, cas: Option<u32>) -> HostResult<()> {
         let value = value.unwrap_or_default();
         // SAFETY: slices are valid for the call.
         check("proxy_set_shared_data", unsafe {
-            raw::proxy_set_shared_data(key.as_ptr(), key.len(), value.as_ptr(), value.len(), cas.unwrap_or(0))
+            raw::proxy_set_shared_data(
+                key.as_ptr(),
+                key.len(),
+                value.as_ptr(),
+                value.len(),
+                cas.unwrap_or(0),
+            )
         })
     }
 
     fn register_queue(&self, name: &str) -> HostResult<u32> {
         let mut id = 0u32;
         // SAFETY: slice and out-pointer are valid for the call.
-        check("proxy_register_shared_queue", unsafe { raw::proxy_register_shared_queue(name.as_ptr(), name.len(), &mut id) })?;
+        check("proxy_register_shared_queue", unsafe {
+            raw::proxy_register_shared_queue(name.as_ptr(), name.len(), &mut id)
+        })?;
         Ok(id)
     }
 
     fn resolve_queue(&self, vm_id: &str, name: &str) -> HostResult<Option<u32>> {
         let mut id = 0u32;
         // SAFETY: slices and out-pointer are valid for the call.
-        let code = unsafe { raw::proxy_resolve_shared_queue(vm_id.as_ptr(), vm_id.len(), name.as_ptr(), name.len(), &mut id) };
+        let code = unsafe {
+            raw::proxy_resolve_shared_queue(
+                vm_id.as_ptr(),
+                vm_id.len(),
+                name.as_ptr(),
+                name.len(),
+                &mut id,
+            )
+        };
         Ok(check_found("proxy_resolve_shared_queue", code)?.then_some(id))
     }
 
     fn enqueue(&self, queue_id: u32, value: &[u8]) -> HostResult<()> {
         // SAFETY: slice is valid for the call.
-        check("proxy_enqueue_shared_queue", unsafe { raw::proxy_enqueue_shared_queue(queue_id, value.as_ptr(), value.len()) })
+        check("proxy_enqueue_shared_queue", unsafe {
+            raw::proxy_enqueue_shared_queue(queue_id, value.as_ptr(), value.len())
+        })
     }
 
     fn dequeue(&self, queue_id: u32) -> HostResult<Option<Vec<u8>>> {
@@ -239,12 +310,21 @@ impl Host for AbiHost {
 
     fn grpc_send(&self, token: u32, message: &[u8], end_stream: bool) -> HostResult<()> {
         // SAFETY: slice is valid for the call.
-        check("proxy_grpc_send", unsafe { raw::proxy_grpc_send(token, message.as_ptr(), message.len(), u32::from(end_stream)) })
+        check("proxy_grpc_send", unsafe {
+            raw::proxy_grpc_send(
+                token,
+                message.as_ptr(),
+                message.len(),
+                u32::from(end_stream),
+            )
+        })
     }
 
     fn grpc_cancel(&self, token: u32) -> HostResult<()> {
         // SAFETY: plain value.
-        check("proxy_grpc_cancel", unsafe { raw::proxy_grpc_cancel(token) })
+        check("proxy_grpc_cancel", unsafe {
+            raw::proxy_grpc_cancel(token)
+        })
     }
 
     fn grpc_close(&self, token: u32) -> HostResult<()> {
@@ -255,7 +335,9 @@ impl Host for AbiHost {
     fn status(&self) -> HostResult<(u32, Option<Vec<u8>>)> {
         let mut code = 0u32;
         // SAFETY: out-pointers are valid for the call.
-        let message = call_returning_bytes("proxy_get_status", |p, s| unsafe { raw::proxy_get_status(&mut code, p, s) })?;
+        let message = call_returning_bytes("proxy_get_status", |p, s| unsafe {
+            raw::proxy_get_status(&mut code, p, s)
+        })?;
         Ok((code, message))
     }
 
@@ -278,17 +360,23 @@ impl Host for AbiHost {
 
     fn continue_stream(&self, stream: StreamKind) -> HostResult<()> {
         // SAFETY: plain value.
-        check("proxy_continue_stream", unsafe { raw::proxy_continue_stream(stream.code()) })
+        check("proxy_continue_stream", unsafe {
+            raw::proxy_continue_stream(stream.code())
+        })
     }
 
     fn close_stream(&self, stream: StreamKind) -> HostResult<()> {
         // SAFETY: plain value.
-        check("proxy_close_stream", unsafe { raw::proxy_close_stream(stream.code()) })
+        check("proxy_close_stream", unsafe {
+            raw::proxy_close_stream(stream.code())
+        })
     }
 
     fn set_effective_context(&self, context_id: u32) -> HostResult<()> {
         // SAFETY: plain value.
-        check("proxy_set_effective_context", unsafe { raw::proxy_set_effective_context(context_id) })
+        check("proxy_set_effective_context", unsafe {
+            raw::proxy_set_effective_context(context_id)
+        })
     }
 
     fn done(&self) -> HostResult<()> {
@@ -299,24 +387,32 @@ impl Host for AbiHost {
     fn define_metric(&self, kind: MetricKind, name: &str) -> HostResult<u32> {
         let mut id = 0u32;
         // SAFETY: slice and out-pointer are valid for the call.
-        check("proxy_define_metric", unsafe { raw::proxy_define_metric(kind.code(), name.as_ptr(), name.len(), &mut id) })?;
+        check("proxy_define_metric", unsafe {
+            raw::proxy_define_metric(kind.code(), name.as_ptr(), name.len(), &mut id)
+        })?;
         Ok(id)
     }
 
     fn increment_metric(&self, metric_id: u32, delta: i64) -> HostResult<()> {
         // SAFETY: plain values.
-        check("proxy_increment_metric", unsafe { raw::proxy_increment_metric(metric_id, delta) })
+        check("proxy_increment_metric", unsafe {
+            raw::proxy_increment_metric(metric_id, delta)
+        })
     }
 
     fn record_metric(&self, metric_id: u32, value: u64) -> HostResult<()> {
         // SAFETY: plain values.
-        check("proxy_record_metric", unsafe { raw::proxy_record_metric(metric_id, value) })
+        check("proxy_record_metric", unsafe {
+            raw::proxy_record_metric(metric_id, value)
+        })
     }
 
     fn metric(&self, metric_id: u32) -> HostResult<u64> {
         let mut value = 0u64;
         // SAFETY: the host writes one u64.
-        check("proxy_get_metric", unsafe { raw::proxy_get_metric(metric_id, &mut value) })?;
+        check("proxy_get_metric", unsafe {
+            raw::proxy_get_metric(metric_id, &mut value)
+        })?;
         Ok(value)
     }
 
@@ -324,7 +420,16 @@ impl Host for AbiHost {
         let mut ptr: *mut u8 = std::ptr::null_mut();
         let mut size = 0usize;
         // SAFETY: slices and out-pointers are valid for the call.
-        let code = unsafe { raw::proxy_call_foreign_function(name.as_ptr(), name.len(), args.as_ptr(), args.len(), &mut ptr, &mut size) };
+        let code = unsafe {
+            raw::proxy_call_foreign_function(
+                name.as_ptr(),
+                name.len(),
+                args.as_ptr(),
+                args.len(),
+                &mut ptr,
+                &mut size,
+            )
+        };
         check("proxy_call_foreign_function", code)?;
         // SAFETY: on Ok the host returned memory from our allocator (or null).
         Ok(Some(unsafe { super::imports::take_bytes(ptr, size) }))

@@ -24,7 +24,9 @@ pub type Cx<'a, 'b> = &'a mut Caller<'b, VmState>;
 fn memory(caller: &mut Caller<'_, VmState>) -> Result<wasmtime::Memory, Fail> {
     match caller.get_export("memory") {
         Some(Extern::Memory(m)) => Ok(m),
-        _ => Err(Fail::Trap(wasmtime::format_err!("the module exports no memory"))),
+        _ => Err(Fail::Trap(wasmtime::format_err!(
+            "the module exports no memory"
+        ))),
     }
 }
 
@@ -32,8 +34,13 @@ pub fn read(caller: Cx<'_, '_>, ptr: u32, len: u32) -> HcResult<Vec<u8>> {
     let mem = memory(caller)?;
     let data = mem.data(&*caller);
     let start = ptr as usize;
-    let end = start.checked_add(len as usize).ok_or(Status::InvalidMemoryAccess)?;
-    Ok(data.get(start..end).ok_or(Status::InvalidMemoryAccess)?.to_vec())
+    let end = start
+        .checked_add(len as usize)
+        .ok_or(Status::InvalidMemoryAccess)?;
+    Ok(data
+        .get(start..end)
+        .ok_or(Status::InvalidMemoryAccess)?
+        .to_vec())
 }
 
 pub fn read_string(caller: Cx<'_, '_>, ptr: u32, len: u32) -> HcResult<String> {
@@ -44,8 +51,12 @@ pub fn write(caller: Cx<'_, '_>, ptr: u32, bytes: &[u8]) -> HcResult {
     let mem = memory(caller)?;
     let data = mem.data_mut(&mut *caller);
     let start = ptr as usize;
-    let end = start.checked_add(bytes.len()).ok_or(Status::InvalidMemoryAccess)?;
-    data.get_mut(start..end).ok_or(Status::InvalidMemoryAccess)?.copy_from_slice(bytes);
+    let end = start
+        .checked_add(bytes.len())
+        .ok_or(Status::InvalidMemoryAccess)?;
+    data.get_mut(start..end)
+        .ok_or(Status::InvalidMemoryAccess)?
+        .copy_from_slice(bytes);
     Ok(())
 }
 
@@ -67,7 +78,11 @@ pub fn return_bytes(caller: Cx<'_, '_>, bytes: &[u8], ptr_ptr: u32, size_ptr: u3
     let len = u32::try_from(bytes.len()).map_err(|_| Status::BadArgument)?;
     let alloc = match caller.get_export("proxy_on_memory_allocate") {
         Some(Extern::Func(f)) => f.typed::<u32, u32>(&*caller).map_err(Fail::Trap)?,
-        _ => return Err(Fail::Trap(wasmtime::format_err!("the module exports no proxy_on_memory_allocate"))),
+        _ => {
+            return Err(Fail::Trap(wasmtime::format_err!(
+                "the module exports no proxy_on_memory_allocate"
+            )));
+        }
     };
     let ptr = alloc.call(&mut *caller, len).map_err(Fail::Trap)?;
     if ptr == 0 {

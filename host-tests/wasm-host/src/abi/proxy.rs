@@ -15,7 +15,11 @@ use crate::vm::{Dispatched, Effect, VmState, lock};
 
 /// Runs one hostcall: the profile's gaps answer `Unimplemented` before anything
 /// happens; every call lands in the hostcall log.
-fn run(caller: Cx<'_, '_>, name: &'static str, f: impl FnOnce(Cx<'_, '_>) -> HcResult) -> wasmtime::Result<u32> {
+fn run(
+    caller: Cx<'_, '_>,
+    name: &'static str,
+    f: impl FnOnce(Cx<'_, '_>) -> HcResult,
+) -> wasmtime::Result<u32> {
     if caller.data().plugin.profile.lacks(name) {
         caller.data().record(name, Status::Unimplemented);
         return Ok(Status::Unimplemented.code());
@@ -53,14 +57,22 @@ fn buffer_kind(code: u32) -> HcResult<BufferKind> {
 fn is_callout_map(map: MapKind) -> bool {
     matches!(
         map,
-        MapKind::HttpCallResponseHeaders | MapKind::HttpCallResponseTrailers | MapKind::GrpcReceiveInitialMetadata | MapKind::GrpcReceiveTrailingMetadata
+        MapKind::HttpCallResponseHeaders
+            | MapKind::HttpCallResponseTrailers
+            | MapKind::GrpcReceiveInitialMetadata
+            | MapKind::GrpcReceiveTrailingMetadata
     )
 }
 
 fn get_map(state: &mut VmState, map: MapKind) -> HcResult<Headers> {
     if is_callout_map(map) {
         let root = state.root_context;
-        return state.contexts.get(&root).and_then(|c| c.maps.get(&map)).cloned().ok_or(Fail::Status(Status::BadArgument));
+        return state
+            .contexts
+            .get(&root)
+            .and_then(|c| c.maps.get(&map))
+            .cloned()
+            .ok_or(Fail::Status(Status::BadArgument));
     }
     let ctx = state.context().ok_or(Status::BadArgument)?;
     if ctx.info.is_none() {
@@ -85,7 +97,12 @@ fn get_buffer(state: &mut VmState, kind: BufferKind) -> HcResult<Vec<u8>> {
     match kind {
         BufferKind::HttpCallResponseBody | BufferKind::GrpcReceiveBuffer => {
             let root = state.root_context;
-            state.contexts.get(&root).and_then(|c| c.buffers.get(&kind)).cloned().ok_or(Fail::Status(Status::NotFound))
+            state
+                .contexts
+                .get(&root)
+                .and_then(|c| c.buffers.get(&kind))
+                .cloned()
+                .ok_or(Fail::Status(Status::NotFound))
         }
         BufferKind::HttpRequestBody | BufferKind::HttpResponseBody => {
             let ctx = state.context().ok_or(Status::NotFound)?;
@@ -94,14 +111,24 @@ fn get_buffer(state: &mut VmState, kind: BufferKind) -> HcResult<Vec<u8>> {
             }
             Ok(ctx.buffers.get(&kind).cloned().unwrap_or_default())
         }
-        _ => state.context().and_then(|c| c.buffers.get(&kind)).cloned().ok_or(Fail::Status(Status::NotFound)),
+        _ => state
+            .context()
+            .and_then(|c| c.buffers.get(&kind))
+            .cloned()
+            .ok_or(Fail::Status(Status::NotFound)),
     }
 }
 
 /// Envoy's `set_buffer_bytes`: `start == 0` drains `size` bytes and prepends the data;
 /// `start >= len` appends; anything else is `BadArgument`. Kong keeps only `size`
 /// bytes of the new data.
-fn splice(profile: Profile, buffer: &mut Vec<u8>, start: usize, size: usize, data: &[u8]) -> HcResult {
+fn splice(
+    profile: Profile,
+    buffer: &mut Vec<u8>,
+    start: usize,
+    size: usize,
+    data: &[u8],
+) -> HcResult {
     if profile == Profile::Kong && start == 0 {
         buffer.clear();
         buffer.extend_from_slice(data.get(..size.min(data.len())).unwrap_or(data));
@@ -126,7 +153,10 @@ fn decode_headers(bytes: &[u8]) -> HcResult<Headers> {
 
 fn property_path(bytes: &[u8]) -> Vec<String> {
     let trimmed = bytes.strip_suffix(&[0]).unwrap_or(bytes);
-    trimmed.split(|b| *b == 0).map(|s| String::from_utf8_lossy(s).into_owned()).collect()
+    trimmed
+        .split(|b| *b == 0)
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .collect()
 }
 
 fn next_token(state: &mut VmState) -> u32 {
@@ -135,7 +165,10 @@ fn next_token(state: &mut VmState) -> u32 {
 }
 
 fn header_value<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {
-    headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
 }
 
 #[allow(clippy::too_many_lines)]
@@ -150,161 +183,278 @@ pub fn define(linker: &mut Linker<VmState>) -> Result<()> {
         let level = cx.data().plugin.log_level.code();
         write_u32(cx, ret, level)
     });
-    hostcall!(linker, "proxy_get_current_time_nanoseconds", |cx, ret: u32| {
-        let now = cx.data().plugin.clock.now();
-        let nanos = now.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-        write_u64(cx, ret, u64::try_from(nanos).unwrap_or(u64::MAX))
-    });
-    hostcall!(linker, "proxy_set_tick_period_milliseconds", |cx, period: u32| {
-        cx.data_mut().tick_request = Some(Duration::from_millis(u64::from(period)));
-        Ok(())
-    });
+    hostcall!(
+        linker,
+        "proxy_get_current_time_nanoseconds",
+        |cx, ret: u32| {
+            let now = cx.data().plugin.clock.now();
+            let nanos = now
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            write_u64(cx, ret, u64::try_from(nanos).unwrap_or(u64::MAX))
+        }
+    );
+    hostcall!(
+        linker,
+        "proxy_set_tick_period_milliseconds",
+        |cx, period: u32| {
+            cx.data_mut().tick_request = Some(Duration::from_millis(u64::from(period)));
+            Ok(())
+        }
+    );
 
     // Buffers.
-    hostcall!(linker, "proxy_get_buffer_bytes", |cx, kind: u32, start: u32, max: u32, ptr_ptr: u32, size_ptr: u32| {
-        let buffer = get_buffer(cx.data_mut(), buffer_kind(kind)?)?;
-        let start = start as usize;
-        if start > buffer.len() {
-            return Err(Fail::Status(Status::BadArgument));
+    hostcall!(
+        linker,
+        "proxy_get_buffer_bytes",
+        |cx, kind: u32, start: u32, max: u32, ptr_ptr: u32, size_ptr: u32| {
+            let buffer = get_buffer(cx.data_mut(), buffer_kind(kind)?)?;
+            let start = start as usize;
+            if start > buffer.len() {
+                return Err(Fail::Status(Status::BadArgument));
+            }
+            let end = start.saturating_add(max as usize).min(buffer.len());
+            let slice = buffer.get(start..end).unwrap_or_default().to_vec();
+            return_bytes(cx, &slice, ptr_ptr, size_ptr)
         }
-        let end = start.saturating_add(max as usize).min(buffer.len());
-        let slice = buffer.get(start..end).unwrap_or_default().to_vec();
-        return_bytes(cx, &slice, ptr_ptr, size_ptr)
-    });
-    hostcall!(linker, "proxy_set_buffer_bytes", |cx, kind: u32, start: u32, size: u32, ptr: u32, len: u32| {
-        let kind = buffer_kind(kind)?;
-        if !matches!(kind, BufferKind::HttpRequestBody | BufferKind::HttpResponseBody) {
-            return Err(Fail::Status(Status::BadArgument));
+    );
+    hostcall!(
+        linker,
+        "proxy_set_buffer_bytes",
+        |cx, kind: u32, start: u32, size: u32, ptr: u32, len: u32| {
+            let kind = buffer_kind(kind)?;
+            if !matches!(
+                kind,
+                BufferKind::HttpRequestBody | BufferKind::HttpResponseBody
+            ) {
+                return Err(Fail::Status(Status::BadArgument));
+            }
+            let data = read(cx, ptr, len)?;
+            let profile = cx.data().plugin.profile;
+            let ctx = cx.data_mut().context().ok_or(Status::BadArgument)?;
+            splice(
+                profile,
+                ctx.buffers.entry(kind).or_default(),
+                start as usize,
+                size as usize,
+                &data,
+            )
         }
-        let data = read(cx, ptr, len)?;
-        let profile = cx.data().plugin.profile;
-        let ctx = cx.data_mut().context().ok_or(Status::BadArgument)?;
-        splice(profile, ctx.buffers.entry(kind).or_default(), start as usize, size as usize, &data)
-    });
+    );
 
     // Header maps.
-    hostcall!(linker, "proxy_get_header_map_pairs", |cx, map: u32, ptr_ptr: u32, size_ptr: u32| {
-        let headers = get_map(cx.data_mut(), map_kind(map)?)?;
-        return_bytes(cx, &pairs::encode(&headers), ptr_ptr, size_ptr)
-    });
-    hostcall!(linker, "proxy_set_header_map_pairs", |cx, map: u32, ptr: u32, len: u32| {
-        let headers = decode_headers(&read(cx, ptr, len)?)?;
-        let headers: Headers = headers.into_iter().map(|(n, v)| (n.to_ascii_lowercase(), v)).collect();
-        with_map(cx.data_mut(), map_kind(map)?, |m| *m = headers)
-    });
-    hostcall!(linker, "proxy_get_header_map_value", |cx, map: u32, kptr: u32, klen: u32, ptr_ptr: u32, size_ptr: u32| {
-        let key = read_string(cx, kptr, klen)?.to_ascii_lowercase();
-        let headers = get_map(cx.data_mut(), map_kind(map)?)?;
-        let value = header_value(&headers, &key).ok_or(Status::NotFound)?.as_bytes().to_vec();
-        return_bytes(cx, &value, ptr_ptr, size_ptr)
-    });
-    hostcall!(linker, "proxy_add_header_map_value", |cx, map: u32, kptr: u32, klen: u32, vptr: u32, vlen: u32| {
-        let key = read_string(cx, kptr, klen)?.to_ascii_lowercase();
-        let value = String::from_utf8_lossy(&read(cx, vptr, vlen)?).into_owned();
-        with_map(cx.data_mut(), map_kind(map)?, |m| m.push((key, value)))
-    });
-    hostcall!(linker, "proxy_replace_header_map_value", |cx, map: u32, kptr: u32, klen: u32, vptr: u32, vlen: u32| {
-        let key = read_string(cx, kptr, klen)?.to_ascii_lowercase();
-        let value = String::from_utf8_lossy(&read(cx, vptr, vlen)?).into_owned();
-        with_map(cx.data_mut(), map_kind(map)?, |m| {
-            match m.iter().position(|(n, _)| *n == key) {
-                Some(first) => {
-                    if let Some(slot) = m.get_mut(first) {
-                        slot.1 = value;
-                    }
-                    let mut seen = false;
-                    m.retain(|(n, _)| {
-                        if *n != key {
-                            return true;
+    hostcall!(
+        linker,
+        "proxy_get_header_map_pairs",
+        |cx, map: u32, ptr_ptr: u32, size_ptr: u32| {
+            let headers = get_map(cx.data_mut(), map_kind(map)?)?;
+            return_bytes(cx, &pairs::encode(&headers), ptr_ptr, size_ptr)
+        }
+    );
+    hostcall!(
+        linker,
+        "proxy_set_header_map_pairs",
+        |cx, map: u32, ptr: u32, len: u32| {
+            let headers = decode_headers(&read(cx, ptr, len)?)?;
+            let headers: Headers = headers
+                .into_iter()
+                .map(|(n, v)| (n.to_ascii_lowercase(), v))
+                .collect();
+            with_map(cx.data_mut(), map_kind(map)?, |m| *m = headers)
+        }
+    );
+    hostcall!(
+        linker,
+        "proxy_get_header_map_value",
+        |cx, map: u32, kptr: u32, klen: u32, ptr_ptr: u32, size_ptr: u32| {
+            let key = read_string(cx, kptr, klen)?.to_ascii_lowercase();
+            let headers = get_map(cx.data_mut(), map_kind(map)?)?;
+            let value = header_value(&headers, &key)
+                .ok_or(Status::NotFound)?
+                .as_bytes()
+                .to_vec();
+            return_bytes(cx, &value, ptr_ptr, size_ptr)
+        }
+    );
+    hostcall!(
+        linker,
+        "proxy_add_header_map_value",
+        |cx, map: u32, kptr: u32, klen: u32, vptr: u32, vlen: u32| {
+            let key = read_string(cx, kptr, klen)?.to_ascii_lowercase();
+            let value = String::from_utf8_lossy(&read(cx, vptr, vlen)?).into_owned();
+            with_map(cx.data_mut(), map_kind(map)?, |m| m.push((key, value)))
+        }
+    );
+    hostcall!(
+        linker,
+        "proxy_replace_header_map_value",
+        |cx, map: u32, kptr: u32, klen: u32, vptr: u32, vlen: u32| {
+            let key = read_string(cx, kptr, klen)?.to_ascii_lowercase();
+            let value = String::from_utf8_lossy(&read(cx, vptr, vlen)?).into_owned();
+            with_map(cx.data_mut(), map_kind(map)?, |m| {
+                match m.iter().position(|(n, _)| *n == key) {
+                    Some(first) => {
+                        if let Some(slot) = m.get_mut(first) {
+                            slot.1 = value;
                         }
-                        let keep = !seen;
-                        seen = true;
-                        keep
-                    });
+                        let mut seen = false;
+                        m.retain(|(n, _)| {
+                            if *n != key {
+                                return true;
+                            }
+                            let keep = !seen;
+                            seen = true;
+                            keep
+                        });
+                    }
+                    None => m.push((key, value)),
                 }
-                None => m.push((key, value)),
-            }
-        })
-    });
-    hostcall!(linker, "proxy_remove_header_map_value", |cx, map: u32, kptr: u32, klen: u32| {
-        let key = read_string(cx, kptr, klen)?.to_ascii_lowercase();
-        with_map(cx.data_mut(), map_kind(map)?, |m| m.retain(|(n, _)| *n != key))
-    });
-    hostcall!(linker, "proxy_get_header_map_size", |cx, map: u32, ret: u32| {
-        let headers = get_map(cx.data_mut(), map_kind(map)?)?;
-        let size: usize = headers.iter().map(|(n, v)| n.len() + v.len()).sum();
-        write_u32(cx, ret, u32::try_from(size).unwrap_or(u32::MAX))
-    });
+            })
+        }
+    );
+    hostcall!(
+        linker,
+        "proxy_remove_header_map_value",
+        |cx, map: u32, kptr: u32, klen: u32| {
+            let key = read_string(cx, kptr, klen)?.to_ascii_lowercase();
+            with_map(cx.data_mut(), map_kind(map)?, |m| {
+                m.retain(|(n, _)| *n != key)
+            })
+        }
+    );
+    hostcall!(
+        linker,
+        "proxy_get_header_map_size",
+        |cx, map: u32, ret: u32| {
+            let headers = get_map(cx.data_mut(), map_kind(map)?)?;
+            let size: usize = headers.iter().map(|(n, v)| n.len() + v.len()).sum();
+            write_u32(cx, ret, u32::try_from(size).unwrap_or(u32::MAX))
+        }
+    );
 
     // Properties.
-    hostcall!(linker, "proxy_get_property", |cx, ptr: u32, len: u32, ptr_ptr: u32, size_ptr: u32| {
-        let path = property_path(&read(cx, ptr, len)?);
-        let key = path.join(".");
-        let state = cx.data_mut();
-        let plugin = std::sync::Arc::clone(&state.plugin);
-        let ctx = state.context().ok_or(Status::NotFound)?;
-        let value = match ctx.filter_state.get(&key) {
-            Some(v) => v.clone(),
-            None => properties::lookup(&plugin, ctx.info.as_ref(), &path)?,
-        };
-        return_bytes(cx, &value, ptr_ptr, size_ptr)
-    });
-    hostcall!(linker, "proxy_set_property", |cx, ptr: u32, len: u32, vptr: u32, vlen: u32| {
-        let key = property_path(&read(cx, ptr, len)?).join(".");
-        let value = read(cx, vptr, vlen)?;
-        let ctx = cx.data_mut().context().ok_or(Status::BadArgument)?;
-        ctx.filter_state.insert(key, value);
-        Ok(())
-    });
+    hostcall!(
+        linker,
+        "proxy_get_property",
+        |cx, ptr: u32, len: u32, ptr_ptr: u32, size_ptr: u32| {
+            let path = property_path(&read(cx, ptr, len)?);
+            let key = path.join(".");
+            let state = cx.data_mut();
+            let plugin = std::sync::Arc::clone(&state.plugin);
+            let ctx = state.context().ok_or(Status::NotFound)?;
+            let value = match ctx.filter_state.get(&key) {
+                Some(v) => v.clone(),
+                None => properties::lookup(&plugin, ctx.info.as_ref(), &path)?,
+            };
+            return_bytes(cx, &value, ptr_ptr, size_ptr)
+        }
+    );
+    hostcall!(
+        linker,
+        "proxy_set_property",
+        |cx, ptr: u32, len: u32, vptr: u32, vlen: u32| {
+            let key = property_path(&read(cx, ptr, len)?).join(".");
+            let value = read(cx, vptr, vlen)?;
+            let ctx = cx.data_mut().context().ok_or(Status::BadArgument)?;
+            ctx.filter_state.insert(key, value);
+            Ok(())
+        }
+    );
 
     // Shared data and queues.
-    hostcall!(linker, "proxy_get_shared_data", |cx, kptr: u32, klen: u32, ptr_ptr: u32, size_ptr: u32, cas_ptr: u32| {
-        let key = read_string(cx, kptr, klen)?;
-        let plugin = std::sync::Arc::clone(&cx.data().plugin);
-        let (value, cas) = lock(&plugin.shared).get(&plugin.vm_id, &key)?;
-        return_bytes(cx, &value, ptr_ptr, size_ptr)?;
-        write_u32(cx, cas_ptr, cas)
-    });
-    hostcall!(linker, "proxy_set_shared_data", |cx, kptr: u32, klen: u32, vptr: u32, vlen: u32, cas: u32| {
-        let key = read_string(cx, kptr, klen)?;
-        let value = read(cx, vptr, vlen)?;
-        let plugin = std::sync::Arc::clone(&cx.data().plugin);
-        lock(&plugin.shared).set(&plugin.vm_id, &key, value, cas)?;
-        Ok(())
-    });
-    hostcall!(linker, "proxy_register_shared_queue", |cx, nptr: u32, nlen: u32, ret: u32| {
-        let name = read_string(cx, nptr, nlen)?;
-        let (plugin, worker, root) = (std::sync::Arc::clone(&cx.data().plugin), cx.data().worker, cx.data().root_context);
-        let id = lock(&plugin.shared).register_queue(&plugin.vm_id, &name, worker, root);
-        write_u32(cx, ret, id)
-    });
-    hostcall!(linker, "proxy_resolve_shared_queue", |cx, vptr: u32, vlen: u32, nptr: u32, nlen: u32, ret: u32| {
-        let vm_id = read_string(cx, vptr, vlen)?;
-        let name = read_string(cx, nptr, nlen)?;
-        let plugin = std::sync::Arc::clone(&cx.data().plugin);
-        let id = lock(&plugin.shared).resolve_queue(&vm_id, &name).ok_or(Status::NotFound)?;
-        write_u32(cx, ret, id)
-    });
-    hostcall!(linker, "proxy_dequeue_shared_queue", |cx, id: u32, ptr_ptr: u32, size_ptr: u32| {
-        let plugin = std::sync::Arc::clone(&cx.data().plugin);
-        let item = lock(&plugin.shared).dequeue(id)?;
-        return_bytes(cx, &item, ptr_ptr, size_ptr)
-    });
-    hostcall!(linker, "proxy_enqueue_shared_queue", |cx, id: u32, vptr: u32, vlen: u32| {
-        let value = read(cx, vptr, vlen)?;
-        let plugin = std::sync::Arc::clone(&cx.data().plugin);
-        let (worker, root) = lock(&plugin.shared).enqueue(id, value)?;
-        if plugin.profile.delivers_queue_ready() {
-            cx.data_mut().queue_notifications.push((worker, root, id));
+    hostcall!(
+        linker,
+        "proxy_get_shared_data",
+        |cx, kptr: u32, klen: u32, ptr_ptr: u32, size_ptr: u32, cas_ptr: u32| {
+            let key = read_string(cx, kptr, klen)?;
+            let plugin = std::sync::Arc::clone(&cx.data().plugin);
+            let (value, cas) = lock(&plugin.shared).get(&plugin.vm_id, &key)?;
+            return_bytes(cx, &value, ptr_ptr, size_ptr)?;
+            write_u32(cx, cas_ptr, cas)
         }
-        Ok(())
-    });
+    );
+    hostcall!(
+        linker,
+        "proxy_set_shared_data",
+        |cx, kptr: u32, klen: u32, vptr: u32, vlen: u32, cas: u32| {
+            let key = read_string(cx, kptr, klen)?;
+            let value = read(cx, vptr, vlen)?;
+            let plugin = std::sync::Arc::clone(&cx.data().plugin);
+            lock(&plugin.shared).set(&plugin.vm_id, &key, value, cas)?;
+            Ok(())
+        }
+    );
+    hostcall!(
+        linker,
+        "proxy_register_shared_queue",
+        |cx, nptr: u32, nlen: u32, ret: u32| {
+            let name = read_string(cx, nptr, nlen)?;
+            let (plugin, worker, root) = (
+                std::sync::Arc::clone(&cx.data().plugin),
+                cx.data().worker,
+                cx.data().root_context,
+            );
+            let id = lock(&plugin.shared).register_queue(&plugin.vm_id, &name, worker, root);
+            write_u32(cx, ret, id)
+        }
+    );
+    hostcall!(
+        linker,
+        "proxy_resolve_shared_queue",
+        |cx, vptr: u32, vlen: u32, nptr: u32, nlen: u32, ret: u32| {
+            let vm_id = read_string(cx, vptr, vlen)?;
+            let name = read_string(cx, nptr, nlen)?;
+            let plugin = std::sync::Arc::clone(&cx.data().plugin);
+            let id = lock(&plugin.shared)
+                .resolve_queue(&vm_id, &name)
+                .ok_or(Status::NotFound)?;
+            write_u32(cx, ret, id)
+        }
+    );
+    hostcall!(
+        linker,
+        "proxy_dequeue_shared_queue",
+        |cx, id: u32, ptr_ptr: u32, size_ptr: u32| {
+            let plugin = std::sync::Arc::clone(&cx.data().plugin);
+            let item = lock(&plugin.shared).dequeue(id)?;
+            return_bytes(cx, &item, ptr_ptr, size_ptr)
+        }
+    );
+    hostcall!(
+        linker,
+        "proxy_enqueue_shared_queue",
+        |cx, id: u32, vptr: u32, vlen: u32| {
+            let value = read(cx, vptr, vlen)?;
+            let plugin = std::sync::Arc::clone(&cx.data().plugin);
+            let (worker, root) = lock(&plugin.shared).enqueue(id, value)?;
+            if plugin.profile.delivers_queue_ready() {
+                cx.data_mut().queue_notifications.push((worker, root, id));
+            }
+            Ok(())
+        }
+    );
 
     // Stream control.
-    for (name, kind) in [("proxy_continue_request", StreamKind::Request), ("proxy_continue_response", StreamKind::Response)] {
-        linker.func_wrap("env", name, move |mut caller: Caller<'_, VmState>| -> wasmtime::Result<u32> {
-            run(&mut caller, if kind == StreamKind::Request { "proxy_continue_request" } else { "proxy_continue_response" }, move |cx| push_effect(cx, Effect::Continue(kind)))
-        })?;
+    for (name, kind) in [
+        ("proxy_continue_request", StreamKind::Request),
+        ("proxy_continue_response", StreamKind::Response),
+    ] {
+        linker.func_wrap(
+            "env",
+            name,
+            move |mut caller: Caller<'_, VmState>| -> wasmtime::Result<u32> {
+                run(
+                    &mut caller,
+                    if kind == StreamKind::Request {
+                        "proxy_continue_request"
+                    } else {
+                        "proxy_continue_response"
+                    },
+                    move |cx| push_effect(cx, Effect::Continue(kind)),
+                )
+            },
+        )?;
     }
     hostcall!(linker, "proxy_continue_stream", |cx, kind: u32| {
         let kind = StreamKind::from_code(kind).ok_or(Status::BadArgument)?;
@@ -314,13 +464,33 @@ pub fn define(linker: &mut Linker<VmState>) -> Result<()> {
         let kind = StreamKind::from_code(kind).ok_or(Status::BadArgument)?;
         push_effect(cx, Effect::Close(kind))
     });
-    hostcall!(linker, "proxy_send_local_response", |cx, status: u32, dptr: u32, dlen: u32, bptr: u32, blen: u32, hptr: u32, hlen: u32, _grpc: i32| {
-        let details = String::from_utf8_lossy(&read(cx, dptr, dlen)?).into_owned();
-        let body = read(cx, bptr, blen)?;
-        let headers = decode_headers(&read(cx, hptr, hlen)?)?;
-        let status = u16::try_from(status).map_err(|_| Status::BadArgument)?;
-        push_effect(cx, Effect::LocalReply { status, details, headers, body })
-    });
+    hostcall!(
+        linker,
+        "proxy_send_local_response",
+        |cx,
+         status: u32,
+         dptr: u32,
+         dlen: u32,
+         bptr: u32,
+         blen: u32,
+         hptr: u32,
+         hlen: u32,
+         _grpc: i32| {
+            let details = String::from_utf8_lossy(&read(cx, dptr, dlen)?).into_owned();
+            let body = read(cx, bptr, blen)?;
+            let headers = decode_headers(&read(cx, hptr, hlen)?)?;
+            let status = u16::try_from(status).map_err(|_| Status::BadArgument)?;
+            push_effect(
+                cx,
+                Effect::LocalReply {
+                    status,
+                    details,
+                    headers,
+                    body,
+                },
+            )
+        }
+    );
     hostcall!(linker, "proxy_set_effective_context", |cx, id: u32| {
         if !cx.data().contexts.contains_key(&id) {
             return Err(Fail::Status(Status::BadArgument));
@@ -331,77 +501,173 @@ pub fn define(linker: &mut Linker<VmState>) -> Result<()> {
     hostcall!(linker, "proxy_done", |_cx| Ok(()));
 
     // Callouts.
-    hostcall!(linker, "proxy_http_call", |cx, uptr: u32, ulen: u32, hptr: u32, hlen: u32, bptr: u32, blen: u32, tptr: u32, tlen: u32, timeout: u32, ret: u32| {
-        let upstream = read_string(cx, uptr, ulen)?;
-        let headers = decode_headers(&read(cx, hptr, hlen)?)?;
-        let body = read(cx, bptr, blen)?;
-        let trailers = decode_headers(&read(cx, tptr, tlen)?)?;
-        for required in [":method", ":path", ":authority"] {
-            if header_value(&headers, required).is_none() {
-                return Err(Fail::Status(Status::BadArgument));
+    hostcall!(
+        linker,
+        "proxy_http_call",
+        |cx,
+         uptr: u32,
+         ulen: u32,
+         hptr: u32,
+         hlen: u32,
+         bptr: u32,
+         blen: u32,
+         tptr: u32,
+         tlen: u32,
+         timeout: u32,
+         ret: u32| {
+            let upstream = read_string(cx, uptr, ulen)?;
+            let headers = decode_headers(&read(cx, hptr, hlen)?)?;
+            let body = read(cx, bptr, blen)?;
+            let trailers = decode_headers(&read(cx, tptr, tlen)?)?;
+            for required in [":method", ":path", ":authority"] {
+                if header_value(&headers, required).is_none() {
+                    return Err(Fail::Status(Status::BadArgument));
+                }
             }
+            check_upstream(cx.data(), &upstream)?;
+            let state = cx.data_mut();
+            let token = next_token(state);
+            let request = UpstreamRequest {
+                headers,
+                body,
+                trailers,
+            };
+            state.dispatched.push(Dispatched::Http {
+                token,
+                cluster: upstream,
+                request,
+                timeout: Duration::from_millis(u64::from(timeout)),
+            });
+            write_u32(cx, ret, token)
         }
-        check_upstream(cx.data(), &upstream)?;
-        let state = cx.data_mut();
-        let token = next_token(state);
-        let request = UpstreamRequest { headers, body, trailers };
-        state.dispatched.push(Dispatched::Http { token, cluster: upstream, request, timeout: Duration::from_millis(u64::from(timeout)) });
-        write_u32(cx, ret, token)
-    });
-    hostcall!(linker, "proxy_grpc_call", |cx, sptr: u32, slen: u32, nptr: u32, nlen: u32, mptr: u32, mlen: u32, mdptr: u32, mdlen: u32, rptr: u32, rlen: u32, timeout: u32, ret: u32| {
-        let cluster = String::from_utf8_lossy(&read(cx, sptr, slen)?).into_owned();
-        let service = read_string(cx, nptr, nlen)?;
-        let method = read_string(cx, mptr, mlen)?;
-        let metadata = decode_headers(&read(cx, mdptr, mdlen)?)?;
-        let message = read(cx, rptr, rlen)?;
-        check_upstream(cx.data(), &cluster)?;
-        let state = cx.data_mut();
-        let token = next_token(state);
-        state.dispatched.push(Dispatched::Grpc { token, cluster, service, method, metadata, message, timeout: Duration::from_millis(u64::from(timeout)) });
-        write_u32(cx, ret, token)
-    });
-    hostcall!(linker, "proxy_grpc_stream", |cx, sptr: u32, slen: u32, _nptr: u32, _nlen: u32, _mptr: u32, _mlen: u32, _mdptr: u32, _mdlen: u32, ret: u32| {
-        let cluster = String::from_utf8_lossy(&read(cx, sptr, slen)?).into_owned();
-        check_upstream(cx.data(), &cluster)?;
-        let token = next_token(cx.data_mut());
-        write_u32(cx, ret, token)
-    });
-    hostcall!(linker, "proxy_grpc_send", |cx, token: u32, _ptr: u32, _len: u32, _end: u32| known_token(cx, token));
-    hostcall!(linker, "proxy_grpc_cancel", |cx, token: u32| known_token(cx, token));
-    hostcall!(linker, "proxy_grpc_close", |cx, token: u32| known_token(cx, token));
-    hostcall!(linker, "proxy_get_status", |cx, code_ptr: u32, ptr_ptr: u32, size_ptr: u32| {
-        let (code, message) = cx.data().grpc_status.clone();
-        write_u32(cx, code_ptr, code)?;
-        return_bytes(cx, &message, ptr_ptr, size_ptr)
-    });
+    );
+    hostcall!(
+        linker,
+        "proxy_grpc_call",
+        |cx,
+         sptr: u32,
+         slen: u32,
+         nptr: u32,
+         nlen: u32,
+         mptr: u32,
+         mlen: u32,
+         mdptr: u32,
+         mdlen: u32,
+         rptr: u32,
+         rlen: u32,
+         timeout: u32,
+         ret: u32| {
+            let cluster = String::from_utf8_lossy(&read(cx, sptr, slen)?).into_owned();
+            let service = read_string(cx, nptr, nlen)?;
+            let method = read_string(cx, mptr, mlen)?;
+            let metadata = decode_headers(&read(cx, mdptr, mdlen)?)?;
+            let message = read(cx, rptr, rlen)?;
+            check_upstream(cx.data(), &cluster)?;
+            let state = cx.data_mut();
+            let token = next_token(state);
+            state.dispatched.push(Dispatched::Grpc {
+                token,
+                cluster,
+                service,
+                method,
+                metadata,
+                message,
+                timeout: Duration::from_millis(u64::from(timeout)),
+            });
+            write_u32(cx, ret, token)
+        }
+    );
+    hostcall!(
+        linker,
+        "proxy_grpc_stream",
+        |cx,
+         sptr: u32,
+         slen: u32,
+         _nptr: u32,
+         _nlen: u32,
+         _mptr: u32,
+         _mlen: u32,
+         _mdptr: u32,
+         _mdlen: u32,
+         ret: u32| {
+            let cluster = String::from_utf8_lossy(&read(cx, sptr, slen)?).into_owned();
+            check_upstream(cx.data(), &cluster)?;
+            let token = next_token(cx.data_mut());
+            write_u32(cx, ret, token)
+        }
+    );
+    hostcall!(
+        linker,
+        "proxy_grpc_send",
+        |cx, token: u32, _ptr: u32, _len: u32, _end: u32| known_token(cx, token)
+    );
+    hostcall!(linker, "proxy_grpc_cancel", |cx, token: u32| known_token(
+        cx, token
+    ));
+    hostcall!(linker, "proxy_grpc_close", |cx, token: u32| known_token(
+        cx, token
+    ));
+    hostcall!(
+        linker,
+        "proxy_get_status",
+        |cx, code_ptr: u32, ptr_ptr: u32, size_ptr: u32| {
+            let (code, message) = cx.data().grpc_status.clone();
+            write_u32(cx, code_ptr, code)?;
+            return_bytes(cx, &message, ptr_ptr, size_ptr)
+        }
+    );
 
     // Metrics.
-    hostcall!(linker, "proxy_define_metric", |cx, kind: u32, nptr: u32, nlen: u32, ret: u32| {
-        let kind = MetricKind::from_code(kind).ok_or(Status::BadArgument)?;
-        let name = read_string(cx, nptr, nlen)?;
-        let plugin = std::sync::Arc::clone(&cx.data().plugin);
-        let id = cx.data_mut().metric_ids.define(&mut lock(&plugin.shared).metrics, kind, &name);
-        write_u32(cx, ret, id)
-    });
-    hostcall!(linker, "proxy_increment_metric", |cx, id: u32, delta: i64| {
-        let plugin = std::sync::Arc::clone(&cx.data().plugin);
-        Ok(cx.data().metric_ids.increment(&mut lock(&plugin.shared).metrics, id, delta)?)
-    });
+    hostcall!(
+        linker,
+        "proxy_define_metric",
+        |cx, kind: u32, nptr: u32, nlen: u32, ret: u32| {
+            let kind = MetricKind::from_code(kind).ok_or(Status::BadArgument)?;
+            let name = read_string(cx, nptr, nlen)?;
+            let plugin = std::sync::Arc::clone(&cx.data().plugin);
+            let id =
+                cx.data_mut()
+                    .metric_ids
+                    .define(&mut lock(&plugin.shared).metrics, kind, &name);
+            write_u32(cx, ret, id)
+        }
+    );
+    hostcall!(
+        linker,
+        "proxy_increment_metric",
+        |cx, id: u32, delta: i64| {
+            let plugin = std::sync::Arc::clone(&cx.data().plugin);
+            Ok(cx
+                .data()
+                .metric_ids
+                .increment(&mut lock(&plugin.shared).metrics, id, delta)?)
+        }
+    );
     hostcall!(linker, "proxy_record_metric", |cx, id: u32, value: u64| {
         let plugin = std::sync::Arc::clone(&cx.data().plugin);
-        Ok(cx.data().metric_ids.record(&mut lock(&plugin.shared).metrics, id, value)?)
+        Ok(cx
+            .data()
+            .metric_ids
+            .record(&mut lock(&plugin.shared).metrics, id, value)?)
     });
     hostcall!(linker, "proxy_get_metric", |cx, id: u32, ret: u32| {
         let plugin = std::sync::Arc::clone(&cx.data().plugin);
-        let value = cx.data().metric_ids.get(&lock(&plugin.shared).metrics, id)?;
+        let value = cx
+            .data()
+            .metric_ids
+            .get(&lock(&plugin.shared).metrics, id)?;
         write_u64(cx, ret, value)
     });
 
-    hostcall!(linker, "proxy_call_foreign_function", |cx, nptr: u32, nlen: u32, _aptr: u32, _alen: u32, _ptr_ptr: u32, _size_ptr: u32| {
-        // No foreign functions are modelled; Envoy answers unknown names with NotFound.
-        let _name = read_string(cx, nptr, nlen)?;
-        Err(Fail::Status(Status::NotFound))
-    });
+    hostcall!(
+        linker,
+        "proxy_call_foreign_function",
+        |cx, nptr: u32, nlen: u32, _aptr: u32, _alen: u32, _ptr_ptr: u32, _size_ptr: u32| {
+            // No foreign functions are modelled; Envoy answers unknown names with NotFound.
+            let _name = read_string(cx, nptr, nlen)?;
+            Err(Fail::Status(Status::NotFound))
+        }
+    );
     Ok(())
 }
 
@@ -423,8 +689,14 @@ fn check_upstream(state: &VmState, upstream: &str) -> HcResult {
         }
         return Ok(());
     }
-    let valid = upstream.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
-    if valid { Ok(()) } else { Err(Fail::Status(Status::BadArgument)) }
+    let valid = upstream
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+    if valid {
+        Ok(())
+    } else {
+        Err(Fail::Status(Status::BadArgument))
+    }
 }
 
 fn known_token(cx: Cx<'_, '_>, token: u32) -> HcResult {
@@ -445,7 +717,10 @@ mod tests {
         assert_eq!(b, b"HELLO!");
         assert!(splice(Profile::Envoy, &mut b, 6, 0, b"?").is_ok());
         assert_eq!(b, b"HELLO!?");
-        assert!(matches!(splice(Profile::Envoy, &mut b, 2, 1, b"x"), Err(Fail::Status(Status::BadArgument))));
+        assert!(matches!(
+            splice(Profile::Envoy, &mut b, 2, 1, b"x"),
+            Err(Fail::Status(Status::BadArgument))
+        ));
     }
 
     #[test]

