@@ -67,7 +67,7 @@ pub fn run(seconds: u64, dist: Option<PathBuf>) -> Result<()> {
     let version = Command::new(envoy_binary()?)
         .arg("--version")
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .map(|o| String::from_utf8_lossy(&o.stdout).split("version: ").nth(1).unwrap_or_default().trim().to_string())
         .unwrap_or_default();
 
     // Interleave the runs so drift on a shared machine hits both sides alike.
@@ -109,7 +109,7 @@ pub fn run(seconds: u64, dist: Option<PathBuf>) -> Result<()> {
         .unwrap_or((1.0, 1.0));
     println!("# wrk through real Envoy: with vs without the filter chain\n");
     println!("- machine: {}", crate::machine::describe());
-    println!("- Envoy: {version}");
+    println!("- Envoy version: {version}");
     println!(
         "- load: wrk -t1 -c1, {seconds} s per run, 2 interleaved rounds per case, one Envoy worker\n"
     );
