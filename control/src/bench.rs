@@ -62,18 +62,32 @@ pub fn run(seconds: u64, dist: Option<PathBuf>) -> Result<()> {
     let upstream = Upstream::start()?;
     let bare = Envoy::start(&EnvoyConfig::new(upstream.addr()))?;
     let empty_wasm = dist.join("fixtures").join("empty-filter.wasm");
-    let empty = Envoy::start(&EnvoyConfig::new(upstream.addr()).filter(WasmFilter::new("empty", &empty_wasm)))?;
+    let empty = Envoy::start(
+        &EnvoyConfig::new(upstream.addr()).filter(WasmFilter::new("empty", &empty_wasm)),
+    )?;
     let (filtered, _upstream2) = edge::start(1, &dist)?;
     let version = Command::new(envoy_binary()?)
         .arg("--version")
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).split("version: ").nth(1).unwrap_or_default().trim().to_string())
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split("version: ")
+                .nth(1)
+                .unwrap_or_default()
+                .trim()
+                .to_string()
+        })
         .unwrap_or_default();
 
     // Interleave the runs so drift on a shared machine hits both sides alike.
     let cases: [(&str, &Envoy, &str, Vec<&str>); 4] = [
         ("no filter", &bare, "/api/items", vec![]),
-        ("empty kit filter (declines every stream)", &empty, "/api/items", vec![]),
+        (
+            "empty kit filter (declines every stream)",
+            &empty,
+            "/api/items",
+            vec![],
+        ),
         (
             "conformance filter, pass-through path",
             &filtered,

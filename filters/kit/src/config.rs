@@ -57,18 +57,30 @@ pub trait Compile: DeserializeOwned {
 }
 
 /// Parses JSON config bytes into `T`. An empty config is parsed as `{}` so a filter
-/// whose fields all have defaults needs none.
+/// whose fields all have defaults needs none. A config must be a JSON object: serde would
+/// otherwise accept a struct written as an array, with baffling errors.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ConfigError> {
-    let text = if bytes.iter().all(u8::is_ascii_whitespace) {
-        b"{}".as_slice()
-    } else {
-        bytes
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    let text = match first {
+        None => b"{}".as_slice(),
+        Some(b'{') => bytes,
+        Some(_) => return Err(ConfigError::new("", "expected a JSON object")),
     };
     let mut de = serde_json::Deserializer::from_slice(text);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
-        let path = err.path().to_string();
-        let path = if path == "." { String::new() } else { path };
-        ConfigError::new(path, err.inner().to_string())
+        let inner = err.inner();
+        // Syntax errors have no field; the message carries line and column.
+        let path = if inner.is_syntax() || inner.is_eof() {
+            String::new()
+        } else {
+            err.path().to_string()
+        };
+        let path = if path == "." || path == "?" {
+            String::new()
+        } else {
+            path
+        };
+        ConfigError::new(path, inner.to_string())
     })?;
     de.end()
         .map_err(|err| ConfigError::new("", err.to_string()))?;

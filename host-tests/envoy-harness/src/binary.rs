@@ -16,7 +16,13 @@ pub fn repo_root() -> PathBuf {
 /// `$TOLLGATE_ENVOY` if set, else `envoy/_bin/envoy` inside `.venv`'s site-packages.
 pub fn envoy_binary() -> Result<PathBuf> {
     if let Some(path) = std::env::var_os("TOLLGATE_ENVOY") {
-        return Ok(PathBuf::from(path));
+        // Tests run from their crate's directory: a relative path means the repo root's.
+        let path = PathBuf::from(path);
+        let path = if path.is_relative() { repo_root().join(path) } else { path };
+        if !path.is_file() {
+            bail!("TOLLGATE_ENVOY points at {}, which is not a file", path.display());
+        }
+        return Ok(path);
     }
     let lib = repo_root().join(".venv").join("lib");
     if let Ok(entries) = std::fs::read_dir(&lib) {

@@ -9,6 +9,9 @@ use tollgate_host_suite::{
 use tollgate_wasm_host::Profile;
 
 fn observe_all(target: &mut dyn Target) -> Result<Vec<(String, Value)>> {
+    // Let the first tick (50 ms) fire before any probe, so the root record's order does
+    // not depend on how long the probes take.
+    target.settle(std::time::Duration::from_millis(150));
     let mut out = Vec::new();
     for (scenario, req) in probes() {
         out.push((scenario.to_string(), observe(target, scenario, &req)?));
