@@ -1,6 +1,12 @@
 //! Table-driven config cases (tests/cases/config.json): each case is a config (a JSON
 //! value, or a string taken as raw bytes) and either the compiled result or the error's
 //! path and a substring of its message.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test helpers
 
 use serde_json::Value;
 use tollgate_conformance::ConformanceConfig;

@@ -66,6 +66,9 @@ pub fn decode(bytes: &[u8]) -> Result<RawPairs, PairsError> {
         reader.nul()?;
         pairs.push((name, value));
     }
+    if reader.pos != bytes.len() {
+        return Err(PairsError("trailing bytes after the last pair"));
+    }
     Ok(pairs)
 }
 
@@ -155,5 +158,10 @@ mod tests {
         bad_nul[last] = b'x';
         assert!(decode(&bad_nul).is_err());
         assert!(decode(&[0xff, 0xff, 0xff, 0xff]).is_err());
+        // Found by `cargo fuzz run header_pairs`: a zero count followed by garbage.
+        assert!(decode(&[0, 0, 0, 0, 10]).is_err());
+        let mut trailing = good.clone();
+        trailing.push(0);
+        assert!(decode(&trailing).is_err());
     }
 }

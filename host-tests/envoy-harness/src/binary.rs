@@ -18,9 +18,16 @@ pub fn envoy_binary() -> Result<PathBuf> {
     if let Some(path) = std::env::var_os("TOLLGATE_ENVOY") {
         // Tests run from their crate's directory: a relative path means the repo root's.
         let path = PathBuf::from(path);
-        let path = if path.is_relative() { repo_root().join(path) } else { path };
+        let path = if path.is_relative() {
+            repo_root().join(path)
+        } else {
+            path
+        };
         if !path.is_file() {
-            bail!("TOLLGATE_ENVOY points at {}, which is not a file", path.display());
+            bail!(
+                "TOLLGATE_ENVOY points at {}, which is not a file",
+                path.display()
+            );
         }
         return Ok(path);
     }

@@ -1,0 +1,330 @@
+//! Claim checks: time claims with clock skew, lifetime, issuer, audience, and rules on
+//! other claims (exact value, prefix, membership), in that order.
+
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use crate::alg::truncate;
+use crate::denial::{Code, Denial};
+
+/// How a claim's value must look.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Match {
+    /// The value equals this JSON value.
+    Exact(Value),
+    /// The value is a string starting with this.
+    Prefix(String),
+    /// The value equals one of these; for an array value, any element may match.
+    OneOf(Vec<Value>),
+}
+
+/// A rule on one claim, addressed by a dotted path into nested objects (`realm.tenant`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimRule {
+    pub path: String,
+    pub expect: Match,
+}
+
+/// What a provider requires of a token's claims.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimPolicy {
+    /// `iss` must equal this, when set.
+    pub issuer: Option<String>,
+    /// `aud` (string or array) must contain one of these, when not empty.
+    pub audiences: Vec<String>,
+    /// Tolerance for `exp`, `nbf` and `iat`. Default 60 s.
+    pub clock_skew: Duration,
+    /// `exp` must be present. Default true.
+    pub require_exp: bool,
+    /// `exp - iat` (or `exp - now` without `iat`) may not exceed this, when set.
+    pub max_lifetime: Option<Duration>,
+    /// Claims that must be present (dotted paths).
+    pub required: Vec<String>,
+    pub rules: Vec<ClaimRule>,
+}
+
+impl Default for ClaimPolicy {
+    fn default() -> Self {
+        Self {
+            issuer: None,
+            audiences: Vec::new(),
+            clock_skew: Duration::from_secs(60),
+            require_exp: true,
+            max_lifetime: None,
+            required: Vec::new(),
+            rules: Vec::new(),
+        }
+    }
+}
+
+/// A claim by dotted path.
+pub fn lookup<'a>(claims: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    let mut parts = path.split('.');
+    let first = claims.get(parts.next()?)?;
+    parts.try_fold(first, |v, p| v.get(p))
+}
+
+/// A NumericDate (RFC 7519 §2): seconds, possibly fractional; anything else is malformed.
+fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<f64>, Denial> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .filter(|f| f.is_finite())
+            .map(Some)
+            .ok_or_else(|| bad_date(name)),
+        Some(_) => Err(bad_date(name)),
+    }
+}
+
+fn bad_date(name: &str) -> Denial {
+    Denial::new(
+        Code::TokenMalformed,
+        format!("the {name} claim is not a NumericDate"),
+    )
+}
+
+fn matches(value: &Value, expect: &Match) -> bool {
+    match expect {
+        Match::Exact(v) => value == v,
+        Match::Prefix(p) => value.as_str().is_some_and(|s| s.starts_with(p.as_str())),
+        Match::OneOf(options) => match value {
+            Value::Array(items) => items.iter().any(|i| options.contains(i)),
+            v => options.contains(v),
+        },
+    }
+}
+
+impl ClaimPolicy {
+    /// Checks `claims` at `now` (seconds since the epoch).
+    pub fn check(&self, claims: &Map<String, Value>, now: f64) -> Result<(), Denial> {
+        let skew = self.clock_skew.as_secs_f64();
+        let exp = numeric_date(claims, "exp")?;
+        let nbf = numeric_date(claims, "nbf")?;
+        let iat = numeric_date(claims, "iat")?;
+        match exp {
+            Some(exp) if now - skew >= exp => {
+                return Err(Denial::new(Code::TokenExpired, "the token has expired"));
+            }
+            None if self.require_exp => {
+                return Err(Denial::new(
+                    Code::ClaimMissing,
+                    "the token has no exp claim",
+                ));
+            }
+            _ => {}
+        }
+        if nbf.is_some_and(|nbf| now + skew < nbf) {
+            return Err(Denial::new(
+                Code::TokenNotYetValid,
+                "the token is not valid yet (nbf)",
+            ));
+        }
+        if iat.is_some_and(|iat| now + skew < iat) {
+            return Err(Denial::new(
+                Code::IssuedInFuture,
+                "the token was issued in the future (iat)",
+            ));
+        }
+        if let (Some(max), Some(exp)) = (self.max_lifetime, exp) {
+            let start = iat.unwrap_or(now);
+            if exp - start > max.as_secs_f64() {
+                return Err(Denial::new(
+                    Code::LifetimeTooLong,
+                    format!("the token lives longer than {} s", max.as_secs()),
+                ));
+            }
+        }
+        if let Some(issuer) = &self.issuer
+            && claims.get("iss").and_then(Value::as_str) != Some(issuer.as_str())
+        {
+            return Err(Denial::new(
+                Code::IssuerMismatch,
+                "the token's issuer is not accepted",
+            ));
+        }
+        if !self.audiences.is_empty() {
+            let ok = match claims.get("aud") {
+                Some(Value::String(a)) => self.audiences.contains(a),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .any(|a| self.audiences.iter().any(|x| x == a)),
+                _ => false,
+            };
+            if !ok {
+                return Err(Denial::new(
+                    Code::AudienceMismatch,
+                    "the token's audience is not accepted",
+                ));
+            }
+        }
+        for path in &self.required {
+            if lookup(claims, path).is_none() {
+                return Err(Denial::new(
+                    Code::ClaimMissing,
+                    format!("the token has no {} claim", truncate(path)),
+                ));
+            }
+        }
+        for rule in &self.rules {
+            match lookup(claims, &rule.path) {
+                None => {
+                    return Err(Denial::new(
+                        Code::ClaimMissing,
+                        format!("the token has no {} claim", truncate(&rule.path)),
+                    ));
+                }
+                Some(v) if !matches(v, &rule.expect) => {
+                    return Err(Denial::new(
+                        Code::ClaimMismatch,
+                        format!("the {} claim does not match", truncate(&rule.path)),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn claims(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap()
+    }
+
+    const NOW: f64 = 1_700_000_000.0;
+
+    fn code(policy: &ClaimPolicy, v: Value) -> Option<Code> {
+        policy.check(&claims(v), NOW).err().map(|d| d.code)
+    }
+
+    #[test]
+    fn time_claims_respect_the_skew() {
+        let p = ClaimPolicy::default();
+        assert_eq!(code(&p, json!({"exp": NOW + 10.0})), None);
+        assert_eq!(
+            code(&p, json!({"exp": NOW - 30.0})),
+            None,
+            "within the 60 s skew"
+        );
+        assert_eq!(
+            code(&p, json!({"exp": NOW - 61.0})),
+            Some(Code::TokenExpired)
+        );
+        assert_eq!(
+            code(&p, json!({"exp": NOW + 100.0, "nbf": NOW + 30.0})),
+            None
+        );
+        assert_eq!(
+            code(&p, json!({"exp": NOW + 100.0, "nbf": NOW + 90.0})),
+            Some(Code::TokenNotYetValid)
+        );
+        assert_eq!(
+            code(&p, json!({"exp": NOW + 100.0, "iat": NOW + 90.0})),
+            Some(Code::IssuedInFuture)
+        );
+        assert_eq!(code(&p, json!({})), Some(Code::ClaimMissing));
+        assert_eq!(
+            code(&p, json!({"exp": "tomorrow"})),
+            Some(Code::TokenMalformed)
+        );
+        assert_eq!(
+            code(
+                &ClaimPolicy {
+                    require_exp: false,
+                    ..p
+                },
+                json!({})
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn lifetime_issuer_audience() {
+        let p = ClaimPolicy {
+            issuer: Some("https://idp".into()),
+            audiences: vec!["api".into(), "web".into()],
+            max_lifetime: Some(Duration::from_secs(3600)),
+            ..ClaimPolicy::default()
+        };
+        let ok = json!({"exp": NOW + 60.0, "iat": NOW, "iss": "https://idp", "aud": ["x", "web"]});
+        assert_eq!(code(&p, ok), None);
+        assert_eq!(
+            code(
+                &p,
+                json!({"exp": NOW + 7200.0, "iat": NOW, "iss": "https://idp", "aud": "api"})
+            ),
+            Some(Code::LifetimeTooLong)
+        );
+        assert_eq!(
+            code(
+                &p,
+                json!({"exp": NOW + 60.0, "iss": "https://evil", "aud": "api"})
+            ),
+            Some(Code::IssuerMismatch)
+        );
+        assert_eq!(
+            code(
+                &p,
+                json!({"exp": NOW + 60.0, "iss": "https://idp", "aud": "other"})
+            ),
+            Some(Code::AudienceMismatch)
+        );
+        assert_eq!(
+            code(&p, json!({"exp": NOW + 60.0, "iss": "https://idp"})),
+            Some(Code::AudienceMismatch)
+        );
+    }
+
+    #[test]
+    fn claim_rules_and_nested_paths() {
+        let p = ClaimPolicy {
+            required: vec!["tenant.id".into()],
+            rules: vec![
+                ClaimRule {
+                    path: "scope".into(),
+                    expect: Match::Prefix("hcp:".into()),
+                },
+                ClaimRule {
+                    path: "roles".into(),
+                    expect: Match::OneOf(vec![json!("admin"), json!("ops")]),
+                },
+                ClaimRule {
+                    path: "tenant.tier".into(),
+                    expect: Match::Exact(json!(2)),
+                },
+            ],
+            ..ClaimPolicy::default()
+        };
+        let good = json!({"exp": NOW + 1.0, "scope": "hcp:read", "roles": ["user", "ops"], "tenant": {"id": "t1", "tier": 2}});
+        assert_eq!(code(&p, good), None);
+        assert_eq!(
+            code(
+                &p,
+                json!({"exp": NOW + 1.0, "scope": "hcp:read", "roles": ["user"], "tenant": {"id": "t1", "tier": 2}})
+            ),
+            Some(Code::ClaimMismatch)
+        );
+        assert_eq!(
+            code(
+                &p,
+                json!({"exp": NOW + 1.0, "scope": "s3:read", "roles": "ops", "tenant": {"id": "t1", "tier": 2}})
+            ),
+            Some(Code::ClaimMismatch)
+        );
+        assert_eq!(
+            code(
+                &p,
+                json!({"exp": NOW + 1.0, "scope": "hcp:x", "roles": "ops", "tenant": {"tier": 2}})
+            ),
+            Some(Code::ClaimMissing)
+        );
+    }
+}

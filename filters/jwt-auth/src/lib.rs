@@ -1,0 +1,27 @@
+//! jwt-auth: verifies JWTs at the edge.
+//!
+//! Split by concern, as Envoy's `jwt_authn` is:
+//! * [`extract`]: finds the token in a header, query parameter or cookie, and strips it;
+//! * [`token`]: parses a compact JWS strictly (sizes, base64url, JSON objects, header rules);
+//! * [`alg`]: the algorithms, each bound to one key type; `none` is never accepted;
+//! * [`jwks`]: keys from a JWKS document or PEM;
+//! * [`verify`]: picks candidate keys for a token and checks its signature;
+//! * [`claims`]: `exp`/`nbf`/`iat` with clock skew, lifetime, issuer, audience, claim rules;
+//! * [`requirement`]: Envoy's `requires_any` / `requires_all` / `allow_missing` trees;
+//! * [`denial`]: why a token was refused, as a stable code and a message that never
+//!   contains the token.
+//!
+//! Everything here is plain functions over plain data; the proxy-wasm glue is separate.
+#![forbid(unsafe_code)]
+
+pub mod alg;
+pub mod claims;
+pub mod denial;
+pub mod extract;
+pub mod jwks;
+pub mod requirement;
+pub mod token;
+pub mod verify;
+
+pub use alg::Alg;
+pub use denial::Denial;
