@@ -8,6 +8,8 @@
 //! * [`verify`]: picks candidate keys for a token and checks its signature;
 //! * [`claims`]: `exp`/`nbf`/`iat` with clock skew, lifetime, issuer, audience, claim rules;
 //! * [`requirement`]: Envoy's `requires_any` / `requires_all` / `allow_missing` trees;
+//! * [`config`]: the documented configuration and its compiled form;
+//! * [`decide`]: the whole per-request decision over plain data;
 //! * [`denial`]: why a token was refused, as a stable code and a message that never
 //!   contains the token.
 //!
@@ -16,6 +18,8 @@
 
 pub mod alg;
 pub mod claims;
+pub mod config;
+pub mod decide;
 pub mod denial;
 pub mod extract;
 pub mod jwks;

@@ -1,0 +1,521 @@
+//! jwt-auth's configuration: parsed with `deny_unknown_fields`, then compiled once (keys
+//! parsed, regexes built, requirement trees resolved to provider indices). Every field
+//! is documented with its default and an example.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+use tollgate_kit::config::{Compile, ConfigError};
+
+use crate::alg::Alg;
+use crate::claims::{ClaimPolicy, ClaimRule, Match};
+use crate::extract::Source;
+use crate::jwks::{Key, KeySet};
+use crate::requirement::Requirement;
+
+/// The filter's configuration.
+///
+/// ```json
+/// {"providers": {"idp": {"issuer": "https://idp.example", "audiences": ["api"],
+///                        "keys": {"jwks": {"keys": [ … ]}}}},
+///  "rules": [{"match": {"prefix": "/api"}, "requires": {"provider": "idp"}}]}
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtAuthConfig {
+    /// Token issuers by name. Required: at least one.
+    pub providers: BTreeMap<String, ProviderConfig>,
+    /// Evaluated in order; the first whose `match` fits decides. A request no rule
+    /// matches passes unverified. Default: `[]`.
+    #[serde(default)]
+    pub rules: Vec<RuleConfig>,
+    /// Largest token accepted, in bytes. Default: `8192`. Example: `16384`.
+    #[serde(default = "default_max_token_bytes")]
+    pub max_token_bytes: usize,
+}
+
+fn default_max_token_bytes() -> usize {
+    crate::token::DEFAULT_MAX_BYTES
+}
+
+/// One token issuer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// Required `iss`. Default: not checked. Example: `"https://idp.example"`.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// `aud` must contain one of these. Default: `[]` (not checked). Example: `["api"]`.
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// Verification keys. Required.
+    pub keys: KeysConfig,
+    /// Where the token is looked for, in order. Default: `[{"header": "authorization", "prefix": "Bearer "}]`.
+    /// Example: `[{"cookie": "hcp_token"}, {"query": "access_token"}]`.
+    #[serde(default = "default_sources")]
+    pub from: Vec<SourceConfig>,
+    /// Tolerance for `exp`, `nbf`, `iat`. Default: `60`. Example: `30`.
+    #[serde(default = "default_skew")]
+    pub clock_skew_seconds: u64,
+    /// Longest accepted lifetime (`exp - iat`). Default: unlimited. Example: `86400`.
+    #[serde(default)]
+    pub max_lifetime_seconds: Option<u64>,
+    /// Refuse tokens without `exp`. Default: `true`.
+    #[serde(default = "default_true")]
+    pub require_exp: bool,
+    /// Claims that must be present (dotted paths). Default: `[]`. Example: `["sub", "tenant.id"]`.
+    #[serde(default)]
+    pub required_claims: Vec<String>,
+    /// Rules on claim values. Default: `[]`. Example: `[{"path": "scope", "prefix": "hcp:"}]`.
+    #[serde(default)]
+    pub claims: Vec<ClaimRuleConfig>,
+    /// Accepted `typ` header values, compared without case. Default: `[]` (any). Example: `["JWT", "at+jwt"]`.
+    #[serde(default)]
+    pub typ: Vec<String>,
+    /// Keep the token in the request sent upstream. Default: `false` (stripped).
+    #[serde(default)]
+    pub forward: bool,
+    /// Header carrying the verified payload (base64url JSON) to later filters; inbound
+    /// copies are always removed. Default: `"x-tollgate-jwt-payload"`.
+    #[serde(default = "default_payload_header")]
+    pub payload_header: String,
+    /// Claims copied into request headers; inbound copies are always removed.
+    /// Default: `[]`. Example: `[{"claim": "sub", "header": "x-user"}]`.
+    #[serde(default)]
+    pub claim_headers: Vec<ClaimHeaderConfig>,
+}
+
+fn default_sources() -> Vec<SourceConfig> {
+    vec![SourceConfig::Header {
+        header: "authorization".into(),
+        prefix: Some("Bearer ".into()),
+    }]
+}
+fn default_skew() -> u64 {
+    60
+}
+fn default_true() -> bool {
+    true
+}
+fn default_payload_header() -> String {
+    "x-tollgate-jwt-payload".into()
+}
+
+/// Verification keys: exactly one of the forms.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum KeysConfig {
+    /// An inline JWKS, as a JSON object or a string. Example: `{"jwks": {"keys": [ … ]}}`.
+    Jwks(Value),
+    /// One PEM public key and the algorithm it serves. Example: `{"pem": {"key": "-----BEGIN PUBLIC KEY-----…", "alg": "RS256"}}`.
+    Pem {
+        key: String,
+        alg: String,
+        #[serde(default)]
+        kid: Option<String>,
+    },
+    /// A JWKS fetched by the filter. Example: `{"remote": {"upstream": "idp", "path": "/jwks"}}`.
+    Remote(RemoteJwksConfig),
+}
+
+/// A JWKS the filter fetches and caches.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteJwksConfig {
+    /// Envoy cluster name, or `host:port` on APISIX. Required. Example: `"idp"`.
+    pub upstream: String,
+    /// Request path. Required. Example: `"/.well-known/jwks.json"`.
+    pub path: String,
+    /// `:authority` of the request. Default: the upstream. Example: `"idp.example"`.
+    #[serde(default)]
+    pub authority: Option<String>,
+    /// How long fetched keys are used before a refresh. Default: `600`.
+    #[serde(default = "default_cache")]
+    pub cache_seconds: u64,
+    /// Fetch timeout. Default: `2000`.
+    #[serde(default = "default_timeout")]
+    pub timeout_ms: u64,
+}
+
+fn default_cache() -> u64 {
+    600
+}
+fn default_timeout() -> u64 {
+    2000
+}
+
+/// One place to look for a token.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum SourceConfig {
+    /// `{"header": "authorization", "prefix": "Bearer "}`; `prefix` defaults to none.
+    Header {
+        header: String,
+        #[serde(default)]
+        prefix: Option<String>,
+    },
+    /// `{"query": "access_token"}`
+    Query { query: String },
+    /// `{"cookie": "hcp_token"}`
+    Cookie { cookie: String },
+}
+
+/// A rule on one claim: `path` and exactly one of `equals`, `prefix`, `one_of`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimRuleConfig {
+    /// Dotted path into the claims. Example: `"realm.tenant"`.
+    pub path: String,
+    #[serde(default)]
+    pub equals: Option<Value>,
+    #[serde(default)]
+    pub prefix: Option<String>,
+    #[serde(default)]
+    pub one_of: Option<Vec<Value>>,
+}
+
+/// A claim copied into a request header.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimHeaderConfig {
+    /// Dotted path. Example: `"sub"`.
+    pub claim: String,
+    /// Header name. Example: `"x-user"`.
+    pub header: String,
+    /// Arrays and objects as JSON instead of comma-joined scalars. Default: `false`.
+    #[serde(default)]
+    pub json: bool,
+}
+
+/// A route rule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    #[serde(rename = "match")]
+    pub matcher: MatchConfig,
+    /// What the route requires; absent: nothing (the request passes).
+    #[serde(default)]
+    pub requires: Option<RequirementConfig>,
+}
+
+/// Exactly one of `prefix`, `path`, `regex`, optionally with `methods`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatchConfig {
+    /// Example: `"/api/"`.
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// Exact path, without the query. Example: `"/health"`.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Matched against the path without the query. Example: `"^/tenants/[^/]+/admin"`.
+    #[serde(default)]
+    pub regex: Option<String>,
+    /// Upper-case methods; empty: any. Example: `["GET", "HEAD"]`.
+    #[serde(default)]
+    pub methods: Vec<String>,
+}
+
+/// Envoy's requirement forms.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum RequirementConfig {
+    /// `{"provider": "idp"}`
+    Provider(String),
+    /// `{"any": [ … ]}`
+    Any(Vec<RequirementConfig>),
+    /// `{"all": [ … ]}`
+    All(Vec<RequirementConfig>),
+    /// `{"allow_missing": {}}`
+    AllowMissing(Empty),
+    /// `{"allow_missing_or_failed": {}}`
+    AllowMissingOrFailed(Empty),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Empty {}
+
+// ----- compiled form -----
+
+#[derive(Debug, Clone)]
+pub enum Keys {
+    Inline(KeySet),
+    Remote(RemoteJwksConfig),
+}
+
+#[derive(Debug, Clone)]
+pub struct Provider {
+    pub name: String,
+    pub keys: Keys,
+    pub sources: Vec<Source>,
+    pub policy: ClaimPolicy,
+    pub typ: Vec<String>,
+    pub forward: bool,
+    pub payload_header: String,
+    pub claim_headers: Vec<ClaimHeaderConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub enum PathMatch {
+    Prefix(String),
+    Exact(String),
+    Regex(regex_lite::Regex),
+}
+
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub path: PathMatch,
+    pub methods: Vec<String>,
+    pub requires: Option<Requirement>,
+}
+
+/// The ready form: what each request uses.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    pub providers: Vec<Provider>,
+    pub rules: Vec<Rule>,
+    pub max_token_bytes: usize,
+    /// Every header a verified token may set: removed from every inbound request.
+    pub owned_headers: Vec<String>,
+}
+
+fn valid_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+fn compile_provider(name: &str, p: ProviderConfig) -> Result<Provider, ConfigError> {
+    let keys = match p.keys {
+        KeysConfig::Jwks(value) => {
+            let bytes = match &value {
+                Value::String(s) => s.clone().into_bytes(),
+                other => serde_json::to_vec(other).unwrap_or_default(),
+            };
+            Keys::Inline(KeySet::from_jwks(&bytes).map_err(|e| ConfigError::new("keys.jwks", e))?)
+        }
+        KeysConfig::Pem { key, alg, kid } => {
+            let alg = Alg::parse(&alg).map_err(|d| ConfigError::new("keys.pem.alg", d.message))?;
+            let key =
+                Key::from_pem(&key, alg, kid).map_err(|e| ConfigError::new("keys.pem.key", e))?;
+            Keys::Inline(KeySet {
+                keys: vec![key],
+                skipped: Vec::new(),
+            })
+        }
+        KeysConfig::Remote(remote) => {
+            if remote.upstream.is_empty() {
+                return Err(ConfigError::new(
+                    "keys.remote.upstream",
+                    "expected a cluster name or host:port",
+                ));
+            }
+            if !remote.path.starts_with('/') {
+                return Err(ConfigError::new(
+                    "keys.remote.path",
+                    "expected a path starting with `/`",
+                ));
+            }
+            if remote.cache_seconds == 0 || remote.timeout_ms == 0 {
+                return Err(ConfigError::new(
+                    "keys.remote",
+                    "cache_seconds and timeout_ms must be positive",
+                ));
+            }
+            Keys::Remote(remote)
+        }
+    };
+    if p.from.is_empty() {
+        return Err(ConfigError::new(
+            "from",
+            "expected at least one token source",
+        ));
+    }
+    let sources = p
+        .from
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| match s {
+            SourceConfig::Header { header, prefix }
+                if valid_header_name(&header.to_ascii_lowercase()) =>
+            {
+                Ok(Source::Header {
+                    name: header.to_ascii_lowercase(),
+                    prefix: prefix.unwrap_or_default(),
+                })
+            }
+            SourceConfig::Header { .. } => Err(ConfigError::new(
+                format!("from[{i}].header"),
+                "expected a header name",
+            )),
+            SourceConfig::Query { query } if !query.is_empty() => {
+                Ok(Source::Query { param: query })
+            }
+            SourceConfig::Cookie { cookie } if !cookie.is_empty() => {
+                Ok(Source::Cookie { name: cookie })
+            }
+            _ => Err(ConfigError::new(
+                format!("from[{i}]"),
+                "expected a non-empty name",
+            )),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut rules = Vec::with_capacity(p.claims.len());
+    for (i, c) in p.claims.into_iter().enumerate() {
+        let expect = match (c.equals, c.prefix, c.one_of) {
+            (Some(v), None, None) => Match::Exact(v),
+            (None, Some(p), None) => Match::Prefix(p),
+            (None, None, Some(list)) if !list.is_empty() => Match::OneOf(list),
+            _ => {
+                return Err(ConfigError::new(
+                    format!("claims[{i}]"),
+                    "expected exactly one of `equals`, `prefix`, `one_of` (non-empty)",
+                ));
+            }
+        };
+        rules.push(ClaimRule {
+            path: c.path,
+            expect,
+        });
+    }
+    let payload_header = p.payload_header.to_ascii_lowercase();
+    if !valid_header_name(&payload_header) {
+        return Err(ConfigError::new("payload_header", "expected a header name"));
+    }
+    let mut claim_headers = p.claim_headers;
+    for (i, h) in claim_headers.iter_mut().enumerate() {
+        h.header = h.header.to_ascii_lowercase();
+        if !valid_header_name(&h.header) || h.header == "authorization" || h.header.starts_with(':')
+        {
+            return Err(ConfigError::new(
+                format!("claim_headers[{i}].header"),
+                "expected a plain header name",
+            ));
+        }
+    }
+    Ok(Provider {
+        name: name.to_string(),
+        keys,
+        sources,
+        policy: ClaimPolicy {
+            issuer: p.issuer,
+            audiences: p.audiences,
+            clock_skew: Duration::from_secs(p.clock_skew_seconds),
+            require_exp: p.require_exp,
+            max_lifetime: p.max_lifetime_seconds.map(Duration::from_secs),
+            required: p.required_claims,
+            rules,
+        },
+        typ: p.typ,
+        forward: p.forward,
+        payload_header,
+        claim_headers,
+    })
+}
+
+fn compile_requirement(
+    r: RequirementConfig,
+    names: &[String],
+    at: &str,
+) -> Result<Requirement, ConfigError> {
+    let list =
+        |items: Vec<RequirementConfig>, kind: &str| -> Result<Vec<Requirement>, ConfigError> {
+            if items.is_empty() {
+                return Err(ConfigError::new(
+                    format!("{at}.{kind}"),
+                    "expected at least one requirement",
+                ));
+            }
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, r)| compile_requirement(r, names, &format!("{at}.{kind}[{i}]")))
+                .collect()
+        };
+    Ok(match r {
+        RequirementConfig::Provider(name) => match names.iter().position(|n| *n == name) {
+            Some(i) => Requirement::Provider(i),
+            None => {
+                return Err(ConfigError::new(
+                    format!("{at}.provider"),
+                    format!("no provider named {name:?}"),
+                ));
+            }
+        },
+        RequirementConfig::Any(items) => Requirement::Any(list(items, "any")?),
+        RequirementConfig::All(items) => Requirement::All(list(items, "all")?),
+        RequirementConfig::AllowMissing(_) => Requirement::AllowMissing,
+        RequirementConfig::AllowMissingOrFailed(_) => Requirement::AllowMissingOrFailed,
+    })
+}
+
+impl Compile for JwtAuthConfig {
+    type Compiled = Compiled;
+
+    fn compile(self) -> Result<Compiled, ConfigError> {
+        if self.providers.is_empty() {
+            return Err(ConfigError::new(
+                "providers",
+                "expected at least one provider",
+            ));
+        }
+        if !(256..=65_536).contains(&self.max_token_bytes) {
+            return Err(ConfigError::new("max_token_bytes", "expected 256 to 65536"));
+        }
+        let names: Vec<String> = self.providers.keys().cloned().collect();
+        let mut providers = Vec::with_capacity(names.len());
+        for (name, p) in self.providers {
+            providers.push(
+                compile_provider(&name, p).map_err(|e| e.within(&format!("providers.{name}")))?,
+            );
+        }
+        let mut rules = Vec::with_capacity(self.rules.len());
+        for (i, r) in self.rules.into_iter().enumerate() {
+            let at = format!("rules[{i}]");
+            let m = r.matcher;
+            let path = match (m.prefix, m.path, m.regex) {
+                (Some(p), None, None) => PathMatch::Prefix(p),
+                (None, Some(p), None) => PathMatch::Exact(p),
+                (None, None, Some(re)) => {
+                    PathMatch::Regex(regex_lite::Regex::new(&re).map_err(|e| {
+                        ConfigError::new(format!("{at}.match.regex"), format!("invalid regex: {e}"))
+                    })?)
+                }
+                _ => {
+                    return Err(ConfigError::new(
+                        format!("{at}.match"),
+                        "expected exactly one of `prefix`, `path`, `regex`",
+                    ));
+                }
+            };
+            let requires = r
+                .requires
+                .map(|q| compile_requirement(q, &names, &format!("{at}.requires")))
+                .transpose()?;
+            rules.push(Rule {
+                path,
+                methods: m.methods.iter().map(|s| s.to_ascii_uppercase()).collect(),
+                requires,
+            });
+        }
+        let mut owned_headers: Vec<String> = providers
+            .iter()
+            .flat_map(|p| {
+                std::iter::once(p.payload_header.clone())
+                    .chain(p.claim_headers.iter().map(|h| h.header.clone()))
+            })
+            .collect();
+        owned_headers.sort();
+        owned_headers.dedup();
+        Ok(Compiled {
+            providers,
+            rules,
+            max_token_bytes: self.max_token_bytes,
+            owned_headers,
+        })
+    }
+}
