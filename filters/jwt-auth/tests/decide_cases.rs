@@ -132,15 +132,15 @@ fn decision_cases() {
                         problems.push(format!("payload sub {}", claims["sub"]));
                     }
                 }
-                if let Some(p) = expect.get("path") {
-                    if !mutations.contains(&Mutation::SetPath(p.as_str().unwrap().into())) {
-                        problems.push(format!("path not rewritten to {p}: {mutations:?}"));
-                    }
+                if let Some(p) = expect.get("path")
+                    && !mutations.contains(&Mutation::SetPath(p.as_str().unwrap().into()))
+                {
+                    problems.push(format!("path not rewritten to {p}: {mutations:?}"));
                 }
-                if let Some(c) = expect.get("cookie") {
-                    if !mutations.contains(&Mutation::SetCookie(Some(c.as_str().unwrap().into()))) {
-                        problems.push(format!("cookie not rewritten to {c}: {mutations:?}"));
-                    }
+                if let Some(c) = expect.get("cookie")
+                    && !mutations.contains(&Mutation::SetCookie(Some(c.as_str().unwrap().into())))
+                {
+                    problems.push(format!("cookie not rewritten to {c}: {mutations:?}"));
                 }
             }
             Decision::Deny(r) => {
@@ -159,15 +159,15 @@ fn decision_cases() {
                         problems.push(format!("body {}", r.body));
                     }
                 }
-                if let Some(www) = expect.get("www").and_then(Value::as_str) {
-                    if r.www_authenticate != www {
-                        problems.push(format!("www-authenticate {}", r.www_authenticate));
-                    }
+                if let Some(www) = expect.get("www").and_then(Value::as_str)
+                    && r.www_authenticate != www
+                {
+                    problems.push(format!("www-authenticate {}", r.www_authenticate));
                 }
-                if let Some(part) = expect.get("www_contains").and_then(Value::as_str) {
-                    if !r.www_authenticate.contains(part) {
-                        problems.push(format!("www-authenticate {}", r.www_authenticate));
-                    }
+                if let Some(part) = expect.get("www_contains").and_then(Value::as_str)
+                    && !r.www_authenticate.contains(part)
+                {
+                    problems.push(format!("www-authenticate {}", r.www_authenticate));
                 }
                 if let Some(spec) = req.get("token") {
                     let token = sign(spec);
