@@ -1,0 +1,138 @@
+//! Unit tests of `claims`.
+
+use super::*;
+use serde_json::json;
+
+fn claims(v: Value) -> Map<String, Value> {
+    v.as_object().cloned().unwrap()
+}
+
+const NOW: f64 = 1_700_000_000.0;
+
+fn code(policy: &ClaimPolicy, v: Value) -> Option<Code> {
+    policy.check(&claims(v), NOW).err().map(|d| d.code)
+}
+
+#[test]
+fn time_claims_respect_the_skew() {
+    let p = ClaimPolicy::default();
+    assert_eq!(code(&p, json!({"exp": NOW + 10.0})), None);
+    assert_eq!(
+        code(&p, json!({"exp": NOW - 30.0})),
+        None,
+        "within the 60 s skew"
+    );
+    assert_eq!(
+        code(&p, json!({"exp": NOW - 61.0})),
+        Some(Code::TokenExpired)
+    );
+    assert_eq!(
+        code(&p, json!({"exp": NOW + 100.0, "nbf": NOW + 30.0})),
+        None
+    );
+    assert_eq!(
+        code(&p, json!({"exp": NOW + 100.0, "nbf": NOW + 90.0})),
+        Some(Code::TokenNotYetValid)
+    );
+    assert_eq!(
+        code(&p, json!({"exp": NOW + 100.0, "iat": NOW + 90.0})),
+        Some(Code::IssuedInFuture)
+    );
+    assert_eq!(code(&p, json!({})), Some(Code::ClaimMissing));
+    assert_eq!(
+        code(&p, json!({"exp": "tomorrow"})),
+        Some(Code::TokenMalformed)
+    );
+    assert_eq!(
+        code(
+            &ClaimPolicy {
+                require_exp: false,
+                ..p
+            },
+            json!({})
+        ),
+        None
+    );
+}
+
+#[test]
+fn lifetime_issuer_audience() {
+    let p = ClaimPolicy {
+        issuer: Some("https://idp".into()),
+        audiences: vec!["api".into(), "web".into()],
+        max_lifetime: Some(Duration::from_secs(3600)),
+        ..ClaimPolicy::default()
+    };
+    let ok = json!({"exp": NOW + 60.0, "iat": NOW, "iss": "https://idp", "aud": ["x", "web"]});
+    assert_eq!(code(&p, ok), None);
+    assert_eq!(
+        code(
+            &p,
+            json!({"exp": NOW + 7200.0, "iat": NOW, "iss": "https://idp", "aud": "api"})
+        ),
+        Some(Code::LifetimeTooLong)
+    );
+    assert_eq!(
+        code(
+            &p,
+            json!({"exp": NOW + 60.0, "iss": "https://evil", "aud": "api"})
+        ),
+        Some(Code::IssuerMismatch)
+    );
+    assert_eq!(
+        code(
+            &p,
+            json!({"exp": NOW + 60.0, "iss": "https://idp", "aud": "other"})
+        ),
+        Some(Code::AudienceMismatch)
+    );
+    assert_eq!(
+        code(&p, json!({"exp": NOW + 60.0, "iss": "https://idp"})),
+        Some(Code::AudienceMismatch)
+    );
+}
+
+#[test]
+fn claim_rules_and_nested_paths() {
+    let p = ClaimPolicy {
+        required: vec!["tenant.id".into()],
+        rules: vec![
+            ClaimRule {
+                path: "scope".into(),
+                expect: Match::Prefix("hcp:".into()),
+            },
+            ClaimRule {
+                path: "roles".into(),
+                expect: Match::OneOf(vec![json!("admin"), json!("ops")]),
+            },
+            ClaimRule {
+                path: "tenant.tier".into(),
+                expect: Match::Exact(json!(2)),
+            },
+        ],
+        ..ClaimPolicy::default()
+    };
+    let good = json!({"exp": NOW + 1.0, "scope": "hcp:read", "roles": ["user", "ops"], "tenant": {"id": "t1", "tier": 2}});
+    assert_eq!(code(&p, good), None);
+    assert_eq!(
+        code(
+            &p,
+            json!({"exp": NOW + 1.0, "scope": "hcp:read", "roles": ["user"], "tenant": {"id": "t1", "tier": 2}})
+        ),
+        Some(Code::ClaimMismatch)
+    );
+    assert_eq!(
+        code(
+            &p,
+            json!({"exp": NOW + 1.0, "scope": "s3:read", "roles": "ops", "tenant": {"id": "t1", "tier": 2}})
+        ),
+        Some(Code::ClaimMismatch)
+    );
+    assert_eq!(
+        code(
+            &p,
+            json!({"exp": NOW + 1.0, "scope": "hcp:x", "roles": "ops", "tenant": {"tier": 2}})
+        ),
+        Some(Code::ClaimMissing)
+    );
+}

@@ -1,0 +1,44 @@
+//! Unit tests of `pairs`.
+
+use super::*;
+
+#[test]
+fn round_trip() {
+    let pairs = vec![
+        (":path", "/a"),
+        ("x-empty", ""),
+        ("x-dup", "1"),
+        ("x-dup", "2"),
+    ];
+    let bytes = encode(&pairs);
+    let back = decode_lossy(&bytes).unwrap();
+    let expected: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+    assert_eq!(back, expected);
+}
+
+#[test]
+fn empty_input_is_empty_map() {
+    assert!(decode(&[]).unwrap().is_empty());
+    assert!(decode(&encode::<&str, &str>(&[])).unwrap().is_empty());
+}
+
+#[test]
+fn malformed_inputs_are_errors_not_panics() {
+    let good = encode(&[("a", "b")]);
+    for cut in 1..good.len() {
+        assert!(decode(&good[..cut]).is_err(), "cut at {cut}");
+    }
+    let mut bad_nul = good.clone();
+    let last = bad_nul.len() - 1;
+    bad_nul[last] = b'x';
+    assert!(decode(&bad_nul).is_err());
+    assert!(decode(&[0xff, 0xff, 0xff, 0xff]).is_err());
+    // Found by `cargo fuzz run header_pairs`: a zero count followed by garbage.
+    assert!(decode(&[0, 0, 0, 0, 10]).is_err());
+    let mut trailing = good.clone();
+    trailing.push(0);
+    assert!(decode(&trailing).is_err());
+}
