@@ -417,7 +417,7 @@ impl<'p> StreamRun<'p> {
             .unwrap_or(0);
         let resumed = self.apply(dir.kind)?;
         let mut held = action != 0 && !resumed;
-        let mut stop_all = held && action >= 3;
+        let stop_all = held && action >= 3;
 
         // The codec delivers each chunk, then (HTTP/1) an empty chunk carrying end-of-stream.
         let mut deliveries: Vec<(Vec<u8>, bool)> = Vec::new();
@@ -462,7 +462,6 @@ impl<'p> StreamRun<'p> {
         }
         if stop_all {
             self.wait(dir.kind)?;
-            stop_all = false;
             held = false;
             if has_body && callbacks {
                 let size = self.visible_len(dir);
@@ -480,7 +479,6 @@ impl<'p> StreamRun<'p> {
                 forwarded.extend(self.drain(dir));
             }
         }
-        let _ = stop_all;
         let mut trailers_held = false;
         if !trailers.is_empty() {
             if let Some(d) = self.data() {

@@ -20,16 +20,10 @@ unsafe extern "Rust" {
     safe fn __tollgate_new_root() -> Box<dyn RootFilter>;
 }
 
-/// Which root a stream belongs to; kept so `on_done`/`on_log` of a root can be told apart.
-#[derive(Debug, Clone, Copy)]
-pub struct Registration {
-    pub root_id: u32,
-}
-
 #[derive(Default)]
 struct Registry {
     roots: HashMap<u32, Box<dyn RootFilter>>,
-    streams: HashMap<u32, (Registration, Box<dyn StreamFilter>)>,
+    streams: HashMap<u32, Box<dyn StreamFilter>>,
     hook_installed: bool,
 }
 
@@ -77,11 +71,11 @@ fn with_root<R>(id: u32, default: R, f: impl FnOnce(&mut dyn RootFilter) -> R) -
 }
 
 fn with_stream<R>(id: u32, default: R, f: impl FnOnce(&mut dyn StreamFilter) -> R) -> R {
-    let Some((reg, mut stream)) = REGISTRY.with(|r| r.borrow_mut().streams.remove(&id)) else {
+    let Some(mut stream) = REGISTRY.with(|r| r.borrow_mut().streams.remove(&id)) else {
         return default;
     };
     let out = as_current(id, || f(stream.as_mut()));
-    REGISTRY.with(|r| r.borrow_mut().streams.insert(id, (reg, stream)));
+    REGISTRY.with(|r| r.borrow_mut().streams.insert(id, stream));
     out
 }
 
@@ -154,10 +148,7 @@ pub extern "C" fn proxy_on_context_create(context_id: u32, parent_context_id: u3
         root.new_stream(&HOST, context_id)
     });
     if let Some(stream) = stream {
-        let reg = Registration {
-            root_id: parent_context_id,
-        };
-        REGISTRY.with(|r| r.borrow_mut().streams.insert(context_id, (reg, stream)));
+        REGISTRY.with(|r| r.borrow_mut().streams.insert(context_id, stream));
     }
 }
 
@@ -290,7 +281,7 @@ pub extern "C" fn proxy_on_done(context_id: u32) -> u32 {
 #[unsafe(no_mangle)]
 pub extern "C" fn proxy_on_delete(context_id: u32) {
     let stream = REGISTRY.with(|r| r.borrow_mut().streams.remove(&context_id));
-    if let Some((_, mut stream)) = stream {
+    if let Some(mut stream) = stream {
         stream.on_delete(&HOST);
         return;
     }

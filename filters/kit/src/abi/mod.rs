@@ -11,5 +11,5 @@ mod exports;
 mod host;
 mod imports;
 
-pub use exports::{Registration, install_panic_hook};
+pub use exports::install_panic_hook;
 pub use host::AbiHost;
