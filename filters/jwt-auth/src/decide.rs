@@ -93,11 +93,11 @@ impl Rule {
 fn check_provider(
     provider: &Provider,
     keys: Option<&KeySet>,
-    req: &RequestView<'_>,
+    found: Option<Found>,
     max: usize,
     now: f64,
 ) -> (Outcome, Option<Verified>) {
-    let Some(found) = extract::extract(&provider.sources, req.headers, req.path) else {
+    let Some(found) = found else {
         return (Outcome::Missing, None);
     };
     let result = (|| {
@@ -196,6 +196,13 @@ impl Compiled {
                 verified: Vec::new(),
             };
         };
+        // Each provider's sources are searched once per request.
+        let mut found: Vec<Option<Found>> = self
+            .providers
+            .iter()
+            .map(|p| extract::extract(&p.sources, req.headers, req.path))
+            .collect();
+        let any_token = found.iter().any(Option::is_some);
         let mut results: Vec<Option<(Outcome, Option<Verified>)>> =
             (0..self.providers.len()).map(|_| None).collect();
         let mut outcome_of = |i: usize| -> Outcome {
@@ -210,18 +217,15 @@ impl Compiled {
                         Keys::Inline(set) => Some(set),
                         Keys::Remote(_) => remote.keys(i),
                     };
+                    let token = found.get_mut(i).and_then(Option::take);
                     let (outcome, verified) =
-                        check_provider(provider, keys, req, self.max_token_bytes, now);
+                        check_provider(provider, keys, token, self.max_token_bytes, now);
                     *slot = Some((outcome.clone(), verified));
                     outcome
                 }
                 None => Outcome::Missing,
             }
         };
-        let any_token = self
-            .providers
-            .iter()
-            .any(|p| extract::extract(&p.sources, req.headers, req.path).is_some());
         let verdict = requirement.evaluate(&mut outcome_of, any_token);
         if let Err(denial) = verdict {
             let provider = results
