@@ -8,7 +8,8 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, bail};
 use serde_json::Value;
 use tollgate_envoy_harness::{
-    Envoy, EnvoyConfig, HttpRequest, Upstream, WasmFilter, echo, grpc_unframe, repo_root,
+    Envoy, EnvoyConfig, HttpRequest, HttpResponse, Upstream, WasmFilter, echo, grpc_unframe,
+    repo_root,
 };
 use tollgate_wasm_host::{Cluster, GrpcReply, HttpReply, Plugin, Profile, Request, UpstreamReply};
 
@@ -33,26 +34,9 @@ pub fn wasm(name: &str) -> Result<Vec<u8>> {
 pub const CONFORMANCE_CONFIG: &str =
     r#"{"callout_cluster":"upstream","grpc_cluster":"grpc","tick_ms":50}"#;
 
-/// A response as either host delivered it.
-#[derive(Debug, Clone)]
-pub struct Reply {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Reply {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
 /// A host the conformance probes run against.
 pub trait Target {
-    fn send(&mut self, req: &HttpRequest) -> Result<Reply>;
+    fn send(&mut self, req: &HttpRequest) -> Result<HttpResponse>;
     /// Lets time pass: virtual in wasmtime, real in Envoy.
     fn settle(&mut self, by: Duration);
 }
@@ -135,7 +119,7 @@ fn upstream_view(headers: &[(String, String)]) -> (Vec<(String, String)>, String
 }
 
 impl Target for WasmtimeTarget {
-    fn send(&mut self, req: &HttpRequest) -> Result<Reply> {
+    fn send(&mut self, req: &HttpRequest) -> Result<HttpResponse> {
         let mut r = Request::new(&req.method, &req.path);
         for (n, v) in &req.headers {
             if n == "host" {
@@ -151,7 +135,7 @@ impl Target for WasmtimeTarget {
             r = r.chunk(req.body.clone());
         }
         let out = self.plugin.send(r)?;
-        Ok(Reply {
+        Ok(HttpResponse {
             status: out.client.status,
             headers: out.client.headers,
             body: out.client.body,
@@ -184,13 +168,8 @@ impl EnvoyTarget {
 }
 
 impl Target for EnvoyTarget {
-    fn send(&mut self, req: &HttpRequest) -> Result<Reply> {
-        let r = self.envoy.send(req)?;
-        Ok(Reply {
-            status: r.status,
-            headers: r.headers,
-            body: r.body,
-        })
+    fn send(&mut self, req: &HttpRequest) -> Result<HttpResponse> {
+        self.envoy.send(req)
     }
 
     fn settle(&mut self, by: Duration) {
