@@ -3,6 +3,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 ENVOY_VERSION="1.40.0"
+# The real S3 server the hcp-auth tests sign against; 0.14.x builds with rustc 1.95.
+S3S_FS_VERSION="0.14.1"
 log() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
 
 ensure_wasm_target() {
@@ -40,4 +42,15 @@ ensure_apt() {
         $sudo apt-get update -qq
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
     fi
+}
+
+# s3s-fs, a real S3 server that verifies SigV4, into .tollgate/tools (git-ignored).
+ensure_s3s_fs() {
+    local bin="$ROOT/.tollgate/tools/bin/s3s-fs"
+    if ! [ -x "$bin" ] || ! "$bin" --version 2>/dev/null | grep -q "$S3S_FS_VERSION"; then
+        log "installing s3s-fs $S3S_FS_VERSION (cargo install) into .tollgate/tools"
+        cargo install --quiet --locked --features binary --version "$S3S_FS_VERSION" \
+            --root "$ROOT/.tollgate/tools" s3s-fs
+    fi
+    export TOLLGATE_S3S_FS="$bin"
 }

@@ -10,10 +10,10 @@ use crate::edge;
 
 /// One wrk run's figures.
 #[derive(Debug, Clone, Copy, Default)]
-struct Figures {
-    rps: f64,
-    p50_us: f64,
-    p99_us: f64,
+pub(crate) struct Figures {
+    pub rps: f64,
+    pub p50_us: f64,
+    pub p99_us: f64,
 }
 
 fn micros(value: &str) -> Option<f64> {
@@ -29,7 +29,7 @@ fn micros(value: &str) -> Option<f64> {
     })
 }
 
-fn wrk(url: &str, seconds: u64, headers: &[&str]) -> Result<Figures> {
+pub(crate) fn wrk(url: &str, seconds: u64, headers: &[&str]) -> Result<Figures> {
     let mut cmd = Command::new("wrk");
     cmd.args(["-t1", "-c1", "--latency", "-d"])
         .arg(format!("{seconds}s"));
@@ -65,19 +65,9 @@ pub fn run(seconds: u64, dist: Option<PathBuf>) -> Result<()> {
     let empty = Envoy::start(
         &EnvoyConfig::new(upstream.addr()).filter(WasmFilter::new("empty", &empty_wasm)),
     )?;
-    let (filtered, _upstream2) = edge::start(1, &dist)?;
-    let version = Command::new(envoy_binary()?)
-        .arg("--version")
-        .output()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .split("version: ")
-                .nth(1)
-                .unwrap_or_default()
-                .trim()
-                .to_string()
-        })
-        .unwrap_or_default();
+    let chain = edge::start(1, &dist)?;
+    let filtered = &chain.envoy;
+    let version = envoy_version()?;
 
     // Interleave the runs so drift on a shared machine hits both sides alike.
     let cases: [(&str, &Envoy, &str, Vec<&str>); 4] = [
@@ -89,37 +79,31 @@ pub fn run(seconds: u64, dist: Option<PathBuf>) -> Result<()> {
             vec![],
         ),
         (
-            "conformance filter, pass-through path",
-            &filtered,
-            "/api/items",
+            "the main job's chain (jwt-auth, hcp-auth, conformance), a route none acts on",
+            filtered,
+            "/conformance/items",
             vec![],
         ),
         (
-            "conformance filter, headers scenario (13 hostcalls + shared-data writes)",
-            &filtered,
+            "the chain, conformance headers scenario (13 hostcalls + shared-data writes)",
+            filtered,
             "/conformance/headers",
             vec!["x-conformance-id: bench", "x-probe: p"],
         ),
     ];
-    let mut results: Vec<(String, Vec<Figures>)> = cases
+    let cases: Vec<Case<'_>> = cases
         .iter()
-        .map(|(n, ..)| ((*n).to_string(), Vec::new()))
+        .map(|(name, envoy, path, headers)| Case {
+            name: (*name).to_string(),
+            envoy,
+            path,
+            headers: headers.iter().map(|h| (*h).to_string()).collect(),
+        })
         .collect();
-    for _round in 0..2 {
-        for (i, (_, envoy, path, headers)) in cases.iter().enumerate() {
-            let url = format!("http://{}{path}", envoy.addr());
-            let f = wrk(&url, seconds, headers)?;
-            if let Some((_, v)) = results.get_mut(i) {
-                v.push(f);
-            }
-        }
-    }
-    let mean = |v: &[Figures], pick: fn(&Figures) -> f64| {
-        v.iter().map(pick).sum::<f64>() / v.len().max(1) as f64
-    };
+    let results = measure(&cases, seconds, 2)?;
     let base = results
         .first()
-        .map(|(_, v)| (mean(v, |f| f.p50_us), mean(v, |f| f.rps)))
+        .map(|(_, f)| (f.p50_us, f.rps))
         .unwrap_or((1.0, 1.0));
     println!("# wrk through real Envoy: with vs without the filter chain\n");
     println!("- machine: {}", crate::machine::describe());
@@ -131,21 +115,75 @@ pub fn run(seconds: u64, dist: Option<PathBuf>) -> Result<()> {
         "| case | p50 latency vs no filter | added p50 (µs) | throughput vs no filter | p99 (µs) |"
     );
     println!("|---|---|---|---|---|");
-    for (name, v) in &results {
-        let p50 = mean(v, |f| f.p50_us);
-        let rps = mean(v, |f| f.rps);
+    for (name, f) in &results {
         println!(
             "| {name} | {:.2}× | {:+.0} | {:.2}× | {:.0} |",
-            p50 / base.0,
-            p50 - base.0,
-            rps / base.1,
-            mean(v, |f| f.p99_us)
+            f.p50_us / base.0,
+            f.p50_us - base.0,
+            f.rps / base.1,
+            f.p99_us
         );
     }
     println!(
         "\nAbsolute times on this machine are not stable; compare the ratios within this run."
     );
     Ok(())
+}
+
+/// One wrk target.
+pub(crate) struct Case<'a> {
+    pub name: String,
+    pub envoy: &'a Envoy,
+    pub path: &'a str,
+    pub headers: Vec<String>,
+}
+
+/// Runs every case `rounds` times, interleaved so drift on a shared machine hits all
+/// alike, and returns each case's mean figures.
+pub(crate) fn measure(
+    cases: &[Case<'_>],
+    seconds: u64,
+    rounds: usize,
+) -> Result<Vec<(String, Figures)>> {
+    let mut runs: Vec<Vec<Figures>> = cases.iter().map(|_| Vec::new()).collect();
+    for _round in 0..rounds {
+        for (case, v) in cases.iter().zip(runs.iter_mut()) {
+            let url = format!("http://{}{}", case.envoy.addr(), case.path);
+            let headers: Vec<&str> = case.headers.iter().map(String::as_str).collect();
+            v.push(wrk(&url, seconds, &headers)?);
+        }
+    }
+    let mean = |v: &[Figures], pick: fn(&Figures) -> f64| {
+        v.iter().map(pick).sum::<f64>() / v.len().max(1) as f64
+    };
+    Ok(cases
+        .iter()
+        .zip(runs)
+        .map(|(c, v)| {
+            let f = Figures {
+                rps: mean(&v, |f| f.rps),
+                p50_us: mean(&v, |f| f.p50_us),
+                p99_us: mean(&v, |f| f.p99_us),
+            };
+            (c.name.clone(), f)
+        })
+        .collect())
+}
+
+/// `envoy --version`'s version field.
+pub(crate) fn envoy_version() -> Result<String> {
+    Ok(Command::new(envoy_binary()?)
+        .arg("--version")
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split("version: ")
+                .nth(1)
+                .unwrap_or_default()
+                .trim()
+                .to_string()
+        })
+        .unwrap_or_default())
 }
 
 #[cfg(test)]

@@ -4,9 +4,12 @@
 //!   upstream on loopback, with embedded defaults.
 //! * `tollgate validate`: checks a filter config with the filter's own code.
 //! * `tollgate bench-envoy`: wrk through real Envoy with and without the filters.
+//! * `tollgate bench-jwt`: jwt-auth against Envoy's native `jwt_authn`, through Envoy.
 #![forbid(unsafe_code)]
 
 mod bench;
+mod bench_jwt;
+mod demo_idp;
 mod edge;
 mod machine;
 mod validate;
@@ -44,13 +47,21 @@ enum Command {
     /// Validate a filter configuration (JSON) exactly as the filter will.
     Validate {
         /// The filter the config is for.
-        #[arg(long, value_parser = ["conformance"])]
+        #[arg(long, value_parser = ["jwt-auth", "hcp-auth", "conformance"])]
         filter: String,
         /// The config file; `-` reads standard input.
         config: PathBuf,
     },
     /// Measure requests through real Envoy with and without the filters (needs wrk).
     BenchEnvoy {
+        /// Seconds per wrk run.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long)]
+        dist: Option<PathBuf>,
+    },
+    /// Measure jwt-auth against Envoy's native jwt_authn through real Envoy (needs wrk).
+    BenchJwt {
         /// Seconds per wrk run.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
@@ -69,6 +80,7 @@ fn main() -> ExitCode {
         } => edge::run(smoke, concurrency, dist),
         Command::Validate { filter, config } => validate::run(&filter, &config),
         Command::BenchEnvoy { seconds, dist } => bench::run(seconds, dist),
+        Command::BenchJwt { seconds, dist } => bench_jwt::run(seconds, dist),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,6 +12,12 @@ pub fn check(filter: &str, bytes: &[u8]) -> Result<()> {
         "conformance" => config::load::<tollgate_conformance::ConformanceConfig>(bytes)
             .map(drop)
             .map_err(anyhow::Error::from),
+        "jwt-auth" => config::load::<tollgate_jwt_auth::config::JwtAuthConfig>(bytes)
+            .map(drop)
+            .map_err(anyhow::Error::from),
+        "hcp-auth" => config::load::<tollgate_hcp_auth::config::HcpAuthConfig>(bytes)
+            .map(drop)
+            .map_err(anyhow::Error::from),
         other => bail!("unknown filter `{other}`"),
     }
 }
@@ -40,5 +46,12 @@ mod tests {
             .to_string();
         assert!(err.contains("`tick_ms`"), "{err}");
         assert!(check("nope", b"{}").is_err());
+        let err = check("jwt-auth", br#"{"providers": {}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`providers`"), "{err}");
+        for (name, config) in crate::edge::FILTERS {
+            assert!(check(name, config.as_bytes()).is_ok(), "{name}");
+        }
     }
 }

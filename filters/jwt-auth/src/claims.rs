@@ -8,6 +8,9 @@ use serde_json::{Map, Value};
 use crate::alg::truncate;
 use crate::denial::{Code, Denial};
 
+/// Claims by dotted path (`realm.tenant`); hcp-auth uses the same lookup.
+pub use tollgate_kit::json::lookup;
+
 /// How a claim's value must look.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Match {
@@ -56,13 +59,6 @@ impl Default for ClaimPolicy {
             rules: Vec::new(),
         }
     }
-}
-
-/// A claim by dotted path.
-pub fn lookup<'a>(claims: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
-    let mut parts = path.split('.');
-    let first = claims.get(parts.next()?)?;
-    parts.try_fold(first, |v, p| v.get(p))
 }
 
 /// A NumericDate (RFC 7519 §2): seconds, possibly fractional; anything else is malformed.

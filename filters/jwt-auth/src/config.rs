@@ -8,11 +8,14 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 use tollgate_kit::config::{Compile, ConfigError};
+use tollgate_kit::route::{MatchConfig, Matcher};
 
 use crate::alg::Alg;
 use crate::claims::{ClaimPolicy, ClaimRule, Match};
 use crate::extract::Source;
+use crate::jwe::Decryptor;
 use crate::jwks::{Key, KeySet};
+use crate::remote::RemotePolicy;
 use crate::requirement::Requirement;
 
 /// The filter's configuration.
@@ -34,6 +37,15 @@ pub struct JwtAuthConfig {
     /// Largest token accepted, in bytes. Default: `8192`. Example: `16384`.
     #[serde(default = "default_max_token_bytes")]
     pub max_token_bytes: usize,
+    /// Verified tokens remembered per worker (LRU; each entry also expires with the
+    /// token's `exp`), so a repeated token skips the signature check. `0` disables.
+    /// Default: `1024`. Example: `4096`.
+    #[serde(default = "default_cache_entries")]
+    pub cache_entries: usize,
+}
+
+fn default_cache_entries() -> usize {
+    1024
 }
 
 fn default_max_token_bytes() -> usize {
@@ -85,6 +97,47 @@ pub struct ProviderConfig {
     /// Default: `[]`. Example: `[{"claim": "sub", "header": "x-user"}]`.
     #[serde(default)]
     pub claim_headers: Vec<ClaimHeaderConfig>,
+    /// Top-level claims that carry secrets (a user's backend password). They are never
+    /// put in the payload header or claim headers; the full claims go only to the
+    /// `tollgate_credentials` stream property, which `hcp-auth` reads and which never
+    /// reaches the upstream. Default: `["password"]`. Example: `["password", "hcp_secret"]`.
+    #[serde(default = "default_credential_claims")]
+    pub credential_claims: Vec<String>,
+    /// Accept encrypted tokens (compact JWE wrapping a signed token), decrypted with
+    /// this key. Default: none (encrypted tokens are refused).
+    /// Example: `{"dir": {"key": "<base64url of 32 bytes>"}}`.
+    #[serde(default)]
+    pub decryption: Option<DecryptionConfig>,
+    /// Refuse tokens that are not encrypted (needs `decryption`). Default: `false`.
+    #[serde(default)]
+    pub require_encryption: bool,
+}
+
+fn default_credential_claims() -> Vec<String> {
+    vec!["password".into()]
+}
+
+/// How encrypted tokens are decrypted: exactly one form.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum DecryptionConfig {
+    /// `alg: dir`: the content key itself, base64url, 32 bytes for `A256GCM` (16 for
+    /// `A128GCM`). Example: `{"dir": {"key": "q83vEjRWeJA…"}}`.
+    Dir { key: String },
+    /// `alg: RSA-OAEP-256`: an RSA private key, PKCS#8 PEM.
+    /// Example: `{"rsa_oaep_256": {"private_key": "-----BEGIN PRIVATE KEY-----…"}}`.
+    #[serde(rename = "rsa_oaep_256")]
+    RsaOaep256 { private_key: String },
+}
+
+impl std::fmt::Debug for DecryptionConfig {
+    // Secrets: never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Dir { .. } => "Dir(..)",
+            Self::RsaOaep256 { .. } => "RsaOaep256(..)",
+        })
+    }
 }
 
 fn default_sources() -> Vec<SourceConfig> {
@@ -137,6 +190,21 @@ pub struct RemoteJwksConfig {
     /// Fetch timeout. Default: `2000`.
     #[serde(default = "default_timeout")]
     pub timeout_ms: u64,
+    /// A token whose `kid` the keys lack triggers a refetch at most this often; `0`
+    /// never refetches for it. Default: `30`. Example: `10`.
+    #[serde(default = "default_kid_refetch")]
+    pub unknown_kid_refetch_seconds: u64,
+    /// How long past `cache_seconds` the last good keys keep serving while fetches
+    /// fail (a JWKS outage must not become a wave of 401s). Default: `86400`.
+    #[serde(default = "default_max_stale")]
+    pub max_stale_seconds: u64,
+}
+
+fn default_kid_refetch() -> u64 {
+    30
+}
+fn default_max_stale() -> u64 {
+    86_400
 }
 
 fn default_cache() -> u64 {
@@ -193,29 +261,13 @@ pub struct ClaimHeaderConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleConfig {
+    /// Exactly one of `prefix`, `path` (exact, without the query), `regex` (on the path
+    /// without the query), optionally with `methods`. Example: `{"prefix": "/api/"}`.
     #[serde(rename = "match")]
     pub matcher: MatchConfig,
     /// What the route requires; absent: nothing (the request passes).
     #[serde(default)]
     pub requires: Option<RequirementConfig>,
-}
-
-/// Exactly one of `prefix`, `path`, `regex`, optionally with `methods`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MatchConfig {
-    /// Example: `"/api/"`.
-    #[serde(default)]
-    pub prefix: Option<String>,
-    /// Exact path, without the query. Example: `"/health"`.
-    #[serde(default)]
-    pub path: Option<String>,
-    /// Matched against the path without the query. Example: `"^/tenants/[^/]+/admin"`.
-    #[serde(default)]
-    pub regex: Option<String>,
-    /// Upper-case methods; empty: any. Example: `["GET", "HEAD"]`.
-    #[serde(default)]
-    pub methods: Vec<String>,
 }
 
 /// Envoy's requirement forms.
@@ -243,7 +295,16 @@ pub struct Empty {}
 #[derive(Debug, Clone)]
 pub enum Keys {
     Inline(KeySet),
-    Remote(RemoteJwksConfig),
+    Remote(Remote),
+}
+
+/// A compiled remote JWKS.
+#[derive(Debug, Clone)]
+pub struct Remote {
+    pub upstream: String,
+    pub path: String,
+    pub authority: String,
+    pub policy: RemotePolicy,
 }
 
 #[derive(Debug, Clone)]
@@ -256,19 +317,14 @@ pub struct Provider {
     pub forward: bool,
     pub payload_header: String,
     pub claim_headers: Vec<ClaimHeaderConfig>,
-}
-
-#[derive(Debug, Clone)]
-pub enum PathMatch {
-    Prefix(String),
-    Exact(String),
-    Regex(regex_lite::Regex),
+    pub credential_claims: Vec<String>,
+    pub decryption: Option<Decryptor>,
+    pub require_encryption: bool,
 }
 
 #[derive(Debug, Clone)]
 pub struct Rule {
-    pub path: PathMatch,
-    pub methods: Vec<String>,
+    pub matcher: Matcher,
     pub requires: Option<Requirement>,
 }
 
@@ -278,6 +334,7 @@ pub struct Compiled {
     pub providers: Vec<Provider>,
     pub rules: Vec<Rule>,
     pub max_token_bytes: usize,
+    pub cache_entries: usize,
     /// Every header a verified token may set: removed from every inbound request.
     pub owned_headers: Vec<String>,
 }
@@ -326,7 +383,24 @@ fn compile_provider(name: &str, p: ProviderConfig) -> Result<Provider, ConfigErr
                     "cache_seconds and timeout_ms must be positive",
                 ));
             }
-            Keys::Remote(remote)
+            let cache_ms = remote.cache_seconds.saturating_mul(1000);
+            Keys::Remote(Remote {
+                authority: remote.authority.unwrap_or_else(|| remote.upstream.clone()),
+                upstream: remote.upstream,
+                path: remote.path,
+                policy: RemotePolicy {
+                    cache_ms,
+                    timeout_ms: remote.timeout_ms,
+                    kid_refetch_interval_ms: if remote.unknown_kid_refetch_seconds == 0 {
+                        u64::MAX
+                    } else {
+                        remote.unknown_kid_refetch_seconds.saturating_mul(1000)
+                    },
+                    max_stale_ms: remote.max_stale_seconds.saturating_mul(1000),
+                    backoff_base_ms: 1_000,
+                    backoff_max_ms: cache_ms.clamp(1_000, 60_000),
+                },
+            })
         }
     };
     if p.from.is_empty() {
@@ -397,6 +471,31 @@ fn compile_provider(name: &str, p: ProviderConfig) -> Result<Provider, ConfigErr
             ));
         }
     }
+    let decryption = match p.decryption {
+        None => None,
+        Some(DecryptionConfig::Dir { key }) => {
+            Some(Decryptor::direct(&key).map_err(|e| ConfigError::new("decryption.dir.key", e))?)
+        }
+        Some(DecryptionConfig::RsaOaep256 { private_key }) => Some(
+            Decryptor::rsa_pem(&private_key)
+                .map_err(|e| ConfigError::new("decryption.rsa_oaep_256.private_key", e))?,
+        ),
+    };
+    if p.require_encryption && decryption.is_none() {
+        return Err(ConfigError::new(
+            "require_encryption",
+            "needs `decryption` to be set",
+        ));
+    }
+    for (i, h) in claim_headers.iter().enumerate() {
+        let top = h.claim.split('.').next().unwrap_or_default();
+        if p.credential_claims.iter().any(|c| c == top) {
+            return Err(ConfigError::new(
+                format!("claim_headers[{i}].claim"),
+                "a credential claim never goes into a header",
+            ));
+        }
+    }
     Ok(Provider {
         name: name.to_string(),
         keys,
@@ -414,6 +513,9 @@ fn compile_provider(name: &str, p: ProviderConfig) -> Result<Provider, ConfigErr
         forward: p.forward,
         payload_header,
         claim_headers,
+        credential_claims: p.credential_claims,
+        decryption,
+        require_encryption: p.require_encryption,
     })
 }
 
@@ -466,7 +568,26 @@ impl Compile for JwtAuthConfig {
         if !(256..=65_536).contains(&self.max_token_bytes) {
             return Err(ConfigError::new("max_token_bytes", "expected 256 to 65536"));
         }
+        if self.cache_entries > 1_000_000 {
+            return Err(ConfigError::new(
+                "cache_entries",
+                "expected at most 1000000",
+            ));
+        }
         let names: Vec<String> = self.providers.keys().cloned().collect();
+        for name in &names {
+            let ok = !name.is_empty()
+                && name.len() <= 64
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if !ok {
+                return Err(ConfigError::new(
+                    format!("providers.{name}"),
+                    "a provider name is 1-64 letters, digits, `_` or `-` (it names metrics)",
+                ));
+            }
+        }
         let mut providers = Vec::with_capacity(names.len());
         for (name, p) in self.providers {
             providers.push(
@@ -476,31 +597,12 @@ impl Compile for JwtAuthConfig {
         let mut rules = Vec::with_capacity(self.rules.len());
         for (i, r) in self.rules.into_iter().enumerate() {
             let at = format!("rules[{i}]");
-            let m = r.matcher;
-            let path = match (m.prefix, m.path, m.regex) {
-                (Some(p), None, None) => PathMatch::Prefix(p),
-                (None, Some(p), None) => PathMatch::Exact(p),
-                (None, None, Some(re)) => {
-                    PathMatch::Regex(regex_lite::Regex::new(&re).map_err(|e| {
-                        ConfigError::new(format!("{at}.match.regex"), format!("invalid regex: {e}"))
-                    })?)
-                }
-                _ => {
-                    return Err(ConfigError::new(
-                        format!("{at}.match"),
-                        "expected exactly one of `prefix`, `path`, `regex`",
-                    ));
-                }
-            };
+            let matcher = r.matcher.compile(&format!("{at}.match"))?;
             let requires = r
                 .requires
                 .map(|q| compile_requirement(q, &names, &format!("{at}.requires")))
                 .transpose()?;
-            rules.push(Rule {
-                path,
-                methods: m.methods.iter().map(|s| s.to_ascii_uppercase()).collect(),
-                requires,
-            });
+            rules.push(Rule { matcher, requires });
         }
         let mut owned_headers: Vec<String> = providers
             .iter()
@@ -515,6 +617,7 @@ impl Compile for JwtAuthConfig {
             providers,
             rules,
             max_token_bytes: self.max_token_bytes,
+            cache_entries: self.cache_entries,
             owned_headers,
         })
     }

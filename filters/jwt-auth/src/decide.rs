@@ -4,14 +4,18 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde_json::{Map, Value};
+use std::rc::Rc;
 
-use crate::config::{Compiled, Keys, PathMatch, Provider, Rule};
+use serde_json::Value;
+
+use crate::config::{Compiled, Keys, Provider, Rule};
 use crate::denial::{Code, Denial};
 use crate::extract::{self, Found, Strip};
+use crate::jwe;
 use crate::jwks::KeySet;
 use crate::requirement::Outcome;
 use crate::token;
+use crate::token_cache::{self, TokenCache, Verified};
 use crate::verify::verify;
 
 /// The parts of a request the decision reads.
@@ -49,6 +53,9 @@ pub enum Decision {
     Allow {
         mutations: Vec<Mutation>,
         verified: Vec<usize>,
+        /// The full claims (JSON) of the first verified token that carries credential
+        /// claims: for the `tollgate_credentials` stream property, never a header.
+        credentials: Option<String>,
     },
     Deny(Rejection),
 }
@@ -67,61 +74,122 @@ impl RemoteKeys for NoRemoteKeys {
     }
 }
 
-struct Verified {
-    claims: Map<String, Value>,
+struct Checked {
+    verified: Rc<Verified>,
     found: Found,
-}
-
-fn path_only(path: &str) -> &str {
-    path.split(['?', '#']).next().unwrap_or(path)
-}
-
-impl Rule {
-    fn matches(&self, method: &str, path: &str) -> bool {
-        let p = path_only(path);
-        let path_ok = match &self.path {
-            PathMatch::Prefix(prefix) => p.starts_with(prefix.as_str()),
-            PathMatch::Exact(exact) => p == exact,
-            PathMatch::Regex(re) => re.is_match(p),
-        };
-        path_ok
-            && (self.methods.is_empty()
-                || self.methods.iter().any(|m| m.eq_ignore_ascii_case(method)))
-    }
 }
 
 fn check_provider(
     provider: &Provider,
+    index: usize,
     keys: Option<&KeySet>,
     found: Option<Found>,
     max: usize,
     now: f64,
-) -> (Outcome, Option<Verified>) {
+    mut cache: Option<&mut TokenCache>,
+) -> (Outcome, Option<Checked>) {
     let Some(found) = found else {
         return (Outcome::Missing, None);
     };
-    let result = (|| {
-        let keys = keys.ok_or_else(|| {
-            Denial::new(Code::NoKeys, "the provider's keys are not available yet")
-        })?;
-        let parsed = token::parse(&found.token, max, &[])?;
-        if !provider.typ.is_empty() {
-            let typ = parsed.jws.header.typ.as_deref().unwrap_or_default();
-            if !provider.typ.iter().any(|t| t.eq_ignore_ascii_case(typ)) {
-                return Err(Denial::new(
-                    Code::TypMismatch,
-                    "the token's typ is not accepted",
-                ));
+    let fp = cache
+        .as_ref()
+        .map(|_| token_cache::fingerprint(&found.token));
+    let hit = match (cache.as_deref_mut(), &fp) {
+        (Some(c), Some(fp)) => c.get(index, fp, now),
+        _ => None,
+    };
+    let result = match hit {
+        // A cached token's signature was verified; its times and claims are re-checked.
+        Some(v) => provider.policy.check(&v.claims, now).map(|()| v),
+        None => verify_token(provider, keys, &found.token, max, now).map(|v| {
+            let v = Rc::new(v);
+            if let (Some(c), Some(fp)) = (cache, fp) {
+                let skew = provider.policy.clock_skew.as_secs_f64();
+                c.put(index, fp, Rc::clone(&v), now, skew, CACHE_MAX_AGE_SECONDS);
             }
-        }
-        verify(&parsed.jws, keys)?;
-        provider.policy.check(&parsed.claims, now)?;
-        Ok(parsed.claims)
-    })();
+            v
+        }),
+    };
     match result {
-        Ok(claims) => (Outcome::Verified, Some(Verified { claims, found })),
+        Ok(verified) => (Outcome::Verified, Some(Checked { verified, found })),
         Err(denial) => (Outcome::Failed(denial), None),
     }
+}
+
+/// Cached tokens without `exp` are re-verified at least this often.
+const CACHE_MAX_AGE_SECONDS: f64 = 300.0;
+
+/// Decrypts (if needed), parses, verifies and checks one token.
+fn verify_token(
+    provider: &Provider,
+    keys: Option<&KeySet>,
+    raw: &str,
+    max: usize,
+    now: f64,
+) -> Result<Verified, Denial> {
+    if raw.len() > max {
+        return Err(Denial::new(
+            Code::TokenTooLarge,
+            format!("the token is larger than {max} bytes"),
+        ));
+    }
+    let inner;
+    let jws_text: &str = if jwe::is_jwe(raw) {
+        let Some(decryptor) = &provider.decryption else {
+            return Err(Denial::new(
+                Code::TokenEncrypted,
+                "encrypted tokens are not accepted by this provider",
+            ));
+        };
+        inner = jwe::decrypt(raw, decryptor)?;
+        &inner
+    } else if provider.require_encryption {
+        return Err(Denial::new(
+            Code::EncryptionRequired,
+            "this provider accepts only encrypted tokens",
+        ));
+    } else {
+        raw
+    };
+    let keys =
+        keys.ok_or_else(|| Denial::new(Code::NoKeys, "the provider's keys are not available yet"))?;
+    let parsed = token::parse(jws_text, max, &[])?;
+    if !provider.typ.is_empty() {
+        let typ = parsed.jws.header.typ.as_deref().unwrap_or_default();
+        if !provider.typ.iter().any(|t| t.eq_ignore_ascii_case(typ)) {
+            return Err(Denial::new(
+                Code::TypMismatch,
+                "the token's typ is not accepted",
+            ));
+        }
+    }
+    verify(&parsed.jws, keys)?;
+    provider.policy.check(&parsed.claims, now)?;
+    let claims = parsed.claims;
+    // The payload header never carries credential claims; a token that has them keeps
+    // its full claims (for the credentials property) serialized once, here.
+    let has_credentials = provider
+        .credential_claims
+        .iter()
+        .any(|c| claims.contains_key(c));
+    let (payload, credentials) = if has_credentials {
+        let mut shown = claims.clone();
+        for c in &provider.credential_claims {
+            shown.remove(c);
+        }
+        (
+            URL_SAFE_NO_PAD.encode(Value::Object(shown).to_string()),
+            serde_json::to_string(&claims).ok(),
+        )
+    } else {
+        let json = serde_json::to_string(&claims).unwrap_or_default();
+        (URL_SAFE_NO_PAD.encode(json), None)
+    };
+    Ok(Verified {
+        claims,
+        payload,
+        credentials,
+    })
 }
 
 /// A claim as a header value; `None` when it cannot be one safely.
@@ -176,11 +244,22 @@ fn reject(denial: Denial, provider: Option<usize>) -> Rejection {
 impl Compiled {
     /// The first rule that fits the request.
     pub fn rule_for(&self, method: &str, path: &str) -> Option<&Rule> {
-        self.rules.iter().find(|r| r.matches(method, path))
+        self.rules.iter().find(|r| r.matcher.matches(method, path))
     }
 
-    /// Decides one request at `now` (seconds since the epoch).
+    /// Decides one request at `now` (seconds since the epoch), without a token cache.
     pub fn decide(&self, req: &RequestView<'_>, now: f64, remote: &dyn RemoteKeys) -> Decision {
+        self.decide_cached(req, now, remote, None)
+    }
+
+    /// Decides one request, remembering verified tokens in `cache`.
+    pub fn decide_cached(
+        &self,
+        req: &RequestView<'_>,
+        now: f64,
+        remote: &dyn RemoteKeys,
+        mut cache: Option<&mut TokenCache>,
+    ) -> Decision {
         // Headers this filter owns are never taken from the client.
         let mut mutations: Vec<Mutation> = self
             .owned_headers
@@ -194,6 +273,7 @@ impl Compiled {
             return Decision::Allow {
                 mutations,
                 verified: Vec::new(),
+                credentials: None,
             };
         };
         // Each provider's sources are searched once per request.
@@ -203,7 +283,7 @@ impl Compiled {
             .map(|p| extract::extract(&p.sources, req.headers, req.path))
             .collect();
         let any_token = found.iter().any(Option::is_some);
-        let mut results: Vec<Option<(Outcome, Option<Verified>)>> =
+        let mut results: Vec<Option<(Outcome, Option<Checked>)>> =
             (0..self.providers.len()).map(|_| None).collect();
         let mut outcome_of = |i: usize| -> Outcome {
             let Some(provider) = self.providers.get(i) else {
@@ -218,8 +298,15 @@ impl Compiled {
                         Keys::Remote(_) => remote.keys(i),
                     };
                     let token = found.get_mut(i).and_then(Option::take);
-                    let (outcome, verified) =
-                        check_provider(provider, keys, token, self.max_token_bytes, now);
+                    let (outcome, verified) = check_provider(
+                        provider,
+                        i,
+                        keys,
+                        token,
+                        self.max_token_bytes,
+                        now,
+                        cache.as_deref_mut(),
+                    );
                     *slot = Some((outcome.clone(), verified));
                     outcome
                 }
@@ -235,19 +322,23 @@ impl Compiled {
         }
         let mut verified = Vec::new();
         let mut stripped = Vec::new();
+        let mut credentials = None;
         for (i, result) in results.into_iter().enumerate() {
             let (Some((_, Some(v))), Some(provider)) = (result, self.providers.get(i)) else {
                 continue;
             };
             verified.push(i);
-            let payload = URL_SAFE_NO_PAD.encode(Value::Object(v.claims.clone()).to_string());
+            let claims = &v.verified.claims;
             mutations.push(Mutation::SetHeader(
                 provider.payload_header.clone(),
-                payload,
+                v.verified.payload.clone(),
             ));
+            if credentials.is_none() {
+                credentials.clone_from(&v.verified.credentials);
+            }
             for h in &provider.claim_headers {
                 if let Some(value) =
-                    crate::claims::lookup(&v.claims, &h.claim).and_then(|c| header_value(c, h.json))
+                    crate::claims::lookup(claims, &h.claim).and_then(|c| header_value(c, h.json))
                 {
                     mutations.push(Mutation::SetHeader(h.header.clone(), value));
                 }
@@ -265,6 +356,7 @@ impl Compiled {
         Decision::Allow {
             mutations,
             verified,
+            credentials,
         }
     }
 }

@@ -13,8 +13,13 @@
 //! * [`denial`]: why a token was refused, as a stable code and a message that never
 //!   contains the token.
 //!
-//! Everything here is plain functions over plain data; the proxy-wasm glue is separate.
-#![forbid(unsafe_code)]
+//! * [`remote`], [`jwks_fetch`]: when and how remote JWKS are fetched and shared;
+//! * [`jwe`]: encrypted tokens; [`token_cache`]: verified tokens by SHA-256;
+//! * [`filter`]: the thin proxy-wasm glue, over the kit's `Host` trait; [`metrics`].
+//!
+//! Everything but the glue is plain functions over plain data.
+// `deny`, not `forbid`: the one exception is `export_filter!`'s `#[unsafe(no_mangle)]` export.
+#![deny(unsafe_code)]
 
 pub mod alg;
 pub mod claims;
@@ -22,10 +27,19 @@ pub mod config;
 pub mod decide;
 pub mod denial;
 pub mod extract;
+pub mod filter;
+pub mod jwe;
 pub mod jwks;
+pub mod jwks_fetch;
+pub mod metrics;
+pub mod remote;
 pub mod requirement;
 pub mod token;
+pub mod token_cache;
 pub mod verify;
 
 pub use alg::Alg;
 pub use denial::Denial;
+pub use filter::JwtAuthRoot;
+
+tollgate_kit::export_filter!(JwtAuthRoot::default());

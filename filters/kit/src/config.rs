@@ -69,8 +69,12 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ConfigError> {
     let mut de = serde_json::Deserializer::from_slice(text);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let inner = err.inner();
-        // Syntax errors have no field; the message carries line and column.
-        let path = if inner.is_syntax() || inner.is_eof() {
+        // Valid JSON that still fails "syntax" has the wrong shape, most often a choice
+        // (`{"dir": …}` or `{"pem": …}`) given two forms: name the field.
+        let shape =
+            inner.is_syntax() && serde_json::from_slice::<serde::de::IgnoredAny>(text).is_ok();
+        // Real syntax errors have no field; the message carries line and column.
+        let path = if (inner.is_syntax() && !shape) || inner.is_eof() {
             String::new()
         } else {
             err.path().to_string()
@@ -80,7 +84,12 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ConfigError> {
         } else {
             path
         };
-        ConfigError::new(path, inner.to_string())
+        let message = if shape {
+            format!("expected exactly one of the allowed forms ({inner})")
+        } else {
+            inner.to_string()
+        };
+        ConfigError::new(path, message)
     })?;
     de.end()
         .map_err(|err| ConfigError::new("", err.to_string()))?;
@@ -90,6 +99,39 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ConfigError> {
 /// Parses then compiles: what `on_configure` and the control service both call.
 pub fn load<T: Compile>(bytes: &[u8]) -> Result<T::Compiled, ConfigError> {
     parse::<T>(bytes)?.compile()
+}
+
+/// Runs a filter's table of config errors (a JSON array of `{"name", "config", "path",
+/// "contains"}`), shared by the filters' case-file tests. Returns one line per case
+/// that was accepted or failed differently; empty means every case held.
+pub fn error_case_failures<T: Compile>(cases_json: &str) -> Vec<String> {
+    let cases: Vec<serde_json::Value> = match serde_json::from_str(cases_json) {
+        Ok(cases) => cases,
+        Err(e) => return vec![format!("the case file is not a JSON array: {e}")],
+    };
+    let text = |case: &serde_json::Value, field: &str| {
+        case.get(field)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let mut failures = Vec::new();
+    for case in &cases {
+        let name = text(case, "name");
+        let config = case
+            .get("config")
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        match load::<T>(config.as_bytes()) {
+            Ok(_) => failures.push(format!("{name}: accepted")),
+            Err(e) => {
+                if e.path != text(case, "path") || !e.message.contains(&text(case, "contains")) {
+                    failures.push(format!("{name}: got `{}`: {}", e.path, e.message));
+                }
+            }
+        }
+    }
+    failures
 }
 
 #[cfg(test)]

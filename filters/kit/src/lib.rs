@@ -14,10 +14,13 @@
 #![deny(unsafe_code)]
 
 pub mod config;
+pub mod counters;
 pub mod filter;
 pub mod host;
+pub mod json;
 pub mod mock;
 pub mod pairs;
+pub mod route;
 pub mod slot;
 pub mod types;
 

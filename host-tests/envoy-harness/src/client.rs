@@ -40,6 +40,11 @@ impl HttpRequest {
             .push((name.to_ascii_lowercase(), value.to_string()));
         self
     }
+
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
 }
 
 #[derive(Debug, Clone, Default)]

@@ -33,6 +33,8 @@ pub struct WasmFilter {
     /// The plugin configuration (JSON text).
     pub config: String,
     pub failure_policy: FailurePolicy,
+    /// `allow_on_headers_stop_iteration` (Envoy 1.35+): body callbacks while headers are held.
+    pub allow_on_headers_stop_iteration: bool,
 }
 
 impl WasmFilter {
@@ -42,7 +44,13 @@ impl WasmFilter {
             wasm: wasm.to_path_buf(),
             config: String::new(),
             failure_policy: FailurePolicy::default(),
+            allow_on_headers_stop_iteration: false,
         }
+    }
+
+    pub fn allow_on_headers_stop_iteration(mut self, allow: bool) -> Self {
+        self.allow_on_headers_stop_iteration = allow;
+        self
     }
 
     pub fn config(mut self, json: &str) -> Self {
@@ -66,6 +74,9 @@ pub struct EnvoyConfig {
     pub native_filters: Vec<String>,
     /// Extra clusters: (name, address, speaks HTTP/2).
     pub clusters: Vec<(String, SocketAddr, bool)>,
+    /// Path prefixes routed to a named cluster, tried in order before the catch-all
+    /// route to `upstream`.
+    pub routes: Vec<(String, String)>,
     pub concurrency: usize,
     pub log_level: String,
 }
@@ -77,6 +88,7 @@ impl EnvoyConfig {
             filters: Vec::new(),
             native_filters: Vec::new(),
             clusters: Vec::new(),
+            routes: Vec::new(),
             concurrency: 1,
             log_level: "info".into(),
         }
@@ -89,6 +101,18 @@ impl EnvoyConfig {
 
     pub fn cluster(mut self, name: &str, addr: SocketAddr, http2: bool) -> Self {
         self.clusters.push((name.to_string(), addr, http2));
+        self
+    }
+
+    /// Envoy's log level (`info` by default).
+    pub fn log_level(mut self, level: &str) -> Self {
+        self.log_level = level.to_string();
+        self
+    }
+
+    /// Routes requests whose path starts with `prefix` to `cluster`.
+    pub fn route(mut self, prefix: &str, cluster: &str) -> Self {
+        self.routes.push((prefix.to_string(), cluster.to_string()));
         self
     }
 
@@ -107,7 +131,14 @@ impl EnvoyConfig {
         y.push_str("    filter_chains:\n    - filters:\n      - name: envoy.filters.network.http_connection_manager\n        typed_config:\n");
         y.push_str("          \"@type\": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager\n");
         y.push_str("          stat_prefix: ingress\n          route_config:\n            virtual_hosts:\n            - name: all\n              domains: [\"*\"]\n");
-        y.push_str("              routes: [{match: {prefix: \"/\"}, route: {cluster: upstream}}]\n          http_filters:\n");
+        y.push_str("              routes:\n");
+        for (prefix, cluster) in &self.routes {
+            let _ = writeln!(
+                y,
+                "              - {{match: {{prefix: \"{prefix}\"}}, route: {{cluster: {cluster}}}}}"
+            );
+        }
+        y.push_str("              - {match: {prefix: \"/\"}, route: {cluster: upstream}}\n          http_filters:\n");
         for native in &self.native_filters {
             for (i, line) in native.lines().enumerate() {
                 let _ = writeln!(y, "          {}{line}", if i == 0 { "- " } else { "  " });
@@ -133,6 +164,9 @@ impl EnvoyConfig {
                 y,
                 "                configuration: {{\"@type\": type.googleapis.com/google.protobuf.StringValue, value: {config}}}"
             );
+            if f.allow_on_headers_stop_iteration {
+                let _ = writeln!(y, "                allow_on_headers_stop_iteration: true");
+            }
             let _ = writeln!(y, "                vm_config:");
             let _ = writeln!(y, "                  vm_id: {}", f.name);
             let _ = writeln!(y, "                  runtime: envoy.wasm.runtime.v8");

@@ -15,10 +15,12 @@ mod binary;
 mod client;
 mod config;
 mod process;
+mod s3;
 mod upstream;
 
 pub use binary::{envoy_binary, repo_root};
-pub use client::{HttpRequest, HttpResponse};
+pub use client::{HttpRequest, HttpResponse, send};
 pub use config::{EnvoyConfig, FailurePolicy, WasmFilter};
 pub use process::Envoy;
+pub use s3::{S3Server, s3s_fs_binary};
 pub use upstream::{EchoReply, Upstream, echo, grpc_frame, grpc_unframe};

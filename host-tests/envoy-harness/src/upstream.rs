@@ -84,9 +84,13 @@ pub struct Seen {
     pub body: Vec<u8>,
 }
 
+/// Fixed answers by exact path, served instead of the echo (a JWKS, an outage).
+type Routes = Arc<Mutex<std::collections::HashMap<String, (u16, Vec<u8>)>>>;
+
 pub struct Upstream {
     addr: SocketAddr,
     seen: Arc<Mutex<Vec<Seen>>>,
+    routes: Routes,
     runtime: Option<tokio::runtime::Runtime>,
 }
 
@@ -103,15 +107,19 @@ impl Upstream {
         let addr = listener.local_addr()?;
         let seen = Arc::new(Mutex::new(Vec::new()));
         let seen_server = Arc::clone(&seen);
+        let routes: Routes = Arc::default();
+        let routes_server = Arc::clone(&routes);
         runtime.spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
                 let seen = Arc::clone(&seen_server);
+                let routes = Arc::clone(&routes_server);
                 tokio::spawn(async move {
-                    let service =
-                        hyper::service::service_fn(move |req| handle(req, Arc::clone(&seen)));
+                    let service = hyper::service::service_fn(move |req| {
+                        handle(req, Arc::clone(&seen), Arc::clone(&routes))
+                    });
                     let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                         .serve_connection(TokioIo::new(stream), service)
                         .await;
@@ -121,12 +129,29 @@ impl Upstream {
         Ok(Self {
             addr,
             seen,
+            routes,
             runtime: Some(runtime),
         })
     }
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Answers `path` (exact, query ignored) with `status` and `body` from now on.
+    pub fn route(&self, path: &str, status: u16, body: impl Into<Vec<u8>>) {
+        self.routes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(path.to_string(), (status, body.into()));
+    }
+
+    /// How many requests for `path` (query ignored) arrived.
+    pub fn hits(&self, path: &str) -> usize {
+        self.seen()
+            .iter()
+            .filter(|s| s.path.split('?').next() == Some(path))
+            .count()
     }
 
     /// Every request received so far.
@@ -148,7 +173,11 @@ impl Drop for Upstream {
 
 type Reply = Response<ReplyBody>;
 
-async fn handle(req: Request<Incoming>, seen: Arc<Mutex<Vec<Seen>>>) -> Result<Reply, Infallible> {
+async fn handle(
+    req: Request<Incoming>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    routes: Routes,
+) -> Result<Reply, Infallible> {
     let method = req.method().to_string();
     let path = req
         .uri()
@@ -189,6 +218,20 @@ async fn handle(req: Request<Incoming>, seen: Arc<Mutex<Vec<Seen>>>) -> Result<R
         });
     if grpc {
         return Ok(grpc_reply(&path, &body));
+    }
+    let fixed = routes
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(path.split('?').next().unwrap_or_default())
+        .cloned();
+    if let Some((status, body)) = fixed {
+        let mut response = Response::new(ReplyBody::full(body));
+        *response.status_mut() =
+            hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::OK);
+        response
+            .headers_mut()
+            .insert("content-type", HeaderValue::from_static("application/json"));
+        return Ok(response);
     }
     let reply = echo(&method, &path, &headers, &body);
     if !reply.delay.is_zero() {

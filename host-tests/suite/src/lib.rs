@@ -2,6 +2,8 @@
 //! conformance probes, and one [`Target`] interface over the wasmtime host and real
 //! Envoy so both receive exactly the same requests.
 
+pub mod tokens;
+
 use std::path::PathBuf;
 use std::time::Duration;
 

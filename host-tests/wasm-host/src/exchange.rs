@@ -26,6 +26,8 @@ pub struct Request {
     /// Which worker VM takes the stream; round-robin when `None`.
     pub worker: Option<usize>,
     pub source: Option<SocketAddr>,
+    /// Stream properties an earlier filter in the chain set (Envoy filter state).
+    pub filter_state: Vec<(String, Vec<u8>)>,
 }
 
 impl Request {
@@ -39,6 +41,7 @@ impl Request {
             trailers: Vec::new(),
             worker: None,
             source: None,
+            filter_state: Vec::new(),
         }
     }
 
@@ -70,6 +73,13 @@ impl Request {
     pub fn trailer(mut self, name: &str, value: &str) -> Self {
         self.trailers
             .push((name.to_ascii_lowercase(), value.to_string()));
+        self
+    }
+
+    /// A property an earlier filter set on this stream (`proxy_set_property`), e.g.
+    /// jwt-auth's `tollgate_credentials` for hcp-auth.
+    pub fn filter_state(mut self, key: &str, value: impl Into<Vec<u8>>) -> Self {
+        self.filter_state.push((key.to_string(), value.into()));
         self
     }
 

@@ -82,9 +82,18 @@ pub struct PluginBuilder {
     log_level: LogLevel,
     stream_timeout: Duration,
     reload_backoff: Duration,
+    allow_on_headers_stop_iteration: bool,
 }
 
 impl PluginBuilder {
+    /// Envoy's `allow_on_headers_stop_iteration` (Envoy 1.35+). Off by default, as in
+    /// Envoy: a `StopIteration` from a headers callback then stops everything, and the
+    /// filter sees no body until it resumes. On: body callbacks run while headers are held.
+    pub fn allow_on_headers_stop_iteration(mut self, allow: bool) -> Self {
+        self.allow_on_headers_stop_iteration = allow;
+        self
+    }
+
     pub fn profile(mut self, profile: Profile) -> Self {
         self.profile = profile;
         self
@@ -137,6 +146,7 @@ impl PluginBuilder {
         linker.define_unknown_imports_as_traps(&module)?;
         let shared = Arc::new(PluginShared {
             profile: self.profile,
+            allow_on_headers_stop_iteration: self.allow_on_headers_stop_iteration,
             name: self.name,
             root_id: self.root_id,
             vm_id: self.vm_id,
@@ -250,6 +260,7 @@ impl Plugin {
             log_level: LogLevel::Info,
             stream_timeout: Duration::from_secs(300),
             reload_backoff: Duration::from_secs(1),
+            allow_on_headers_stop_iteration: false,
         }
     }
 

@@ -2,8 +2,10 @@
 //!
 //! * headers → body chunks → trailers per direction, each body delivered as it
 //!   arrives and closed by an empty end-of-stream chunk (Envoy's HTTP/1 codec);
-//! * `StopIteration` holds headers while body chunks still reach the filter;
-//!   `StopAll*` buffers the body without calling the filter until it resumes;
+//! * `StopAll*` buffers the body without calling the filter until it resumes. Envoy
+//!   treats a headers `StopIteration` the same way unless the plugin sets
+//!   `allow_on_headers_stop_iteration`; then (and on the other profiles) body chunks
+//!   still reach the filter while the headers are held;
 //!   a body callback that stops sees everything buffered so far on the next call;
 //! * a paused stream waits (in virtual time) for `proxy_continue_stream`, a local
 //!   reply, or Envoy's stream timeout (504 "stream timeout");
@@ -294,6 +296,8 @@ impl<'p> StreamRun<'p> {
             ..ContextData::default()
         };
         data.maps.insert(MapKind::RequestHeaders, headers);
+        data.filter_state
+            .extend(self.request.filter_state.iter().cloned());
         vm.store.data_mut().contexts.insert(ctx, data);
         let root = vm.store.data().root_context;
         vm.enter(ctx);
@@ -417,7 +421,12 @@ impl<'p> StreamRun<'p> {
             .unwrap_or(0);
         let resumed = self.apply(dir.kind)?;
         let mut held = action != 0 && !resumed;
-        let stop_all = held && action >= 3;
+        // Envoy (proxy-wasm-cpp-host) turns a headers StopIteration into
+        // StopAllIterationAndWatermark unless the plugin allows StopIteration.
+        let envoy_stop_all = action == 1
+            && self.plugin.shared.profile == crate::Profile::Envoy
+            && !self.plugin.shared.allow_on_headers_stop_iteration;
+        let stop_all = held && (action >= 3 || envoy_stop_all);
 
         // The codec delivers each chunk, then (HTTP/1) an empty chunk carrying end-of-stream.
         let mut deliveries: Vec<(Vec<u8>, bool)> = Vec::new();

@@ -24,6 +24,10 @@ pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// What every VM of a plugin shares.
 pub struct PluginShared {
     pub profile: Profile,
+    /// Envoy's `PluginConfig.allow_on_headers_stop_iteration`: without it Envoy turns a
+    /// headers `StopIteration` into `StopAllIterationAndWatermark` (no body callbacks
+    /// until the filter resumes).
+    pub allow_on_headers_stop_iteration: bool,
     pub name: String,
     pub root_id: String,
     pub vm_id: String,

@@ -1,0 +1,314 @@
+//! The proxy-wasm glue: one header read, one property read when credentials are needed,
+//! the decision, and the header changes. With `s3.sign_body` the body is buffered
+//! (headers held) until its hash is known.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::UNIX_EPOCH;
+
+use tollgate_kit::config;
+use tollgate_kit::filter::Callouts;
+use tollgate_kit::host::{LocalReply, Pairs};
+use tollgate_kit::slot::ConfigSlot;
+use tollgate_kit::{
+    BodyAction, BufferKind, HeadersAction, Host, LogLevel, MapKind, RootFilter, StreamFilter,
+    TrailersAction,
+};
+
+use crate::config::{Compiled, HcpAuthConfig, Mode};
+use crate::credentials;
+use crate::decide::{Decision, Mutation, Rejection, RequestView, reject};
+use crate::sigv4::sha256_hex;
+
+/// The stream property jwt-auth fills with the verified claims, credentials included.
+pub const CREDENTIALS_PROPERTY: &str = "tollgate_credentials";
+
+/// Counters by their name under `hcp_auth.`.
+type Counters = tollgate_kit::counters::Counters<&'static str>;
+
+fn count(counters: &RefCell<Counters>, host: &dyn Host, name: &'static str) {
+    counters
+        .borrow_mut()
+        .inc(host, name, || format!("hcp_auth.{name}"));
+}
+
+#[derive(Default)]
+pub struct HcpAuthRoot {
+    config: ConfigSlot<Compiled>,
+    counters: Rc<RefCell<Counters>>,
+}
+
+impl Callouts for HcpAuthRoot {}
+
+impl RootFilter for HcpAuthRoot {
+    fn on_configure(&mut self, _host: &dyn Host, bytes: &[u8]) -> Result<(), String> {
+        let compiled = config::load::<HcpAuthConfig>(bytes).map_err(|e| e.to_string())?;
+        self.config.replace(compiled);
+        Ok(())
+    }
+
+    fn new_stream(&mut self, _host: &dyn Host, _context_id: u32) -> Option<Box<dyn StreamFilter>> {
+        Some(Box::new(HcpAuthStream {
+            config: self.config.current()?,
+            counters: Rc::clone(&self.counters),
+            headers: Vec::new(),
+            credentials: None,
+            state: State::Deciding,
+            buffered: 0,
+        }))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Deciding,
+    /// Headers held until the body is complete.
+    Buffering,
+    Denied,
+    Passed,
+}
+
+pub struct HcpAuthStream {
+    config: Rc<Compiled>,
+    counters: Rc<RefCell<Counters>>,
+    headers: Pairs,
+    /// The claims' credentials, read once in the headers phase.
+    credentials: Option<Result<credentials::Credentials, credentials::Problem>>,
+    state: State,
+    buffered: usize,
+}
+
+fn header<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+fn mode_counter(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Management => "management",
+        Mode::S3 => "s3",
+        Mode::Passthrough => "passthrough",
+    }
+}
+
+impl HcpAuthStream {
+    fn refuse(&mut self, host: &dyn Host, r: &Rejection) {
+        self.state = State::Denied;
+        count(
+            &self.counters,
+            host,
+            match r.code {
+                "credentials_missing" => "denied.credentials_missing",
+                "credentials_incomplete" => "denied.credentials_incomplete",
+                "tenant_invalid" => "denied.tenant_invalid",
+                "body_too_large" => "denied.body_too_large",
+                _ => "denied.internal",
+            },
+        );
+        let www = format!(
+            "Bearer realm=\"tollgate\", error=\"invalid_token\", error_description=\"{}\"",
+            r.code
+        );
+        let headers: &[(&str, &str)] = if r.status == 401 {
+            &[
+                ("content-type", "application/json"),
+                ("www-authenticate", &www),
+            ]
+        } else {
+            &[("content-type", "application/json")]
+        };
+        let reply = LocalReply {
+            status: u32::from(r.status),
+            details: "tollgate_hcp_auth_denied",
+            headers,
+            body: r.body.as_bytes(),
+            grpc_status: None,
+        };
+        if let Err(e) = host.send_local_response(&reply) {
+            host.log(
+                LogLevel::Error,
+                &format!("hcp-auth: cannot refuse a request: {e}"),
+            );
+        }
+    }
+
+    fn fail(&mut self, host: &dyn Host, why: &str) {
+        // Never include request data here: it may hold credentials.
+        host.log(
+            LogLevel::Error,
+            &format!("hcp-auth: {why}; refusing the request"),
+        );
+        self.refuse(
+            host,
+            &reject(500, "internal", "the request could not be authorized"),
+        );
+    }
+
+    /// Decides and applies; `Continue` means the request may go on.
+    fn run(&mut self, host: &dyn Host, body_hash: Option<&str>) -> bool {
+        let Some(now) = host
+            .now()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_secs())
+        else {
+            self.fail(host, "the host gave no time");
+            return false;
+        };
+        let view = RequestView {
+            method: header(&self.headers, ":method"),
+            path: header(&self.headers, ":path"),
+            headers: &self.headers,
+        };
+        // Borrowed, not cloned: the password is not copied per request.
+        let no_claims = credentials::Problem::NoClaims;
+        let creds = match &self.credentials {
+            Some(result) => result.as_ref(),
+            None => Err(&no_claims),
+        };
+        match self.config.decide(&view, creds, now, body_hash) {
+            Decision::Allow { mode, mutations } => {
+                let map = MapKind::RequestHeaders;
+                for m in &mutations {
+                    let result = match m {
+                        Mutation::Remove(h) => host.remove_header(map, h),
+                        Mutation::Set(h, v) => host.replace_header(map, h, v),
+                        Mutation::SetCookie(Some(c)) => host.replace_header(map, "cookie", c),
+                        Mutation::SetCookie(None) => host.remove_header(map, "cookie"),
+                    };
+                    if let Err(e) = result {
+                        self.fail(host, &format!("cannot rewrite the request headers: {e}"));
+                        return false;
+                    }
+                }
+                count(&self.counters, host, mode_counter(mode));
+                self.state = State::Passed;
+                true
+            }
+            Decision::NeedBody => {
+                // Only reached without a hash; the body path always passes one.
+                self.fail(host, "the body hash was not available");
+                false
+            }
+            Decision::Deny(r) => {
+                self.refuse(host, &r);
+                false
+            }
+        }
+    }
+}
+
+impl Callouts for HcpAuthStream {}
+
+impl StreamFilter for HcpAuthStream {
+    fn on_request_headers(
+        &mut self,
+        host: &dyn Host,
+        _n: usize,
+        end_of_stream: bool,
+    ) -> HeadersAction {
+        match host.header_pairs(MapKind::RequestHeaders) {
+            Ok(pairs) => self.headers = pairs,
+            Err(e) => {
+                self.fail(host, &format!("cannot read the request headers: {e}"));
+                return HeadersAction::StopIteration;
+            }
+        }
+        let config = Rc::clone(&self.config);
+        let mode = config.mode_for(
+            header(&self.headers, ":method"),
+            header(&self.headers, ":path"),
+        );
+        if mode != Mode::Passthrough {
+            let property = host.property(&[CREDENTIALS_PROPERTY]).ok().flatten();
+            let payload = self
+                .headers
+                .iter()
+                .find(|(k, _)| *k == config.payload_header)
+                .map(|(_, v)| v.as_str());
+            let claims = credentials::claims(property.as_deref(), payload);
+            self.credentials = Some(credentials::extract(claims.as_ref(), &config.claims));
+        }
+        if config.needs_body(mode)
+            && !end_of_stream
+            && self.credentials.as_ref().is_some_and(Result::is_ok)
+        {
+            let declared = header(&self.headers, "content-length").parse::<u64>().ok();
+            if declared.is_some_and(|n| n > config.s3.max_body_bytes) {
+                self.refuse(host, &too_large(config.s3.max_body_bytes));
+                return HeadersAction::StopIteration;
+            }
+            // APISIX runs body callbacks only for filters that ask.
+            let _ = host.set_property(&["wasm_process_req_body"], b"true");
+            self.state = State::Buffering;
+            return HeadersAction::StopIteration;
+        }
+        let hash = config
+            .needs_body(mode)
+            .then_some(crate::sigv4::EMPTY_SHA256);
+        if self.run(host, hash) {
+            HeadersAction::Continue
+        } else {
+            HeadersAction::StopIteration
+        }
+    }
+
+    fn on_request_body(&mut self, host: &dyn Host, size: usize, end_of_stream: bool) -> BodyAction {
+        match self.state {
+            State::Passed => return BodyAction::Continue,
+            State::Denied => return BodyAction::StopNoBuffer,
+            State::Deciding | State::Buffering => {}
+        }
+        let max = self.config.s3.max_body_bytes;
+        self.buffered = size;
+        if u64::try_from(size).unwrap_or(u64::MAX) > max {
+            self.refuse(host, &too_large(max));
+            return BodyAction::StopNoBuffer;
+        }
+        if !end_of_stream {
+            return BodyAction::StopAndBuffer;
+        }
+        let body = match host.buffer(BufferKind::HttpRequestBody, 0, size) {
+            Ok(b) => b.unwrap_or_default(),
+            Err(e) => {
+                self.fail(host, &format!("cannot read the request body: {e}"));
+                return BodyAction::StopNoBuffer;
+            }
+        };
+        let hash = sha256_hex(&body);
+        if self.run(host, Some(&hash)) {
+            BodyAction::Continue
+        } else {
+            BodyAction::StopNoBuffer
+        }
+    }
+
+    fn on_request_trailers(&mut self, host: &dyn Host, _n: usize) -> TrailersAction {
+        // A body that ended with trailers: its last chunk had no end-of-stream mark.
+        if self.state == State::Buffering {
+            let body = host
+                .buffer(BufferKind::HttpRequestBody, 0, self.buffered)
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            let hash = sha256_hex(&body);
+            if !self.run(host, Some(&hash)) {
+                return TrailersAction::StopIteration;
+            }
+        }
+        match self.state {
+            State::Passed => TrailersAction::Continue,
+            _ => TrailersAction::StopIteration,
+        }
+    }
+}
+
+fn too_large(max: u64) -> Rejection {
+    reject(
+        413,
+        "body_too_large",
+        &format!("the body is larger than the {max} bytes this route signs"),
+    )
+}

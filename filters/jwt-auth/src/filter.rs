@@ -1,0 +1,543 @@
+//! The proxy-wasm glue: reads the request headers once, asks [`crate::decide`], and
+//! applies the decision. The root context owns the JWKS fetcher, the verified-token
+//! cache and the metrics; streams share them through `Rc<RefCell<_>>` (a VM is single
+//! threaded).
+//!
+//! A request that needs keys not fetched yet (first use, or an unknown `kid` allowed a
+//! refetch) waits: its headers are held, and it is decided again when the fetch answers
+//! (here or, through shared data, in another worker, noticed on the tick) or when its
+//! wait runs out.
+
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+use std::time::{Duration, UNIX_EPOCH};
+
+use tollgate_kit::config;
+use tollgate_kit::filter::Callouts;
+use tollgate_kit::host::{LocalReply, Pairs};
+use tollgate_kit::{
+    BodyAction, HeadersAction, Host, LogLevel, MapKind, RootFilter, StreamFilter, StreamKind,
+    TrailersAction,
+};
+
+use crate::config::{Compiled, JwtAuthConfig};
+use crate::decide::{Decision, Mutation, Rejection, RequestView};
+use crate::denial::Code;
+use crate::jwks_fetch::{FetchResult, Fetcher, Wait};
+use crate::metrics::Metrics;
+use crate::token_cache::TokenCache;
+
+/// The stream property that carries a verified token's full claims (with credentials)
+/// to `hcp-auth`. Envoy keeps it in the stream's filter state; it never goes upstream.
+pub const CREDENTIALS_PROPERTY: &str = "tollgate_credentials";
+
+/// How often the root checks for due refreshes, keys published by other workers, and
+/// requests whose wait ran out.
+const TICK: Duration = Duration::from_millis(500);
+
+fn now_ms(host: &dyn Host) -> Option<u64> {
+    let now = host.now().ok()?;
+    let since = now.duration_since(UNIX_EPOCH).ok()?;
+    u64::try_from(since.as_millis()).ok()
+}
+
+struct Waiter {
+    context_id: u32,
+    provider: usize,
+    /// The provider's fetch time when the wait began: newer keys end the wait.
+    fetched_at: u64,
+    deadline: u64,
+    stream: Weak<RefCell<StreamCore>>,
+}
+
+/// Everything a VM's streams share.
+pub struct Shared {
+    config: Rc<Compiled>,
+    fetcher: Fetcher,
+    cache: TokenCache,
+    metrics: Metrics,
+    waiters: Vec<Waiter>,
+    credentials_warned: bool,
+    /// The host runs our tick (Envoy, Kong); without it (APISIX) refreshes start on the
+    /// request path.
+    ticks: bool,
+}
+
+impl Shared {
+    fn new(config: Compiled) -> Self {
+        let fetcher = Fetcher::new(&config);
+        let cache = TokenCache::new(config.cache_entries);
+        let metrics = Metrics::new(config.providers.iter().map(|p| p.name.clone()).collect());
+        Self {
+            config: Rc::new(config),
+            fetcher,
+            cache,
+            metrics,
+            waiters: Vec::new(),
+            credentials_warned: false,
+            ticks: false,
+        }
+    }
+
+    /// Holds a stream until `provider`'s fetch ends (or its wait runs out).
+    fn wait_for(&mut self, core_ref: &Rc<RefCell<StreamCore>>, provider: usize, now: u64) {
+        self.waiters.push(Waiter {
+            context_id: core_ref.borrow().context_id,
+            provider,
+            fetched_at: self.fetcher.fetched_at(provider),
+            deadline: now.saturating_add(self.fetcher.max_wait_ms(provider)),
+            stream: Rc::downgrade(core_ref),
+        });
+    }
+
+    fn record(&mut self, host: &dyn Host, results: &[(usize, FetchResult)]) {
+        for &(provider, result) in results {
+            self.metrics.fetch(host, provider, result);
+            if matches!(result, FetchResult::Ok | FetchResult::Adopted) {
+                // Verifications against the old keys no longer count.
+                self.cache.forget_provider(provider);
+            }
+        }
+    }
+}
+
+type SharedRef = Rc<RefCell<Shared>>;
+
+#[derive(Default)]
+pub struct JwtAuthRoot {
+    shared: Option<SharedRef>,
+}
+
+impl JwtAuthRoot {
+    /// The compiled config in use (for tests and the control service).
+    pub fn config(&self) -> Option<Rc<Compiled>> {
+        self.shared.as_ref().map(|s| Rc::clone(&s.borrow().config))
+    }
+}
+
+impl Callouts for JwtAuthRoot {
+    fn on_http_call_response(
+        &mut self,
+        host: &dyn Host,
+        token: u32,
+        _num_headers: usize,
+        body_size: usize,
+        _num_trailers: usize,
+    ) {
+        if let Some(shared) = &self.shared {
+            fetch_answered(host, shared, token, body_size, None);
+        }
+    }
+}
+
+impl RootFilter for JwtAuthRoot {
+    fn on_configure(&mut self, host: &dyn Host, bytes: &[u8]) -> Result<(), String> {
+        let compiled = config::load::<JwtAuthConfig>(bytes).map_err(|e| e.to_string())?;
+        for p in &compiled.providers {
+            if let crate::config::Keys::Inline(set) = &p.keys {
+                for skipped in &set.skipped {
+                    host.log(
+                        LogLevel::Warn,
+                        &format!("jwt-auth: provider {}: key skipped: {skipped}", p.name),
+                    );
+                }
+            }
+        }
+        let mut shared = Shared::new(compiled);
+        if shared.fetcher.has_remote() {
+            // Hosts without timers (APISIX) refresh on the request path instead.
+            shared.ticks = host.set_tick_period(TICK).is_ok();
+        }
+        self.shared = Some(Rc::new(RefCell::new(shared)));
+        Ok(())
+    }
+
+    fn new_stream(&mut self, _host: &dyn Host, context_id: u32) -> Option<Box<dyn StreamFilter>> {
+        let shared = Rc::clone(self.shared.as_ref()?);
+        Some(Box::new(JwtAuthStream {
+            core: Rc::new(RefCell::new(StreamCore {
+                context_id,
+                headers: Vec::new(),
+                state: State::Deciding,
+            })),
+            shared,
+        }))
+    }
+
+    fn on_tick(&mut self, host: &dyn Host) {
+        let Some(shared) = &self.shared else {
+            return;
+        };
+        let Some(now) = now_ms(host) else {
+            return;
+        };
+        {
+            let mut sh = shared.borrow_mut();
+            let sh = &mut *sh;
+            let mut results = Vec::new();
+            let providers: Vec<usize> = sh.fetcher.providers().collect();
+            for p in providers {
+                sh.fetcher.poll(host, p, now, &mut results);
+            }
+            sh.record(host, &results);
+        }
+        resume(host, shared, now, None, None);
+    }
+}
+
+/// A JWKS callout answered (on the root or on the stream that made it).
+fn fetch_answered(
+    host: &dyn Host,
+    shared: &SharedRef,
+    token: u32,
+    body_size: usize,
+    current: Option<u32>,
+) {
+    let Some(now) = now_ms(host) else {
+        return;
+    };
+    let provider = {
+        let mut sh = shared.borrow_mut();
+        let sh = &mut *sh;
+        let mut results = Vec::new();
+        let provider = sh
+            .fetcher
+            .on_response(host, token, body_size, now, &mut results);
+        sh.record(host, &results);
+        provider
+    };
+    if provider.is_some() {
+        resume(host, shared, now, provider, current);
+    }
+}
+
+/// Decides again the waiting requests whose keys arrived (or, with `finished`, every
+/// request waiting on that provider's fetch) and those whose wait ran out.
+fn resume(
+    host: &dyn Host,
+    shared: &SharedRef,
+    now: u64,
+    finished: Option<usize>,
+    current: Option<u32>,
+) {
+    let ready: Vec<Waiter> = {
+        let mut sh = shared.borrow_mut();
+        let sh = &mut *sh;
+        let fetcher = &sh.fetcher;
+        let (ready, keep): (Vec<Waiter>, Vec<Waiter>) = sh.waiters.drain(..).partition(|w| {
+            finished == Some(w.provider)
+                || fetcher.fetched_at(w.provider) != w.fetched_at
+                || now >= w.deadline
+                || w.stream.strong_count() == 0
+        });
+        sh.waiters = keep;
+        ready
+    };
+    if ready.is_empty() {
+        return;
+    }
+    for waiter in ready {
+        let Some(core) = waiter.stream.upgrade() else {
+            continue;
+        };
+        if host.set_effective_context(waiter.context_id).is_err() {
+            continue;
+        }
+        if evaluate(host, shared, &core, false) == HeadersAction::Continue {
+            let _ = host.continue_stream(StreamKind::Request);
+        }
+    }
+    if let Some(id) = current {
+        let _ = host.set_effective_context(id);
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Deciding,
+    Waiting,
+    Denied,
+    Passed,
+}
+
+struct StreamCore {
+    context_id: u32,
+    headers: Pairs,
+    state: State,
+}
+
+pub struct JwtAuthStream {
+    core: Rc<RefCell<StreamCore>>,
+    shared: SharedRef,
+}
+
+fn header<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+fn deny(host: &dyn Host, rejection: &Rejection) {
+    let details = format!("tollgate_jwt_auth.{}", rejection.denial.code.as_str());
+    let reply = LocalReply {
+        status: u32::from(rejection.status),
+        details: &details,
+        headers: &[
+            ("www-authenticate", rejection.www_authenticate.as_str()),
+            ("content-type", "application/json"),
+            ("cache-control", "no-store"),
+        ],
+        body: rejection.body.as_bytes(),
+        grpc_status: None,
+    };
+    if let Err(e) = host.send_local_response(&reply) {
+        host.log(
+            LogLevel::Error,
+            &format!("jwt-auth: cannot refuse a request: {e}"),
+        );
+    }
+}
+
+fn internal_error(host: &dyn Host, why: &str) {
+    host.log(
+        LogLevel::Error,
+        &format!("jwt-auth: {why}; refusing the request"),
+    );
+    let _ = host.send_local_response(&LocalReply {
+        status: 500,
+        details: "tollgate_jwt_auth.internal",
+        headers: &[("content-type", "application/json")],
+        body: br#"{"error":"internal","message":"the request could not be authenticated"}"#,
+        grpc_status: None,
+    });
+}
+
+/// Applies an allowing decision; only headers present are removed (each hostcall costs).
+fn apply(host: &dyn Host, headers: &[(String, String)], mutations: &[Mutation]) -> bool {
+    let map = MapKind::RequestHeaders;
+    let mut ok = true;
+    for m in mutations {
+        let result = match m {
+            Mutation::RemoveHeader(h) => {
+                if headers.iter().any(|(k, _)| k == h) {
+                    host.remove_header(map, h)
+                } else {
+                    Ok(())
+                }
+            }
+            Mutation::SetHeader(h, v) => host.replace_header(map, h, v),
+            Mutation::SetPath(p) => host.replace_header(map, ":path", p),
+            Mutation::SetCookie(Some(c)) => host.replace_header(map, "cookie", c),
+            Mutation::SetCookie(None) => host.remove_header(map, "cookie"),
+        };
+        ok &= result.is_ok();
+    }
+    ok
+}
+
+/// Decides the request held by `core`; `may_wait` lets it wait for keys once.
+fn evaluate(
+    host: &dyn Host,
+    shared: &SharedRef,
+    core_ref: &Rc<RefCell<StreamCore>>,
+    may_wait: bool,
+) -> HeadersAction {
+    let Some(now) = now_ms(host) else {
+        core_ref.borrow_mut().state = State::Denied;
+        internal_error(host, "the host gave no time");
+        return HeadersAction::StopIteration;
+    };
+    if may_wait {
+        expire_waiters_without_timer(host, shared, core_ref, now);
+    }
+    if may_wait && refresh_on_request_path(host, shared, core_ref, now) {
+        core_ref.borrow_mut().state = State::Waiting;
+        return HeadersAction::StopIteration;
+    }
+    let decision = {
+        let mut sh = shared.borrow_mut();
+        let sh = &mut *sh;
+        let core = core_ref.borrow();
+        let view = RequestView {
+            method: header(&core.headers, ":method"),
+            path: header(&core.headers, ":path"),
+            headers: &core.headers,
+        };
+        let config = Rc::clone(&sh.config);
+        #[allow(clippy::cast_precision_loss)] // ms since 1970 fit f64 exactly
+        let now_s = now as f64 / 1000.0;
+        config.decide_cached(&view, now_s, &sh.fetcher.at(now), Some(&mut sh.cache))
+    };
+    match decision {
+        Decision::Deny(r)
+            if may_wait && matches!(r.denial.code, Code::NoKeys | Code::KidUnknown) =>
+        {
+            let wait = {
+                let mut sh = shared.borrow_mut();
+                let sh = &mut *sh;
+                match r.provider.filter(|p| sh.fetcher.is_remote(*p)) {
+                    Some(p) => {
+                        let mut results = Vec::new();
+                        let kid_miss = r.denial.code == Code::KidUnknown;
+                        let wait = sh.fetcher.want(host, p, now, kid_miss, &mut results);
+                        sh.record(host, &results);
+                        if wait == Wait::Pending {
+                            sh.wait_for(core_ref, p, now);
+                        }
+                        wait
+                    }
+                    None => Wait::No,
+                }
+            };
+            match wait {
+                Wait::Retry => evaluate(host, shared, core_ref, false),
+                Wait::Pending => {
+                    core_ref.borrow_mut().state = State::Waiting;
+                    HeadersAction::StopIteration
+                }
+                Wait::No => refuse(host, shared, core_ref, &r),
+            }
+        }
+        Decision::Deny(r) => refuse(host, shared, core_ref, &r),
+        Decision::Allow {
+            mutations,
+            verified,
+            credentials,
+        } => {
+            let mut sh = shared.borrow_mut();
+            let sh = &mut *sh;
+            let applied = apply(host, &core_ref.borrow().headers, &mutations);
+            if !applied {
+                core_ref.borrow_mut().state = State::Denied;
+                internal_error(host, "cannot rewrite the request headers");
+                return HeadersAction::StopIteration;
+            }
+            if let Some(claims) = credentials
+                && let Err(e) = host.set_property(&[CREDENTIALS_PROPERTY], claims.as_bytes())
+                && !std::mem::replace(&mut sh.credentials_warned, true)
+            {
+                host.log(
+                    LogLevel::Warn,
+                    &format!("jwt-auth: this host cannot pass credentials to hcp-auth: {e}"),
+                );
+            }
+            for p in verified {
+                sh.metrics.allowed(host, p);
+            }
+            core_ref.borrow_mut().state = State::Passed;
+            HeadersAction::Continue
+        }
+    }
+}
+
+/// Without a timer nothing ends a wait whose fetch was lost (the stream that made it went
+/// away), so each new request resumes the waits that ran out.
+fn expire_waiters_without_timer(
+    host: &dyn Host,
+    shared: &SharedRef,
+    core_ref: &Rc<RefCell<StreamCore>>,
+    now: u64,
+) {
+    let due = {
+        let sh = shared.borrow();
+        !sh.ticks && sh.waiters.iter().any(|w| now >= w.deadline)
+    };
+    if due {
+        let current = core_ref.borrow().context_id;
+        resume(host, shared, now, None, Some(current));
+    }
+}
+
+/// Without a timer, the request that finds keys due for refresh starts the fetch and
+/// waits for it (on APISIX a callout lives with the request that made it).
+fn refresh_on_request_path(
+    host: &dyn Host,
+    shared: &SharedRef,
+    core_ref: &Rc<RefCell<StreamCore>>,
+    now: u64,
+) -> bool {
+    let mut sh = shared.borrow_mut();
+    let sh = &mut *sh;
+    if sh.ticks || !sh.fetcher.has_remote() {
+        return false;
+    }
+    let due: Vec<usize> = sh
+        .fetcher
+        .providers()
+        .filter(|p| sh.fetcher.refresh_due(*p, now))
+        .collect();
+    for p in due {
+        let mut results = Vec::new();
+        sh.fetcher.poll(host, p, now, &mut results);
+        sh.record(host, &results);
+        if sh.fetcher.in_flight(p, now) {
+            sh.wait_for(core_ref, p, now);
+            return true;
+        }
+    }
+    false
+}
+
+fn refuse(
+    host: &dyn Host,
+    shared: &SharedRef,
+    core_ref: &Rc<RefCell<StreamCore>>,
+    r: &Rejection,
+) -> HeadersAction {
+    shared
+        .borrow_mut()
+        .metrics
+        .denied(host, r.provider, r.denial.code);
+    core_ref.borrow_mut().state = State::Denied;
+    deny(host, r);
+    HeadersAction::StopIteration
+}
+
+impl Callouts for JwtAuthStream {
+    fn on_http_call_response(
+        &mut self,
+        host: &dyn Host,
+        token: u32,
+        _num_headers: usize,
+        body_size: usize,
+        _num_trailers: usize,
+    ) {
+        let current = self.core.borrow().context_id;
+        fetch_answered(host, &self.shared, token, body_size, Some(current));
+    }
+}
+
+impl StreamFilter for JwtAuthStream {
+    fn on_request_headers(&mut self, host: &dyn Host, _n: usize, _eos: bool) -> HeadersAction {
+        match host.header_pairs(MapKind::RequestHeaders) {
+            Ok(pairs) => self.core.borrow_mut().headers = pairs,
+            Err(e) => {
+                self.core.borrow_mut().state = State::Denied;
+                internal_error(host, &format!("cannot read the request headers: {e}"));
+                return HeadersAction::StopIteration;
+            }
+        }
+        evaluate(host, &self.shared, &self.core, true)
+    }
+
+    fn on_request_body(&mut self, _host: &dyn Host, _size: usize, _eos: bool) -> BodyAction {
+        // Returning Continue here would release headers still held for a decision.
+        match self.core.borrow().state {
+            State::Waiting | State::Deciding => BodyAction::StopAndBuffer,
+            State::Denied => BodyAction::StopNoBuffer,
+            State::Passed => BodyAction::Continue,
+        }
+    }
+
+    fn on_request_trailers(&mut self, _host: &dyn Host, _n: usize) -> TrailersAction {
+        match self.core.borrow().state {
+            State::Passed => TrailersAction::Continue,
+            _ => TrailersAction::StopIteration,
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "filter_tests.rs"]
+mod tests;

@@ -1,0 +1,429 @@
+//! Fetching remote JWKS through the host: one fetch at a time across all worker VMs.
+//!
+//! Where the host has shared data (Envoy, Kong), the workers share the fetched JWKS
+//! and a lock entry under keys derived from the provider's upstream, authority and
+//! path:
+//! * `<base>.keys`: the fetch time (8 bytes, big-endian ms) and the JWKS body;
+//! * `<base>.lock`: `until_ms,failures`, taken by compare-and-swap. It marks a fetch
+//!   in flight, and after a failure it holds the other workers back for the backoff.
+//!
+//! A worker first adopts newer keys another worker published, and fetches only if
+//! they are still due and it wins the lock. Where there is no shared data (APISIX) each
+//! VM fetches for itself. The timing rules live in [`crate::remote`].
+
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::Duration;
+
+use tollgate_kit::host::HttpCall;
+use tollgate_kit::{BufferKind, Host, LogLevel, MapKind};
+
+use crate::config::{Compiled, Keys, Remote};
+use crate::decide::RemoteKeys;
+use crate::jwks::KeySet;
+use crate::remote::{Need, RemoteState};
+
+/// JWKS documents larger than this are refused as garbage.
+const MAX_JWKS_BYTES: usize = 1 << 20;
+
+/// What a fetch produced, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FetchResult {
+    /// Fresh keys from our own fetch.
+    Ok,
+    /// Fresh keys another worker fetched.
+    Adopted,
+    /// No answer, a timeout, or a non-200 status.
+    Failed,
+    /// A 200 whose body is not a usable JWKS.
+    Invalid,
+}
+
+impl FetchResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "fetch_ok",
+            Self::Adopted => "adopted",
+            Self::Failed => "fetch_failed",
+            Self::Invalid => "fetch_invalid",
+        }
+    }
+}
+
+/// Whether a request that lacks keys should wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// Keys changed just now: decide again at once.
+    Retry,
+    /// A fetch is under way (here or in another worker).
+    Pending,
+    /// Nothing will change soon: answer with what we have.
+    No,
+}
+
+struct Slot {
+    remote: Remote,
+    state: RemoteState,
+    keys_key: String,
+    lock_key: String,
+}
+
+pub struct Fetcher {
+    slots: Vec<Option<Slot>>,
+    /// `None` until the first shared-data call tells whether the host has it.
+    shared: Option<bool>,
+    pending: HashMap<u32, usize>,
+}
+
+/// FNV-1a: a stable, short name for a provider's shared entries.
+fn fnv(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+fn parse_lock(value: &[u8]) -> (u64, u32) {
+    let text = std::str::from_utf8(value).unwrap_or_default();
+    let mut parts = text.split(',');
+    let until = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let failures = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    (until, failures)
+}
+
+impl Fetcher {
+    pub fn new(config: &Compiled) -> Self {
+        let slots = config
+            .providers
+            .iter()
+            .map(|p| match &p.keys {
+                Keys::Remote(remote) => {
+                    let base = format!(
+                        "tollgate.jwt_auth.jwks.{:016x}",
+                        fnv(&format!(
+                            "{}|{}|{}",
+                            remote.upstream, remote.authority, remote.path
+                        ))
+                    );
+                    Some(Slot {
+                        remote: remote.clone(),
+                        state: RemoteState::default(),
+                        keys_key: format!("{base}.keys"),
+                        lock_key: format!("{base}.lock"),
+                    })
+                }
+                Keys::Inline(_) => None,
+            })
+            .collect();
+        Self {
+            slots,
+            shared: None,
+            pending: HashMap::new(),
+        }
+    }
+
+    pub fn has_remote(&self) -> bool {
+        self.slots.iter().any(Option::is_some)
+    }
+
+    pub fn is_remote(&self, provider: usize) -> bool {
+        matches!(self.slots.get(provider), Some(Some(_)))
+    }
+
+    /// The keys as of `now`, for [`crate::decide`].
+    pub fn at(&self, now: u64) -> KeysAt<'_> {
+        KeysAt { fetcher: self, now }
+    }
+
+    pub fn providers(&self) -> impl Iterator<Item = usize> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|_| i))
+    }
+
+    /// A request for `provider` found no keys, or (with `kid_miss`) an unknown `kid`.
+    pub fn want(
+        &mut self,
+        host: &dyn Host,
+        provider: usize,
+        now: u64,
+        kid_miss: bool,
+        results: &mut Vec<(usize, FetchResult)>,
+    ) -> Wait {
+        let Some(Some(slot)) = self.slots.get_mut(provider) else {
+            return Wait::No;
+        };
+        let policy = slot.remote.policy;
+        if kid_miss && !slot.state.unknown_kid(now, &policy) {
+            return Wait::No;
+        }
+        let before = slot.state.fetched_at();
+        self.poll(host, provider, now, results);
+        let Some(Some(slot)) = self.slots.get(provider) else {
+            return Wait::No;
+        };
+        if slot.state.fetched_at() != before {
+            Wait::Retry
+        } else if slot.state.in_flight(now) || self.waiting_on_other(host, provider, now) {
+            Wait::Pending
+        } else {
+            Wait::No
+        }
+    }
+
+    fn waiting_on_other(&self, host: &dyn Host, provider: usize, now: u64) -> bool {
+        let Some(Some(slot)) = self.slots.get(provider) else {
+            return false;
+        };
+        if self.shared != Some(true) {
+            return false;
+        }
+        // Another worker holds a fetch lock (not a failure backoff: then nothing is coming).
+        match host.shared_data(&slot.lock_key) {
+            Ok(v) => v.value.is_some_and(|v| {
+                let (until, failures) = parse_lock(&v);
+                until > now && failures == 0
+            }),
+            Err(_) => false,
+        }
+    }
+
+    /// Adopts keys another worker published and starts a fetch if one is due.
+    pub fn poll(
+        &mut self,
+        host: &dyn Host,
+        provider: usize,
+        now: u64,
+        results: &mut Vec<(usize, FetchResult)>,
+    ) {
+        let shared = self.shared;
+        let Some(Some(slot)) = self.slots.get_mut(provider) else {
+            return;
+        };
+        let policy = slot.remote.policy;
+        let Some(need) = slot.state.need(now, &policy) else {
+            return;
+        };
+        let mut has_shared = shared != Some(false);
+        if has_shared {
+            match host.shared_data(&slot.keys_key) {
+                Ok(entry) => {
+                    self.shared = Some(true);
+                    if let Some(value) = entry.value
+                        && let Some((at, body)) = value.split_first_chunk::<8>()
+                    {
+                        let fetched_at = u64::from_be_bytes(*at);
+                        let newer = fetched_at > slot.state.fetched_at();
+                        // A kid miss wants keys newer than the miss itself.
+                        let useful = newer
+                            && (need != Need::UnknownKid
+                                || fetched_at.saturating_add(1_000) >= now);
+                        if useful && let Ok(set) = KeySet::from_jwks(body) {
+                            slot.state.adopt(Rc::new(set), fetched_at);
+                            results.push((provider, FetchResult::Adopted));
+                            if slot.state.need(now, &policy).is_none() {
+                                return;
+                            }
+                        }
+                    }
+                }
+                Err(e) if e.is_unimplemented() => {
+                    self.shared = Some(false);
+                    has_shared = false;
+                }
+                Err(_) => {}
+            }
+        }
+        if has_shared {
+            // Take the lock, or defer to the worker that holds it.
+            let current = host.shared_data(&slot.lock_key).unwrap_or_default();
+            let (until, failures) = current.value.as_deref().map(parse_lock).unwrap_or((0, 0));
+            if until > now {
+                slot.state.defer(until);
+                return;
+            }
+            let hold = now.saturating_add(policy.timeout_ms).saturating_add(1_000);
+            let claim = format!("{hold},0");
+            if host
+                .set_shared_data(&slot.lock_key, Some(claim.as_bytes()), current.cas)
+                .is_err()
+            {
+                // Another worker won the race.
+                slot.state.defer(now.saturating_add(100));
+                return;
+            }
+            slot.state.set_failures(failures);
+        }
+        let headers = [
+            (":method", "GET"),
+            (":path", slot.remote.path.as_str()),
+            (":authority", slot.remote.authority.as_str()),
+            ("accept", "application/json"),
+            ("user-agent", "tollgate-jwt-auth"),
+        ];
+        let call = HttpCall {
+            upstream: &slot.remote.upstream,
+            headers: &headers,
+            body: None,
+            trailers: &[],
+            timeout: Duration::from_millis(policy.timeout_ms),
+        };
+        match host.http_call(&call) {
+            Ok(token) => {
+                slot.state.started(now, &policy);
+                self.pending.insert(token, provider);
+            }
+            Err(e) => {
+                host.log(
+                    LogLevel::Warn,
+                    &format!(
+                        "jwt-auth: cannot fetch JWKS for provider #{provider} from {}: {e}",
+                        slot.remote.upstream
+                    ),
+                );
+                let next = slot.state.failed(now, &policy);
+                release(host, slot, has_shared, next);
+                results.push((provider, FetchResult::Failed));
+            }
+        }
+    }
+
+    /// A callout answered. Returns the provider it was for, if it was ours.
+    pub fn on_response(
+        &mut self,
+        host: &dyn Host,
+        token: u32,
+        body_size: usize,
+        now: u64,
+        results: &mut Vec<(usize, FetchResult)>,
+    ) -> Option<usize> {
+        let provider = self.pending.remove(&token)?;
+        let has_shared = self.shared == Some(true);
+        let Some(Some(slot)) = self.slots.get_mut(provider) else {
+            return None;
+        };
+        let policy = slot.remote.policy;
+        let status = host
+            .header(MapKind::HttpCallResponseHeaders, ":status")
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let outcome = if status != "200" {
+            Err((
+                FetchResult::Failed,
+                format!(
+                    "status {}",
+                    if status.is_empty() { "none" } else { &status }
+                ),
+            ))
+        } else if body_size > MAX_JWKS_BYTES {
+            Err((
+                FetchResult::Invalid,
+                format!("{body_size} bytes is too large"),
+            ))
+        } else {
+            let body = host
+                .buffer(BufferKind::HttpCallResponseBody, 0, body_size)
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            KeySet::from_jwks(&body)
+                .map(|set| (set, body))
+                .map_err(|e| (FetchResult::Invalid, e))
+        };
+        match outcome {
+            Ok((set, body)) => {
+                for skipped in &set.skipped {
+                    host.log(
+                        LogLevel::Warn,
+                        &format!("jwt-auth: provider #{provider}: JWKS key skipped: {skipped}"),
+                    );
+                }
+                slot.state.adopt(Rc::new(set), now);
+                if has_shared {
+                    let mut entry = now.to_be_bytes().to_vec();
+                    entry.extend_from_slice(&body);
+                    let _ = host.set_shared_data(&slot.keys_key, Some(&entry), None);
+                }
+                release(host, slot, has_shared, 0);
+                results.push((provider, FetchResult::Ok));
+            }
+            Err((result, reason)) => {
+                let next = slot.state.failed(now, &policy);
+                host.log(
+                    LogLevel::Warn,
+                    &format!(
+                        "jwt-auth: JWKS fetch for provider #{provider} from {} failed ({reason}); \
+                         keeping the last good keys, next attempt in {} ms",
+                        slot.remote.upstream,
+                        next.saturating_sub(now)
+                    ),
+                );
+                release(host, slot, has_shared, next);
+                results.push((provider, result));
+            }
+        }
+        Some(provider)
+    }
+
+    /// Whether `provider`'s keys are due for a background refresh.
+    pub fn refresh_due(&self, provider: usize, now: u64) -> bool {
+        match self.slots.get(provider) {
+            Some(Some(slot)) => slot.state.need(now, &slot.remote.policy) == Some(Need::Refresh),
+            _ => false,
+        }
+    }
+
+    pub fn in_flight(&self, provider: usize, now: u64) -> bool {
+        match self.slots.get(provider) {
+            Some(Some(slot)) => slot.state.in_flight(now),
+            _ => false,
+        }
+    }
+
+    /// When the fetch for `provider` was last successful (0: never).
+    pub fn fetched_at(&self, provider: usize) -> u64 {
+        match self.slots.get(provider) {
+            Some(Some(slot)) => slot.state.fetched_at(),
+            _ => 0,
+        }
+    }
+
+    /// Longest a request may wait for this provider's keys.
+    pub fn max_wait_ms(&self, provider: usize) -> u64 {
+        match self.slots.get(provider) {
+            Some(Some(slot)) => slot.remote.policy.timeout_ms.saturating_add(1_500),
+            _ => 0,
+        }
+    }
+}
+
+/// Frees the lock; after a failure it keeps the other workers back until `next`.
+fn release(host: &dyn Host, slot: &Slot, has_shared: bool, next: u64) {
+    if !has_shared {
+        return;
+    }
+    let value = if next == 0 {
+        "0,0".to_string()
+    } else {
+        format!("{next},{}", slot.state.failures())
+    };
+    let _ = host.set_shared_data(&slot.lock_key, Some(value.as_bytes()), None);
+}
+
+pub struct KeysAt<'a> {
+    fetcher: &'a Fetcher,
+    now: u64,
+}
+
+impl RemoteKeys for KeysAt<'_> {
+    fn keys(&self, provider: usize) -> Option<&KeySet> {
+        match self.fetcher.slots.get(provider) {
+            Some(Some(slot)) => slot
+                .state
+                .keys(self.now, &slot.remote.policy)
+                .map(|k| k.as_ref()),
+            _ => None,
+        }
+    }
+}

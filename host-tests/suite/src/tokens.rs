@@ -1,0 +1,174 @@
+//! Test tokens: HS256 with a shared secret, ES256 with the committed test key
+//! (host-tests/fixtures/keys), and `dir`/A256GCM encrypted tokens wrapping them.
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use anyhow::{Context, Result, anyhow};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::Value;
+
+use tollgate_envoy_harness::repo_root;
+
+/// The HMAC secret behind [`HS_JWKS`].
+pub const HS_SECRET: &[u8] = b"tollgate-test-secret-0123456789ab";
+
+/// A JWKS holding [`HS_SECRET`] as kid `hs1`.
+pub fn hs_jwks() -> Value {
+    serde_json::json!({"keys": [{"kty": "oct", "kid": "hs1", "alg": "HS256",
+        "k": URL_SAFE_NO_PAD.encode(HS_SECRET)}]})
+}
+
+pub fn hs256(claims: &Value) -> Result<String> {
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some("hs1".into());
+    Ok(jsonwebtoken::encode(
+        &header,
+        claims,
+        &EncodingKey::from_secret(HS_SECRET),
+    )?)
+}
+
+fn key_file(name: &str) -> Result<String> {
+    let path = repo_root().join("host-tests/fixtures/keys").join(name);
+    std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// The ES256 test key's public JWKS (kid `es1`).
+pub fn es_jwks() -> Result<Value> {
+    Ok(serde_json::from_str(&key_file("es256-jwks.json")?)?)
+}
+
+pub fn es256(claims: &Value) -> Result<String> {
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some("es1".into());
+    let key = EncodingKey::from_ec_pem(key_file("es256-private.pem")?.as_bytes())?;
+    Ok(jsonwebtoken::encode(&header, claims, &key)?)
+}
+
+/// Wraps a signed token in a compact JWE (`dir`, `A256GCM`) under `key` (32 bytes).
+pub fn encrypt_dir(inner: &str, key: &[u8], iv: [u8; 12]) -> Result<String> {
+    seal(
+        r#"{"alg":"dir","enc":"A256GCM","cty":"JWT"}"#,
+        key,
+        &[],
+        inner,
+        iv,
+    )
+}
+
+/// Wraps a signed token in a compact JWE (`RSA-OAEP-256`, `A256GCM`) for the test RSA
+/// key (`rsa-private.pem`), with a random content key.
+pub fn encrypt_rsa(inner: &str) -> Result<String> {
+    use rand_core::{OsRng, RngCore};
+    use rsa::pkcs8::DecodePrivateKey;
+    let private = rsa::RsaPrivateKey::from_pkcs8_pem(&key_file("rsa-private.pem")?)?;
+    let mut cek = [0u8; 32];
+    OsRng.fill_bytes(&mut cek);
+    let mut iv = [0u8; 12];
+    OsRng.fill_bytes(&mut iv);
+    let wrapped = rsa::RsaPublicKey::from(&private).encrypt(
+        &mut OsRng,
+        rsa::Oaep::new::<sha2::Sha256>(),
+        &cek,
+    )?;
+    seal(
+        r#"{"alg":"RSA-OAEP-256","enc":"A256GCM","cty":"JWT"}"#,
+        &cek,
+        &wrapped,
+        inner,
+        iv,
+    )
+}
+
+/// The RSA test key as PKCS#8 PEM, for a provider's `decryption`.
+pub fn rsa_private_pem() -> Result<String> {
+    key_file("rsa-private.pem")
+}
+
+fn seal(header: &str, key: &[u8], wrapped: &[u8], inner: &str, iv: [u8; 12]) -> Result<String> {
+    let header = URL_SAFE_NO_PAD.encode(header.as_bytes());
+    let cipher = Aes256Gcm::new_from_slice(key).map_err(|_| anyhow!("key must be 32 bytes"))?;
+    let sealed = cipher
+        .encrypt(
+            Nonce::from_slice(&iv),
+            Payload {
+                msg: inner.as_bytes(),
+                aad: header.as_bytes(),
+            },
+        )
+        .map_err(|_| anyhow!("encryption failed"))?;
+    let split = sealed.len().saturating_sub(16);
+    let (ct, tag) = sealed.split_at(split);
+    Ok(format!(
+        "{header}.{}.{}.{}.{}",
+        URL_SAFE_NO_PAD.encode(wrapped),
+        URL_SAFE_NO_PAD.encode(iv),
+        URL_SAFE_NO_PAD.encode(ct),
+        URL_SAFE_NO_PAD.encode(tag)
+    ))
+}
+
+/// Seconds since the epoch.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The algorithms the benchmarks and tests sign with, by JOSE name.
+pub const ALGS: [&str; 7] = [
+    "HS256", "RS256", "PS256", "ES256", "ES384", "EdDSA", "HS512",
+];
+
+/// A JWKS with every test key: the ES/RS/Ed keys of `all-jwks.json` plus the HMAC key.
+pub fn every_jwks() -> Result<Value> {
+    let mut jwks: Value = serde_json::from_str(&key_file("all-jwks.json")?)?;
+    let hs = URL_SAFE_NO_PAD.encode(HS_SECRET);
+    if let Some(keys) = jwks.get_mut("keys").and_then(Value::as_array_mut) {
+        keys.push(serde_json::json!({"kty": "oct", "kid": "hs1", "alg": "HS256", "k": hs}));
+        keys.push(serde_json::json!({"kty": "oct", "kid": "hs512", "alg": "HS512", "k": hs}));
+    }
+    Ok(jwks)
+}
+
+/// Signs `claims` with `alg` (one of [`ALGS`]) and the matching test key.
+pub fn sign(alg: &str, claims: &Value) -> Result<String> {
+    let (algorithm, kid, key) = match alg {
+        "HS256" => (Algorithm::HS256, "hs1", EncodingKey::from_secret(HS_SECRET)),
+        "HS512" => (
+            Algorithm::HS512,
+            "hs512",
+            EncodingKey::from_secret(HS_SECRET),
+        ),
+        "RS256" | "PS256" => {
+            let key = EncodingKey::from_rsa_pem(key_file("rsa-private.pem")?.as_bytes())?;
+            let a = if alg == "RS256" {
+                Algorithm::RS256
+            } else {
+                Algorithm::PS256
+            };
+            (a, "rs1", key)
+        }
+        "ES256" => (
+            Algorithm::ES256,
+            "es1",
+            EncodingKey::from_ec_pem(key_file("es256-private.pem")?.as_bytes())?,
+        ),
+        "ES384" => (
+            Algorithm::ES384,
+            "es384",
+            EncodingKey::from_ec_pem(key_file("es384-private.pem")?.as_bytes())?,
+        ),
+        "EdDSA" => (
+            Algorithm::EdDSA,
+            "ed1",
+            EncodingKey::from_ed_pem(key_file("ed25519-private.pem")?.as_bytes())?,
+        ),
+        other => return Err(anyhow!("no test key for {other}")),
+    };
+    let mut header = Header::new(algorithm);
+    header.kid = Some(kid.into());
+    Ok(jsonwebtoken::encode(&header, claims, &key)?)
+}

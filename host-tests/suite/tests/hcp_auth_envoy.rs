@@ -1,0 +1,284 @@
+//! Tier 3 through real Envoy: jwt-auth then hcp-auth, in front of the demo HCP
+//! management API and a real S3 server (s3s-fs) that verifies SigV4 itself.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test helpers
+
+use anyhow::Result;
+use serde_json::{Value, json};
+use tollgate_envoy_harness::{
+    Envoy, EnvoyConfig, FailurePolicy, HttpRequest, HttpResponse, S3Server, Upstream, WasmFilter,
+    send,
+};
+use tollgate_hcp_auth::mgmt;
+use tollgate_hcp_demo::{HcpDemo, demo_users};
+use tollgate_host_suite::tokens::{self, es256};
+use tollgate_host_suite::wasm_path;
+
+const PASSWORD: &str = "alice-demo-pw";
+
+struct Edge {
+    envoy: Envoy,
+    _idp: Upstream,
+    _app: Upstream,
+    _hcp: HcpDemo,
+    s3: S3Server,
+}
+
+fn start() -> Result<Edge> {
+    start_with(false)
+}
+
+fn start_with(sign_body: bool) -> Result<Edge> {
+    let app = Upstream::start()?;
+    let idp = Upstream::start()?;
+    idp.route("/jwks", 200, tokens::es_jwks()?.to_string());
+    let hcp = HcpDemo::start("hcp.test", demo_users())?;
+    let s3 = S3Server::start(
+        &mgmt::access_key("alice"),
+        &mgmt::secret_key(PASSWORD),
+        &["photos"],
+    )?;
+    let jwt = json!({
+        "providers": {"hcp": {
+            "issuer": "https://idp.test", "audiences": ["hcp"],
+            "keys": {"remote": {"upstream": "idp", "path": "/jwks"}},
+            "credential_claims": ["password"]
+        }},
+        "rules": [{"match": {"prefix": "/"}, "requires": {"provider": "hcp"}}]
+    });
+    let hcp_auth = json!({
+        "hcp_domain": "hcp.test",
+        "trusted_payload_header": "x-tollgate-jwt-payload",
+        "s3": {"sign_body": sign_body, "max_body_bytes": 65536},
+        "routes": [{"match": {"prefix": "/mapi/"}, "mode": "management"},
+                   {"match": {"prefix": "/photos"}, "mode": "s3"}]
+    });
+    let envoy = Envoy::start(
+        &EnvoyConfig::new(app.addr())
+            .cluster("idp", idp.addr(), false)
+            .cluster("hcp", hcp.addr(), false)
+            .cluster("s3", s3.addr(), false)
+            .route("/mapi/", "hcp")
+            .route("/photos", "s3")
+            .filter(
+                WasmFilter::new("jwt-auth", &wasm_path("jwt-auth")?)
+                    .config(&jwt.to_string())
+                    .failure_policy(FailurePolicy::FailClosed),
+            )
+            .filter(
+                WasmFilter::new("hcp-auth", &wasm_path("hcp-auth")?)
+                    .config(&hcp_auth.to_string())
+                    // Body signing needs body callbacks while the headers are held.
+                    .allow_on_headers_stop_iteration(sign_body)
+                    .failure_policy(FailurePolicy::FailClosed),
+            )
+            .concurrency(2),
+    )?;
+    Ok(Edge {
+        envoy,
+        _idp: idp,
+        _app: app,
+        _hcp: hcp,
+        s3,
+    })
+}
+
+fn token(password: &str) -> Result<String> {
+    es256(
+        &json!({"iss": "https://idp.test", "aud": "hcp", "sub": "alice", "username": "alice",
+                  "password": password, "tenant": "acme", "exp": tokens::now() + 600}),
+    )
+}
+
+fn call(edge: &Edge, req: HttpRequest, token: &str) -> Result<HttpResponse> {
+    edge.envoy
+        .send(&req.header("authorization", &format!("Bearer {token}")))
+}
+
+#[test]
+fn real_envoy_management_api_as_the_user() -> Result<()> {
+    let edge = start()?;
+    let good = token(PASSWORD)?;
+    let list = call(
+        &edge,
+        HttpRequest::get("/mapi/tenants/acme/namespaces"),
+        &good,
+    )?;
+    assert_eq!(
+        list.status,
+        200,
+        "{}\n{}",
+        list.body_text(),
+        edge.envoy.log_tail()
+    );
+    assert!(list.body_text().contains("acme-archive"));
+    let created = call(
+        &edge,
+        HttpRequest::new("PUT", "/mapi/tenants/acme/namespaces")
+            .body(br#"{"name":"edge-made"}"#.to_vec()),
+        &good,
+    )?;
+    assert_eq!(created.status, 201, "{}", created.body_text());
+    // A wrong password in the token: HCP itself refuses it.
+    let wrong = call(
+        &edge,
+        HttpRequest::get("/mapi/tenants/acme/namespaces"),
+        &token("guess")?,
+    )?;
+    assert_eq!(wrong.status, 401);
+    assert_eq!(
+        wrong.header("x-hcp-errormessage"),
+        Some("Authentication failed.")
+    );
+    // No token at all never reaches HCP.
+    let anonymous = edge
+        .envoy
+        .send(&HttpRequest::get("/mapi/tenants/acme/namespaces"))?;
+    assert_eq!(anonymous.status, 401);
+    Ok(())
+}
+
+#[test]
+fn real_envoy_s3_put_get_list_delete_against_s3s_fs() -> Result<()> {
+    let edge = start()?;
+    let good = token(PASSWORD)?;
+    let put = call(
+        &edge,
+        HttpRequest::new("PUT", "/photos/cat%20pics/cat.txt").body(b"meow".to_vec()),
+        &good,
+    )?;
+    assert_eq!(
+        put.status,
+        200,
+        "{}\n{}",
+        put.body_text(),
+        edge.envoy.log_tail()
+    );
+    let get = call(&edge, HttpRequest::get("/photos/cat%20pics/cat.txt"), &good)?;
+    assert_eq!((get.status, get.body_text().as_str()), (200, "meow"));
+    let list = call(
+        &edge,
+        HttpRequest::get("/photos?list-type=2&prefix=cat"),
+        &good,
+    )?;
+    assert_eq!(list.status, 200);
+    assert!(
+        list.body_text().contains("cat pics/cat.txt"),
+        "{}",
+        list.body_text()
+    );
+    let delete = call(
+        &edge,
+        HttpRequest::new("DELETE", "/photos/cat%20pics/cat.txt"),
+        &good,
+    )?;
+    assert_eq!(delete.status, 204);
+    assert_eq!(
+        call(&edge, HttpRequest::get("/photos/cat%20pics/cat.txt"), &good)?.status,
+        404
+    );
+
+    // The wrong password signs with the wrong secret: S3 itself says so.
+    let bad = token("guess")?;
+    let refused = call(
+        &edge,
+        HttpRequest::new("PUT", "/photos/x.txt").body(b"x".to_vec()),
+        &bad,
+    )?;
+    assert_eq!(refused.status, 403, "{}", refused.body_text());
+    assert!(
+        refused.body_text().contains("SignatureDoesNotMatch"),
+        "{}",
+        refused.body_text()
+    );
+    assert!(!edge.s3.root().join("photos/x.txt").exists());
+    Ok(())
+}
+
+#[test]
+fn real_envoy_signs_buffered_bodies_that_s3_checks() -> Result<()> {
+    // s3s-fs checks x-amz-content-sha256 against the body it receives: this proves Envoy
+    // applied the headers set in the body callback and forwarded the body intact.
+    let edge = start_with(true)?;
+    let good = token(PASSWORD)?;
+    let body: Vec<u8> = (0..40_000u32).map(|i| (i % 251) as u8).collect();
+    let put = call(
+        &edge,
+        HttpRequest::new("PUT", "/photos/blob.bin").body(body.clone()),
+        &good,
+    )?;
+    assert_eq!(
+        put.status,
+        200,
+        "{}\n{}",
+        put.body_text(),
+        edge.envoy.log_tail()
+    );
+    let get = call(&edge, HttpRequest::get("/photos/blob.bin"), &good)?;
+    assert_eq!(get.body, body);
+    let empty = call(&edge, HttpRequest::new("PUT", "/photos/empty.txt"), &good)?;
+    assert_eq!(empty.status, 200, "{}", empty.body_text());
+    let too_big = call(
+        &edge,
+        HttpRequest::new("PUT", "/photos/big.bin").body(vec![0u8; 70_000]),
+        &good,
+    )?;
+    assert_eq!(too_big.status, 413);
+    assert!(!edge.s3.root().join("photos/big.bin").exists());
+    Ok(())
+}
+
+#[test]
+fn no_secret_reaches_logs_metrics_or_responses() -> Result<()> {
+    let edge = start()?;
+    let secrets = [PASSWORD.to_string(), mgmt::secret_key(PASSWORD)];
+    let mut seen = String::new();
+    for (method, path) in [
+        ("GET", "/mapi/tenants/acme/namespaces"),
+        ("GET", "/mapi/tenants/acme/statistics"),
+        ("PUT", "/photos/a.txt"),
+        ("GET", "/photos/a.txt"),
+        ("GET", "/photos/missing"),
+    ] {
+        for t in [token(PASSWORD)?, token("guess")?] {
+            let r = call(
+                &edge,
+                HttpRequest::new(method, path).body(b"data".to_vec()),
+                &t,
+            )?;
+            seen.push_str(&format!("{:?}{}", r.headers, r.body_text()));
+        }
+    }
+    // Missing credentials: the error names the claim, not a value.
+    let partial = es256(
+        &json!({"iss": "https://idp.test", "aud": "hcp", "sub": "alice",
+                                "tenant": "acme", "exp": tokens::now() + 600}),
+    )?;
+    let r = call(&edge, HttpRequest::get("/mapi/tenants"), &partial)?;
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&r.body)?["error"],
+        "credentials_incomplete"
+    );
+    let stats = send(
+        edge.envoy.admin_addr(),
+        &HttpRequest::get("/stats"),
+        std::time::Duration::from_secs(5),
+    )?;
+    seen.push_str(&stats.body_text());
+    seen.push_str(&edge.envoy.log());
+    for secret in &secrets {
+        assert!(!seen.contains(secret.as_str()), "a secret leaked");
+        // Partial: no 8-character window of it either.
+        for window in secret.as_bytes().windows(8) {
+            let w = std::str::from_utf8(window).unwrap();
+            assert!(!seen.contains(w), "part of a secret leaked: {w}");
+        }
+    }
+    assert!(stats.body_text().contains("hcp_auth.management"));
+    Ok(())
+}
