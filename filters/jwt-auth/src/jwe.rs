@@ -178,7 +178,9 @@ pub fn decrypt(token: &str, with: &Decryptor) -> Result<String, Denial> {
     let iv = segment(iv_b64)?;
     let mut ciphertext = segment(ct_b64)?;
     let tag = segment(tag_b64)?;
-    if iv.len() != 12 || tag.len() != 16 {
+    // A256GCM/A128GCM: 96-bit IV, 128-bit tag (RFC 7518 §5.3).
+    let iv: [u8; 12] = iv.try_into().map_err(|_| undecryptable())?;
+    if tag.len() != 16 {
         return Err(undecryptable());
     }
     ciphertext.extend_from_slice(&tag);
@@ -186,7 +188,7 @@ pub fn decrypt(token: &str, with: &Decryptor) -> Result<String, Denial> {
         msg: &ciphertext,
         aad: header_b64.as_bytes(),
     };
-    let nonce = Nonce::from_slice(&iv);
+    let nonce = &Nonce::from(iv);
     let plaintext = match enc {
         Enc::A128 => Aes128Gcm::new_from_slice(&cek)
             .map_err(|_| undecryptable())?

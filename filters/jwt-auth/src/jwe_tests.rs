@@ -199,3 +199,26 @@ fn bad_keys_in_config() {
         Decryptor::rsa_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----").is_err()
     );
 }
+
+#[test]
+fn wrong_iv_or_tag_lengths_are_undecryptable_not_a_panic() {
+    let (key, d) = dir_key();
+    let jwe = seal(
+        r#"{"alg":"dir","enc":"A256GCM"}"#,
+        &key,
+        &[],
+        INNER.as_bytes(),
+    );
+    let parts: Vec<&str> = jwe.split('.').collect();
+    // IV (segment 2) must be 12 bytes and the tag (segment 4) 16 bytes.
+    for (i, len) in [(2usize, 0usize), (2, 11), (2, 16), (4, 0), (4, 12), (4, 32)] {
+        let mut p: Vec<String> = parts.iter().map(|s| s.to_string()).collect();
+        p[i] = b64(&vec![7u8; len]);
+        let err = decrypt(&p.join("."), &d).unwrap_err();
+        assert_eq!(
+            err.code,
+            Code::TokenUndecryptable,
+            "segment {i}, {len} bytes"
+        );
+    }
+}
