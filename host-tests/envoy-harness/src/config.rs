@@ -79,6 +79,8 @@ pub struct EnvoyConfig {
     pub routes: Vec<(String, String)>,
     pub concurrency: usize,
     pub log_level: String,
+    /// `--component-log-level`, e.g. `wasm:trace` (none by default).
+    pub component_log_level: Option<String>,
 }
 
 impl EnvoyConfig {
@@ -91,6 +93,7 @@ impl EnvoyConfig {
             routes: Vec::new(),
             concurrency: 1,
             log_level: "info".into(),
+            component_log_level: None,
         }
     }
 
@@ -107,6 +110,13 @@ impl EnvoyConfig {
     /// Envoy's log level (`info` by default).
     pub fn log_level(mut self, level: &str) -> Self {
         self.log_level = level.to_string();
+        self
+    }
+
+    /// Per-component log levels (`wasm:trace`): everything the filters log, without
+    /// Envoy's own debug output (which dumps request headers).
+    pub fn component_log_level(mut self, levels: &str) -> Self {
+        self.component_log_level = Some(levels.to_string());
         self
     }
 

@@ -31,7 +31,11 @@ impl Envoy {
         std::fs::write(&config_path, config.render(0))?;
         let admin_path = dir.join("admin-address");
         let log = std::fs::File::create(dir.join("envoy.log"))?;
-        let child = Command::new(&binary)
+        let mut command = Command::new(&binary);
+        if let Some(levels) = &config.component_log_level {
+            command.args(["--component-log-level", levels]);
+        }
+        let child = command
             .arg("-c")
             .arg(&config_path)
             .args(["--concurrency", &config.concurrency.to_string()])

@@ -33,6 +33,12 @@ fn start() -> Result<Edge> {
 }
 
 fn start_with(sign_body: bool) -> Result<Edge> {
+    start_logging(sign_body, None)
+}
+
+/// `wasm_log`: Envoy's `--component-log-level` (e.g. `wasm:trace`, every level the
+/// filters can log at).
+fn start_logging(sign_body: bool, wasm_log: Option<&str>) -> Result<Edge> {
     let app = Upstream::start()?;
     let idp = Upstream::start()?;
     idp.route("/jwks", 200, tokens::es_jwks()?.to_string());
@@ -57,8 +63,12 @@ fn start_with(sign_body: bool) -> Result<Edge> {
         "routes": [{"match": {"prefix": "/mapi/"}, "mode": "management"},
                    {"match": {"prefix": "/photos"}, "mode": "s3"}]
     });
+    let mut config = EnvoyConfig::new(app.addr());
+    if let Some(levels) = wasm_log {
+        config = config.component_log_level(levels);
+    }
     let envoy = Envoy::start(
-        &EnvoyConfig::new(app.addr())
+        &config
             .cluster("idp", idp.addr(), false)
             .cluster("hcp", hcp.addr(), false)
             .cluster("s3", s3.addr(), false)
@@ -234,7 +244,8 @@ fn real_envoy_signs_buffered_bodies_that_s3_checks() -> Result<()> {
 
 #[test]
 fn no_secret_reaches_logs_metrics_or_responses() -> Result<()> {
-    let edge = start()?;
+    // The wasm component at trace: whatever the filters log, at any level, is scanned.
+    let edge = start_logging(false, Some("wasm:trace"))?;
     let secrets = [PASSWORD.to_string(), mgmt::secret_key(PASSWORD)];
     let mut seen = String::new();
     for (method, path) in [
@@ -270,7 +281,12 @@ fn no_secret_reaches_logs_metrics_or_responses() -> Result<()> {
         std::time::Duration::from_secs(5),
     )?;
     seen.push_str(&stats.body_text());
-    seen.push_str(&edge.envoy.log());
+    let log = edge.envoy.log();
+    assert!(
+        log.contains("[trace][wasm]"),
+        "the scan must see the wasm component at trace level"
+    );
+    seen.push_str(&log);
     for secret in &secrets {
         assert!(!seen.contains(secret.as_str()), "a secret leaked");
         // Partial: no 8-character window of it either.
