@@ -104,8 +104,8 @@ fn rsa_oaep_256_round_trip_from_pem() {
     );
 }
 
-#[test]
-fn tampering_anywhere_fails_the_same_way() {
+/// A valid `dir` + A256GCM token of [`INNER`] split into its five segments, and its key.
+fn dir_segments() -> (Vec<String>, Decryptor) {
     let (key, d) = dir_key();
     let jwe = seal(
         r#"{"alg":"dir","enc":"A256GCM"}"#,
@@ -113,7 +113,12 @@ fn tampering_anywhere_fails_the_same_way() {
         &[],
         INNER.as_bytes(),
     );
-    let parts: Vec<&str> = jwe.split('.').collect();
+    (jwe.split('.').map(String::from).collect(), d)
+}
+
+#[test]
+fn tampering_anywhere_fails_the_same_way() {
+    let (parts, d) = dir_segments();
     // Header (AAD), IV, ciphertext and tag are all covered.
     let other_header = b64(br#"{"alg":"dir","enc":"A256GCM","x":1}"#);
     let flipped = |s: &str| {
@@ -122,7 +127,7 @@ fn tampering_anywhere_fails_the_same_way() {
         b64(&bytes)
     };
     for i in [0usize, 2, 3, 4] {
-        let mut p: Vec<String> = parts.iter().map(|s| s.to_string()).collect();
+        let mut p = parts.clone();
         p[i] = if i == 0 {
             other_header.clone()
         } else {
@@ -202,17 +207,10 @@ fn bad_keys_in_config() {
 
 #[test]
 fn wrong_iv_or_tag_lengths_are_undecryptable_not_a_panic() {
-    let (key, d) = dir_key();
-    let jwe = seal(
-        r#"{"alg":"dir","enc":"A256GCM"}"#,
-        &key,
-        &[],
-        INNER.as_bytes(),
-    );
-    let parts: Vec<&str> = jwe.split('.').collect();
+    let (parts, d) = dir_segments();
     // IV (segment 2) must be 12 bytes and the tag (segment 4) 16 bytes.
     for (i, len) in [(2usize, 0usize), (2, 11), (2, 16), (4, 0), (4, 12), (4, 32)] {
-        let mut p: Vec<String> = parts.iter().map(|s| s.to_string()).collect();
+        let mut p = parts.clone();
         p[i] = b64(&vec![7u8; len]);
         let err = decrypt(&p.join("."), &d).unwrap_err();
         assert_eq!(

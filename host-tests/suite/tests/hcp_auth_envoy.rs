@@ -119,6 +119,18 @@ fn call(edge: &Edge, req: HttpRequest, token: &str) -> Result<HttpResponse> {
         .send(&req.header("authorization", &format!("Bearer {token}")))
 }
 
+/// The demo HCP answered alice's namespace listing.
+fn assert_lists_acme(edge: &Edge, list: &HttpResponse) {
+    assert_eq!(
+        list.status,
+        200,
+        "{}\n{}",
+        list.body_text(),
+        edge.envoy.log_tail()
+    );
+    assert!(list.body_text().contains("acme-archive"));
+}
+
 #[test]
 fn real_envoy_management_api_as_the_user() -> Result<()> {
     let edge = start()?;
@@ -128,14 +140,7 @@ fn real_envoy_management_api_as_the_user() -> Result<()> {
         HttpRequest::get("/mapi/tenants/acme/namespaces"),
         &good,
     )?;
-    assert_eq!(
-        list.status,
-        200,
-        "{}\n{}",
-        list.body_text(),
-        edge.envoy.log_tail()
-    );
-    assert!(list.body_text().contains("acme-archive"));
+    assert_lists_acme(&edge, &list);
     let created = call(
         &edge,
         HttpRequest::new("PUT", "/mapi/tenants/acme/namespaces")
@@ -265,14 +270,7 @@ fn real_envoy_encrypted_credential_cookie_reaches_hcp_as_the_user() -> Result<()
     let list = edge
         .envoy
         .send(&HttpRequest::get("/mapi/tenants/acme/namespaces").header("cookie", &cookie))?;
-    assert_eq!(
-        list.status,
-        200,
-        "{}\n{}",
-        list.body_text(),
-        edge.envoy.log_tail()
-    );
-    assert!(list.body_text().contains("acme-archive"));
+    assert_lists_acme(&edge, &list);
 
     // The web provider takes only encrypted tokens: the bare signed token is refused.
     let bare = edge.envoy.send(
