@@ -63,34 +63,6 @@ impl Code {
             Self::ClaimMismatch => "claim_mismatch",
         }
     }
-
-    /// `denied.<code>`, the metric suffix.
-    pub fn denied_metric(self) -> &'static str {
-        match self {
-            Self::TokenMissing => "denied.token_missing",
-            Self::TokenTooLarge => "denied.token_too_large",
-            Self::TokenMalformed => "denied.token_malformed",
-            Self::TokenEncrypted => "denied.token_encrypted",
-            Self::TokenUndecryptable => "denied.token_undecryptable",
-            Self::EncryptionRequired => "denied.encryption_required",
-            Self::AlgNone => "denied.alg_none",
-            Self::AlgUnsupported => "denied.alg_unsupported",
-            Self::AlgKeyMismatch => "denied.alg_key_mismatch",
-            Self::CritUnsupported => "denied.crit_unsupported",
-            Self::TypMismatch => "denied.typ_mismatch",
-            Self::KidUnknown => "denied.kid_unknown",
-            Self::NoKeys => "denied.no_keys",
-            Self::SignatureInvalid => "denied.signature_invalid",
-            Self::TokenExpired => "denied.token_expired",
-            Self::TokenNotYetValid => "denied.token_not_yet_valid",
-            Self::IssuedInFuture => "denied.issued_in_future",
-            Self::LifetimeTooLong => "denied.lifetime_too_long",
-            Self::IssuerMismatch => "denied.issuer_mismatch",
-            Self::AudienceMismatch => "denied.audience_mismatch",
-            Self::ClaimMissing => "denied.claim_missing",
-            Self::ClaimMismatch => "denied.claim_mismatch",
-        }
-    }
 }
 
 impl Denial {

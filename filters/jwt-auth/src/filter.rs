@@ -364,10 +364,11 @@ fn evaluate(
             path: header(&core.headers, ":path"),
             headers: &core.headers,
         };
-        let config = Rc::clone(&sh.config);
         #[allow(clippy::cast_precision_loss)] // ms since 1970 fit f64 exactly
         let now_s = now as f64 / 1000.0;
-        config.decide_cached(&view, now_s, &sh.fetcher.at(now), Some(&mut sh.cache))
+        // Disjoint fields: the config and keys are read while the cache is updated.
+        sh.config
+            .decide_cached(&view, now_s, &sh.fetcher.at(now), Some(&mut sh.cache))
     };
     match decision {
         Decision::Deny(r)

@@ -27,7 +27,7 @@ use crate::remote::{Need, RemoteState};
 const MAX_JWKS_BYTES: usize = 1 << 20;
 
 /// What a fetch produced, for metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FetchResult {
     /// Fresh keys from our own fetch.
     Ok,

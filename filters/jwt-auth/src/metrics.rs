@@ -14,10 +14,18 @@ use tollgate_kit::counters::Counters;
 use crate::denial::Code;
 use crate::jwks_fetch::FetchResult;
 
+/// What a counter counts; with the provider, the key of its cached id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Event {
+    Allowed,
+    Denied(Code),
+    Fetch(FetchResult),
+}
+
 #[derive(Default)]
 pub struct Metrics {
     names: Vec<String>,
-    counters: Counters<(Option<usize>, &'static str)>,
+    counters: Counters<(Option<usize>, Event)>,
 }
 
 impl Metrics {
@@ -28,9 +36,15 @@ impl Metrics {
         }
     }
 
-    fn bump(&mut self, host: &dyn Host, provider: Option<usize>, what: &'static str, group: &str) {
+    fn bump(&mut self, host: &dyn Host, provider: Option<usize>, event: Event) {
         let names = &self.names;
-        self.counters.inc(host, (provider, what), || {
+        // The name is built only the first time a counter is used.
+        self.counters.inc(host, (provider, event), || {
+            let (group, what) = match event {
+                Event::Allowed => ("provider", "allowed".to_string()),
+                Event::Denied(code) => ("provider", format!("denied.{}", code.as_str())),
+                Event::Fetch(result) => ("jwks", result.as_str().to_string()),
+            };
             match provider.and_then(|p| names.get(p)) {
                 Some(n) => format!("jwt_auth.{group}.{n}.{what}"),
                 None => format!("jwt_auth.{what}"),
@@ -39,14 +53,14 @@ impl Metrics {
     }
 
     pub fn allowed(&mut self, host: &dyn Host, provider: usize) {
-        self.bump(host, Some(provider), "allowed", "provider");
+        self.bump(host, Some(provider), Event::Allowed);
     }
 
     pub fn denied(&mut self, host: &dyn Host, provider: Option<usize>, code: Code) {
-        self.bump(host, provider, code.denied_metric(), "provider");
+        self.bump(host, provider, Event::Denied(code));
     }
 
     pub fn fetch(&mut self, host: &dyn Host, provider: usize, result: FetchResult) {
-        self.bump(host, Some(provider), result.as_str(), "jwks");
+        self.bump(host, Some(provider), Event::Fetch(result));
     }
 }
