@@ -127,6 +127,19 @@ impl Compiled {
         body_hash: Option<&str>,
     ) -> Decision {
         let mode = self.mode_for(req.method, req.path);
+        self.decide_in(mode, req, credentials, now, body_hash)
+    }
+
+    /// [`Self::decide`] for a request whose route already gave `mode` (the filter
+    /// matches routes once, in the headers phase).
+    pub fn decide_in(
+        &self,
+        mode: Mode,
+        req: &RequestView<'_>,
+        credentials: Result<&Credentials, &Problem>,
+        now: u64,
+        body_hash: Option<&str>,
+    ) -> Decision {
         // What must never reach HCP, whatever the mode.
         let mut mutations = Vec::with_capacity(8);
         if req.has(&self.payload_header) {

@@ -23,13 +23,13 @@ use crate::sigv4::sha256_hex;
 /// The stream property jwt-auth fills with the verified claims, credentials included.
 pub const CREDENTIALS_PROPERTY: &str = "tollgate_credentials";
 
-/// Counters by their name under `hcp_auth.`.
-type Counters = tollgate_kit::counters::Counters<&'static str>;
+/// Counters by group (`""` or `"denied."`) and name: `hcp_auth.<group><name>`.
+type Counters = tollgate_kit::counters::Counters<(&'static str, &'static str)>;
 
-fn count(counters: &RefCell<Counters>, host: &dyn Host, name: &'static str) {
+fn count(counters: &RefCell<Counters>, host: &dyn Host, group: &'static str, name: &'static str) {
     counters
         .borrow_mut()
-        .inc(host, name, || format!("hcp_auth.{name}"));
+        .inc(host, (group, name), || format!("hcp_auth.{group}{name}"));
 }
 
 #[derive(Default)]
@@ -52,6 +52,7 @@ impl RootFilter for HcpAuthRoot {
             config: self.config.current()?,
             counters: Rc::clone(&self.counters),
             headers: Vec::new(),
+            mode: Mode::Passthrough,
             credentials: None,
             state: State::Deciding,
             buffered: 0,
@@ -72,6 +73,8 @@ pub struct HcpAuthStream {
     config: Rc<Compiled>,
     counters: Rc<RefCell<Counters>>,
     headers: Pairs,
+    /// The route's mode, matched once in the headers phase.
+    mode: Mode,
     /// The claims' credentials, read once in the headers phase.
     credentials: Option<Result<credentials::Credentials, credentials::Problem>>,
     state: State,
@@ -96,17 +99,7 @@ fn mode_counter(mode: Mode) -> &'static str {
 impl HcpAuthStream {
     fn refuse(&mut self, host: &dyn Host, r: &Rejection) {
         self.state = State::Denied;
-        count(
-            &self.counters,
-            host,
-            match r.code {
-                "credentials_missing" => "denied.credentials_missing",
-                "credentials_incomplete" => "denied.credentials_incomplete",
-                "tenant_invalid" => "denied.tenant_invalid",
-                "body_too_large" => "denied.body_too_large",
-                _ => "denied.internal",
-            },
-        );
+        count(&self.counters, host, "denied.", r.code);
         let www = format!(
             "Bearer realm=\"tollgate\", error=\"invalid_token\", error_description=\"{}\"",
             r.code
@@ -146,6 +139,19 @@ impl HcpAuthStream {
         );
     }
 
+    /// Hashes the buffered body, then decides and applies.
+    fn run_with_body(&mut self, host: &dyn Host) -> bool {
+        let body = match host.buffer(BufferKind::HttpRequestBody, 0, self.buffered) {
+            Ok(b) => b.unwrap_or_default(),
+            Err(e) => {
+                self.fail(host, &format!("cannot read the request body: {e}"));
+                return false;
+            }
+        };
+        let hash = sha256_hex(&body);
+        self.run(host, Some(&hash))
+    }
+
     /// Decides and applies; `Continue` means the request may go on.
     fn run(&mut self, host: &dyn Host, body_hash: Option<&str>) -> bool {
         let Some(now) = host
@@ -168,7 +174,10 @@ impl HcpAuthStream {
             Some(result) => result.as_ref(),
             None => Err(&no_claims),
         };
-        match self.config.decide(&view, creds, now, body_hash) {
+        match self
+            .config
+            .decide_in(self.mode, &view, creds, now, body_hash)
+        {
             Decision::Allow { mode, mutations } => {
                 let map = MapKind::RequestHeaders;
                 for m in &mutations {
@@ -183,7 +192,7 @@ impl HcpAuthStream {
                         return false;
                     }
                 }
-                count(&self.counters, host, mode_counter(mode));
+                count(&self.counters, host, "", mode_counter(mode));
                 self.state = State::Passed;
                 true
             }
@@ -221,6 +230,7 @@ impl StreamFilter for HcpAuthStream {
             header(&self.headers, ":method"),
             header(&self.headers, ":path"),
         );
+        self.mode = mode;
         if mode != Mode::Passthrough {
             let property = host.property(&[CREDENTIALS_PROPERTY]).ok().flatten();
             let payload = self
@@ -270,15 +280,7 @@ impl StreamFilter for HcpAuthStream {
         if !end_of_stream {
             return BodyAction::StopAndBuffer;
         }
-        let body = match host.buffer(BufferKind::HttpRequestBody, 0, size) {
-            Ok(b) => b.unwrap_or_default(),
-            Err(e) => {
-                self.fail(host, &format!("cannot read the request body: {e}"));
-                return BodyAction::StopNoBuffer;
-            }
-        };
-        let hash = sha256_hex(&body);
-        if self.run(host, Some(&hash)) {
+        if self.run_with_body(host) {
             BodyAction::Continue
         } else {
             BodyAction::StopNoBuffer
@@ -287,16 +289,8 @@ impl StreamFilter for HcpAuthStream {
 
     fn on_request_trailers(&mut self, host: &dyn Host, _n: usize) -> TrailersAction {
         // A body that ended with trailers: its last chunk had no end-of-stream mark.
-        if self.state == State::Buffering {
-            let body = host
-                .buffer(BufferKind::HttpRequestBody, 0, self.buffered)
-                .ok()
-                .flatten()
-                .unwrap_or_default();
-            let hash = sha256_hex(&body);
-            if !self.run(host, Some(&hash)) {
-                return TrailersAction::StopIteration;
-            }
+        if self.state == State::Buffering && !self.run_with_body(host) {
+            return TrailersAction::StopIteration;
         }
         match self.state {
             State::Passed => TrailersAction::Continue,
