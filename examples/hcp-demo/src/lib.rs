@@ -242,6 +242,18 @@ fn authorize<'a>(
     Ok(user)
 }
 
+/// A read of `tenant` by a monitor or admin of that tenant.
+fn read_tenant<T>(
+    state: &Inner,
+    headers: &HeaderMap,
+    tenant: &str,
+    read: impl FnOnce(Option<&Tenant>) -> T,
+) -> Result<T, Refusal> {
+    authorize(state, headers, Some(tenant), &[Role::Admin, Role::Monitor])?;
+    let tenants = state.tenants.lock().unwrap_or_else(PoisonError::into_inner);
+    Ok(read(tenants.get(tenant)))
+}
+
 async fn list_tenants(State(state): State<Shared>, headers: HeaderMap) -> Response {
     match authorize(&state, &headers, None, &[Role::Admin, Role::Monitor]) {
         Ok(user) => axum::Json(json!({"name": [user.tenant]})).into_response(),
@@ -254,20 +266,13 @@ async fn list_namespaces(
     Path(tenant): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = authorize(
-        &state,
-        &headers,
-        Some(&tenant),
-        &[Role::Admin, Role::Monitor],
-    ) {
-        return r.into_response();
+    let names = read_tenant(&state, &headers, &tenant, |t| {
+        t.map(|t| t.namespaces.clone()).unwrap_or_default()
+    });
+    match names {
+        Ok(names) => axum::Json(json!({"name": names})).into_response(),
+        Err(r) => r.into_response(),
     }
-    let tenants = state.tenants.lock().unwrap_or_else(PoisonError::into_inner);
-    let names = tenants
-        .get(&tenant)
-        .map(|t| t.namespaces.clone())
-        .unwrap_or_default();
-    axum::Json(json!({"name": names})).into_response()
 }
 
 async fn create_namespace(
@@ -309,16 +314,12 @@ async fn statistics(
     Path(tenant): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = authorize(
-        &state,
-        &headers,
-        Some(&tenant),
-        &[Role::Admin, Role::Monitor],
-    ) {
-        return r.into_response();
-    }
-    let tenants = state.tenants.lock().unwrap_or_else(PoisonError::into_inner);
-    let count = tenants.get(&tenant).map_or(0, |t| t.namespaces.len());
+    let count = match read_tenant(&state, &headers, &tenant, |t| {
+        t.map_or(0, |t| t.namespaces.len())
+    }) {
+        Ok(count) => count,
+        Err(r) => return r.into_response(),
+    };
     axum::Json(json!({
         "namespaceCount": count,
         "objectCount": 1200 * count,

@@ -119,15 +119,20 @@ fn call(edge: &Edge, req: HttpRequest, token: &str) -> Result<HttpResponse> {
         .send(&req.header("authorization", &format!("Bearer {token}")))
 }
 
-/// The demo HCP answered alice's namespace listing.
-fn assert_lists_acme(edge: &Edge, list: &HttpResponse) {
+/// `r` has `status`; otherwise the failure shows its body and Envoy's log.
+fn expect_status(edge: &Edge, r: &HttpResponse, status: u16) {
     assert_eq!(
-        list.status,
-        200,
+        r.status,
+        status,
         "{}\n{}",
-        list.body_text(),
+        r.body_text(),
         edge.envoy.log_tail()
     );
+}
+
+/// The demo HCP answered alice's namespace listing.
+fn assert_lists_acme(edge: &Edge, list: &HttpResponse) {
+    expect_status(edge, list, 200);
     assert!(list.body_text().contains("acme-archive"));
 }
 
@@ -176,13 +181,7 @@ fn real_envoy_s3_put_get_list_delete_against_s3s_fs() -> Result<()> {
         HttpRequest::new("PUT", "/photos/cat%20pics/cat.txt").body(b"meow".to_vec()),
         &good,
     )?;
-    assert_eq!(
-        put.status,
-        200,
-        "{}\n{}",
-        put.body_text(),
-        edge.envoy.log_tail()
-    );
+    expect_status(&edge, &put, 200);
     let get = call(&edge, HttpRequest::get("/photos/cat%20pics/cat.txt"), &good)?;
     assert_eq!((get.status, get.body_text().as_str()), (200, "meow"));
     let list = call(
@@ -236,13 +235,7 @@ fn real_envoy_signs_buffered_bodies_that_s3_checks() -> Result<()> {
         HttpRequest::new("PUT", "/photos/blob.bin").body(body.clone()),
         &good,
     )?;
-    assert_eq!(
-        put.status,
-        200,
-        "{}\n{}",
-        put.body_text(),
-        edge.envoy.log_tail()
-    );
+    expect_status(&edge, &put, 200);
     let get = call(&edge, HttpRequest::get("/photos/blob.bin"), &good)?;
     assert_eq!(get.body, body);
     let empty = call(&edge, HttpRequest::new("PUT", "/photos/empty.txt"), &good)?;
