@@ -73,13 +73,18 @@ fn metric(host: &MockHost, name: &str) -> u64 {
         .map_or(0, |(_, _, v)| *v)
 }
 
+/// A root configured with `config` on `host`.
+fn configured(host: &MockHost, config: &str) -> JwtAuthRoot {
+    let mut root = JwtAuthRoot::default();
+    root.on_configure(host, config.as_bytes()).unwrap();
+    root
+}
+
 #[test]
 fn allows_and_rewrites_the_request() {
     let token = sign("k1", claims());
     let host = host_with(Some(&token));
-    let mut root = JwtAuthRoot::default();
-    root.on_configure(&host, inline_config().as_bytes())
-        .unwrap();
+    let mut root = configured(&host, &inline_config());
     let mut stream = root.new_stream(&host, 2).unwrap();
     assert_eq!(
         stream.on_request_headers(&host, 4, true),
@@ -118,9 +123,7 @@ fn denies_with_rfc6750_and_json_without_echoing_the_token() {
     c["exp"] = json!(NOW - 3600);
     let token = sign("k1", c);
     let host = host_with(Some(&token));
-    let mut root = JwtAuthRoot::default();
-    root.on_configure(&host, inline_config().as_bytes())
-        .unwrap();
+    let mut root = configured(&host, &inline_config());
     let mut stream = root.new_stream(&host, 2).unwrap();
     assert_eq!(
         stream.on_request_headers(&host, 4, true),
@@ -208,9 +211,7 @@ fn remote_keys_first_request_waits_for_the_fetch() {
             .get_mut(&MapKind::RequestHeaders)
             .unwrap()
             .push(("authorization".into(), format!("Bearer {token}")));
-        let mut root = JwtAuthRoot::default();
-        root.on_configure(&host, remote_config().as_bytes())
-            .unwrap();
+        let mut root = configured(&host, &remote_config());
         let mut stream = root.new_stream(&host, 2).unwrap();
         assert_eq!(
             stream.on_request_headers(&host, 4, true),
@@ -236,9 +237,7 @@ fn remote_keys_first_request_waits_for_the_fetch() {
 fn jwks_outage_keeps_the_last_good_keys() {
     let token = sign("k1", claims());
     let host = host_with(Some(&token));
-    let mut root = JwtAuthRoot::default();
-    root.on_configure(&host, remote_config().as_bytes())
-        .unwrap();
+    let mut root = configured(&host, &remote_config());
     root.on_tick(&host);
     let first = host.state.borrow().http_calls[0].token;
     answer(&host, "200", JWKS.as_bytes());
@@ -276,9 +275,7 @@ fn jwks_outage_keeps_the_last_good_keys() {
 #[test]
 fn unknown_kid_refetches_once_then_is_refused() {
     let host = host_with(None);
-    let mut root = JwtAuthRoot::default();
-    root.on_configure(&host, remote_config().as_bytes())
-        .unwrap();
+    let mut root = configured(&host, &remote_config());
     root.on_tick(&host);
     let t = host.state.borrow().http_calls[0].token;
     answer(&host, "200", JWKS.as_bytes());
@@ -320,9 +317,7 @@ fn unknown_kid_refetches_once_then_is_refused() {
 fn cached_tokens_skip_verification_but_not_expiry() {
     let token = sign("k1", json!({"sub": "a", "exp": NOW + 10}));
     let host = host_with(Some(&token));
-    let mut root = JwtAuthRoot::default();
-    root.on_configure(&host, inline_config().as_bytes())
-        .unwrap();
+    let mut root = configured(&host, &inline_config());
     for id in 2..5 {
         set_token(&host, &token);
         let mut s = root.new_stream(&host, id).unwrap();
@@ -352,9 +347,7 @@ fn without_a_timer_a_lost_fetch_does_not_strand_waiting_requests() {
         )
         .with_time(UNIX_EPOCH + Duration::from_secs(NOW));
     set_token(&host, &sign("k1", claims()));
-    let mut root = JwtAuthRoot::default();
-    root.on_configure(&host, remote_config().as_bytes())
-        .unwrap();
+    let mut root = configured(&host, &remote_config());
     // A starts the fetch and waits; B waits for the same fetch; A's callout is lost.
     let mut a = root.new_stream(&host, 2).unwrap();
     assert_eq!(
