@@ -18,6 +18,7 @@ pub enum Alg {
     PS512,
     ES256,
     ES384,
+    ES512,
     EdDSA,
 }
 
@@ -32,12 +33,14 @@ pub enum KeyKind {
     P256,
     /// `kty: EC`, `crv: P-384`
     P384,
+    /// `kty: EC`, `crv: P-521`
+    P521,
     /// `kty: OKP`, `crv: Ed25519`
     Ed25519,
 }
 
 impl Alg {
-    pub const ALL: [Alg; 12] = [
+    pub const ALL: [Alg; 13] = [
         Alg::HS256,
         Alg::HS384,
         Alg::HS512,
@@ -49,6 +52,7 @@ impl Alg {
         Alg::PS512,
         Alg::ES256,
         Alg::ES384,
+        Alg::ES512,
         Alg::EdDSA,
     ];
 
@@ -85,6 +89,7 @@ impl Alg {
             Self::PS512 => "PS512",
             Self::ES256 => "ES256",
             Self::ES384 => "ES384",
+            Self::ES512 => "ES512",
             Self::EdDSA => "EdDSA",
         }
     }
@@ -97,13 +102,26 @@ impl Alg {
             }
             Self::ES256 => KeyKind::P256,
             Self::ES384 => KeyKind::P384,
+            Self::ES512 => KeyKind::P521,
             Self::EdDSA => KeyKind::Ed25519,
         }
     }
 
-    pub(crate) fn to_jsonwebtoken(self) -> jsonwebtoken::Algorithm {
-        use jsonwebtoken::Algorithm as A;
+    /// The smallest HMAC secret RFC 7518 §3.2 allows for this algorithm: the size of
+    /// the hash output. 0 for the others.
+    pub fn min_secret_bytes(self) -> usize {
         match self {
+            Self::HS256 => 32,
+            Self::HS384 => 48,
+            Self::HS512 => 64,
+            _ => 0,
+        }
+    }
+
+    /// jsonwebtoken's name for the algorithm; `None` for ES512, verified with `p521`.
+    pub(crate) fn to_jsonwebtoken(self) -> Option<jsonwebtoken::Algorithm> {
+        use jsonwebtoken::Algorithm as A;
+        Some(match self {
             Self::HS256 => A::HS256,
             Self::HS384 => A::HS384,
             Self::HS512 => A::HS512,
@@ -115,8 +133,9 @@ impl Alg {
             Self::PS512 => A::PS512,
             Self::ES256 => A::ES256,
             Self::ES384 => A::ES384,
+            Self::ES512 => return None,
             Self::EdDSA => A::EdDSA,
-        }
+        })
     }
 }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 use tollgate_kit::config::{Compile, ConfigError};
+use tollgate_kit::path::PathHandling;
 use tollgate_kit::route::{MatchConfig, Matcher};
 
 use crate::alg::Alg;
@@ -42,6 +43,13 @@ pub struct JwtAuthConfig {
     /// Default: `1024`. Example: `4096`.
     #[serde(default = "default_cache_entries")]
     pub cache_entries: usize,
+    /// What to do with request paths that are not in normal form before rules match
+    /// them: `normalize` (match and forward the normal form; refuse encoded slashes and
+    /// other ambiguous paths with 400), `reject` (refuse every path not in normal form)
+    /// or `as_is` (only behind a host that normalizes, such as Envoy with
+    /// `normalize_path`). Default: `"normalize"`. Example: `"reject"`.
+    #[serde(default)]
+    pub paths: PathHandling,
 }
 
 fn default_cache_entries() -> usize {
@@ -121,13 +129,33 @@ fn default_credential_claims() -> Vec<String> {
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum DecryptionConfig {
-    /// `alg: dir`: the content key itself, base64url, 32 bytes for `A256GCM` (16 for
-    /// `A128GCM`). Example: `{"dir": {"key": "q83vEjRWeJA…"}}`.
+    /// `alg: dir` (recommended): the content key itself, base64url, 32 bytes for
+    /// `A256GCM` (16 for `A128GCM`). Example: `{"dir": {"key": "q83vEjRWeJA…"}}`.
     Dir { key: String },
-    /// `alg: RSA-OAEP-256`: an RSA private key, PKCS#8 PEM.
-    /// Example: `{"rsa_oaep_256": {"private_key": "-----BEGIN PRIVATE KEY-----…"}}`.
+    /// `alg: ECDH-ES`, `ECDH-ES+A128KW` or `ECDH-ES+A256KW`, for issuers that must not
+    /// share a secret with the edge: the private key as a JWK (object or string), OKP
+    /// X25519 or EC P-256. Example:
+    /// `{"ecdh_es": {"private_key": {"kty": "OKP", "crv": "X25519", "d": "…", "x": "…"}}}`.
+    EcdhEs { private_key: Value },
+    /// `alg: RSA-OAEP-256`, only with `accept_rustsec_2023_0071: true`: the `rsa`
+    /// crate's decryption leaks timing (the Marvin attack, RUSTSEC-2023-0071), so an
+    /// attacker who can send many tokens and time the answers may recover the key.
+    /// `private_key`: PKCS#8 PEM. `max_decryptions_per_second`: RSA decryptions per
+    /// worker and second; beyond it tokens are refused without decrypting (default
+    /// `20`). Example: `{"rsa_oaep_256": {"private_key": "-----BEGIN PRIVATE KEY-----…",
+    /// "accept_rustsec_2023_0071": true}}`.
     #[serde(rename = "rsa_oaep_256")]
-    RsaOaep256 { private_key: String },
+    RsaOaep256 {
+        private_key: String,
+        #[serde(default)]
+        accept_rustsec_2023_0071: bool,
+        #[serde(default = "default_rsa_per_second")]
+        max_decryptions_per_second: u32,
+    },
+}
+
+fn default_rsa_per_second() -> u32 {
+    20
 }
 
 impl std::fmt::Debug for DecryptionConfig {
@@ -135,6 +163,7 @@ impl std::fmt::Debug for DecryptionConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Self::Dir { .. } => "Dir(..)",
+            Self::EcdhEs { .. } => "EcdhEs(..)",
             Self::RsaOaep256 { .. } => "RsaOaep256(..)",
         })
     }
@@ -337,6 +366,10 @@ pub struct Compiled {
     pub cache_entries: usize,
     /// Every header a verified token may set: removed from every inbound request.
     pub owned_headers: Vec<String>,
+    pub paths: PathHandling,
+    /// What the operator should know (logged at configure time, printed by
+    /// `tollgate validate`): never secrets.
+    pub warnings: Vec<String>,
 }
 
 fn valid_header_name(name: &str) -> bool {
@@ -346,19 +379,27 @@ fn valid_header_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
-fn compile_provider(name: &str, p: ProviderConfig) -> Result<Provider, ConfigError> {
+fn compile_provider(
+    name: &str,
+    p: ProviderConfig,
+    warnings: &mut Vec<String>,
+) -> Result<Provider, ConfigError> {
     let keys = match p.keys {
         KeysConfig::Jwks(value) => {
             let bytes = match &value {
                 Value::String(s) => s.clone().into_bytes(),
                 other => serde_json::to_vec(other).unwrap_or_default(),
             };
-            Keys::Inline(KeySet::from_jwks(&bytes).map_err(|e| ConfigError::new("keys.jwks", e))?)
+            Keys::Inline(
+                KeySet::from_config_jwks(&bytes).map_err(|e| ConfigError::new("keys.jwks", e))?,
+            )
         }
         KeysConfig::Pem { key, alg, kid } => {
             let alg = Alg::parse(&alg).map_err(|d| ConfigError::new("keys.pem.alg", d.message))?;
-            let key =
-                Key::from_pem(&key, alg, kid).map_err(|e| ConfigError::new("keys.pem.key", e))?;
+            let key = Key::from_pem(&key, alg, kid).map_err(|e| {
+                let (crate::jwks::Unusable::Skipped(why) | crate::jwks::Unusable::Weak(why)) = e;
+                ConfigError::new("keys.pem.key", why)
+            })?;
             Keys::Inline(KeySet {
                 keys: vec![key],
                 skipped: Vec::new(),
@@ -476,10 +517,49 @@ fn compile_provider(name: &str, p: ProviderConfig) -> Result<Provider, ConfigErr
         Some(DecryptionConfig::Dir { key }) => {
             Some(Decryptor::direct(&key).map_err(|e| ConfigError::new("decryption.dir.key", e))?)
         }
-        Some(DecryptionConfig::RsaOaep256 { private_key }) => Some(
-            Decryptor::rsa_pem(&private_key)
-                .map_err(|e| ConfigError::new("decryption.rsa_oaep_256.private_key", e))?,
-        ),
+        Some(DecryptionConfig::EcdhEs { private_key }) => {
+            let jwk = match private_key {
+                Value::String(text) => serde_json::from_str::<Value>(&text).unwrap_or_default(),
+                other => other,
+            };
+            let jwk = jwk.as_object().ok_or_else(|| {
+                ConfigError::new("decryption.ecdh_es.private_key", "expected a JWK object")
+            })?;
+            Some(
+                Decryptor::ecdh_jwk(jwk)
+                    .map_err(|e| ConfigError::new("decryption.ecdh_es.private_key", e))?,
+            )
+        }
+        Some(DecryptionConfig::RsaOaep256 {
+            private_key,
+            accept_rustsec_2023_0071,
+            max_decryptions_per_second,
+        }) => {
+            if !accept_rustsec_2023_0071 {
+                return Err(ConfigError::new(
+                    "decryption.rsa_oaep_256.accept_rustsec_2023_0071",
+                    "RSA-OAEP-256 decryption is open to the Marvin timing attack \
+                     (RUSTSEC-2023-0071); use `dir` or `ecdh_es`, or set this to true to \
+                     accept the risk",
+                ));
+            }
+            if !(1..=10_000).contains(&max_decryptions_per_second) {
+                return Err(ConfigError::new(
+                    "decryption.rsa_oaep_256.max_decryptions_per_second",
+                    "expected 1 to 10000",
+                ));
+            }
+            warnings.push(format!(
+                "provider {name}: RSA-OAEP-256 decryption is enabled although the rsa crate \
+                 is open to the Marvin timing attack (RUSTSEC-2023-0071); at most \
+                 {max_decryptions_per_second} RSA decryptions per worker and second. Prefer \
+                 `dir` or `ecdh_es`."
+            ));
+            Some(
+                Decryptor::rsa_pem(&private_key, max_decryptions_per_second)
+                    .map_err(|e| ConfigError::new("decryption.rsa_oaep_256.private_key", e))?,
+            )
+        }
     };
     if p.require_encryption && decryption.is_none() {
         return Err(ConfigError::new(
@@ -589,10 +669,19 @@ impl Compile for JwtAuthConfig {
             }
         }
         let mut providers = Vec::with_capacity(names.len());
+        let mut warnings = Vec::new();
         for (name, p) in self.providers {
             providers.push(
-                compile_provider(&name, p).map_err(|e| e.within(&format!("providers.{name}")))?,
+                compile_provider(&name, p, &mut warnings)
+                    .map_err(|e| e.within(&format!("providers.{name}")))?,
             );
+        }
+        for p in &providers {
+            if let Keys::Inline(set) = &p.keys {
+                for skipped in &set.skipped {
+                    warnings.push(format!("provider {}: key skipped: {skipped}", p.name));
+                }
+            }
         }
         let mut rules = Vec::with_capacity(self.rules.len());
         for (i, r) in self.rules.into_iter().enumerate() {
@@ -619,6 +708,8 @@ impl Compile for JwtAuthConfig {
             max_token_bytes: self.max_token_bytes,
             cache_entries: self.cache_entries,
             owned_headers,
+            paths: self.paths,
+            warnings,
         })
     }
 }

@@ -4,13 +4,14 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::borrow::Cow;
 use std::rc::Rc;
 
 use serde_json::Value;
 
 use crate::config::{Compiled, Keys, Provider, Rule};
 use crate::denial::{Code, Denial};
-use crate::extract::{self, Found, Strip};
+use crate::extract::{self, Found, Source, Strip};
 use crate::jwe;
 use crate::jwks::KeySet;
 use crate::requirement::Outcome;
@@ -43,6 +44,9 @@ pub struct Rejection {
     pub denial: Denial,
     /// Index of the provider whose failure decided, for metrics.
     pub provider: Option<usize>,
+    /// Index of the rule that required the token, for the denial log line.
+    pub rule: Option<usize>,
+    /// Empty when the refusal is not about a token (400 for a bad path).
     pub www_authenticate: String,
     /// `{"error": "<code>", "message": "…"}`
     pub body: String,
@@ -74,45 +78,65 @@ impl RemoteKeys for NoRemoteKeys {
     }
 }
 
-struct Checked {
-    verified: Rc<Verified>,
-    found: Found,
-}
+/// What each provider's check gave, filled in as the requirement asks for providers.
+type Results = Vec<Option<(Outcome, Option<Rc<Verified>>)>>;
 
+/// Checks every token `provider` found: the provider is verified only when each of
+/// them verifies (a forged second token must not ride along with a valid first one).
+/// Returns the first token's verification, whose claims become the outputs.
 fn check_provider(
     provider: &Provider,
     index: usize,
     keys: Option<&KeySet>,
-    found: Option<Found>,
+    found: &Result<Vec<Found>, Denial>,
     max: usize,
     now: f64,
     mut cache: Option<&mut TokenCache>,
-) -> (Outcome, Option<Checked>) {
-    let Some(found) = found else {
-        return (Outcome::Missing, None);
+) -> (Outcome, Option<Rc<Verified>>) {
+    let found = match found {
+        Ok(found) if found.is_empty() => return (Outcome::Missing, None),
+        Ok(found) => found,
+        Err(denial) => return (Outcome::Failed(denial.clone()), None),
     };
-    let fp = cache
-        .as_ref()
-        .map(|_| token_cache::fingerprint(&found.token));
-    let hit = match (cache.as_deref_mut(), &fp) {
-        (Some(c), Some(fp)) => c.get(index, fp, now),
-        _ => None,
+    let mut first = None;
+    for f in found {
+        match check_token(provider, index, keys, &f.token, max, now, cache.as_deref_mut()) {
+            Ok(v) => {
+                first.get_or_insert(v);
+            }
+            Err(denial) => return (Outcome::Failed(denial), None),
+        }
+    }
+    (Outcome::Verified, first)
+}
+
+/// One token, through the verified-token cache when there is one.
+fn check_token(
+    provider: &Provider,
+    index: usize,
+    keys: Option<&KeySet>,
+    token: &str,
+    max: usize,
+    now: f64,
+    cache: Option<&mut TokenCache>,
+) -> Result<Rc<Verified>, Denial> {
+    let Some(cache) = cache else {
+        return verify_token(provider, keys, token, max, now).map(Rc::new);
     };
-    let result = match hit {
+    // Oversized tokens are refused before they are even hashed.
+    if token.len() > max {
+        return verify_token(provider, keys, token, max, now).map(Rc::new);
+    }
+    let fp = token_cache::fingerprint(token);
+    match cache.get(index, &fp, now) {
         // A cached token's signature was verified; its times and claims are re-checked.
         Some(v) => provider.policy.check(&v.claims, now).map(|()| v),
-        None => verify_token(provider, keys, &found.token, max, now).map(|v| {
-            let v = Rc::new(v);
-            if let (Some(c), Some(fp)) = (cache, fp) {
-                let skew = provider.policy.clock_skew.as_secs_f64();
-                c.put(index, fp, Rc::clone(&v), now, skew, CACHE_MAX_AGE_SECONDS);
-            }
-            v
-        }),
-    };
-    match result {
-        Ok(verified) => (Outcome::Verified, Some(Checked { verified, found })),
-        Err(denial) => (Outcome::Failed(denial), None),
+        None => {
+            let v = Rc::new(verify_token(provider, keys, token, max, now)?);
+            let skew = provider.policy.clock_skew.as_secs_f64();
+            cache.put(index, fp, Rc::clone(&v), now, skew, CACHE_MAX_AGE_SECONDS);
+            Ok(v)
+        }
     }
 }
 
@@ -141,7 +165,7 @@ fn verify_token(
                 "encrypted tokens are not accepted by this provider",
             ));
         };
-        inner = jwe::decrypt(raw, decryptor)?;
+        inner = jwe::decrypt(raw, decryptor, now)?;
         &inner
     } else if provider.require_encryption {
         return Err(Denial::new(
@@ -211,18 +235,25 @@ fn header_value(value: &Value, json: bool) -> Option<String> {
     (text.len() <= 4096 && !text.chars().any(char::is_control)).then_some(text)
 }
 
-fn reject(denial: Denial, provider: Option<usize>) -> Rejection {
-    let status = match denial.code {
-        Code::AudienceMismatch | Code::ClaimMismatch => 403,
-        _ => 401,
-    };
-    let description: String = denial
-        .message
+/// `error_description` as an RFC 6750 quoted-string: quotes, backslashes and control
+/// characters are dropped rather than escaped (clients parse this header loosely).
+fn quoted_description(message: &str) -> String {
+    message
         .chars()
         .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
-        .collect();
+        .collect()
+}
+
+fn reject(denial: Denial, provider: Option<usize>, rule: Option<usize>) -> Rejection {
+    let status = match denial.code {
+        Code::AudienceMismatch | Code::ClaimMismatch => 403,
+        Code::PathInvalid => 400,
+        _ => 401,
+    };
+    let description = quoted_description(&denial.message);
     let www_authenticate = match (denial.code, status) {
         (Code::TokenMissing, _) => "Bearer realm=\"tollgate\"".to_string(),
+        (_, 400) => String::new(),
         (_, 403) => format!(
             "Bearer realm=\"tollgate\", error=\"insufficient_scope\", error_description=\"{description}\""
         ),
@@ -236,15 +267,20 @@ fn reject(denial: Denial, provider: Option<usize>) -> Rejection {
         status,
         denial,
         provider,
+        rule,
         www_authenticate,
         body,
     }
 }
 
 impl Compiled {
-    /// The first rule that fits the request.
-    pub fn rule_for(&self, method: &str, path: &str) -> Option<&Rule> {
-        self.rules.iter().find(|r| r.matcher.matches(method, path))
+    /// The first rule that fits the request, with its index. `path` must already be
+    /// prepared ([`PathHandling::prepare`](tollgate_kit::path::PathHandling::prepare)).
+    pub fn rule_for(&self, method: &str, path: &str) -> Option<(usize, &Rule)> {
+        self.rules
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.matcher.matches(method, path))
     }
 
     /// Decides one request at `now` (seconds since the epoch), without a token cache.
@@ -260,16 +296,26 @@ impl Compiled {
         remote: &dyn RemoteKeys,
         mut cache: Option<&mut TokenCache>,
     ) -> Decision {
+        let path = match self.paths.prepare(req.path) {
+            Ok(path) => path,
+            Err(problem) => {
+                let denial = Denial::new(Code::PathInvalid, problem.to_string());
+                return Decision::Deny(reject(denial, None, None));
+            }
+        };
         // Headers this filter owns are never taken from the client.
         let mut mutations: Vec<Mutation> = self
             .owned_headers
             .iter()
             .map(|h| Mutation::RemoveHeader(h.clone()))
             .collect();
-        let Some(requirement) = self
-            .rule_for(req.method, req.path)
-            .and_then(|r| r.requires.as_ref())
+        let Some((rule, requirement)) = self
+            .rule_for(req.method, &path)
+            .and_then(|(i, r)| r.requires.as_ref().map(|q| (i, q)))
         else {
+            if let Cow::Owned(p) = path {
+                mutations.push(Mutation::SetPath(p));
+            }
             return Decision::Allow {
                 mutations,
                 verified: Vec::new(),
@@ -277,81 +323,83 @@ impl Compiled {
             };
         };
         // Each provider's sources are searched once per request.
-        let mut found: Vec<Option<Found>> = self
+        let found: Vec<Result<Vec<Found>, Denial>> = self
             .providers
             .iter()
-            .map(|p| extract::extract(&p.sources, req.headers, req.path))
+            .map(|p| extract::extract(&p.sources, req.headers, &path))
             .collect();
-        let any_token = found.iter().any(Option::is_some);
-        let mut results: Vec<Option<(Outcome, Option<Checked>)>> =
-            (0..self.providers.len()).map(|_| None).collect();
+        let any_token = found
+            .iter()
+            .any(|f| f.as_ref().map_or(true, |tokens| !tokens.is_empty()));
+        let mut results: Results = (0..self.providers.len()).map(|_| None).collect();
         let mut outcome_of = |i: usize| -> Outcome {
-            let Some(provider) = self.providers.get(i) else {
+            let (Some(provider), Some(slot), Some(tokens)) =
+                (self.providers.get(i), results.get_mut(i), found.get(i))
+            else {
                 return Outcome::Missing;
             };
-            let slot = results.get_mut(i);
-            match slot {
-                Some(Some((outcome, _))) => outcome.clone(),
-                Some(slot) => {
-                    let keys = match &provider.keys {
-                        Keys::Inline(set) => Some(set),
-                        Keys::Remote(_) => remote.keys(i),
-                    };
-                    let token = found.get_mut(i).and_then(Option::take);
-                    let (outcome, verified) = check_provider(
-                        provider,
-                        i,
-                        keys,
-                        token,
-                        self.max_token_bytes,
-                        now,
-                        cache.as_deref_mut(),
-                    );
-                    *slot = Some((outcome.clone(), verified));
-                    outcome
-                }
-                None => Outcome::Missing,
+            if let Some((outcome, _)) = slot {
+                return outcome.clone();
             }
+            let keys = match &provider.keys {
+                Keys::Inline(set) => Some(set),
+                Keys::Remote(_) => remote.keys(i),
+            };
+            let (outcome, verified) = check_provider(
+                provider,
+                i,
+                keys,
+                tokens,
+                self.max_token_bytes,
+                now,
+                cache.as_deref_mut(),
+            );
+            *slot = Some((outcome.clone(), verified));
+            outcome
         };
         let verdict = requirement.evaluate(&mut outcome_of, any_token);
         if let Err(denial) = verdict {
             let provider = results
                 .iter()
                 .position(|r| matches!(r, Some((Outcome::Failed(d), _)) if d.code == denial.code));
-            return Decision::Deny(reject(denial, provider));
+            return Decision::Deny(reject(denial, provider, Some(rule)));
         }
         let mut verified = Vec::new();
-        let mut stripped = Vec::new();
         let mut credentials = None;
-        for (i, result) in results.into_iter().enumerate() {
+        for (i, result) in results.iter().enumerate() {
             let (Some((_, Some(v))), Some(provider)) = (result, self.providers.get(i)) else {
                 continue;
             };
             verified.push(i);
-            let claims = &v.verified.claims;
             mutations.push(Mutation::SetHeader(
                 provider.payload_header.clone(),
-                v.verified.payload.clone(),
+                v.payload.clone(),
             ));
             if credentials.is_none() {
-                credentials.clone_from(&v.verified.credentials);
+                credentials.clone_from(&v.credentials);
             }
             for h in &provider.claim_headers {
-                if let Some(value) =
-                    crate::claims::lookup(claims, &h.claim).and_then(|c| header_value(c, h.json))
+                if let Some(value) = crate::claims::lookup(&v.claims, &h.claim)
+                    .and_then(|c| header_value(c, h.json))
                 {
                     mutations.push(Mutation::SetHeader(h.header.clone(), value));
                 }
             }
-            if !provider.forward && !stripped.contains(&v.found.token) {
-                match extract::strip(&provider.sources, &v.found, req.headers, req.path) {
-                    Some(Strip::RemoveHeader(h)) => mutations.push(Mutation::RemoveHeader(h)),
-                    Some(Strip::SetPath(p)) => mutations.push(Mutation::SetPath(p)),
-                    Some(Strip::SetCookie(c)) => mutations.push(Mutation::SetCookie(c)),
-                    None => {}
-                }
-                stripped.push(v.found.token);
+        }
+        let mut new_path = match path {
+            Cow::Owned(p) => Some(p),
+            Cow::Borrowed(_) => None,
+        };
+        let current = new_path.as_deref().unwrap_or(req.path);
+        for strip in self.strips(&found, &results, req.headers, current) {
+            match strip {
+                Strip::RemoveHeader(h) => mutations.push(Mutation::RemoveHeader(h)),
+                Strip::SetPath(p) => new_path = Some(p),
+                Strip::SetCookie(c) => mutations.push(Mutation::SetCookie(c)),
             }
+        }
+        if let Some(p) = new_path {
+            mutations.push(Mutation::SetPath(p));
         }
         Decision::Allow {
             mutations,
@@ -359,4 +407,46 @@ impl Compiled {
             credentials,
         }
     }
+
+    /// Where tokens must be removed: every place a token was found, unless that very
+    /// token was verified by a provider with `forward` on. A token nobody verified
+    /// (a second token, a provider an `any` never asked) never reaches the upstream.
+    fn strips(
+        &self,
+        found: &[Result<Vec<Found>, Denial>],
+        results: &Results,
+        headers: &[(String, String)],
+        path: &str,
+    ) -> Vec<Strip> {
+        let forwarded: Vec<&str> = self
+            .providers
+            .iter()
+            .zip(found)
+            .zip(results)
+            .filter(|((p, _), r)| p.forward && matches!(r, Some((Outcome::Verified, _))))
+            .flat_map(|((_, f), _)| f.iter().flatten().map(|t| t.token.as_str()))
+            .collect();
+        let mut sources: Vec<&Source> = Vec::new();
+        for (provider, tokens) in self.providers.iter().zip(found) {
+            let places: Vec<&Source> = match tokens {
+                Ok(tokens) => tokens
+                    .iter()
+                    .filter(|t| !forwarded.contains(&t.token.as_str()))
+                    .filter_map(|t| provider.sources.get(t.source))
+                    .collect(),
+                // A repeated token header: remove every place this provider reads.
+                Err(_) => provider.sources.iter().collect(),
+            };
+            for place in places {
+                if !sources.contains(&place) {
+                    sources.push(place);
+                }
+            }
+        }
+        extract::strip(&sources, headers, path)
+    }
 }
+
+#[cfg(test)]
+#[path = "decide_tests.rs"]
+mod tests;

@@ -12,10 +12,14 @@ pub struct Denial {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Code {
     TokenMissing,
+    /// The token header appears more than once (two `Authorization` headers).
+    TokenRepeated,
     TokenTooLarge,
     TokenMalformed,
     TokenEncrypted,
     TokenUndecryptable,
+    /// RSA decryption budget spent: the token was refused without decrypting it.
+    DecryptionThrottled,
     EncryptionRequired,
     AlgNone,
     AlgUnsupported,
@@ -33,6 +37,8 @@ pub enum Code {
     AudienceMismatch,
     ClaimMissing,
     ClaimMismatch,
+    /// The path has dot-segments or encoded slashes (see the kit's `paths` setting).
+    PathInvalid,
 }
 
 impl Code {
@@ -40,10 +46,12 @@ impl Code {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::TokenMissing => "token_missing",
+            Self::TokenRepeated => "token_repeated",
             Self::TokenTooLarge => "token_too_large",
             Self::TokenMalformed => "token_malformed",
             Self::TokenEncrypted => "token_encrypted",
             Self::TokenUndecryptable => "token_undecryptable",
+            Self::DecryptionThrottled => "decryption_throttled",
             Self::EncryptionRequired => "encryption_required",
             Self::AlgNone => "alg_none",
             Self::AlgUnsupported => "alg_unsupported",
@@ -61,6 +69,7 @@ impl Code {
             Self::AudienceMismatch => "audience_mismatch",
             Self::ClaimMissing => "claim_missing",
             Self::ClaimMismatch => "claim_mismatch",
+            Self::PathInvalid => "path_invalid",
         }
     }
 }

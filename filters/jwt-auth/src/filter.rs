@@ -133,15 +133,8 @@ impl Callouts for JwtAuthRoot {
 impl RootFilter for JwtAuthRoot {
     fn on_configure(&mut self, host: &dyn Host, bytes: &[u8]) -> Result<(), String> {
         let compiled = config::load::<JwtAuthConfig>(bytes).map_err(|e| e.to_string())?;
-        for p in &compiled.providers {
-            if let crate::config::Keys::Inline(set) = &p.keys {
-                for skipped in &set.skipped {
-                    host.log(
-                        LogLevel::Warn,
-                        &format!("jwt-auth: provider {}: key skipped: {skipped}", p.name),
-                    );
-                }
-            }
+        for warning in &compiled.warnings {
+            host.log(LogLevel::Warn, &format!("jwt-auth: {warning}"));
         }
         let mut shared = Shared::new(compiled);
         if shared.fetcher.has_remote() {
@@ -278,16 +271,39 @@ fn header<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
         .map_or("", |(_, v)| v.as_str())
 }
 
+/// The denial's log line: code, status, provider and rule, so a log at debug level
+/// explains a refusal. Never the token, a claim value or the path (which may hold a
+/// token in its query).
+pub fn denial_log_line(config: &Compiled, r: &Rejection) -> String {
+    let provider = r
+        .provider
+        .and_then(|p| config.providers.get(p))
+        .map_or_else(String::new, |p| format!(", provider {}", p.name));
+    let rule = r.rule.map_or_else(String::new, |i| format!(", rules[{i}]"));
+    format!(
+        "jwt-auth: denied {} {}{provider}{rule}",
+        r.status,
+        r.denial.code.as_str()
+    )
+}
+
 fn deny(host: &dyn Host, rejection: &Rejection) {
     let details = format!("tollgate_jwt_auth.{}", rejection.denial.code.as_str());
+    let www = ("www-authenticate", rejection.www_authenticate.as_str());
+    let common = [
+        ("content-type", "application/json"),
+        ("cache-control", "no-store"),
+    ];
+    let with_www = [www, common[0], common[1]];
+    let headers: &[(&str, &str)] = if rejection.www_authenticate.is_empty() {
+        &common
+    } else {
+        &with_www
+    };
     let reply = LocalReply {
         status: u32::from(rejection.status),
         details: &details,
-        headers: &[
-            ("www-authenticate", rejection.www_authenticate.as_str()),
-            ("content-type", "application/json"),
-            ("cache-control", "no-store"),
-        ],
+        headers,
         body: rejection.body.as_bytes(),
         grpc_status: None,
     };
@@ -486,10 +502,11 @@ fn refuse(
     core_ref: &Rc<RefCell<StreamCore>>,
     r: &Rejection,
 ) -> HeadersAction {
-    shared
-        .borrow_mut()
-        .metrics
-        .denied(host, r.provider, r.denial.code);
+    {
+        let mut sh = shared.borrow_mut();
+        sh.metrics.denied(host, r.provider, r.denial.code);
+        host.log(LogLevel::Debug, &denial_log_line(&sh.config, r));
+    }
     core_ref.borrow_mut().state = State::Denied;
     deny(host, r);
     HeadersAction::StopIteration

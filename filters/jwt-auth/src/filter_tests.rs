@@ -15,7 +15,7 @@ fn sign(kid: &str, claims: serde_json::Value) -> String {
         b64(json!({"alg": "HS256", "kid": kid})),
         b64(claims)
     );
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"secret-one").unwrap();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"secret-one-0123456789abcdefghijk").unwrap();
     mac.update(input.as_bytes());
     format!(
         "{input}.{}",
@@ -27,7 +27,7 @@ fn claims() -> serde_json::Value {
     json!({"sub": "alice", "exp": NOW + 600, "password": "hunter2", "tenant": "t1"})
 }
 
-const JWKS: &str = r#"{"keys":[{"kty":"oct","kid":"k1","alg":"HS256","k":"c2VjcmV0LW9uZQ"}]}"#;
+const JWKS: &str = r#"{"keys":[{"kty":"oct","kid":"k1","alg":"HS256","k":"c2VjcmV0LW9uZS0wMTIzNDU2Nzg5YWJjZGVmZ2hpams"}]}"#;
 
 fn inline_config() -> String {
     json!({

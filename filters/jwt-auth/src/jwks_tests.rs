@@ -2,19 +2,93 @@
 
 use super::*;
 
+/// 32 bytes, base64url: long enough for HS256.
+const K32: &str = "c2VjcmV0LW9uZS0wMTIzNDU2Nzg5YWJjZGVmZ2hpams";
+
+fn jwks(keys: &str) -> Vec<u8> {
+    format!(r#"{{"keys":[{keys}]}}"#).into_bytes()
+}
+
 #[test]
 fn bad_keys_are_skipped_not_fatal() {
-    let jwks = br#"{"keys":[
-        {"kty":"oct","kid":"h","k":"c2VjcmV0"},
-        {"kty":"EC","crv":"P-521","kid":"big","x":"AA","y":"AA"},
-        {"kty":"RSA","kid":"enc","use":"enc","n":"AQAB","e":"AQAB"},
-        {"kty":"oct","kid":"mismatch","alg":"RS256","k":"c2VjcmV0"},
-        {"kid":"nokty"}
-    ]}"#;
-    let set = KeySet::from_jwks(jwks).unwrap();
+    let doc = jwks(&format!(
+        r#"{{"kty":"oct","kid":"h","k":"{K32}"}},
+        {{"kty":"EC","crv":"P-521","kid":"big","x":"AA","y":"AA"}},
+        {{"kty":"RSA","kid":"enc","use":"enc","n":"AQAB","e":"AQAB"}},
+        {{"kty":"oct","kid":"mismatch","alg":"RS256","k":"{K32}"}},
+        {{"kty":"oct","kid":"ops","key_ops":["encrypt"],"k":"{K32}"}},
+        {{"kty":"oct","kid":"ops-str","key_ops":"verify","k":"{K32}"}},
+        {{"kty":"EC","crv":"secp256k1","kid":"k","x":"AA","y":"AA"}},
+        {{"kid":"nokty"}}"#
+    ));
+    let set = KeySet::from_jwks(&doc).unwrap();
     assert_eq!(set.keys.len(), 1);
-    assert_eq!(set.skipped.len(), 4, "{:?}", set.skipped);
-    assert!(set.skipped.iter().any(|s| s.contains("P-521")));
+    assert_eq!(set.skipped.len(), 7, "{:?}", set.skipped);
+    assert!(set.skipped.iter().any(|s| s.contains("P-521 coordinate")));
+    assert!(set.skipped.iter().any(|s| s.contains("(kid ops)") && s.contains("key_ops")));
+    assert!(set.skipped.iter().any(|s| s.contains("(kid ops-str)")));
+    assert!(set.skipped.iter().any(|s| s.contains("(kid enc)") && s.contains("use")));
+}
+
+#[test]
+fn key_ops_with_verify_is_used() {
+    let doc = jwks(&format!(
+        r#"{{"kty":"oct","kid":"v","key_ops":["sign","verify"],"k":"{K32}"}}"#
+    ));
+    assert_eq!(KeySet::from_jwks(&doc).unwrap().keys.len(), 1);
+    let enc_only = jwks(&format!(r#"{{"kty":"oct","key_ops":["encrypt"],"k":"{K32}"}}"#));
+    assert!(KeySet::from_jwks(&enc_only).is_err(), "no usable key left");
+}
+
+#[test]
+fn weak_keys_are_refused_in_configs_and_skipped_when_fetched() {
+    let short = r#"{"kty":"oct","kid":"tiny","k":"c2VjcmV0"}"#;
+    let err = KeySet::from_config_jwks(&jwks(short)).unwrap_err();
+    assert!(err.contains("kid tiny") && err.contains("6 bytes"), "{err}");
+    let fetched = KeySet::from_jwks(&jwks(&format!(r#"{short},{{"kty":"oct","k":"{K32}"}}"#)));
+    let fetched = fetched.unwrap();
+    assert_eq!((fetched.keys.len(), fetched.skipped.len()), (1, 1));
+    // 32 bytes fit HS256 but not HS512.
+    let pinned = format!(r#"{{"kty":"oct","kid":"p","alg":"HS512","k":"{K32}"}}"#);
+    let err = KeySet::from_config_jwks(&jwks(&pinned)).unwrap_err();
+    assert!(err.contains("HS512") && err.contains("at least 64"), "{err}");
+    // An RSA modulus of 1024 bits (128 bytes, high bit set).
+    let n1024 = base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        [0xc5u8; 128],
+    );
+    let rsa = format!(r#"{{"kty":"RSA","kid":"r1024","n":"{n1024}","e":"AQAB"}}"#);
+    let err = KeySet::from_config_jwks(&jwks(&rsa)).unwrap_err();
+    assert!(err.contains("kid r1024") && err.contains("1024 bits"), "{err}");
+}
+
+#[test]
+fn an_unpinned_secret_serves_only_algorithms_it_is_long_enough_for() {
+    let key = Key::secret(&[7u8; 48], None, None).unwrap();
+    assert!(key.accepts(Alg::HS256));
+    assert!(key.accepts(Alg::HS384));
+    assert!(!key.accepts(Alg::HS512));
+    assert!(!key.accepts(Alg::RS256));
+    assert!(matches!(
+        Key::secret(&[7u8; 31], None, None),
+        Err(Unusable::Weak(_))
+    ));
+    assert!(Key::secret(&[7u8; 32], None, None).is_ok());
+    assert!(matches!(
+        Key::secret(&[7u8; 63], Some(Alg::HS512), None),
+        Err(Unusable::Weak(_))
+    ));
+}
+
+#[test]
+fn bit_lengths() {
+    assert_eq!(bit_length(&[]), 0);
+    assert_eq!(bit_length(&[0, 0]), 0);
+    assert_eq!(bit_length(&[1]), 1);
+    assert_eq!(bit_length(&[0, 0x80]), 8);
+    assert_eq!(bit_length(&[0x01, 0]), 9);
+    assert_eq!(bit_length(&[0xff; 256]), 2048);
+    assert_eq!(bit_length(&[0x7f; 256]), 2047);
 }
 
 #[test]
@@ -27,6 +101,6 @@ fn unusable_documents_are_errors() {
 
 #[test]
 fn key_debug_never_shows_material() {
-    let key = Key::secret(b"super-secret", Some(Alg::HS256), Some("k".into()));
-    assert!(!format!("{key:?}").contains("super"));
+    let key = Key::secret(b"super-secret-0123456789abcdefghij", Some(Alg::HS256), Some("k".into()));
+    assert!(!format!("{:?}", key.unwrap()).contains("super"));
 }

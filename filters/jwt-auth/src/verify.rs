@@ -5,7 +5,8 @@
 //! HMAC secret, so RS256→HS256 key confusion finds no candidate.
 
 use crate::denial::{Code, Denial};
-use crate::jwks::{Key, KeySet};
+use crate::alg::Alg;
+use crate::jwks::{Key, KeySet, Verifier};
 use crate::token::Jws;
 
 /// Verifies `token` against `keys`; returns the key that verified it.
@@ -40,12 +41,7 @@ pub fn verify<'k>(token: &Jws<'_>, keys: &'k KeySet) -> Result<&'k Key, Denial> 
     }
     let message = token.signing_input.as_bytes();
     for key in candidates {
-        if let Ok(true) = jsonwebtoken::crypto::verify(
-            token.signature,
-            message,
-            &key.decoding,
-            alg.to_jsonwebtoken(),
-        ) {
+        if signature_verifies(alg, key, token.signature, message) {
             return Ok(key);
         }
     }
@@ -53,4 +49,27 @@ pub fn verify<'k>(token: &Jws<'_>, keys: &'k KeySet) -> Result<&'k Key, Denial> 
         Code::SignatureInvalid,
         "the signature does not verify",
     ))
+}
+
+fn signature_verifies(alg: Alg, key: &Key, signature_b64: &str, message: &[u8]) -> bool {
+    match (&key.verifier, alg.to_jsonwebtoken()) {
+        (Verifier::Jwt(decoding), Some(alg)) => {
+            matches!(
+                jsonwebtoken::crypto::verify(signature_b64, message, decoding, alg),
+                Ok(true)
+            )
+        }
+        (Verifier::P521(verifying), None) => {
+            use base64::Engine as _;
+            use p521::ecdsa::signature::Verifier as _;
+            // JWS ES512 signatures are R || S, 66 bytes each (RFC 7518 §3.4).
+            let Ok(raw) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(signature_b64)
+            else {
+                return false;
+            };
+            p521::ecdsa::Signature::from_slice(&raw)
+                .is_ok_and(|sig| verifying.verify(message, &sig).is_ok())
+        }
+        _ => false,
+    }
 }

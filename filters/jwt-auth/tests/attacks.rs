@@ -138,7 +138,7 @@ fn keys_embedded_in_the_token_are_never_trusted() {
     let header = json!({"alg": "HS256", "jwk": {"kty": "oct", "k": b64(attacker_secret)}, "jku": "https://attacker/jwks"});
     let forged = hs256(&header, &json!({"sub": "admin"}), attacker_secret);
     let provider = KeySet {
-        keys: vec![Key::secret(b"the-real-secret", Some(Alg::HS256), None)],
+        keys: vec![Key::secret(b"the-real-secret-0123456789abcdefg", Some(Alg::HS256), None).unwrap()],
         skipped: vec![],
     };
     assert_eq!(
@@ -154,11 +154,11 @@ fn keys_embedded_in_the_token_are_never_trusted() {
 
 #[test]
 fn kid_selects_keys_and_unknown_kids_are_reported() {
-    let secret = b"k1-secret";
+    let secret: &[u8] = &[b'1'; 64];
     let keys = KeySet {
         keys: vec![
-            Key::secret(b"k0-secret", None, Some("k0".into())),
-            Key::secret(secret, None, Some("k1".into())),
+            Key::secret(&[b'0'; 32], None, Some("k0".into())).unwrap(),
+            Key::secret(secret, None, Some("k1".into())).unwrap(),
         ],
         skipped: vec![],
     };
@@ -176,7 +176,7 @@ fn kid_selects_keys_and_unknown_kids_are_reported() {
     );
     assert_eq!(check(&unknown, &keys).unwrap_err().code, Code::KidUnknown);
     let pinned = KeySet {
-        keys: vec![Key::secret(secret, Some(Alg::HS512), Some("k1".into()))],
+        keys: vec![Key::secret(secret, Some(Alg::HS512), Some("k1".into())).unwrap()],
         skipped: vec![],
     };
     assert_eq!(
@@ -188,9 +188,9 @@ fn kid_selects_keys_and_unknown_kids_are_reported() {
 
 #[test]
 fn verified_tokens_still_face_the_claim_policy() {
-    let secret = b"s";
+    let secret: &[u8] = &[b's'; 32];
     let keys = KeySet {
-        keys: vec![Key::secret(secret, Some(Alg::HS256), None)],
+        keys: vec![Key::secret(secret, Some(Alg::HS256), None).unwrap()],
         skipped: vec![],
     };
     let now = 1_700_000_000.0;
@@ -235,9 +235,9 @@ fn verified_tokens_still_face_the_claim_policy() {
 
 #[test]
 fn denials_never_echo_the_token() {
-    let secret = b"s";
+    let secret: &[u8] = &[b's'; 32];
     let keys = KeySet {
-        keys: vec![Key::secret(secret, None, None)],
+        keys: vec![Key::secret(secret, None, None).unwrap()],
         skipped: vec![],
     };
     let token = hs256(

@@ -18,6 +18,9 @@ use tollgate_jwt_auth::decide::{Decision, Mutation, NoRemoteKeys, RequestView};
 use tollgate_kit::config;
 
 fn sign(spec: &Value) -> String {
+    if let Some(raw) = spec.get("raw") {
+        return raw.as_str().unwrap().to_string();
+    }
     let b64 = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
     let input = format!("{}.{}", b64(&spec["header"]), b64(&spec["claims"]));
     let mut mac =
@@ -31,7 +34,17 @@ fn sign(spec: &Value) -> String {
 
 #[test]
 fn decision_cases() {
-    let file: Value = serde_json::from_str(include_str!("cases/decide.json")).unwrap();
+    run_decision_cases(include_str!("cases/decide.json"));
+}
+
+/// Several tokens in one request, `forward`, array audiences, JSON claim headers.
+#[test]
+fn decision_cases_more() {
+    run_decision_cases(include_str!("cases/decide_more.json"));
+}
+
+fn run_decision_cases(text: &str) {
+    let file: Value = serde_json::from_str(text).unwrap();
     let now = file["now"].as_f64().unwrap();
     let compiled = config::load::<JwtAuthConfig>(file["config"].to_string().as_bytes()).unwrap();
     let mut failures = Vec::new();
@@ -45,7 +58,12 @@ fn decision_cases() {
             .iter()
             .map(|h| (h[0].as_str().unwrap().into(), h[1].as_str().unwrap().into()))
             .collect();
-        if let Some(spec) = req.get("token") {
+        let specs: Vec<&Value> = req
+            .get("token")
+            .into_iter()
+            .chain(req.get("tokens").and_then(Value::as_array).into_iter().flatten())
+            .collect();
+        for spec in &specs {
             let token = sign(spec);
             match spec["in"].as_str().unwrap() {
                 "bearer" => headers.push(("authorization".into(), format!("Bearer {token}"))),
@@ -54,7 +72,11 @@ fn decision_cases() {
                         h.1 = h.1.replace("TOKEN", &token);
                     }
                 }
-                "query" => path = path.replace("TOKEN", &token),
+                "query" => path = path.replacen("TOKEN", &token, 1),
+                "header" => headers.push((
+                    spec["name"].as_str().unwrap().into(),
+                    spec["prefix"].as_str().unwrap_or_default().to_string() + &token,
+                )),
                 other => panic!("{name}: unknown placement {other}"),
             }
         }
@@ -132,10 +154,21 @@ fn decision_cases() {
                         problems.push(format!("payload sub {}", claims["sub"]));
                     }
                 }
-                if let Some(p) = expect.get("path")
-                    && !mutations.contains(&Mutation::SetPath(p.as_str().unwrap().into()))
+                let paths: Vec<&Mutation> = mutations
+                    .iter()
+                    .filter(|m| matches!(m, Mutation::SetPath(_)))
+                    .collect();
+                if let Some(p) = expect.get("path") {
+                    if paths != [&Mutation::SetPath(p.as_str().unwrap().into())] {
+                        problems.push(format!("path not rewritten (once) to {p}: {mutations:?}"));
+                    }
+                } else if !paths.is_empty() {
+                    problems.push(format!("path rewritten: {paths:?}"));
+                }
+                if expect.get("cookie").is_none()
+                    && mutations.iter().any(|m| matches!(m, Mutation::SetCookie(_)))
                 {
-                    problems.push(format!("path not rewritten to {p}: {mutations:?}"));
+                    problems.push(format!("cookie rewritten: {mutations:?}"));
                 }
                 if let Some(c) = expect.get("cookie")
                     && !mutations.contains(&Mutation::SetCookie(Some(c.as_str().unwrap().into())))
@@ -169,7 +202,7 @@ fn decision_cases() {
                 {
                     problems.push(format!("www-authenticate {}", r.www_authenticate));
                 }
-                if let Some(spec) = req.get("token") {
+                for spec in &specs {
                     let token = sign(spec);
                     if r.body.contains(&token) || r.www_authenticate.contains(&token) {
                         problems.push("the token was echoed".into());

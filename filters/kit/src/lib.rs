@@ -20,6 +20,7 @@ pub mod host;
 pub mod json;
 pub mod mock;
 pub mod pairs;
+pub mod path;
 pub mod route;
 pub mod slot;
 pub mod types;

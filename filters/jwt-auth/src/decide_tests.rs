@@ -1,0 +1,4 @@
+//! Unit tests of `decide` (the case files in tests/cases cover the rest).
+
+use super::*;
+
