@@ -402,7 +402,7 @@ fn compile_provider(
             })?;
             Keys::Inline(KeySet {
                 keys: vec![key],
-                skipped: Vec::new(),
+                ..KeySet::default()
             })
         }
         KeysConfig::Remote(remote) => {

@@ -35,6 +35,10 @@ pub const CREDENTIALS_PROPERTY: &str = "tollgate_credentials";
 /// requests whose wait ran out.
 const TICK: Duration = Duration::from_millis(500);
 
+/// The tick while requests wait for keys: a worker that lost the fetch race sees the
+/// keys another worker publishes within this, not a whole [`TICK`] later.
+const WAITING_TICK: Duration = Duration::from_millis(50);
+
 fn now_ms(host: &dyn Host) -> Option<u64> {
     let now = host.now().ok()?;
     let since = now.duration_since(UNIX_EPOCH).ok()?;
@@ -61,6 +65,8 @@ pub struct Shared {
     /// The host runs our tick (Envoy, Kong); without it (APISIX) refreshes start on the
     /// request path.
     ticks: bool,
+    /// The tick runs at [`WAITING_TICK`] because requests wait.
+    fast_tick: bool,
 }
 
 impl Shared {
@@ -76,11 +82,18 @@ impl Shared {
             waiters: Vec::new(),
             credentials_warned: false,
             ticks: false,
+            fast_tick: false,
         }
     }
 
     /// Holds a stream until `provider`'s fetch ends (or its wait runs out).
-    fn wait_for(&mut self, core_ref: &Rc<RefCell<StreamCore>>, provider: usize, now: u64) {
+    fn wait_for(
+        &mut self,
+        host: &dyn Host,
+        core_ref: &Rc<RefCell<StreamCore>>,
+        provider: usize,
+        now: u64,
+    ) {
         self.waiters.push(Waiter {
             context_id: core_ref.borrow().context_id,
             provider,
@@ -88,15 +101,26 @@ impl Shared {
             deadline: now.saturating_add(self.fetcher.max_wait_ms(provider)),
             stream: Rc::downgrade(core_ref),
         });
+        if self.ticks && !self.fast_tick {
+            self.fast_tick = host.set_tick_period(WAITING_TICK).is_ok();
+        }
+    }
+
+    /// Back to the slow tick once nobody waits.
+    fn relax_tick(&mut self, host: &dyn Host) {
+        if self.fast_tick && self.waiters.is_empty() {
+            self.fast_tick = host.set_tick_period(TICK).is_err();
+        }
     }
 
     fn record(&mut self, host: &dyn Host, results: &[(usize, FetchResult)]) {
         for &(provider, result) in results {
             self.metrics.fetch(host, provider, result);
-            if matches!(result, FetchResult::Ok | FetchResult::Adopted) {
-                // Verifications against the old keys no longer count.
-                self.cache.forget_provider(provider);
-            }
+        }
+        // Verifications against keys that changed no longer count; a refresh that
+        // returned the same keys keeps them.
+        for provider in self.fetcher.take_changed() {
+            self.cache.forget_provider(provider);
         }
     }
 }
@@ -175,6 +199,7 @@ impl RootFilter for JwtAuthRoot {
             sh.record(host, &results);
         }
         resume(host, shared, now, None, None);
+        shared.borrow_mut().relax_tick(host);
     }
 }
 
@@ -400,7 +425,7 @@ fn evaluate(
                         let wait = sh.fetcher.want(host, p, now, kid_miss, &mut results);
                         sh.record(host, &results);
                         if wait == Wait::Pending {
-                            sh.wait_for(core_ref, p, now);
+                            sh.wait_for(host, core_ref, p, now);
                         }
                         wait
                     }
@@ -489,7 +514,7 @@ fn refresh_on_request_path(
         sh.fetcher.poll(host, p, now, &mut results);
         sh.record(host, &results);
         if sh.fetcher.in_flight(p, now) {
-            sh.wait_for(core_ref, p, now);
+            sh.wait_for(host, core_ref, p, now);
             return true;
         }
     }

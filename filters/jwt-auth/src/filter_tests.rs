@@ -373,3 +373,76 @@ fn without_a_timer_a_lost_fetch_does_not_strand_waiting_requests() {
     assert_eq!(host.state.borrow().http_calls.len(), 2, "C fetched anew");
     drop(b);
 }
+
+/// A JWKS with a second key: the same document plus `k2`.
+const JWKS_ROTATED: &str = r#"{"keys":[{"kty":"oct","kid":"k1","alg":"HS256","k":"c2VjcmV0LW9uZS0wMTIzNDU2Nzg5YWJjZGVmZ2hpams"},{"kty":"oct","kid":"k2","alg":"HS256","k":"c2VjcmV0LW9uZS0wMTIzNDU2Nzg5YWJjZGVmZ2hpams"}]}"#;
+
+/// Answers the latest JWKS callout of `root` with `body`.
+fn answer_latest(host: &MockHost, root: &mut JwtAuthRoot, body: &str) {
+    let call = host.state.borrow().http_calls.last().unwrap().token;
+    // The same keys in another order of members: still the same key set.
+    answer(host, "200", body.as_bytes());
+    root.on_http_call_response(host, call, 1, body.len(), 0);
+}
+
+fn cache_len(root: &JwtAuthRoot) -> usize {
+    root.shared.as_ref().unwrap().borrow().cache.len()
+}
+
+#[test]
+fn a_refresh_with_the_same_keys_keeps_the_token_cache() {
+    let token = sign("k1", claims());
+    let host = host_with(Some(&token));
+    let mut root = configured(&host, &remote_config());
+    root.on_tick(&host);
+    answer_latest(&host, &mut root, JWKS);
+    let mut s = root.new_stream(&host, 2).unwrap();
+    assert_eq!(s.on_request_headers(&host, 4, true), HeadersAction::Continue);
+    assert_eq!(cache_len(&root), 1);
+    // Background refresh, same keys (members reordered): the cache stays.
+    set_time(&host, NOW + 481);
+    root.on_tick(&host);
+    assert_eq!(host.state.borrow().http_calls.len(), 2);
+    let reordered = r#"{"keys":[{"k":"c2VjcmV0LW9uZS0wMTIzNDU2Nzg5YWJjZGVmZ2hpams","alg":"HS256","kid":"k1","kty":"oct"}]}"#;
+    answer_latest(&host, &mut root, reordered);
+    assert_eq!(metric(&host, "jwt_auth.jwks.idp.fetch_ok"), 2);
+    assert_eq!(cache_len(&root), 1, "same keys: verified tokens still count");
+    // Next refresh brings another key set: verified tokens are forgotten.
+    set_time(&host, NOW + 962);
+    root.on_tick(&host);
+    answer_latest(&host, &mut root, JWKS_ROTATED);
+    assert_eq!(cache_len(&root), 0, "new keys: verify again");
+}
+
+#[test]
+fn a_worker_that_lost_the_fetch_race_adopts_the_published_keys_on_its_next_tick() {
+    // Two roots on one host share its shared data, as two worker VMs do.
+    let token = sign("k2", claims());
+    let host = host_with(Some(&token));
+    let mut winner = configured(&host, &remote_config());
+    let mut loser = configured(&host, &remote_config());
+    winner.on_tick(&host);
+    answer_latest(&host, &mut winner, JWKS);
+    loser.on_tick(&host);
+    // The issuer rotates; a new-kid token reaches the winner, which takes the lock.
+    set_time(&host, NOW + 40);
+    let mut first = winner.new_stream(&host, 2).unwrap();
+    assert_eq!(first.on_request_headers(&host, 4, true), HeadersAction::StopIteration);
+    let calls = host.state.borrow().http_calls.len();
+    // The same token reaches the loser while the fetch is in flight: it waits.
+    let mut second = loser.new_stream(&host, 3).unwrap();
+    assert_eq!(second.on_request_headers(&host, 4, true), HeadersAction::StopIteration);
+    assert_eq!(host.state.borrow().http_calls.len(), calls, "one fetch for both");
+    assert_eq!(host.state.borrow().tick_period, Some(WAITING_TICK), "ticks faster while waiting");
+    let call = host.state.borrow().http_calls.last().unwrap().token;
+    answer(&host, "200", JWKS_ROTATED.as_bytes());
+    first.on_http_call_response(&host, call, 1, JWKS_ROTATED.len(), 0);
+    host.state.borrow_mut().continued.clear();
+    // 50 ms later the loser's tick finds the published keys and lets its request go.
+    set_time(&host, NOW + 40);
+    loser.on_tick(&host);
+    assert_eq!(host.state.borrow().continued, vec![StreamKind::Request]);
+    assert!(host.state.borrow().local_reply.is_none());
+    assert_eq!(metric(&host, "jwt_auth.jwks.idp.adopted"), 2);
+    assert_eq!(host.state.borrow().tick_period, Some(TICK), "back to the slow tick");
+}

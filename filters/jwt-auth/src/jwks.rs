@@ -169,6 +169,21 @@ fn rsa_pem_bits(pem: &str) -> Result<usize, String> {
 pub struct KeySet {
     pub keys: Vec<Key>,
     pub skipped: Vec<String>,
+    /// SHA-256 over the usable keys' public members: a refresh that returns the same
+    /// keys keeps the verified-token cache.
+    pub fingerprint: [u8; 32],
+}
+
+/// The members that make a JWK what it is, in a fixed order (not the document's).
+const IDENTITY_MEMBERS: [&str; 11] = ["kty", "crv", "kid", "alg", "use", "n", "e", "x", "y", "k", "key_ops"];
+
+fn key_identity(jwk: &Value, hash: &mut sha2::Sha256) {
+    use sha2::Digest as _;
+    for member in IDENTITY_MEMBERS {
+        let value = jwk.get(member).map(Value::to_string).unwrap_or_default();
+        hash.update((value.len() as u64).to_be_bytes());
+        hash.update(value.as_bytes());
+    }
 }
 
 fn text<'a>(jwk: &'a Value, field: &str) -> Option<&'a str> {
@@ -286,6 +301,7 @@ impl KeySet {
             None => return Err("the JWKS has no keys".into()),
         };
         let mut set = KeySet::default();
+        let mut identity = <sha2::Sha256 as sha2::Digest>::new();
         for (i, jwk) in entries.iter().enumerate() {
             let name = || {
                 format!(
@@ -296,7 +312,10 @@ impl KeySet {
                 )
             };
             match one_key(jwk) {
-                Ok(key) => set.keys.push(key),
+                Ok(key) => {
+                    key_identity(jwk, &mut identity);
+                    set.keys.push(key);
+                }
                 Err(Unusable::Weak(reason)) if weak_is_error => {
                     return Err(format!("{}: {reason}", name()));
                 }
@@ -309,6 +328,7 @@ impl KeySet {
                 set.skipped.join("; ")
             ));
         }
+        set.fingerprint = sha2::Digest::finalize(identity).into();
         Ok(set)
     }
 }

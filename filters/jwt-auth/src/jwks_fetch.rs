@@ -4,11 +4,15 @@
 //! and a lock entry under keys derived from the provider's upstream, authority and
 //! path:
 //! * `<base>.keys`: the fetch time (8 bytes, big-endian ms) and the JWKS body;
+//! * `<base>.at`: the fetch time alone, written after `.keys`, so a worker can see
+//!   cheaply (8 bytes, on every tick) that another worker published new keys;
 //! * `<base>.lock`: `until_ms,failures`, taken by compare-and-swap. It marks a fetch
 //!   in flight, and after a failure it holds the other workers back for the backoff.
 //!
-//! A worker first adopts newer keys another worker published, and fetches only if
-//! they are still due and it wins the lock. Where there is no shared data (APISIX) each
+//! On every poll a worker adopts newer keys another worker published, whatever its own
+//! timers say (a worker that lost the lock race picks the new keys up on its next
+//! tick, not when the lock would have expired), and fetches only if keys are still
+//! due and it wins the lock. Where there is no shared data (APISIX) each
 //! VM fetches for itself. The timing rules live in [`crate::remote`].
 
 use std::collections::HashMap;
@@ -65,6 +69,7 @@ struct Slot {
     remote: Remote,
     state: RemoteState,
     keys_key: String,
+    at_key: String,
     lock_key: String,
 }
 
@@ -73,6 +78,9 @@ pub struct Fetcher {
     /// `None` until the first shared-data call tells whether the host has it.
     shared: Option<bool>,
     pending: HashMap<u32, usize>,
+    /// Providers whose key set changed (not merely refreshed) since the last
+    /// [`Fetcher::take_changed`]: their verified tokens no longer count.
+    changed: Vec<usize>,
 }
 
 /// FNV-1a: a stable, short name for a provider's shared entries.
@@ -108,6 +116,7 @@ impl Fetcher {
                         remote: remote.clone(),
                         state: RemoteState::default(),
                         keys_key: format!("{base}.keys"),
+                        at_key: format!("{base}.at"),
                         lock_key: format!("{base}.lock"),
                     })
                 }
@@ -118,7 +127,13 @@ impl Fetcher {
             slots,
             shared: None,
             pending: HashMap::new(),
+            changed: Vec::new(),
         }
+    }
+
+    /// The providers whose key set changed since the last call.
+    pub fn take_changed(&mut self) -> Vec<usize> {
+        std::mem::take(&mut self.changed)
     }
 
     pub fn has_remote(&self) -> bool {
@@ -188,7 +203,7 @@ impl Fetcher {
         }
     }
 
-    /// Adopts keys another worker published and starts a fetch if one is due.
+    /// Adopts keys another worker published, then starts a fetch if one is due.
     pub fn poll(
         &mut self,
         host: &dyn Host,
@@ -196,44 +211,16 @@ impl Fetcher {
         now: u64,
         results: &mut Vec<(usize, FetchResult)>,
     ) {
+        self.adopt_published(host, provider, results);
         let shared = self.shared;
         let Some(Some(slot)) = self.slots.get_mut(provider) else {
             return;
         };
         let policy = slot.remote.policy;
-        let Some(need) = slot.state.need(now, &policy) else {
+        if slot.state.need(now, &policy).is_none() {
             return;
-        };
-        let mut has_shared = shared != Some(false);
-        if has_shared {
-            match host.shared_data(&slot.keys_key) {
-                Ok(entry) => {
-                    self.shared = Some(true);
-                    if let Some(value) = entry.value
-                        && let Some((at, body)) = value.split_first_chunk::<8>()
-                    {
-                        let fetched_at = u64::from_be_bytes(*at);
-                        let newer = fetched_at > slot.state.fetched_at();
-                        // A kid miss wants keys newer than the miss itself.
-                        let useful = newer
-                            && (need != Need::UnknownKid
-                                || fetched_at.saturating_add(1_000) >= now);
-                        if useful && let Ok(set) = KeySet::from_jwks(body) {
-                            slot.state.adopt(Rc::new(set), fetched_at);
-                            results.push((provider, FetchResult::Adopted));
-                            if slot.state.need(now, &policy).is_none() {
-                                return;
-                            }
-                        }
-                    }
-                }
-                Err(e) if e.is_unimplemented() => {
-                    self.shared = Some(false);
-                    has_shared = false;
-                }
-                Err(_) => {}
-            }
         }
+        let has_shared = shared == Some(true);
         if has_shared {
             // Take the lock, or defer to the worker that holds it.
             let current = host.shared_data(&slot.lock_key).unwrap_or_default();
@@ -284,6 +271,59 @@ impl Fetcher {
                 let next = slot.state.failed(now, &policy);
                 release(host, slot, has_shared, next);
                 results.push((provider, FetchResult::Failed));
+            }
+        }
+    }
+
+    /// Adopts the keys another worker published, if they are newer than ours. Costs
+    /// one 8-byte shared-data read when nothing changed.
+    fn adopt_published(
+        &mut self,
+        host: &dyn Host,
+        provider: usize,
+        results: &mut Vec<(usize, FetchResult)>,
+    ) {
+        if self.shared == Some(false) {
+            return;
+        }
+        let Some(Some(slot)) = self.slots.get_mut(provider) else {
+            return;
+        };
+        let published = match host.shared_data(&slot.at_key) {
+            Ok(entry) => {
+                self.shared = Some(true);
+                entry
+                    .value
+                    .and_then(|v| v.first_chunk::<8>().map(|at| u64::from_be_bytes(*at)))
+            }
+            Err(e) => {
+                if e.is_unimplemented() {
+                    self.shared = Some(false);
+                }
+                None
+            }
+        };
+        if published.is_none_or(|at| at <= slot.state.fetched_at()) {
+            return;
+        }
+        let Ok(entry) = host.shared_data(&slot.keys_key) else {
+            return;
+        };
+        let Some((at, body)) = entry.value.as_deref().and_then(<[u8]>::split_first_chunk::<8>)
+        else {
+            return;
+        };
+        let fetched_at = u64::from_be_bytes(*at);
+        if fetched_at <= slot.state.fetched_at() {
+            return;
+        }
+        if let Ok(set) = KeySet::from_jwks(body) {
+            let changed = slot.state.fingerprint() != Some(set.fingerprint);
+            if slot.state.adopt(Rc::new(set), fetched_at) {
+                if changed {
+                    self.changed.push(provider);
+                }
+                results.push((provider, FetchResult::Adopted));
             }
         }
     }
@@ -339,11 +379,16 @@ impl Fetcher {
                         &format!("jwt-auth: provider #{provider}: JWKS key skipped: {skipped}"),
                     );
                 }
+                if slot.state.fingerprint() != Some(set.fingerprint) {
+                    self.changed.push(provider);
+                }
                 slot.state.adopt(Rc::new(set), now);
                 if has_shared {
                     let mut entry = now.to_be_bytes().to_vec();
                     entry.extend_from_slice(&body);
+                    // Keys first, then the marker the other workers poll.
                     let _ = host.set_shared_data(&slot.keys_key, Some(&entry), None);
+                    let _ = host.set_shared_data(&slot.at_key, Some(&now.to_be_bytes()), None);
                 }
                 release(host, slot, has_shared, 0);
                 results.push((provider, FetchResult::Ok));

@@ -69,6 +69,11 @@ impl RemoteState {
         self.fetched_at
     }
 
+    /// The current keys' fingerprint, stale or not.
+    pub fn fingerprint(&self) -> Option<[u8; 32]> {
+        self.keys.as_ref().map(|k| k.fingerprint)
+    }
+
     pub fn failures(&self) -> u32 {
         self.failures
     }
@@ -134,6 +139,12 @@ impl RemoteState {
         self.failures = 0;
         self.not_before = 0;
         self.in_flight_until = 0;
+        if self.kid_refetch_wanted {
+            // Keys fetched by another worker answer the miss; its fetch counts as ours
+            // for the refetch interval.
+            self.kid_refetch_wanted = false;
+            self.last_kid_refetch = Some(fetched_at);
+        }
         true
     }
 

@@ -79,7 +79,7 @@ fn rs256_to_hs256_key_confusion_is_refused() {
     // The PEM form of the same key refuses it too.
     let keys = KeySet {
         keys: vec![Key::from_pem(&pem, Alg::RS256, None).unwrap()],
-        skipped: vec![],
+        ..KeySet::default()
     };
     let forged = hs256(
         &json!({"alg": "HS256"}),
@@ -139,7 +139,7 @@ fn keys_embedded_in_the_token_are_never_trusted() {
     let forged = hs256(&header, &json!({"sub": "admin"}), attacker_secret);
     let provider = KeySet {
         keys: vec![Key::secret(b"the-real-secret-0123456789abcdefg", Some(Alg::HS256), None).unwrap()],
-        skipped: vec![],
+        ..KeySet::default()
     };
     assert_eq!(
         check(&forged, &provider).unwrap_err().code,
@@ -160,7 +160,7 @@ fn kid_selects_keys_and_unknown_kids_are_reported() {
             Key::secret(&[b'0'; 32], None, Some("k0".into())).unwrap(),
             Key::secret(secret, None, Some("k1".into())).unwrap(),
         ],
-        skipped: vec![],
+        ..KeySet::default()
     };
     let good = hs256(&json!({"alg": "HS256", "kid": "k1"}), &json!({}), secret);
     assert!(check(&good, &keys).is_ok());
@@ -177,7 +177,7 @@ fn kid_selects_keys_and_unknown_kids_are_reported() {
     assert_eq!(check(&unknown, &keys).unwrap_err().code, Code::KidUnknown);
     let pinned = KeySet {
         keys: vec![Key::secret(secret, Some(Alg::HS512), Some("k1".into())).unwrap()],
-        skipped: vec![],
+        ..KeySet::default()
     };
     assert_eq!(
         check(&good, &pinned).unwrap_err().code,
@@ -191,7 +191,7 @@ fn verified_tokens_still_face_the_claim_policy() {
     let secret: &[u8] = &[b's'; 32];
     let keys = KeySet {
         keys: vec![Key::secret(secret, Some(Alg::HS256), None).unwrap()],
-        skipped: vec![],
+        ..KeySet::default()
     };
     let now = 1_700_000_000.0;
     let policy = ClaimPolicy {
@@ -238,7 +238,7 @@ fn denials_never_echo_the_token() {
     let secret: &[u8] = &[b's'; 32];
     let keys = KeySet {
         keys: vec![Key::secret(secret, None, None).unwrap()],
-        skipped: vec![],
+        ..KeySet::default()
     };
     let token = hs256(
         &json!({"alg": "HS256", "kid": "zzz-marker-kid"}),

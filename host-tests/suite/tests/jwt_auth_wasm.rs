@@ -296,3 +296,45 @@ fn apisix_fetches_per_vm_by_host_and_port() -> Result<()> {
     assert_eq!(idp.calls(), 2);
     Ok(())
 }
+
+/// A key rotation seen by many requests at once: eight tokens with the new `kid`
+/// arrive together on two workers. One worker wins the fetch; the other must take the
+/// keys it publishes as soon as they are there (not when the fetch lock would expire,
+/// seconds later, past the requests' own wait), and none is refused.
+#[test]
+fn key_rotation_under_concurrency_waits_for_one_fetch_not_for_the_lock() -> Result<()> {
+    let idp = Idp::new(&tokens::hs_jwks());
+    let mut p = plugin(Profile::Envoy, &remote_config("idp"), 2)?;
+    p.add_cluster(idp.cluster("idp"));
+    let old = hs256(&claims(json!({})))?;
+    for worker in 0..2 {
+        let out = p.send(bearer("/a", &old).on_worker(worker))?;
+        assert_eq!(out.client.status, 200, "{}", out.client.body_text());
+    }
+    assert_eq!(idp.calls(), 1);
+    // The issuer rotates to an ES256 key; its JWKS endpoint takes 30 ms to answer.
+    idp.set(HttpReply::ok(tokens::es_jwks()?.to_string()).after(Duration::from_millis(30)));
+    p.advance(Duration::from_secs(1));
+    let rotated = es256(&claims(json!({})))?;
+    let requests = (0..8u64)
+        .map(|i| {
+            let worker = usize::try_from(i % 2).unwrap();
+            (
+                Duration::from_millis(i),
+                bearer("/a", &rotated).on_worker(worker),
+            )
+        })
+        .collect();
+    let outcomes = p.send_concurrently(requests)?;
+    let mut slowest = Duration::ZERO;
+    for (i, (took, out)) in outcomes.iter().enumerate() {
+        assert_eq!(out.client.status, 200, "request {i}: {}", out.client.body_text());
+        slowest = slowest.max(*took);
+    }
+    assert_eq!(idp.calls(), 2, "one fetch for the rotation, shared by both workers");
+    // The fetch takes 30 ms and the waiting worker ticks every 50 ms: well under the
+    // lock's 2 s hold (timeout + 1 s), which the waits used to run into.
+    assert!(slowest < Duration::from_millis(200), "slowest waited {slowest:?}");
+    assert_eq!(p.metric("jwt_auth.jwks.idp.adopted"), Some(2));
+    Ok(())
+}

@@ -174,6 +174,9 @@ impl PluginBuilder {
             reload_backoff: self.reload_backoff,
             next_worker: 0,
             streams: 0,
+            starts: BTreeMap::new(),
+            finished: BTreeMap::new(),
+            next_start: 0,
         };
         for worker in 0..self.workers {
             let vm = plugin.start_vm(worker)?;
@@ -221,6 +224,10 @@ pub(crate) enum Event {
         root: u32,
         queue: u32,
     },
+    /// One of [`Plugin::send_concurrently`]'s requests arrives.
+    Start {
+        id: usize,
+    },
 }
 
 /// Fail a guest call: the trap's message, for the outcome and the log.
@@ -241,6 +248,11 @@ pub struct Plugin {
     reload_backoff: Duration,
     next_worker: usize,
     pub(crate) streams: u64,
+    /// Requests of [`Plugin::send_concurrently`] not started yet, and their results
+    /// with the virtual time each took.
+    starts: BTreeMap<usize, Request>,
+    finished: BTreeMap<usize, (Duration, Result<Outcome>)>,
+    next_start: usize,
 }
 
 impl Plugin {
@@ -356,6 +368,37 @@ impl Plugin {
             .map(<[_]>::to_vec)
             .unwrap_or_default();
         Ok(outcome)
+    }
+
+    /// Sends requests that overlap in time: request `i` arrives `offset` after the
+    /// call (in virtual time) and is handled while earlier ones may still wait on a
+    /// callout, on whichever worker it names. Returns each outcome with how long it
+    /// took, in the order given. A stream that waits lets the others run, as in a proxy
+    /// with many connections; each runs inside the wait of the one before it.
+    pub fn send_concurrently(
+        &mut self,
+        requests: Vec<(Duration, Request)>,
+    ) -> Result<Vec<(Duration, Outcome)>> {
+        let base = self.shared.clock.elapsed();
+        let count = requests.len();
+        let first = self.next_start;
+        self.next_start += count;
+        let ids: Vec<usize> = (first..first + count).collect();
+        for (id, (offset, request)) in ids.iter().zip(requests) {
+            self.starts.insert(*id, request);
+            self.schedule(base + offset, Event::Start { id: *id });
+        }
+        let horizon = base + self.stream_timeout + Duration::from_secs(3600);
+        self.run_until(horizon, |p| ids.iter().all(|id| p.finished.contains_key(id)));
+        ids.iter()
+            .map(|id| {
+                let (took, outcome) = self
+                    .finished
+                    .remove(id)
+                    .ok_or_else(|| anyhow!("request {id} never finished"))?;
+                Ok((took, outcome?))
+            })
+            .collect()
     }
 
     // ----- VM lifecycle -----
@@ -640,6 +683,14 @@ impl Plugin {
 
     fn deliver(&mut self, event: Event) {
         match event {
+            Event::Start { id } => {
+                if let Some(request) = self.starts.remove(&id) {
+                    let started = self.shared.clock.elapsed();
+                    let outcome = self.send(request);
+                    let took = self.shared.clock.elapsed().saturating_sub(started);
+                    self.finished.insert(id, (took, outcome));
+                }
+            }
             Event::Tick { worker, generation } => {
                 let Some(w) = self.workers.get(worker) else {
                     return;
