@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 use tollgate_kit::config::{Compile, ConfigError};
+use tollgate_kit::path::PathHandling;
 use tollgate_kit::route::{MatchConfig, Matcher};
 
 /// The filter's configuration.
@@ -51,6 +52,11 @@ pub struct HcpAuthConfig {
     /// The mode of requests no route matches. Default: `"management"`.
     #[serde(default = "default_mode")]
     pub default_mode: Mode,
+    /// What to do with request paths that are not in normal form before routes match
+    /// them: `normalize`, `reject` or `as_is`, as in jwt-auth. Default: `"normalize"`.
+    /// Example: `"reject"`.
+    #[serde(default)]
+    pub paths: PathHandling,
 }
 
 fn default_mode() -> Mode {
@@ -178,6 +184,7 @@ pub struct Compiled {
     pub s3: S3Config,
     pub routes: Vec<(Matcher, Mode)>,
     pub default_mode: Mode,
+    pub paths: PathHandling,
 }
 
 /// A DNS name: labels of letters, digits and `-`, not starting or ending with `-`.
@@ -263,6 +270,7 @@ impl Compile for HcpAuthConfig {
             .map(|(i, r)| Ok((r.matcher.compile(&format!("routes[{i}].match"))?, r.mode)))
             .collect::<Result<Vec<_>, ConfigError>>()?;
         Ok(Compiled {
+            paths: self.paths,
             hcp_domain: domain,
             authority_port: self.authority_port,
             payload_header,

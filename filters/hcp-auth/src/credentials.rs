@@ -87,7 +87,11 @@ pub fn extract(
     let claims = claims.ok_or(Problem::NoClaims)?;
     let username = text(claims, &names.username)?;
     let password = text(claims, &names.password)?;
-    let tenant = text(claims, &names.tenant)?.to_ascii_lowercase();
+    // A tenant with control characters is present but invalid, not missing.
+    let tenant = match lookup(claims, &names.tenant) {
+        Some(Value::String(s)) if !s.is_empty() => s.to_ascii_lowercase(),
+        _ => return Err(Problem::Missing(names.tenant.clone())),
+    };
     if !dns_name(&tenant) || tenant.contains('.') {
         return Err(Problem::BadTenant);
     }

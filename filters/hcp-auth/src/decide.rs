@@ -7,6 +7,8 @@
 //! `content-type`, `content-md5`, and the two the filter sets), so Envoy's own
 //! `x-forwarded-*`, `x-request-id` or `x-envoy-*` cannot break it.
 
+use tollgate_kit::path::PathProblem;
+
 use crate::config::{Compiled, Mode};
 use crate::credentials::{Credentials, Problem};
 use crate::mgmt;
@@ -96,7 +98,15 @@ fn signed_as_sent(name: &str) -> bool {
             ))
 }
 
+/// Why a path was refused, as a rejection (400, never echoing the path).
+pub fn path_rejection(problem: PathProblem) -> Rejection {
+    reject(400, "path_invalid", &problem.to_string())
+}
+
 impl Compiled {
+    /// The route's mode; `path` must be prepared ([`PathHandling::prepare`]).
+    ///
+    /// [`PathHandling::prepare`]: tollgate_kit::path::PathHandling::prepare
     pub fn mode_for(&self, method: &str, path: &str) -> Mode {
         self.routes
             .iter()
@@ -126,16 +136,22 @@ impl Compiled {
         now: u64,
         body_hash: Option<&str>,
     ) -> Decision {
-        let mode = self.mode_for(req.method, req.path);
-        self.decide_in(mode, req, credentials, now, body_hash)
+        let path = match self.paths.prepare(req.path) {
+            Ok(path) => path,
+            Err(problem) => return Decision::Deny(path_rejection(problem)),
+        };
+        let mode = self.mode_for(req.method, &path);
+        self.decide_in(mode, req, &path, credentials, now, body_hash)
     }
 
-    /// [`Self::decide`] for a request whose route already gave `mode` (the filter
-    /// matches routes once, in the headers phase).
+    /// [`Self::decide`] for a request whose route already gave `mode` for its prepared
+    /// `path` (the filter prepares the path and matches routes once, in the headers
+    /// phase). `req.path` is the path as received.
     pub fn decide_in(
         &self,
         mode: Mode,
         req: &RequestView<'_>,
+        path: &str,
         credentials: Result<&Credentials, &Problem>,
         now: u64,
         body_hash: Option<&str>,
@@ -154,6 +170,7 @@ impl Compiled {
             if req.has("authorization") {
                 mutations.push(Mutation::Remove("authorization".into()));
             }
+            forward_path(&mut mutations, req, path);
             return Decision::Allow { mode, mutations };
         }
         let creds = match credentials {
@@ -173,6 +190,7 @@ impl Compiled {
                 "authorization".into(),
                 mgmt::authorization(&creds.username, &creds.password),
             ));
+            forward_path(&mut mutations, req, path);
             return Decision::Allow { mode, mutations };
         }
         let payload_hash = match (self.s3.sign_body, body_hash) {
@@ -195,7 +213,7 @@ impl Compiled {
         let authorization = sigv4::authorization(
             &Signable {
                 method: req.method,
-                path: req.path,
+                path,
                 headers: &signed,
                 payload_hash,
             },
@@ -216,7 +234,26 @@ impl Compiled {
             payload_hash.to_string(),
         ));
         mutations.push(Mutation::Set("authorization".into(), authorization));
+        // The upstream gets the target in the canonical form the signature covers.
+        forward_path(&mut mutations, req, &sigv4::canonical_target(path));
         Decision::Allow { mode, mutations }
+    }
+
+    /// What a fully buffered, signed body needs to go upstream: its length. S3 servers
+    /// refuse a chunked `PutObject`, and the filter holds the whole body anyway.
+    pub fn buffered_framing(&self, req: &RequestView<'_>, len: usize) -> Vec<Mutation> {
+        let mut out = vec![Mutation::Set("content-length".into(), len.to_string())];
+        if req.has("transfer-encoding") {
+            out.push(Mutation::Remove("transfer-encoding".into()));
+        }
+        out
+    }
+}
+
+/// Sets `:path` when what goes upstream differs from what came in.
+fn forward_path(mutations: &mut Vec<Mutation>, req: &RequestView<'_>, target: &str) {
+    if target != req.path {
+        mutations.push(Mutation::Set(":path".into(), target.to_string()));
     }
 }
 

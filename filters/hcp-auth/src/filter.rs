@@ -17,7 +17,7 @@ use tollgate_kit::{
 
 use crate::config::{Compiled, HcpAuthConfig, Mode};
 use crate::credentials;
-use crate::decide::{Decision, Mutation, Rejection, RequestView, reject};
+use crate::decide::{Decision, Mutation, Rejection, RequestView, path_rejection, reject};
 use crate::sigv4::sha256_hex;
 
 /// The stream property jwt-auth fills with the verified claims, credentials included.
@@ -52,6 +52,7 @@ impl RootFilter for HcpAuthRoot {
             config: self.config.current()?,
             counters: Rc::clone(&self.counters),
             headers: Vec::new(),
+            path: String::new(),
             mode: Mode::Passthrough,
             credentials: None,
             state: State::Deciding,
@@ -73,6 +74,8 @@ pub struct HcpAuthStream {
     config: Rc<Compiled>,
     counters: Rc<RefCell<Counters>>,
     headers: Pairs,
+    /// The path routes matched (normal form), prepared once in the headers phase.
+    path: String,
     /// The route's mode, matched once in the headers phase.
     mode: Mode,
     /// The claims' credentials, read once in the headers phase.
@@ -100,6 +103,16 @@ impl HcpAuthStream {
     fn refuse(&mut self, host: &dyn Host, r: &Rejection) {
         self.state = State::Denied;
         count(&self.counters, host, "denied.", r.code);
+        // Code, status and mode only: never a claim, a credential or the path.
+        host.log(
+            LogLevel::Debug,
+            &format!(
+                "hcp-auth: denied {} {} (mode {})",
+                r.status,
+                r.code,
+                mode_counter(self.mode)
+            ),
+        );
         let www = format!(
             "Bearer realm=\"tollgate\", error=\"invalid_token\", error_description=\"{}\"",
             r.code
@@ -149,7 +162,21 @@ impl HcpAuthStream {
             }
         };
         let hash = sha256_hex(&body);
-        self.run(host, Some(&hash))
+        if !self.run(host, Some(&hash)) {
+            return false;
+        }
+        let view = RequestView {
+            method: header(&self.headers, ":method"),
+            path: header(&self.headers, ":path"),
+            headers: &self.headers,
+        };
+        for m in self.config.buffered_framing(&view, body.len()) {
+            if let Err(e) = apply_one(host, &m) {
+                self.fail(host, &format!("cannot set the body's length: {e}"));
+                return false;
+            }
+        }
+        true
     }
 
     /// Decides and applies; `Continue` means the request may go on.
@@ -176,18 +203,11 @@ impl HcpAuthStream {
         };
         match self
             .config
-            .decide_in(self.mode, &view, creds, now, body_hash)
+            .decide_in(self.mode, &view, &self.path, creds, now, body_hash)
         {
             Decision::Allow { mode, mutations } => {
-                let map = MapKind::RequestHeaders;
                 for m in &mutations {
-                    let result = match m {
-                        Mutation::Remove(h) => host.remove_header(map, h),
-                        Mutation::Set(h, v) => host.replace_header(map, h, v),
-                        Mutation::SetCookie(Some(c)) => host.replace_header(map, "cookie", c),
-                        Mutation::SetCookie(None) => host.remove_header(map, "cookie"),
-                    };
-                    if let Err(e) = result {
+                    if let Err(e) = apply_one(host, m) {
                         self.fail(host, &format!("cannot rewrite the request headers: {e}"));
                         return false;
                     }
@@ -226,10 +246,14 @@ impl StreamFilter for HcpAuthStream {
             }
         }
         let config = Rc::clone(&self.config);
-        let mode = config.mode_for(
-            header(&self.headers, ":method"),
-            header(&self.headers, ":path"),
-        );
+        match config.paths.prepare(header(&self.headers, ":path")) {
+            Ok(path) => self.path = path.into_owned(),
+            Err(problem) => {
+                self.refuse(host, &path_rejection(problem));
+                return HeadersAction::StopIteration;
+            }
+        }
+        let mode = config.mode_for(header(&self.headers, ":method"), &self.path);
         self.mode = mode;
         if mode != Mode::Passthrough {
             let property = host.property(&[CREDENTIALS_PROPERTY]).ok().flatten();
@@ -296,6 +320,16 @@ impl StreamFilter for HcpAuthStream {
             State::Passed => TrailersAction::Continue,
             _ => TrailersAction::StopIteration,
         }
+    }
+}
+
+fn apply_one(host: &dyn Host, m: &Mutation) -> tollgate_kit::HostResult<()> {
+    let map = MapKind::RequestHeaders;
+    match m {
+        Mutation::Remove(h) => host.remove_header(map, h),
+        Mutation::Set(h, v) => host.replace_header(map, h, v),
+        Mutation::SetCookie(Some(c)) => host.replace_header(map, "cookie", c),
+        Mutation::SetCookie(None) => host.remove_header(map, "cookie"),
     }
 }
 

@@ -1,9 +1,15 @@
 //! AWS Signature Version 4 over plain data (header-based, `AWS4-HMAC-SHA256`).
 //!
 //! The canonical request follows the S3 rules: the path is percent-decoded then encoded
-//! once per segment (no double encoding, no dot-segment removal), the query is decoded,
-//! re-encoded with RFC 3986 unreserved characters, and sorted by name then value.
-//! Header values are trimmed and inner runs of spaces collapsed.
+//! once per segment (no double encoding, no dot-segment removal), the query is decoded
+//! (a raw `+` is a space, as HTML forms, `URLSearchParams` and Java's `URLEncoder` write
+//! it and as S3 servers read it), re-encoded with RFC 3986 unreserved characters, and
+//! sorted by name then value. Header values are trimmed and inner runs of spaces
+//! collapsed.
+//!
+//! [`canonical_target`] is the request target in that same canonical form: the filter
+//! forwards it, so the server sees exactly the bytes that were signed, whatever its own
+//! reading of `+` or its order of repeated parameters.
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -84,6 +90,15 @@ fn unhex(d: u8) -> Option<u8> {
 
 /// Percent-decodes; malformed escapes stay as they are.
 pub fn percent_decode(s: &str) -> Vec<u8> {
+    decode(s, false)
+}
+
+/// Percent-decodes a query component: `+` is a space (form encoding).
+pub fn query_decode(s: &str) -> Vec<u8> {
+    decode(s, true)
+}
+
+fn decode(s: &str, plus_is_space: bool) -> Vec<u8> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -98,7 +113,7 @@ pub fn percent_decode(s: &str) -> Vec<u8> {
             i += 3;
             continue;
         }
-        out.push(b);
+        out.push(if plus_is_space && b == b'+' { b' ' } else { b });
         i += 1;
     }
     out
@@ -133,10 +148,9 @@ fn canonical_query(query: &str) -> String {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            // In a query, `+` is a space only in forms; S3 clients encode spaces as %20.
             (
-                uri_encode(&percent_decode(k), false),
-                uri_encode(&percent_decode(v), false),
+                uri_encode(&query_decode(k), false),
+                uri_encode(&query_decode(v), false),
             )
         })
         .collect();
@@ -178,6 +192,18 @@ fn canonical_headers(headers: &[(String, String)]) -> (String, String) {
         .collect::<Vec<_>>()
         .join(";");
     (canonical, signed)
+}
+
+/// `:path` in canonical form: what the filter forwards, so the upstream reads the
+/// very path and query that were signed.
+pub fn canonical_target(path: &str) -> String {
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    let query = canonical_query(query);
+    if query.is_empty() {
+        canonical_uri(path)
+    } else {
+        format!("{}?{query}", canonical_uri(path))
+    }
 }
 
 /// The canonical request (exposed for tests and debugging; it holds no secret).

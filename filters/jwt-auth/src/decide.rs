@@ -100,7 +100,15 @@ fn check_provider(
     };
     let mut first = None;
     for f in found {
-        match check_token(provider, index, keys, &f.token, max, now, cache.as_deref_mut()) {
+        match check_token(
+            provider,
+            index,
+            keys,
+            &f.token,
+            max,
+            now,
+            cache.as_deref_mut(),
+        ) {
             Ok(v) => {
                 first.get_or_insert(v);
             }
@@ -379,8 +387,8 @@ impl Compiled {
                 credentials.clone_from(&v.credentials);
             }
             for h in &provider.claim_headers {
-                if let Some(value) = crate::claims::lookup(&v.claims, &h.claim)
-                    .and_then(|c| header_value(c, h.json))
+                if let Some(value) =
+                    crate::claims::lookup(&v.claims, &h.claim).and_then(|c| header_value(c, h.json))
                 {
                     mutations.push(Mutation::SetHeader(h.header.clone(), value));
                 }

@@ -1,4 +1,3 @@
 //! Unit tests of `decide` (the case files in tests/cases cover the rest).
 
 use super::*;
-

@@ -169,7 +169,9 @@ pub fn strip(sources: &[&Source], headers: &[(String, String)], path: &str) -> V
             .filter(|c| !cookies.contains(&c.split_once('=').map_or(*c, |(k, _)| k.trim())))
             .collect();
         if kept.len() != all.len() {
-            out.push(Strip::SetCookie((!kept.is_empty()).then(|| kept.join("; "))));
+            out.push(Strip::SetCookie(
+                (!kept.is_empty()).then(|| kept.join("; ")),
+            ));
         }
     }
     out

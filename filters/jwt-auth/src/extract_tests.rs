@@ -67,13 +67,25 @@ fn every_token_is_found_once() {
 #[test]
 fn a_repeated_token_header_is_refused() {
     let s = sources();
-    let two = h(&[("authorization", "Bearer a.b.c"), ("authorization", "Bearer d.e.f")]);
-    assert_eq!(extract(&s, &two, "/").unwrap_err().code, Code::TokenRepeated);
+    let two = h(&[
+        ("authorization", "Bearer a.b.c"),
+        ("authorization", "Bearer d.e.f"),
+    ]);
+    assert_eq!(
+        extract(&s, &two, "/").unwrap_err().code,
+        Code::TokenRepeated
+    );
     // Envoy joins a repeated header's values with a comma.
     let joined = h(&[("authorization", "Bearer a.b.c,Bearer d.e.f")]);
-    assert_eq!(extract(&s, &joined, "/").unwrap_err().code, Code::TokenRepeated);
+    assert_eq!(
+        extract(&s, &joined, "/").unwrap_err().code,
+        Code::TokenRepeated
+    );
     // A second header with another scheme is not a second token.
-    let other = h(&[("authorization", "Bearer a.b.c"), ("authorization", "Basic eA==")]);
+    let other = h(&[
+        ("authorization", "Bearer a.b.c"),
+        ("authorization", "Basic eA=="),
+    ]);
     assert_eq!(extract(&s, &other, "/").unwrap().len(), 1);
 }
 
@@ -92,12 +104,19 @@ fn strips_every_occurrence_at_once() {
     );
     let cookie_only = [&s[2]];
     let only = h(&[("cookie", "hcp_token=c.o.k")]);
-    assert_eq!(strip(&cookie_only, &only, "/"), vec![Strip::SetCookie(None)]);
+    assert_eq!(
+        strip(&cookie_only, &only, "/"),
+        vec![Strip::SetCookie(None)]
+    );
     let query_only = [&s[1]];
     assert_eq!(
         strip(&query_only, &[], "/a?access_token=t"),
         vec![Strip::SetPath("/a".into())]
     );
-    assert_eq!(strip(&query_only, &[], "/a?b=1"), vec![], "nothing to strip");
+    assert_eq!(
+        strip(&query_only, &[], "/a?b=1"),
+        vec![],
+        "nothing to strip"
+    );
     assert_eq!(strip(&cookie_only, &h(&[("cookie", "b=1")]), "/"), vec![]);
 }

@@ -15,7 +15,8 @@ fn sign(kid: &str, claims: serde_json::Value) -> String {
         b64(json!({"alg": "HS256", "kid": kid})),
         b64(claims)
     );
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"secret-one-0123456789abcdefghijk").unwrap();
+    let mut mac =
+        Hmac::<sha2::Sha256>::new_from_slice(b"secret-one-0123456789abcdefghijk").unwrap();
     mac.update(input.as_bytes());
     format!(
         "{input}.{}",
@@ -397,7 +398,10 @@ fn a_refresh_with_the_same_keys_keeps_the_token_cache() {
     root.on_tick(&host);
     answer_latest(&host, &mut root, JWKS);
     let mut s = root.new_stream(&host, 2).unwrap();
-    assert_eq!(s.on_request_headers(&host, 4, true), HeadersAction::Continue);
+    assert_eq!(
+        s.on_request_headers(&host, 4, true),
+        HeadersAction::Continue
+    );
     assert_eq!(cache_len(&root), 1);
     // Background refresh, same keys (members reordered): the cache stays.
     set_time(&host, NOW + 481);
@@ -406,7 +410,11 @@ fn a_refresh_with_the_same_keys_keeps_the_token_cache() {
     let reordered = r#"{"keys":[{"k":"c2VjcmV0LW9uZS0wMTIzNDU2Nzg5YWJjZGVmZ2hpams","alg":"HS256","kid":"k1","kty":"oct"}]}"#;
     answer_latest(&host, &mut root, reordered);
     assert_eq!(metric(&host, "jwt_auth.jwks.idp.fetch_ok"), 2);
-    assert_eq!(cache_len(&root), 1, "same keys: verified tokens still count");
+    assert_eq!(
+        cache_len(&root),
+        1,
+        "same keys: verified tokens still count"
+    );
     // Next refresh brings another key set: verified tokens are forgotten.
     set_time(&host, NOW + 962);
     root.on_tick(&host);
@@ -427,13 +435,27 @@ fn a_worker_that_lost_the_fetch_race_adopts_the_published_keys_on_its_next_tick(
     // The issuer rotates; a new-kid token reaches the winner, which takes the lock.
     set_time(&host, NOW + 40);
     let mut first = winner.new_stream(&host, 2).unwrap();
-    assert_eq!(first.on_request_headers(&host, 4, true), HeadersAction::StopIteration);
+    assert_eq!(
+        first.on_request_headers(&host, 4, true),
+        HeadersAction::StopIteration
+    );
     let calls = host.state.borrow().http_calls.len();
     // The same token reaches the loser while the fetch is in flight: it waits.
     let mut second = loser.new_stream(&host, 3).unwrap();
-    assert_eq!(second.on_request_headers(&host, 4, true), HeadersAction::StopIteration);
-    assert_eq!(host.state.borrow().http_calls.len(), calls, "one fetch for both");
-    assert_eq!(host.state.borrow().tick_period, Some(WAITING_TICK), "ticks faster while waiting");
+    assert_eq!(
+        second.on_request_headers(&host, 4, true),
+        HeadersAction::StopIteration
+    );
+    assert_eq!(
+        host.state.borrow().http_calls.len(),
+        calls,
+        "one fetch for both"
+    );
+    assert_eq!(
+        host.state.borrow().tick_period,
+        Some(WAITING_TICK),
+        "ticks faster while waiting"
+    );
     let call = host.state.borrow().http_calls.last().unwrap().token;
     answer(&host, "200", JWKS_ROTATED.as_bytes());
     first.on_http_call_response(&host, call, 1, JWKS_ROTATED.len(), 0);
@@ -444,5 +466,9 @@ fn a_worker_that_lost_the_fetch_race_adopts_the_published_keys_on_its_next_tick(
     assert_eq!(host.state.borrow().continued, vec![StreamKind::Request]);
     assert!(host.state.borrow().local_reply.is_none());
     assert_eq!(metric(&host, "jwt_auth.jwks.idp.adopted"), 2);
-    assert_eq!(host.state.borrow().tick_period, Some(TICK), "back to the slow tick");
+    assert_eq!(
+        host.state.borrow().tick_period,
+        Some(TICK),
+        "back to the slow tick"
+    );
 }

@@ -128,7 +128,9 @@ impl Decryptor {
                 let d: [u8; 32] = d
                     .try_into()
                     .map_err(|_| "an X25519 `d` is 32 bytes".to_string())?;
-                Ok(Self::Ecdh(EcdhKey::X25519(x25519_dalek::StaticSecret::from(d))))
+                Ok(Self::Ecdh(EcdhKey::X25519(
+                    x25519_dalek::StaticSecret::from(d),
+                )))
             }
             (Some("EC"), Some("P-256")) => p256::SecretKey::from_slice(&d)
                 .map(|k| Self::Ecdh(EcdhKey::P256(k)))
@@ -219,8 +221,7 @@ fn shared_secret(epk: &Map<String, Value>, key: &EcdhKey) -> Option<Vec<u8>> {
             let point = [&[4u8][..], &x, &y].concat();
             // from_sec1_bytes checks that the point is on the curve.
             let public = p256::PublicKey::from_sec1_bytes(&point).ok()?;
-            let shared =
-                p256::ecdh::diffie_hellman(secret.to_nonzero_scalar(), public.as_affine());
+            let shared = p256::ecdh::diffie_hellman(secret.to_nonzero_scalar(), public.as_affine());
             Some(shared.raw_secret_bytes().to_vec())
         }
         _ => None,

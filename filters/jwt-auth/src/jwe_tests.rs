@@ -178,7 +178,10 @@ fn refused_forms() {
         &[],
         br#"{"sub":"alice"}"#,
     );
-    assert_eq!(decrypt(&bare, &d, 0.0).unwrap_err().code, Code::TokenMalformed);
+    assert_eq!(
+        decrypt(&bare, &d, 0.0).unwrap_err().code,
+        Code::TokenMalformed
+    );
     // dir with an encrypted key segment is not dir.
     let wrapped = seal(
         r#"{"alg":"dir","enc":"A256GCM"}"#,
@@ -204,7 +207,11 @@ fn bad_keys_in_config() {
     );
     assert!(Decryptor::direct("not base64!").is_err());
     assert!(
-        Decryptor::rsa_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----", 10).is_err()
+        Decryptor::rsa_pem(
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----",
+            10
+        )
+        .is_err()
     );
 }
 
@@ -273,7 +280,10 @@ fn x25519_decryptor() -> (x25519_dalek::PublicKey, Decryptor) {
     let public = x25519_dalek::PublicKey::from(&secret);
     let jwk = serde_json::json!({"kty": "OKP", "crv": "X25519", "d": b64(secret.as_bytes()),
                                  "x": b64(public.as_bytes())});
-    (public, Decryptor::ecdh_jwk(jwk.as_object().unwrap()).unwrap())
+    (
+        public,
+        Decryptor::ecdh_jwk(jwk.as_object().unwrap()).unwrap(),
+    )
 }
 
 #[test]

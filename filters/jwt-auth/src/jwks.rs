@@ -175,7 +175,9 @@ pub struct KeySet {
 }
 
 /// The members that make a JWK what it is, in a fixed order (not the document's).
-const IDENTITY_MEMBERS: [&str; 11] = ["kty", "crv", "kid", "alg", "use", "n", "e", "x", "y", "k", "key_ops"];
+const IDENTITY_MEMBERS: [&str; 11] = [
+    "kty", "crv", "kid", "alg", "use", "n", "e", "x", "y", "k", "key_ops",
+];
 
 fn key_identity(jwk: &Value, hash: &mut sha2::Sha256) {
     use sha2::Digest as _;
@@ -223,7 +225,10 @@ fn one_key(jwk: &Value) -> Result<Key, Unusable> {
             (kind, Verifier::Jwt(key), 0)
         }
         (Some("EC"), Some("P-521")) => {
-            let (x, y) = (decode_b64url(need("x")?, "x")?, decode_b64url(need("y")?, "y")?);
+            let (x, y) = (
+                decode_b64url(need("x")?, "x")?,
+                decode_b64url(need("y")?, "y")?,
+            );
             if x.len() != 66 || y.len() != 66 {
                 return Err(skip("a P-521 coordinate is 66 bytes"));
             }

@@ -309,7 +309,10 @@ impl Fetcher {
         let Ok(entry) = host.shared_data(&slot.keys_key) else {
             return;
         };
-        let Some((at, body)) = entry.value.as_deref().and_then(<[u8]>::split_first_chunk::<8>)
+        let Some((at, body)) = entry
+            .value
+            .as_deref()
+            .and_then(<[u8]>::split_first_chunk::<8>)
         else {
             return;
         };

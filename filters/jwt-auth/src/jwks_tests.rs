@@ -25,9 +25,17 @@ fn bad_keys_are_skipped_not_fatal() {
     assert_eq!(set.keys.len(), 1);
     assert_eq!(set.skipped.len(), 7, "{:?}", set.skipped);
     assert!(set.skipped.iter().any(|s| s.contains("P-521 coordinate")));
-    assert!(set.skipped.iter().any(|s| s.contains("(kid ops)") && s.contains("key_ops")));
+    assert!(
+        set.skipped
+            .iter()
+            .any(|s| s.contains("(kid ops)") && s.contains("key_ops"))
+    );
     assert!(set.skipped.iter().any(|s| s.contains("(kid ops-str)")));
-    assert!(set.skipped.iter().any(|s| s.contains("(kid enc)") && s.contains("use")));
+    assert!(
+        set.skipped
+            .iter()
+            .any(|s| s.contains("(kid enc)") && s.contains("use"))
+    );
 }
 
 #[test]
@@ -36,7 +44,9 @@ fn key_ops_with_verify_is_used() {
         r#"{{"kty":"oct","kid":"v","key_ops":["sign","verify"],"k":"{K32}"}}"#
     ));
     assert_eq!(KeySet::from_jwks(&doc).unwrap().keys.len(), 1);
-    let enc_only = jwks(&format!(r#"{{"kty":"oct","key_ops":["encrypt"],"k":"{K32}"}}"#));
+    let enc_only = jwks(&format!(
+        r#"{{"kty":"oct","key_ops":["encrypt"],"k":"{K32}"}}"#
+    ));
     assert!(KeySet::from_jwks(&enc_only).is_err(), "no usable key left");
 }
 
@@ -51,7 +61,10 @@ fn weak_keys_are_refused_in_configs_and_skipped_when_fetched() {
     // 32 bytes fit HS256 but not HS512.
     let pinned = format!(r#"{{"kty":"oct","kid":"p","alg":"HS512","k":"{K32}"}}"#);
     let err = KeySet::from_config_jwks(&jwks(&pinned)).unwrap_err();
-    assert!(err.contains("HS512") && err.contains("at least 64"), "{err}");
+    assert!(
+        err.contains("HS512") && err.contains("at least 64"),
+        "{err}"
+    );
     // An RSA modulus of 1024 bits (128 bytes, high bit set).
     let n1024 = base64::Engine::encode(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD,
@@ -59,7 +72,10 @@ fn weak_keys_are_refused_in_configs_and_skipped_when_fetched() {
     );
     let rsa = format!(r#"{{"kty":"RSA","kid":"r1024","n":"{n1024}","e":"AQAB"}}"#);
     let err = KeySet::from_config_jwks(&jwks(&rsa)).unwrap_err();
-    assert!(err.contains("kid r1024") && err.contains("1024 bits"), "{err}");
+    assert!(
+        err.contains("kid r1024") && err.contains("1024 bits"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -101,6 +117,10 @@ fn unusable_documents_are_errors() {
 
 #[test]
 fn key_debug_never_shows_material() {
-    let key = Key::secret(b"super-secret-0123456789abcdefghij", Some(Alg::HS256), Some("k".into()));
+    let key = Key::secret(
+        b"super-secret-0123456789abcdefghij",
+        Some(Alg::HS256),
+        Some("k".into()),
+    );
     assert!(!format!("{:?}", key.unwrap()).contains("super"));
 }

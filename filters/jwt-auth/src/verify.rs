@@ -4,8 +4,8 @@
 //! one); with a `kid`, only keys with that id are tried. An RSA public key is never an
 //! HMAC secret, so RS256→HS256 key confusion finds no candidate.
 
-use crate::denial::{Code, Denial};
 use crate::alg::Alg;
+use crate::denial::{Code, Denial};
 use crate::jwks::{Key, KeySet, Verifier};
 use crate::token::Jws;
 

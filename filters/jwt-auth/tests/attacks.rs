@@ -138,7 +138,9 @@ fn keys_embedded_in_the_token_are_never_trusted() {
     let header = json!({"alg": "HS256", "jwk": {"kty": "oct", "k": b64(attacker_secret)}, "jku": "https://attacker/jwks"});
     let forged = hs256(&header, &json!({"sub": "admin"}), attacker_secret);
     let provider = KeySet {
-        keys: vec![Key::secret(b"the-real-secret-0123456789abcdefg", Some(Alg::HS256), None).unwrap()],
+        keys: vec![
+            Key::secret(b"the-real-secret-0123456789abcdefg", Some(Alg::HS256), None).unwrap(),
+        ],
         ..KeySet::default()
     };
     assert_eq!(

@@ -61,7 +61,12 @@ fn run_decision_cases(text: &str) {
         let specs: Vec<&Value> = req
             .get("token")
             .into_iter()
-            .chain(req.get("tokens").and_then(Value::as_array).into_iter().flatten())
+            .chain(
+                req.get("tokens")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten(),
+            )
             .collect();
         for spec in &specs {
             let token = sign(spec);
@@ -166,7 +171,9 @@ fn run_decision_cases(text: &str) {
                     problems.push(format!("path rewritten: {paths:?}"));
                 }
                 if expect.get("cookie").is_none()
-                    && mutations.iter().any(|m| matches!(m, Mutation::SetCookie(_)))
+                    && mutations
+                        .iter()
+                        .any(|m| matches!(m, Mutation::SetCookie(_)))
                 {
                     problems.push(format!("cookie rewritten: {mutations:?}"));
                 }

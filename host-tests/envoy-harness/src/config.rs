@@ -81,7 +81,17 @@ pub struct EnvoyConfig {
     pub log_level: String,
     /// `--component-log-level`, e.g. `wasm:trace` (none by default).
     pub component_log_level: Option<String>,
+    /// The connection manager normalizes paths (`normalize_path`, `merge_slashes`,
+    /// escaped slashes rejected), as every config Tollgate ships does. Off only to
+    /// prove that the filters normalize by themselves behind a careless config.
+    pub normalize_paths: bool,
 }
+
+/// The connection manager settings that put paths in normal form before any filter or
+/// route sees them: RFC 3986 dot-segments resolved, slashes merged, and requests with
+/// escaped slashes (`%2F`, `%5C`) refused. Every Envoy config Tollgate ships or renders
+/// has them (checked by the gateway-config test).
+pub const PATH_NORMALIZATION: &str = "          normalize_path: true\n          merge_slashes: true\n          path_with_escaped_slashes_action: REJECT_REQUEST\n";
 
 impl EnvoyConfig {
     pub fn new(upstream: SocketAddr) -> Self {
@@ -94,6 +104,7 @@ impl EnvoyConfig {
             concurrency: 1,
             log_level: "info".into(),
             component_log_level: None,
+            normalize_paths: true,
         }
     }
 
@@ -126,6 +137,13 @@ impl EnvoyConfig {
         self
     }
 
+    /// Leaves paths as clients send them (no `normalize_path`): a careless operator's
+    /// config, for tests of the filters' own normalization.
+    pub fn raw_paths(mut self) -> Self {
+        self.normalize_paths = false;
+        self
+    }
+
     pub fn concurrency(mut self, n: usize) -> Self {
         self.concurrency = n.max(1);
         self
@@ -140,7 +158,11 @@ impl EnvoyConfig {
         y.push_str("static_resources:\n  listeners:\n  - name: main\n    address: {socket_address: {address: 127.0.0.1, port_value: 0}}\n");
         y.push_str("    filter_chains:\n    - filters:\n      - name: envoy.filters.network.http_connection_manager\n        typed_config:\n");
         y.push_str("          \"@type\": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager\n");
-        y.push_str("          stat_prefix: ingress\n          route_config:\n            virtual_hosts:\n            - name: all\n              domains: [\"*\"]\n");
+        y.push_str("          stat_prefix: ingress\n");
+        if self.normalize_paths {
+            y.push_str(PATH_NORMALIZATION);
+        }
+        y.push_str("          route_config:\n            virtual_hosts:\n            - name: all\n              domains: [\"*\"]\n");
         y.push_str("              routes:\n");
         for (prefix, cluster) in &self.routes {
             let _ = writeln!(

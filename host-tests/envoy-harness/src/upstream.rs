@@ -85,7 +85,7 @@ pub struct Seen {
 }
 
 /// Fixed answers by exact path, served instead of the echo (a JWKS, an outage).
-type Routes = Arc<Mutex<std::collections::HashMap<String, (u16, Vec<u8>)>>>;
+type Routes = Arc<Mutex<std::collections::HashMap<String, (u16, Vec<u8>, Duration)>>>;
 
 pub struct Upstream {
     addr: SocketAddr,
@@ -140,10 +140,15 @@ impl Upstream {
 
     /// Answers `path` (exact, query ignored) with `status` and `body` from now on.
     pub fn route(&self, path: &str, status: u16, body: impl Into<Vec<u8>>) {
+        self.route_after(path, status, body, Duration::ZERO);
+    }
+
+    /// Like [`Self::route`], answering after `delay` (a slow issuer).
+    pub fn route_after(&self, path: &str, status: u16, body: impl Into<Vec<u8>>, delay: Duration) {
         self.routes
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(path.to_string(), (status, body.into()));
+            .insert(path.to_string(), (status, body.into(), delay));
     }
 
     /// How many requests for `path` (query ignored) arrived.
@@ -224,7 +229,10 @@ async fn handle(
         .unwrap_or_else(PoisonError::into_inner)
         .get(path.split('?').next().unwrap_or_default())
         .cloned();
-    if let Some((status, body)) = fixed {
+    if let Some((status, body, delay)) = fixed {
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
         let mut response = Response::new(ReplyBody::full(body));
         *response.status_mut() =
             hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::OK);

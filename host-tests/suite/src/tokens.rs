@@ -82,6 +82,43 @@ pub fn encrypt_rsa(inner: &str) -> Result<String> {
     )
 }
 
+/// The X25519 test recipient key (it protects nothing).
+const X25519_TEST_SECRET: [u8; 32] = [0x42; 32];
+
+/// The X25519 test key as a private JWK, for a provider's `decryption.ecdh_es`.
+pub fn ecdh_private_jwk() -> Value {
+    let secret = x25519_dalek::StaticSecret::from(X25519_TEST_SECRET);
+    let public = x25519_dalek::PublicKey::from(&secret);
+    serde_json::json!({"kty": "OKP", "crv": "X25519",
+        "d": URL_SAFE_NO_PAD.encode(secret.as_bytes()),
+        "x": URL_SAFE_NO_PAD.encode(public.as_bytes())})
+}
+
+/// Wraps a signed token in a compact JWE (`ECDH-ES+A256KW`, `A256GCM`) for the X25519
+/// test key: what an issuer that shares no secret with the edge sends.
+pub fn encrypt_ecdh(inner: &str) -> Result<String> {
+    use rand_core::{OsRng, RngCore};
+    let recipient =
+        x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from(X25519_TEST_SECRET));
+    let ephemeral = x25519_dalek::StaticSecret::random_from_rng(OsRng);
+    let epk = x25519_dalek::PublicKey::from(&ephemeral);
+    let z = ephemeral.diffie_hellman(&recipient);
+    let kek = tollgate_jwt_auth::jwe::concat_kdf(z.as_bytes(), "ECDH-ES+A256KW", b"", b"", 32);
+    let mut cek = [0u8; 32];
+    OsRng.fill_bytes(&mut cek);
+    let mut iv = [0u8; 12];
+    OsRng.fill_bytes(&mut iv);
+    let wrapped = aes_kw::KekAes256::try_from(kek.as_slice())
+        .map_err(|_| anyhow!("bad key-encryption key"))?
+        .wrap_vec(&cek)
+        .map_err(|_| anyhow!("key wrap failed"))?;
+    let header = format!(
+        r#"{{"alg":"ECDH-ES+A256KW","enc":"A256GCM","cty":"JWT","epk":{{"kty":"OKP","crv":"X25519","x":"{}"}}}}"#,
+        URL_SAFE_NO_PAD.encode(epk.as_bytes())
+    );
+    seal(&header, &cek, &wrapped, inner, iv)
+}
+
 /// The RSA test key as PKCS#8 PEM, for a provider's `decryption`.
 pub fn rsa_private_pem() -> Result<String> {
     key_file("rsa-private.pem")

@@ -98,3 +98,33 @@ fn real_envoy_accepts_the_bootstraps() -> Result<()> {
     }
     Ok(())
 }
+
+/// Every Envoy bootstrap we ship or render normalizes paths before filters and routes
+/// see them (the filters normalize too, but a config must not depend on that).
+#[test]
+fn every_envoy_config_normalizes_paths() -> Result<()> {
+    let settings = [
+        "normalize_path: true",
+        "merge_slashes: true",
+        "path_with_escaped_slashes_action: REJECT_REQUEST",
+    ];
+    let rendered = tollgate_envoy_harness::EnvoyConfig::new(([127, 0, 0, 1], 1).into()).render(0);
+    let mut sources = vec![("the harness's rendered bootstrap".to_string(), rendered)];
+    for dir in ["jwt-auth", "hcp-auth"] {
+        let path = format!("gateway-config/{dir}/envoy.yaml");
+        sources.push((
+            path.clone(),
+            std::fs::read_to_string(repo_root().join(&path))?,
+        ));
+    }
+    for (what, text) in sources {
+        for setting in settings {
+            assert!(text.contains(setting), "{what} lacks `{setting}`");
+        }
+    }
+    let raw = tollgate_envoy_harness::EnvoyConfig::new(([127, 0, 0, 1], 1).into())
+        .raw_paths()
+        .render(0);
+    assert!(!raw.contains("normalize_path"), "raw_paths turns it off");
+    Ok(())
+}

@@ -54,12 +54,13 @@ fn start_logging(sign_body: bool, wasm_log: Option<&str>) -> Result<Edge> {
             "keys": {"remote": {"upstream": "idp", "path": "/jwks"}},
             "credential_claims": ["password"]
         },
-        // The web app's token: encrypted (RSA-OAEP-256 + A256GCM) in an httpOnly cookie.
+        // The web app's token: encrypted to the gateway (ECDH-ES+A256KW on X25519,
+        // A256GCM: no shared secret, no RSA) in an httpOnly cookie.
         "web": {
             "issuer": "https://idp.test", "audiences": ["hcp"],
             "keys": {"remote": {"upstream": "idp", "path": "/jwks"}},
             "from": [{"cookie": "hcp_token"}],
-            "decryption": {"rsa_oaep_256": {"private_key": tokens::rsa_private_pem()?}},
+            "decryption": {"ecdh_es": {"private_key": tokens::ecdh_private_jwk()}},
             "require_encryption": true
         }},
         "rules": [{"match": {"prefix": "/"},
@@ -258,7 +259,7 @@ fn real_envoy_encrypted_credential_cookie_reaches_hcp_as_the_user() -> Result<()
     // goes further.
     let edge = start()?;
     let inner = token(PASSWORD)?;
-    let sealed = tokens::encrypt_rsa(&inner)?;
+    let sealed = tokens::encrypt_ecdh(&inner)?;
     let cookie = format!("lang=en; hcp_token={sealed}");
     let list = edge
         .envoy

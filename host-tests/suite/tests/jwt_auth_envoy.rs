@@ -50,7 +50,9 @@ fn start(cache_seconds: u64) -> Result<Edge> {
             "issuer": "https://idp.test", "audiences": ["api"],
             "keys": {"jwks": tokens::es_jwks()?},
             "from": [{"cookie": "hcp_token"}],
-            "decryption": {"rsa_oaep_256": {"private_key": tokens::rsa_private_pem()?}},
+            // RSA only behind its opt-in (RUSTSEC-2023-0071), with a per-worker budget.
+            "decryption": {"rsa_oaep_256": {"private_key": tokens::rsa_private_pem()?,
+                                            "accept_rustsec_2023_0071": true}},
             "require_encryption": true
         }},
         "rules": [{"match": {"prefix": "/health"}},
@@ -177,4 +179,203 @@ fn real_envoy_rides_out_a_jwks_outage() -> Result<()> {
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(get(&edge, &token)?.status, 200);
     Ok(())
+}
+
+/// Envoy (2 workers) with one provider reading a bearer header and `?access_token=`,
+/// keys inline, routes `/health` public and everything else verified.
+fn start_inline(envoy: impl FnOnce(EnvoyConfig) -> EnvoyConfig) -> Result<(Envoy, Upstream)> {
+    let app = Upstream::start()?;
+    let config = json!({
+        "providers": {"idp": {
+            "issuer": "https://idp.test", "audiences": ["api"],
+            "keys": {"jwks": tokens::es_jwks()?},
+            "from": [{"header": "authorization", "prefix": "Bearer "}, {"query": "access_token"}],
+            "claim_headers": [{"claim": "sub", "header": "x-user"}]
+        }},
+        "rules": [{"match": {"prefix": "/health"}},
+                  {"match": {"prefix": "/"}, "requires": {"provider": "idp"}}]
+    });
+    let filter = WasmFilter::new("jwt-auth", &wasm_path("jwt-auth")?)
+        .config(&config.to_string())
+        .failure_policy(FailurePolicy::FailClosed);
+    let envoy = Envoy::start(&envoy(
+        EnvoyConfig::new(app.addr()).filter(filter).concurrency(2),
+    ))?;
+    Ok((envoy, app))
+}
+
+#[test]
+fn real_envoy_refuses_a_second_token_that_does_not_verify() -> Result<()> {
+    let (envoy, app) = start_inline(|c| c.component_log_level("wasm:debug"))?;
+    let good = es256(&claims(json!({})))?;
+    let b64 = |v: Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    let unsigned = format!(
+        "{}.{}.",
+        b64(json!({"alg": "none"})),
+        b64(claims(json!({"sub": "admin"})))
+    );
+    let forged = format!(
+        "{}.{}.c2ln",
+        b64(json!({"alg": "ES256", "kid": "es1"})),
+        b64(claims(json!({"sub": "admin"})))
+    );
+    for (second, code) in [
+        (unsigned.as_str(), "alg_none"),
+        (forged.as_str(), "signature_invalid"),
+        ("garbage", "token_malformed"),
+    ] {
+        let r = envoy.send(
+            &HttpRequest::get(&format!("/api/items?access_token={second}"))
+                .header("authorization", &format!("Bearer {good}")),
+        )?;
+        assert_eq!(r.status, 401, "{code}: {}", r.body_text());
+        let body: Value = serde_json::from_slice(&r.body)?;
+        assert_eq!(body["error"], code);
+    }
+    assert!(app.seen().is_empty(), "nothing reached the upstream");
+    // Two valid tokens: allowed, and neither reaches the upstream.
+    let also_good = es256(&claims(json!({"sub": "bob"})))?;
+    let r = envoy.send(
+        &HttpRequest::get(&format!("/api/items?a=1&access_token={also_good}"))
+            .header("authorization", &format!("Bearer {good}")),
+    )?;
+    assert_eq!(r.status, 200, "{}", r.body_text());
+    let seen = app.seen();
+    let last = seen.last().unwrap();
+    assert_eq!(last.path, "/api/items?a=1");
+    assert!(last.headers.iter().all(|(k, _)| k != "authorization"));
+    // Two Authorization headers (Envoy joins them): their own code.
+    let r = envoy.send(
+        &HttpRequest::get("/api/items")
+            .header("authorization", &format!("Bearer {good}"))
+            .header("authorization", &format!("Bearer {also_good}")),
+    )?;
+    assert_eq!(r.status, 401);
+    let body: Value = serde_json::from_slice(&r.body)?;
+    assert_eq!(body["error"], "token_repeated");
+    // At wasm:debug the log explains each refusal, without any token.
+    let log = envoy.log();
+    assert!(
+        log.contains("jwt-auth: denied 401 alg_none, provider idp, rules[1]"),
+        "{}",
+        envoy.log_tail()
+    );
+    assert!(log.contains("jwt-auth: denied 401 token_repeated"));
+    for secret in [good.as_str(), also_good.as_str(), unsigned.as_str()] {
+        for part in secret.split('.').filter(|p| p.len() > 8) {
+            assert!(!log.contains(part), "the log holds a token");
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn real_envoy_paths_are_normalized_before_rules_match() -> Result<()> {
+    // Once with the shipped connection manager settings, once without them: the
+    // filter's own normalization must hold either way.
+    for raw in [false, true] {
+        let (envoy, app) = start_inline(|c| if raw { c.raw_paths() } else { c })?;
+        for path in [
+            "/health/../api/items",
+            "/health/%2e%2e/api/items",
+            "/health/./../api",
+        ] {
+            let r = envoy.send(&HttpRequest::get(path))?;
+            assert_eq!(r.status, 401, "raw={raw} {path}: {}", r.body_text());
+        }
+        for path in [
+            "/health%2F..%2Fapi/items",
+            "/health%2f..%2fapi",
+            "/health/..%5capi",
+        ] {
+            let r = envoy.send(&HttpRequest::get(path))?;
+            assert_eq!(r.status, 400, "raw={raw} {path}: {}", r.body_text());
+        }
+        assert!(
+            app.seen().is_empty(),
+            "raw={raw}: nothing reached the upstream"
+        );
+        let r = envoy.send(&HttpRequest::get("/health//live/./now?x=1"))?;
+        assert_eq!(r.status, 200, "raw={raw}: {}", r.body_text());
+        assert_eq!(
+            app.seen().last().unwrap().path,
+            "/health/live/now?x=1",
+            "raw={raw}"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn real_envoy_key_rotation_under_concurrent_new_kid_tokens() -> Result<()> {
+    let app = Upstream::start()?;
+    let idp = Upstream::start()?;
+    idp.route("/jwks", 200, tokens::hs_jwks().to_string());
+    let config = json!({
+        "providers": {"idp": {
+            "issuer": "https://idp.test", "audiences": ["api"],
+            "keys": {"remote": {"upstream": "idp", "path": "/jwks", "timeout_ms": 2000}}
+        }},
+        "rules": [{"match": {"prefix": "/"}, "requires": {"provider": "idp"}}]
+    });
+    let filter = WasmFilter::new("jwt-auth", &wasm_path("jwt-auth")?)
+        .config(&config.to_string())
+        .failure_policy(FailurePolicy::FailClosed);
+    let envoy = Envoy::start(
+        &EnvoyConfig::new(app.addr())
+            .cluster("idp", idp.addr(), false)
+            .filter(filter)
+            .concurrency(2),
+    )?;
+    let old = tokens::hs256(&claims(json!({})))?;
+    for _ in 0..6 {
+        let r = get_from(&envoy, &old)?;
+        assert_eq!(r.status, 200, "{}", r.body_text());
+    }
+    let before = idp.hits("/jwks");
+    // The issuer rotates to an ES256 key, and answers in 200 ms: long enough for all
+    // eight requests with the new kid to arrive, on both workers, while it fetches.
+    idp.route_after(
+        "/jwks",
+        200,
+        tokens::es_jwks()?.to_string(),
+        Duration::from_millis(200),
+    );
+    let rotated = es256(&claims(json!({})))?;
+    let started = std::time::Instant::now();
+    let results: Vec<(u16, String, Duration)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                scope.spawn(|| {
+                    let t = std::time::Instant::now();
+                    let r = get_from(&envoy, &rotated);
+                    r.map(|r| (r.status, r.body_text(), t.elapsed()))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .collect::<Result<Vec<_>>>()
+    })?;
+    let slowest = results.iter().map(|r| r.2).max().unwrap_or_default();
+    eprintln!(
+        "rotation: 8 requests, slowest {slowest:?}, all in {:?}",
+        started.elapsed()
+    );
+    for (status, body, _) in &results {
+        assert_eq!(*status, 200, "{body}\n{}", envoy.log_tail());
+    }
+    assert_eq!(
+        idp.hits("/jwks") - before,
+        1,
+        "one fetch for the rotation, both workers"
+    );
+    // Nothing waits for the 3 s fetch lock any more (it used to, or got kid_unknown).
+    assert!(slowest < Duration::from_millis(2500), "slowest {slowest:?}");
+    Ok(())
+}
+
+fn get_from(envoy: &Envoy, token: &str) -> Result<tollgate_envoy_harness::HttpResponse> {
+    envoy.send(&HttpRequest::get("/api/items").header("authorization", &format!("Bearer {token}")))
 }

@@ -328,13 +328,25 @@ fn key_rotation_under_concurrency_waits_for_one_fetch_not_for_the_lock() -> Resu
     let outcomes = p.send_concurrently(requests)?;
     let mut slowest = Duration::ZERO;
     for (i, (took, out)) in outcomes.iter().enumerate() {
-        assert_eq!(out.client.status, 200, "request {i}: {}", out.client.body_text());
+        assert_eq!(
+            out.client.status,
+            200,
+            "request {i}: {}",
+            out.client.body_text()
+        );
         slowest = slowest.max(*took);
     }
-    assert_eq!(idp.calls(), 2, "one fetch for the rotation, shared by both workers");
+    assert_eq!(
+        idp.calls(),
+        2,
+        "one fetch for the rotation, shared by both workers"
+    );
     // The fetch takes 30 ms and the waiting worker ticks every 50 ms: well under the
     // lock's 2 s hold (timeout + 1 s), which the waits used to run into.
-    assert!(slowest < Duration::from_millis(200), "slowest waited {slowest:?}");
+    assert!(
+        slowest < Duration::from_millis(200),
+        "slowest waited {slowest:?}"
+    );
     assert_eq!(p.metric("jwt_auth.jwks.idp.adopted"), Some(2));
     Ok(())
 }

@@ -389,7 +389,9 @@ impl Plugin {
             self.schedule(base + offset, Event::Start { id: *id });
         }
         let horizon = base + self.stream_timeout + Duration::from_secs(3600);
-        self.run_until(horizon, |p| ids.iter().all(|id| p.finished.contains_key(id)));
+        self.run_until(horizon, |p| {
+            ids.iter().all(|id| p.finished.contains_key(id))
+        });
         ids.iter()
             .map(|id| {
                 let (took, outcome) = self
