@@ -1,5 +1,6 @@
 //! A small blocking HTTP/1.1 client with exact control over the headers it sends
-//! (repeated headers, no implicit ones besides `host` and `content-length`).
+//! (repeated headers, no implicit ones besides `host` and `content-length`; chunked
+//! bodies when the request says `transfer-encoding: chunked`).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -80,12 +81,27 @@ pub fn send(addr: SocketAddr, req: &HttpRequest, timeout: Duration) -> Result<Ht
     for (n, v) in &req.headers {
         head.push_str(&format!("{n}: {v}\r\n"));
     }
-    if !req.body.is_empty() || req.method == "POST" || req.method == "PUT" {
+    // A request that says `transfer-encoding: chunked` sends its body in two chunks.
+    let chunked = req
+        .headers
+        .iter()
+        .any(|(n, v)| n.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    if !chunked && (!req.body.is_empty() || req.method == "POST" || req.method == "PUT") {
         head.push_str(&format!("content-length: {}\r\n", req.body.len()));
     }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes())?;
-    stream.write_all(&req.body)?;
+    if chunked {
+        let (first, second) = req.body.split_at(req.body.len() / 2);
+        for chunk in [first, second].into_iter().filter(|c| !c.is_empty()) {
+            stream.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())?;
+            stream.write_all(chunk)?;
+            stream.write_all(b"\r\n")?;
+        }
+        stream.write_all(b"0\r\n\r\n")?;
+    } else {
+        stream.write_all(&req.body)?;
+    }
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
     reader.read_line(&mut line)?;
