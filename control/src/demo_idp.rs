@@ -1,8 +1,11 @@
 //! The demo identity provider behind `tollgate run`: it publishes a JWKS on the demo
 //! upstream and mints tokens, so the edge verifies real ES256 tokens end to end.
+//! Like the HCP backend's tokens they carry the user's password, so they are sealed
+//! the recommended way (a `dir` JWE, A256GCM): a plain signed token would show the
+//! password to anyone who can read it, which is what encrypted tokens exist to stop.
 //!
-//! The key is the committed test key (host-tests/fixtures/keys): it protects nothing,
-//! and a real deployment points jwt-auth at its own issuer instead.
+//! The keys are committed demo keys (host-tests/fixtures/keys and [`JWE_KEY`]): they
+//! protect nothing, and a real deployment points jwt-auth at its own issuer instead.
 
 use anyhow::Result;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -13,6 +16,10 @@ pub const AUDIENCE: &str = "tollgate-demo";
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 pub const JWKS: &str = include_str!("../../host-tests/fixtures/keys/es256-jwks.json");
 const PRIVATE_KEY: &str = include_str!("../../host-tests/fixtures/keys/es256-private.pem");
+/// The demo's shared content key for `dir` JWEs (not a secret: committed).
+pub const JWE_KEY: &[u8; 32] = b"tollgate-demo-dir-key-not-secret";
+/// [`JWE_KEY`] in base64url, as the embedded jwt-auth config names it.
+pub const JWE_KEY_B64: &str = "dG9sbGdhdGUtZGVtby1kaXIta2V5LW5vdC1zZWNyZXQ";
 
 pub fn signing_key() -> Result<EncodingKey> {
     Ok(EncodingKey::from_ec_pem(PRIVATE_KEY.as_bytes())?)
@@ -26,10 +33,16 @@ pub fn demo_user() -> Result<tollgate_hcp_demo::User> {
         .ok_or_else(|| anyhow::anyhow!("the demo HCP has no user alice"))
 }
 
-/// An ES256 token for demo user `username`, valid for `ttl_seconds`. Like the HCP
-/// backend's tokens it carries the user's HCP credentials; jwt-auth keeps the password
-/// out of every header.
+/// A token for demo user `username`, valid for `ttl_seconds`: ES256-signed claims with
+/// the user's HCP credentials, sealed in a `dir` JWE. jwt-auth decrypts it and keeps the
+/// password out of every header.
 pub fn mint(username: &str, ttl_seconds: u64) -> Result<String> {
+    let signed = mint_signed(username, ttl_seconds)?;
+    tollgate_jwt_auth::jwe::encrypt_dir(&signed, JWE_KEY).map_err(anyhow::Error::msg)
+}
+
+/// The signed token alone (the edge refuses it: the demo provider requires encryption).
+pub fn mint_signed(username: &str, ttl_seconds: u64) -> Result<String> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs();
@@ -43,4 +56,31 @@ pub fn mint(username: &str, ttl_seconds: u64) -> Result<String> {
                         "username": user.username, "password": user.password,
                         "tenant": user.tenant, "iat": now, "exp": now + ttl_seconds});
     Ok(jsonwebtoken::encode(&header, &claims, &signing_key()?)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+
+    #[test]
+    fn the_embedded_config_names_the_demo_jwe_key() {
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(super::JWE_KEY);
+        assert_eq!(b64, super::JWE_KEY_B64);
+        let (_, config) = crate::edge::FILTERS[0];
+        assert!(config.contains(&b64) && config.contains("\"require_encryption\": true"));
+    }
+
+    #[test]
+    fn minted_tokens_are_encrypted_and_hide_the_password() {
+        let token = super::mint("alice", 60).unwrap();
+        assert_eq!(token.matches('.').count(), 4, "a compact JWE");
+        let user = super::demo_user().unwrap();
+        assert!(!token.contains(&user.password));
+        for part in token.split('.') {
+            let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(part)
+                .unwrap_or_default();
+            assert!(!String::from_utf8_lossy(&bytes).contains(&user.password));
+        }
+    }
 }

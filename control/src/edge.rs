@@ -23,7 +23,9 @@ pub const FILTERS: &[(&str, &str)] = &[
               "from": [{"header": "authorization", "prefix": "Bearer "},
                        {"cookie": "tollgate_token"}],
               "claim_headers": [{"claim": "sub", "header": "x-user"}],
-              "credential_claims": ["password"]}},
+              "credential_claims": ["password"],
+              "decryption": {"dir": {"key": "dG9sbGdhdGUtZGVtby1kaXIta2V5LW5vdC1zZWNyZXQ"}},
+              "require_encryption": true}},
             "rules": [{"match": {"prefix": "/conformance"}},
                       {"match": {"prefix": "/health"}},
                       {"match": {"prefix": "/"}, "requires": {"provider": "demo"}}]}"#,
@@ -132,6 +134,20 @@ fn self_check(envoy: &Envoy, token: &str) -> Result<()> {
         anonymous.status == 401 && admitted.status == 200 && admitted.body_text().contains("alice"),
         envoy,
     )?;
+    // The demo provider takes only encrypted tokens: the bare signed one is refused.
+    let plain = crate::demo_idp::mint_signed("alice", 60)?;
+    let refused = envoy.send(
+        &HttpRequest::get("/api/hello").header("authorization", &format!("Bearer {plain}")),
+    )?;
+    println!(
+        "self-check: GET /api/hello -> {} with the signed token unencrypted",
+        refused.status
+    );
+    check(
+        "jwt-auth (encryption required)",
+        refused.status == 401,
+        envoy,
+    )?;
     // hcp-auth: the demo HCP and S3 accept the user the token names.
     let mapi = envoy.send(
         &HttpRequest::get("/mapi/tenants/acme/namespaces").header("authorization", &bearer),
@@ -182,7 +198,9 @@ pub fn run(smoke: bool, concurrency: usize, dist: Option<PathBuf>) -> Result<()>
     );
     let token = crate::demo_idp::mint("alice", 3600)?;
     self_check(envoy, &token)?;
-    println!("demo token for alice (tenant acme), valid 1 h:\n  export TOKEN={token}");
+    println!(
+        "demo token for alice (tenant acme), valid 1 h, encrypted (dir, A256GCM):\n  export TOKEN={token}"
+    );
     println!("try:  curl -s -H \"authorization: Bearer $TOKEN\" {url}/api/hello");
     println!(
         "      curl -s -H \"authorization: Bearer $TOKEN\" {url}/mapi/tenants/acme/namespaces"

@@ -2,7 +2,8 @@
 //!
 //! * `tollgate run`: the main job: real Envoy with the filters in front of a demo
 //!   upstream on loopback, with embedded defaults.
-//! * `tollgate validate`: checks a filter config with the filter's own code.
+//! * `tollgate validate`: checks a filter config with the filter's own code, or lints
+//!   an Envoy bootstrap (`--envoy`) for format strings that would leak credentials.
 //! * `tollgate bench-envoy`: wrk through real Envoy with and without the filters.
 //! * `tollgate bench-jwt`: jwt-auth against Envoy's native `jwt_authn`, through Envoy.
 #![forbid(unsafe_code)]
@@ -44,11 +45,19 @@ enum Command {
         #[arg(long)]
         dist: Option<PathBuf>,
     },
-    /// Validate a filter configuration (JSON) exactly as the filter will.
+    /// Validate a filter configuration (JSON) exactly as the filter will, or lint an
+    /// Envoy bootstrap that runs the filters (`--envoy`).
     Validate {
         /// The filter the config is for.
-        #[arg(long, value_parser = ["jwt-auth", "hcp-auth", "conformance"])]
-        filter: String,
+        #[arg(long, value_parser = ["jwt-auth", "hcp-auth", "conformance"], required_unless_present = "envoy")]
+        filter: Option<String>,
+        /// The file is an Envoy bootstrap (YAML or JSON): warn about format strings
+        /// that would print jwt-auth's credentials filter state.
+        #[arg(long, conflicts_with = "filter")]
+        envoy: bool,
+        /// With `--envoy`, fail on warnings.
+        #[arg(long, requires = "envoy")]
+        strict: bool,
         /// The config file; `-` reads standard input.
         config: PathBuf,
     },
@@ -78,7 +87,15 @@ fn main() -> ExitCode {
             concurrency,
             dist,
         } => edge::run(smoke, concurrency, dist),
-        Command::Validate { filter, config } => validate::run(&filter, &config),
+        Command::Validate {
+            filter,
+            envoy,
+            strict,
+            config,
+        } => match filter {
+            Some(filter) if !envoy => validate::run(&filter, &config),
+            _ => validate::run_envoy(&config, strict),
+        },
         Command::BenchEnvoy { seconds, dist } => bench::run(seconds, dist),
         Command::BenchJwt { seconds, dist } => bench_jwt::run(seconds, dist),
     };

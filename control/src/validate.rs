@@ -8,29 +8,85 @@ use tollgate_kit::config;
 
 /// Checks `bytes` as the named filter's config; the error names the field's path.
 pub fn check(filter: &str, bytes: &[u8]) -> Result<()> {
+    check_with_warnings(filter, bytes).map(drop)
+}
+
+/// Like [`check`], returning what the filter would warn about at configure time.
+pub fn check_with_warnings(filter: &str, bytes: &[u8]) -> Result<Vec<String>> {
     match filter {
         "conformance" => config::load::<tollgate_conformance::ConformanceConfig>(bytes)
-            .map(drop)
+            .map(|_| Vec::new())
             .map_err(anyhow::Error::from),
         "jwt-auth" => config::load::<tollgate_jwt_auth::config::JwtAuthConfig>(bytes)
-            .map(drop)
+            .map(|c| c.warnings)
             .map_err(anyhow::Error::from),
         "hcp-auth" => config::load::<tollgate_hcp_auth::config::HcpAuthConfig>(bytes)
-            .map(drop)
+            .map(|_| Vec::new())
             .map_err(anyhow::Error::from),
         other => bail!("unknown filter `{other}`"),
     }
 }
 
-pub fn run(filter: &str, path: &Path) -> Result<()> {
+fn read(path: &Path) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
     if path == Path::new("-") {
         std::io::stdin().read_to_end(&mut bytes)?;
     } else {
         bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     }
-    check(filter, &bytes)?;
+    Ok(bytes)
+}
+
+pub fn run(filter: &str, path: &Path) -> Result<()> {
+    let warnings = check_with_warnings(filter, &read(path)?)?;
+    for w in &warnings {
+        eprintln!("warning: {}: {w}", path.display());
+    }
     println!("{}: valid {filter} config", path.display());
+    Ok(())
+}
+
+/// The stream property jwt-auth fills with a verified token's full claims, passwords
+/// included. Envoy keeps it as filter state under this key.
+const CREDENTIALS_FILTER_STATE: &str = "wasm.tollgate_credentials";
+
+/// What is dangerous in an Envoy bootstrap (YAML or JSON) that runs Tollgate's filters:
+/// a format string (access log, `request_headers_to_add`, …) that prints the
+/// credentials filter state would write users' passwords to a log or a header. One
+/// line per finding, with its line number; empty when there is nothing to say.
+pub fn envoy_warnings(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let mut rest = line;
+        while let Some(at) = rest.find("FILTER_STATE(") {
+            let args = rest.get(at + "FILTER_STATE(".len()..).unwrap_or_default();
+            let key = args.split([')', ':']).next().unwrap_or_default().trim();
+            if key == CREDENTIALS_FILTER_STATE || key.ends_with("tollgate_credentials") {
+                out.push(format!(
+                    "line {}: %FILTER_STATE({key})% prints jwt-auth's credentials property, \
+                     which holds users' passwords in clear; remove it (log the payload \
+                     header or chosen claims instead)",
+                    i + 1
+                ));
+            }
+            rest = args;
+        }
+    }
+    out
+}
+
+/// `tollgate validate --envoy FILE`: lints an Envoy bootstrap. Warnings go to stderr;
+/// with `strict` they fail the command.
+pub fn run_envoy(path: &Path, strict: bool) -> Result<()> {
+    let text = String::from_utf8(read(path)?).context("the Envoy config is not UTF-8")?;
+    let warnings = envoy_warnings(&text);
+    for w in &warnings {
+        eprintln!("warning: {}: {w}", path.display());
+    }
+    if strict && !warnings.is_empty() {
+        bail!("{} warning(s) in {}", warnings.len(), path.display());
+    }
+    println!("{}: no credential leaks found", path.display());
     Ok(())
 }
 
@@ -52,6 +108,41 @@ mod tests {
         assert!(err.contains("`providers`"), "{err}");
         for (name, config) in crate::edge::FILTERS {
             assert!(check(name, config.as_bytes()).is_ok(), "{name}");
+        }
+    }
+
+    #[test]
+    fn rsa_decryption_is_refused_without_its_opt_in() {
+        let config = |accept: bool| {
+            serde_json::json!({"providers": {"p": {
+                "keys": {"jwks": {"keys": [{"kty": "oct", "k": "c2VjcmV0LW9uZS0wMTIzNDU2Nzg5YWJjZGVmZ2hpams"}]}},
+                "decryption": {"rsa_oaep_256": {"private_key": "-----BEGIN PRIVATE KEY-----",
+                                                "accept_rustsec_2023_0071": accept}}}}})
+            .to_string()
+        };
+        let err = check("jwt-auth", config(false).as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("RUSTSEC-2023-0071"), "{err}");
+    }
+
+    #[test]
+    fn envoy_configs_that_print_credentials_are_flagged() {
+        let yaml = "access_log:\n- typed_config:\n    log_format:\n      text_format_source:\n        inline_string: \"%REQ(:PATH)% %FILTER_STATE(wasm.tollgate_credentials)%\\n\"\nrequest_headers_to_add: [{header: {key: x, value: '%FILTER_STATE(wasm.tollgate_credentials:PLAIN)%'}}]\n";
+        let warnings = envoy_warnings(yaml);
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].starts_with("line 5:"), "{}", warnings[0]);
+        assert!(warnings[1].starts_with("line 6:"), "{}", warnings[1]);
+        let json =
+            r#"{"json_format": {"who": "%FILTER_STATE(wasm.other)%", "u": "%REQ(X-USER)%"}}"#;
+        assert!(envoy_warnings(json).is_empty());
+        for dir in ["jwt-auth", "hcp-auth"] {
+            let path = tollgate_envoy_harness::repo_root()
+                .join("gateway-config")
+                .join(dir)
+                .join("envoy.yaml");
+            let text = std::fs::read_to_string(path).unwrap();
+            assert!(envoy_warnings(&text).is_empty(), "{dir}");
         }
     }
 }

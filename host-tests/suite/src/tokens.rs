@@ -14,6 +14,10 @@ use tollgate_envoy_harness::repo_root;
 /// The HMAC secret behind [`HS_JWKS`].
 pub const HS_SECRET: &[u8] = b"tollgate-test-secret-0123456789ab";
 
+/// The HS512 test secret: 64 bytes, as RFC 7518 §3.2 requires for HS512.
+pub const HS512_SECRET: &[u8; 64] =
+    b"tollgate-test-secret-for-hs512-that-is-sixty-four-bytes-long-ok!";
+
 /// A JWKS holding [`HS_SECRET`] as kid `hs1`.
 pub fn hs_jwks() -> Value {
     serde_json::json!({"keys": [{"kty": "oct", "kid": "hs1", "alg": "HS256",
@@ -165,7 +169,8 @@ pub fn every_jwks() -> Result<Value> {
     let hs = URL_SAFE_NO_PAD.encode(HS_SECRET);
     if let Some(keys) = jwks.get_mut("keys").and_then(Value::as_array_mut) {
         keys.push(serde_json::json!({"kty": "oct", "kid": "hs1", "alg": "HS256", "k": hs}));
-        keys.push(serde_json::json!({"kty": "oct", "kid": "hs512", "alg": "HS512", "k": hs}));
+        let hs512 = URL_SAFE_NO_PAD.encode(HS512_SECRET);
+        keys.push(serde_json::json!({"kty": "oct", "kid": "hs512", "alg": "HS512", "k": hs512}));
     }
     Ok(jwks)
 }
@@ -177,7 +182,7 @@ pub fn sign(alg: &str, claims: &Value) -> Result<String> {
         "HS512" => (
             Algorithm::HS512,
             "hs512",
-            EncodingKey::from_secret(HS_SECRET),
+            EncodingKey::from_secret(HS512_SECRET),
         ),
         "RS256" | "PS256" => {
             let key = EncodingKey::from_rsa_pem(key_file("rsa-private.pem")?.as_bytes())?;

@@ -271,8 +271,16 @@ fn real_envoy_s3_queries_are_forwarded_exactly_as_signed() -> Result<()> {
     // verifies the signature over what it received) agrees.
     let edge = start()?;
     let good = token(PASSWORD)?;
-    for key in ["/photos/a%20b/one.txt", "/photos/a%20b/two%21.txt", "/photos/other.txt"] {
-        let put = call(&edge, HttpRequest::new("PUT", key).body(b"x".to_vec()), &good)?;
+    for key in [
+        "/photos/a%20b/one.txt",
+        "/photos/a%20b/two%21.txt",
+        "/photos/other.txt",
+    ] {
+        let put = call(
+            &edge,
+            HttpRequest::new("PUT", key).body(b"x".to_vec()),
+            &good,
+        )?;
         expect_status(&edge, &put, 200);
     }
     let queries = [
