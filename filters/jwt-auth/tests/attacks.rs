@@ -254,3 +254,75 @@ fn denials_never_echo_the_token() {
     }
     assert!(!text.contains("zzz-marker"), "{text}");
 }
+
+#[test]
+fn keys_not_meant_for_verification_never_verify() {
+    // The issuer's JWKS lists its encryption key too (key_ops without verify). A token
+    // signed with that key's material must not verify, even with a matching kid.
+    let secret = [b'e'; 32];
+    let jwks = json!({"keys": [
+        {"kty": "oct", "kid": "enc", "key_ops": ["encrypt", "decrypt"], "k": b64(secret)},
+        {"kty": "oct", "kid": "sig", "key_ops": ["verify"], "k": b64([b's'; 32])}
+    ]});
+    let keys = KeySet::from_jwks(jwks.to_string().as_bytes()).unwrap();
+    assert_eq!(keys.keys.len(), 1);
+    let forged = hs256(
+        &json!({"alg": "HS256", "kid": "enc"}),
+        &json!({"sub": "x"}),
+        &secret,
+    );
+    assert_eq!(check(&forged, &keys).unwrap_err().code, Code::KidUnknown);
+    let no_kid = hs256(&json!({"alg": "HS256"}), &json!({"sub": "x"}), &secret);
+    assert_eq!(
+        check(&no_kid, &keys).unwrap_err().code,
+        Code::SignatureInvalid
+    );
+}
+
+#[test]
+fn a_short_hmac_secret_cannot_be_configured_or_used() {
+    // A 5-byte secret is guessable offline from one token; RFC 7518 §3.2 forbids it.
+    let weak = json!({"keys": [{"kty": "oct", "kid": "w", "k": b64(b"12345")}]});
+    let err = KeySet::from_config_jwks(weak.to_string().as_bytes()).unwrap_err();
+    assert!(err.contains("kid w") && err.contains("5 bytes"), "{err}");
+    // A 32-byte secret without alg is not an HS512 key (HS512 needs 64 bytes).
+    let keys = KeySet {
+        keys: vec![Key::secret(&[b'k'; 32], None, None).unwrap()],
+        ..KeySet::default()
+    };
+    let token = {
+        use hmac::Mac as _;
+        let input = format!("{}.{}", b64(r#"{"alg":"HS512"}"#), b64("{}"));
+        let mut mac = hmac::Hmac::<sha2::Sha512>::new_from_slice(&[b'k'; 32]).unwrap();
+        mac.update(input.as_bytes());
+        format!("{input}.{}", b64(mac.finalize().into_bytes()))
+    };
+    assert_eq!(check(&token, &keys).unwrap_err().code, Code::AlgKeyMismatch);
+}
+
+#[test]
+fn es512_signatures_are_checked() {
+    let vectors: Vec<Value> =
+        serde_json::from_str(include_str!("vectors/jws-rfc-vectors.json")).unwrap();
+    let v = vectors.iter().find(|v| v["id"] == "RFC7515-A.4").unwrap();
+    let jwk = json!({"kty": "EC", "crv": "P-521", "x": v["jwk"]["x"], "y": v["jwk"]["y"]});
+    let keys = KeySet::from_jwks(json!({"keys": [jwk]}).to_string().as_bytes()).unwrap();
+    let compact = v["compact"].as_str().unwrap();
+    let t = tollgate_jwt_auth::token::parse_jws(compact, DEFAULT_MAX_BYTES, &[]).unwrap();
+    assert!(verify(&t, &keys).is_ok());
+    // Flip one character of the signature; then of the payload.
+    let mut bad = compact.as_bytes().to_vec();
+    let last = bad.len() - 3;
+    bad[last] = if bad[last] == b'A' { b'B' } else { b'A' };
+    let bad = String::from_utf8(bad).unwrap();
+    let t = tollgate_jwt_auth::token::parse_jws(&bad, DEFAULT_MAX_BYTES, &[]).unwrap();
+    assert_eq!(verify(&t, &keys).unwrap_err().code, Code::SignatureInvalid);
+    let parts: Vec<&str> = compact.split('.').collect();
+    let other = format!("{}.{}.{}", parts[0], b64("Payload!"), parts[2]);
+    let t = tollgate_jwt_auth::token::parse_jws(&other, DEFAULT_MAX_BYTES, &[]).unwrap();
+    assert_eq!(verify(&t, &keys).unwrap_err().code, Code::SignatureInvalid);
+    // A truncated signature is not a signature.
+    let short = format!("{}.{}.{}", parts[0], parts[1], &parts[2][..40]);
+    let t = tollgate_jwt_auth::token::parse_jws(&short, DEFAULT_MAX_BYTES, &[]).unwrap();
+    assert_eq!(verify(&t, &keys).unwrap_err().code, Code::SignatureInvalid);
+}

@@ -159,8 +159,8 @@ pub fn now() -> u64 {
 }
 
 /// The algorithms the benchmarks and tests sign with, by JOSE name.
-pub const ALGS: [&str; 7] = [
-    "HS256", "RS256", "PS256", "ES256", "ES384", "EdDSA", "HS512",
+pub const ALGS: [&str; 8] = [
+    "HS256", "RS256", "PS256", "ES256", "ES384", "ES512", "EdDSA", "HS512",
 ];
 
 /// A JWKS with every test key: the ES/RS/Ed keys of `all-jwks.json` plus the HMAC key.
@@ -177,6 +177,9 @@ pub fn every_jwks() -> Result<Value> {
 
 /// Signs `claims` with `alg` (one of [`ALGS`]) and the matching test key.
 pub fn sign(alg: &str, claims: &Value) -> Result<String> {
+    if alg == "ES512" {
+        return es512(claims);
+    }
     let (algorithm, kid, key) = match alg {
         "HS256" => (Algorithm::HS256, "hs1", EncodingKey::from_secret(HS_SECRET)),
         "HS512" => (
@@ -213,4 +216,21 @@ pub fn sign(alg: &str, claims: &Value) -> Result<String> {
     let mut header = Header::new(algorithm);
     header.kid = Some(kid.into());
     Ok(jsonwebtoken::encode(&header, claims, &key)?)
+}
+
+/// An ES512 token (P-521, kid `es512`), signed with RustCrypto's `p521`.
+pub fn es512(claims: &Value) -> Result<String> {
+    use p521::ecdsa::signature::Signer as _;
+    use p521::pkcs8::DecodePrivateKey as _;
+    let secret = p521::SecretKey::from_pkcs8_pem(&key_file("es512-private.pem")?)
+        .map_err(|e| anyhow!("es512 key: {e}"))?;
+    let key = p521::ecdsa::SigningKey::from_bytes(&secret.to_bytes())
+        .map_err(|e| anyhow!("es512 key: {e}"))?;
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"ES512","kid":"es512","typ":"JWT"}"#);
+    let input = format!("{header}.{}", URL_SAFE_NO_PAD.encode(claims.to_string()));
+    let signature: p521::ecdsa::Signature = key.sign(input.as_bytes());
+    Ok(format!(
+        "{input}.{}",
+        URL_SAFE_NO_PAD.encode(signature.to_bytes())
+    ))
 }

@@ -416,6 +416,12 @@ fn no_secret_reaches_logs_metrics_or_responses() -> Result<()> {
         log.contains("[trace][wasm]"),
         "the scan must see the wasm component at trace level"
     );
+    // The log explains the refusal: code, status, mode; no value.
+    assert!(
+        log.contains("hcp-auth: denied 401 credentials_incomplete (mode management)"),
+        "{}",
+        edge.envoy.log_tail()
+    );
     seen.push_str(&log);
     for secret in &secrets {
         assert!(!seen.contains(secret.as_str()), "a secret leaked");

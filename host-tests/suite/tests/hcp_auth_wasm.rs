@@ -168,6 +168,16 @@ fn signed_bodies_are_hashed_and_bounded_even_on_apisix() -> Result<()> {
             Some(sha256_hex(b"hello world")),
             "{profile:?}"
         );
+        // The whole body was held: it goes up with its length, not chunked.
+        assert_eq!(up.header("content-length"), Some("11"), "{profile:?}");
+        assert_eq!(up.header("transfer-encoding"), None, "{profile:?}");
+        // The query goes up in the canonical form that was signed.
+        let listed = p.send(verified(Request::get("/bucket?prefix=a+b&list-type=2")))?;
+        assert_eq!(
+            listed.upstream.as_ref().unwrap().path(),
+            "/bucket?list-type=2&prefix=a%20b",
+            "{profile:?}"
+        );
         let big = p.send(verified(
             Request::new("PUT", "/bucket/k")
                 .chunk(vec![b'x'; 40])

@@ -35,6 +35,7 @@ fn inline_config() -> Value {
             "issuer": "https://idp.test", "audiences": ["api"],
             "keys": {"jwks": tokens::hs_jwks()},
             "claim_headers": [{"claim": "sub", "header": "x-user"}],
+            "from": [{"header": "authorization", "prefix": "Bearer "}, {"query": "access_token"}],
             "decryption": {"dir": {"key": URL_SAFE_NO_PAD.encode([7u8; 32])}}
         }},
         "rules": [{"match": {"prefix": "/public"}},
@@ -101,6 +102,29 @@ fn verifies_rewrites_and_refuses_under_every_profile() -> Result<()> {
         let public = p.send(Request::get("/public/x"))?;
         assert_eq!(public.client.status, 200);
         assert!(!bad.trapped() && !ok.trapped());
+
+        // A valid header token does not carry a forged query token.
+        let forged = hs256(&claims(json!({"sub": "admin"})))?.replace('.', ".x");
+        let two = p.send(bearer(&format!("/api/x?access_token={forged}"), &token))?;
+        assert_eq!(
+            two.client.status,
+            401,
+            "{profile:?}: {}",
+            two.client.body_text()
+        );
+        assert!(two.upstream.is_none());
+        // Dot-segments cannot escape to the public rule; odd public paths go up normal.
+        let escape = p.send(Request::get("/public/../api/x"))?;
+        assert_eq!(escape.client.status, 401, "{profile:?}");
+        let odd = p.send(Request::get("/public//a/./b"))?;
+        assert_eq!(odd.client.status, 200, "{profile:?}");
+        assert_eq!(
+            odd.upstream.as_ref().unwrap().path(),
+            "/public/a/b",
+            "{profile:?}"
+        );
+        let slash = p.send(Request::get("/public%2F..%2Fapi"))?;
+        assert_eq!(slash.client.status, 400, "{profile:?}");
     }
     Ok(())
 }
