@@ -80,3 +80,16 @@ fn debug_and_messages_never_show_the_password() {
             .contains("`password`")
     );
 }
+
+#[test]
+fn an_empty_tenant_is_missing_and_debug_shows_the_user() {
+    let empty = json!({"username": "alice", "password": "pw", "tenant": ""}).to_string();
+    assert_eq!(
+        extract(claims(Some(empty.as_bytes()), None).as_ref(), &names()).unwrap_err(),
+        Problem::Missing("tenant".into())
+    );
+    let ok = json!({"username": "alice", "password": "pw", "tenant": "acme"}).to_string();
+    let c = extract(claims(Some(ok.as_bytes()), None).as_ref(), &names()).unwrap();
+    let shown = format!("{c:?}");
+    assert!(shown.contains("alice") && shown.contains("acme") && shown.contains("<redacted>"));
+}

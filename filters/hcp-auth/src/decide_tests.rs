@@ -192,3 +192,78 @@ fn cookie_stripping() {
     assert_eq!(without_cookie("a=1; b=2", "hcp_token"), None);
     assert_eq!(without_cookie("xhcp_token=1", "hcp_token"), None);
 }
+
+#[test]
+fn only_headers_present_are_removed() {
+    let c = compiled(serde_json::json!({}));
+    let none = headers(&[(":authority", "edge")]);
+    let view = RequestView {
+        method: "GET",
+        path: "/health",
+        headers: &none,
+    };
+    match c.decide(&view, alice().as_ref(), 1_700_000_000, None) {
+        Decision::Allow { mutations, .. } => assert!(mutations.is_empty(), "{mutations:?}"),
+        other => panic!("{other:?}"),
+    }
+    let view = RequestView {
+        method: "GET",
+        path: "/b/k",
+        headers: &none,
+    };
+    match c.decide(&view, alice().as_ref(), 1_700_000_000, None) {
+        Decision::Allow { mutations, .. } => {
+            assert!(
+                !mutations.iter().any(|m| matches!(m, Mutation::Remove(_))),
+                "{mutations:?}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn bodies_are_needed_only_for_signed_s3_bodies() {
+    let plain = compiled(serde_json::json!({}));
+    let signing = compiled(serde_json::json!({"s3": {"sign_body": true}}));
+    assert!(signing.needs_body(Mode::S3));
+    assert!(!signing.needs_body(Mode::Management));
+    assert!(!signing.needs_body(Mode::Passthrough));
+    assert!(!plain.needs_body(Mode::S3));
+}
+
+#[test]
+fn buffered_bodies_are_framed_by_length() {
+    let c = compiled(serde_json::json!({}));
+    let chunked = headers(&[("transfer-encoding", "chunked")]);
+    let view = RequestView {
+        method: "PUT",
+        path: "/b/k",
+        headers: &chunked,
+    };
+    assert_eq!(
+        c.buffered_framing(&view, 42),
+        vec![
+            Mutation::Set("content-length".into(), "42".into()),
+            Mutation::Remove("transfer-encoding".into())
+        ]
+    );
+    let sized = headers(&[("content-length", "42")]);
+    let view = RequestView {
+        method: "PUT",
+        path: "/b/k",
+        headers: &sized,
+    };
+    assert_eq!(
+        c.buffered_framing(&view, 42),
+        vec![Mutation::Set("content-length".into(), "42".into())]
+    );
+}
+
+#[test]
+fn the_default_signed_body_limit_is_8_mib() {
+    assert_eq!(
+        compiled(serde_json::json!({})).s3.max_body_bytes,
+        8 * 1024 * 1024
+    );
+}

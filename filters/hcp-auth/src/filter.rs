@@ -340,3 +340,7 @@ fn too_large(max: u64) -> Rejection {
         &format!("the body is larger than the {max} bytes this route signs"),
     )
 }
+
+#[cfg(test)]
+#[path = "filter_tests.rs"]
+mod tests;

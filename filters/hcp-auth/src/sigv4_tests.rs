@@ -70,6 +70,44 @@ fn dates() {
     assert_eq!(amz_date(0), "19700101T000000Z");
     assert_eq!(amz_date(951_782_400), "20000229T000000Z");
     assert_eq!(amz_date(4_102_444_799), "20991231T235959Z");
+    // Where the civil-date arithmetic turns: era and century starts, a non-leap 2100.
+    assert_eq!(amz_date(951_868_800), "20000301T000000Z");
+    assert_eq!(amz_date(983_404_800), "20010301T000000Z");
+    assert_eq!(amz_date(4_076_006_400), "20990301T000000Z");
+    assert_eq!(amz_date(4_107_456_000), "21000228T000000Z");
+    assert_eq!(amz_date(4_107_542_400), "21000301T000000Z");
+    assert_eq!(amz_date(4_133_980_800), "21010101T000000Z");
+    assert_eq!(amz_date(7_263_216_000), "22000301T000000Z");
+}
+
+#[test]
+fn repeated_headers_join_with_commas_in_name_order() {
+    let headers = vec![
+        ("X-Amz-Meta-B".to_string(), "2".to_string()),
+        ("x-amz-meta-a".to_string(), "  one   two ".to_string()),
+        ("x-amz-meta-b".to_string(), "1".to_string()),
+        ("host".to_string(), "h".to_string()),
+    ];
+    let (canonical, signed) = canonical_headers(&headers);
+    assert_eq!(
+        canonical,
+        "host:h\nx-amz-meta-a:one two\nx-amz-meta-b:1,2\n"
+    );
+    assert_eq!(signed, "host;x-amz-meta-a;x-amz-meta-b");
+}
+
+#[test]
+fn query_plus_is_a_space_and_the_target_is_canonical() {
+    assert_eq!(query_decode("a+b%2Bc"), b"a b+c");
+    assert_eq!(percent_decode("a+b"), b"a+b", "in a path + is a plus");
+    assert_eq!(percent_decode("%e2%82%ac%zz%4"), b"\xe2\x82\xac%zz%4");
+    assert_eq!(
+        canonical_target("/b/%7ek+x?q=a+b&p=1&q=%41"),
+        "/b/~k%2Bx?p=1&q=A&q=a%20b"
+    );
+    assert_eq!(canonical_target("/b/k"), "/b/k");
+    assert_eq!(canonical_target("/b/k?"), "/b/k");
+    assert_eq!(canonical_target(""), "/");
 }
 
 #[test]
@@ -81,5 +119,7 @@ fn scope_debug_hides_the_secret() {
         service: "s3",
         amz_date: "20150830T123600Z",
     };
-    assert!(!format!("{scope:?}").contains("very-secret"));
+    let shown = format!("{scope:?}");
+    assert!(!shown.contains("very-secret"));
+    assert!(shown.contains("region") && shown.contains("s3"), "{shown}");
 }

@@ -1,3 +1,101 @@
 //! Unit tests of `decide` (the case files in tests/cases cover the rest).
 
 use super::*;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use serde_json::json;
+use tollgate_kit::config;
+
+const NOW: f64 = 1_700_000_000.0;
+
+fn hs256(secret: &[u8], sub: &str) -> String {
+    let b64 = |v: Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    let input = format!(
+        "{}.{}",
+        b64(json!({"alg": "HS256"})),
+        b64(json!({"sub": sub, "exp": NOW + 60.0}))
+    );
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+    mac.update(input.as_bytes());
+    format!(
+        "{input}.{}",
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    )
+}
+
+/// Two providers reading the same header: `fwd` forwards its token, `plain` does not.
+fn two_providers() -> Compiled {
+    let key = |s: &[u8]| json!({"keys": [{"kty": "oct", "k": URL_SAFE_NO_PAD.encode(s)}]});
+    let cfg = json!({"providers": {
+            "fwd": {"keys": {"jwks": key(&[1; 32])}, "forward": true, "payload_header": "x-fwd"},
+            "plain": {"keys": {"jwks": key(&[2; 32])}, "payload_header": "x-plain"}},
+        "rules": [{"match": {"prefix": "/"},
+                   "requires": {"any": [{"provider": "fwd"}, {"provider": "plain"}]}}]});
+    config::load::<crate::config::JwtAuthConfig>(cfg.to_string().as_bytes()).unwrap()
+}
+
+fn mutations(compiled: &Compiled, token: &str) -> Vec<Mutation> {
+    let headers = vec![("authorization".to_string(), format!("Bearer {token}"))];
+    let view = RequestView {
+        method: "GET",
+        path: "/x",
+        headers: &headers,
+    };
+    match compiled.decide(&view, NOW, &NoRemoteKeys) {
+        Decision::Allow { mutations, .. } => mutations,
+        Decision::Deny(r) => panic!("denied: {}", r.denial),
+    }
+}
+
+#[test]
+fn a_token_verified_by_a_forwarding_provider_stays_even_where_others_read_it() {
+    let m = mutations(&two_providers(), &hs256(&[1; 32], "a"));
+    assert!(
+        !m.contains(&Mutation::RemoveHeader("authorization".into())),
+        "{m:?}"
+    );
+    assert!(
+        m.iter()
+            .any(|x| matches!(x, Mutation::SetHeader(h, _) if h == "x-fwd"))
+    );
+}
+
+#[test]
+fn a_token_only_a_non_forwarding_provider_verified_is_stripped() {
+    let m = mutations(&two_providers(), &hs256(&[2; 32], "b"));
+    assert!(
+        m.contains(&Mutation::RemoveHeader("authorization".into())),
+        "{m:?}"
+    );
+    assert!(
+        m.iter()
+            .any(|x| matches!(x, Mutation::SetHeader(h, _) if h == "x-plain"))
+    );
+    assert!(
+        !m.iter()
+            .any(|x| matches!(x, Mutation::SetHeader(h, _) if h == "x-fwd"))
+    );
+}
+
+#[test]
+fn quoted_descriptions_drop_what_would_break_the_header() {
+    assert_eq!(quoted_description("a\"b\\c\nd\u{7f}e"), "abcde");
+    assert_eq!(quoted_description("plain text"), "plain text");
+}
+
+#[test]
+fn refusal_statuses_by_code() {
+    let status = |code| reject(Denial::new(code, "m"), None, None).status;
+    assert_eq!(status(Code::AudienceMismatch), 403);
+    assert_eq!(status(Code::ClaimMismatch), 403);
+    assert_eq!(status(Code::PathInvalid), 400);
+    assert_eq!(status(Code::SignatureInvalid), 401);
+    assert_eq!(status(Code::TokenMissing), 401);
+    let missing = reject(Denial::new(Code::TokenMissing, "m"), None, None);
+    assert_eq!(missing.www_authenticate, "Bearer realm=\"tollgate\"");
+    assert!(
+        reject(Denial::new(Code::PathInvalid, "m"), None, None)
+            .www_authenticate
+            .is_empty()
+    );
+}
