@@ -79,44 +79,14 @@ fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
     }
 }
 
-fn unhex(d: u8) -> Option<u8> {
-    match d {
-        b'0'..=b'9' => Some(d - b'0'),
-        b'a'..=b'f' => Some(d - b'a' + 10),
-        b'A'..=b'F' => Some(d - b'A' + 10),
-        _ => None,
-    }
-}
-
 /// Percent-decodes; malformed escapes stay as they are.
 pub fn percent_decode(s: &str) -> Vec<u8> {
-    decode(s, false)
+    tollgate_kit::percent::decode(s, false)
 }
 
 /// Percent-decodes a query component: `+` is a space (form encoding).
 pub fn query_decode(s: &str) -> Vec<u8> {
-    decode(s, true)
-}
-
-fn decode(s: &str, plus_is_space: bool) -> Vec<u8> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        if b == b'%'
-            && let (Some(h), Some(l)) = (
-                bytes.get(i + 1).copied().and_then(unhex),
-                bytes.get(i + 2).copied().and_then(unhex),
-            )
-        {
-            out.push(h << 4 | l);
-            i += 3;
-            continue;
-        }
-        out.push(if plus_is_space && b == b'+' { b' ' } else { b });
-        i += 1;
-    }
-    out
+    tollgate_kit::percent::decode(s, true)
 }
 
 /// RFC 3986 encoding: unreserved characters stay, everything else is `%XX` (upper hex).

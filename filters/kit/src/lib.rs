@@ -21,6 +21,7 @@ pub mod json;
 pub mod mock;
 pub mod pairs;
 pub mod path;
+pub mod percent;
 pub mod route;
 pub mod slot;
 pub mod types;

@@ -80,15 +80,6 @@ impl PathHandling {
     }
 }
 
-fn hex_value(d: u8) -> Option<u8> {
-    match d {
-        b'0'..=b'9' => Some(d - b'0'),
-        b'a'..=b'f' => Some(d - b'a' + 10),
-        b'A'..=b'F' => Some(d - b'A' + 10),
-        _ => None,
-    }
-}
-
 fn unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
 }
@@ -104,13 +95,7 @@ fn decode_unreserved(path: &str) -> Result<String, PathProblem> {
             i += 1;
             continue;
         }
-        let (Some(hi), Some(lo)) = (
-            bytes.get(i + 1).copied().and_then(hex_value),
-            bytes.get(i + 2).copied().and_then(hex_value),
-        ) else {
-            return Err(PathProblem::BadEscape);
-        };
-        let decoded = hi << 4 | lo;
+        let decoded = crate::percent::escape_at(bytes, i).ok_or(PathProblem::BadEscape)?;
         if decoded == b'/' || decoded == b'\\' {
             return Err(PathProblem::EncodedSlash);
         }
