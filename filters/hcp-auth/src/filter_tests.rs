@@ -300,3 +300,30 @@ fn without_a_clock_the_filter_fails_closed() {
         500
     );
 }
+
+#[test]
+fn without_the_property_the_trusted_payload_header_serves() {
+    use base64::Engine as _;
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(CLAIMS);
+    let host = host(
+        "GET",
+        "/mapi/x",
+        &[("x-other", "eyJ9"), ("x-p", &payload)],
+        None,
+    );
+    let mut s = stream(&host);
+    assert_eq!(
+        s.on_request_headers(&host, 5, true),
+        HeadersAction::Continue
+    );
+    assert!(
+        header(&host, "authorization")
+            .unwrap()
+            .starts_with("HCP YWxpY2U=:")
+    );
+    assert_eq!(
+        header(&host, "x-p"),
+        None,
+        "the payload header never leaves"
+    );
+}

@@ -136,3 +136,35 @@ fn claim_rules_and_nested_paths() {
         Some(Code::ClaimMissing)
     );
 }
+
+#[test]
+fn time_claims_at_their_exact_boundaries() {
+    let p = ClaimPolicy {
+        max_lifetime: Some(std::time::Duration::from_secs(3600)),
+        ..ClaimPolicy::default()
+    };
+    let exp = NOW + 100.0;
+    // exp is the first instant the token is invalid (RFC 7519 §4.1.4), skew included.
+    assert_eq!(
+        code(&p, json!({"exp": NOW - 60.0})),
+        Some(Code::TokenExpired)
+    );
+    assert_eq!(code(&p, json!({"exp": NOW - 59.5})), None);
+    // nbf and iat: valid from that instant on (less the skew).
+    assert_eq!(code(&p, json!({"exp": exp, "nbf": NOW + 60.0})), None);
+    assert_eq!(
+        code(&p, json!({"exp": exp, "nbf": NOW + 60.5})),
+        Some(Code::TokenNotYetValid)
+    );
+    assert_eq!(code(&p, json!({"exp": exp, "iat": NOW + 60.0})), None);
+    assert_eq!(
+        code(&p, json!({"exp": exp, "iat": NOW + 60.5})),
+        Some(Code::IssuedInFuture)
+    );
+    // A lifetime of exactly the maximum is allowed; a second more is not.
+    assert_eq!(code(&p, json!({"iat": NOW, "exp": NOW + 3600.0})), None);
+    assert_eq!(
+        code(&p, json!({"iat": NOW, "exp": NOW + 3601.0})),
+        Some(Code::LifetimeTooLong)
+    );
+}

@@ -713,3 +713,7 @@ impl Compile for JwtAuthConfig {
         })
     }
 }
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

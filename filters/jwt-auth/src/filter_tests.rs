@@ -472,3 +472,315 @@ fn a_worker_that_lost_the_fetch_race_adopts_the_published_keys_on_its_next_tick(
         "back to the slow tick"
     );
 }
+
+fn hostcalls(host: &MockHost, name: &str) -> usize {
+    host.state
+        .borrow()
+        .hostcalls
+        .iter()
+        .filter(|c| **c == name)
+        .count()
+}
+
+#[test]
+fn refusals_are_logged_at_debug_with_code_provider_and_rule() {
+    let mut c = claims();
+    c["exp"] = json!(NOW - 3600);
+    let token = sign("k1", c);
+    let host = host_with(Some(&token));
+    let mut root = configured(&host, &inline_config());
+    let mut stream = root.new_stream(&host, 2).unwrap();
+    stream.on_request_headers(&host, 4, true);
+    let logs = host.state.borrow().logs.clone();
+    assert!(
+        logs.contains(&(
+            LogLevel::Debug,
+            "jwt-auth: denied 401 token_expired, provider idp, rules[0]".into()
+        )),
+        "{logs:?}"
+    );
+    assert!(!format!("{logs:?}").contains(&token));
+    assert_eq!(
+        stream.on_request_trailers(&host, 1),
+        TrailersAction::StopIteration
+    );
+}
+
+#[test]
+fn only_headers_present_are_removed_and_trailers_follow_a_pass() {
+    let token = sign("k1", claims());
+    let host = host_with(Some(&token));
+    let mut root = configured(&host, &inline_config());
+    let mut stream = root.new_stream(&host, 2).unwrap();
+    assert_eq!(
+        stream.on_request_headers(&host, 4, true),
+        HeadersAction::Continue
+    );
+    // x-user (spoofed) and the token header were there; the payload header was not.
+    assert_eq!(hostcalls(&host, "proxy_remove_header_map_value"), 2);
+    assert_eq!(
+        stream.on_request_trailers(&host, 1),
+        TrailersAction::Continue
+    );
+    assert_eq!(stream.on_request_body(&host, 1, true), BodyAction::Continue);
+}
+
+#[test]
+fn a_host_that_cannot_rewrite_headers_fails_closed() {
+    let token = sign("k1", claims());
+    let host = MockHost::without(&["proxy_replace_header_map_value"])
+        .with_headers(
+            MapKind::RequestHeaders,
+            &[(":method", "GET"), (":path", "/api")],
+        )
+        .with_time(UNIX_EPOCH + Duration::from_secs(NOW));
+    set_token(&host, &token);
+    let mut root = configured(&host, &inline_config());
+    let mut stream = root.new_stream(&host, 2).unwrap();
+    assert_eq!(
+        stream.on_request_headers(&host, 4, true),
+        HeadersAction::StopIteration
+    );
+    let reply = host.state.borrow().local_reply.clone().unwrap();
+    assert_eq!(reply.status, 500);
+    assert!(String::from_utf8(reply.body).unwrap().contains("internal"));
+}
+
+#[test]
+fn unreadable_headers_fail_closed() {
+    let host = MockHost::without(&["proxy_get_header_map_pairs"]);
+    let mut root = configured(&host, &inline_config());
+    let mut stream = root.new_stream(&host, 2).unwrap();
+    assert_eq!(
+        stream.on_request_headers(&host, 4, true),
+        HeadersAction::StopIteration
+    );
+    assert_eq!(
+        host.state.borrow().local_reply.as_ref().unwrap().status,
+        500
+    );
+    assert!(
+        host.state
+            .borrow()
+            .logs
+            .iter()
+            .any(|(l, m)| *l == LogLevel::Error && m.contains("cannot read the request headers"))
+    );
+}
+
+#[test]
+fn a_host_without_properties_is_warned_about_once() {
+    let token = sign("k1", claims());
+    let host = MockHost::without(&["proxy_set_property"])
+        .with_headers(
+            MapKind::RequestHeaders,
+            &[(":method", "GET"), (":path", "/api")],
+        )
+        .with_time(UNIX_EPOCH + Duration::from_secs(NOW));
+    let mut root = configured(&host, &inline_config());
+    for id in 2..5 {
+        set_token(&host, &token);
+        let mut stream = root.new_stream(&host, id).unwrap();
+        assert_eq!(
+            stream.on_request_headers(&host, 4, true),
+            HeadersAction::Continue
+        );
+    }
+    let warned = host
+        .state
+        .borrow()
+        .logs
+        .iter()
+        .filter(|(_, m)| m.contains("cannot pass credentials"))
+        .count();
+    assert_eq!(warned, 1);
+}
+
+#[test]
+fn inline_keys_need_no_timer() {
+    let host = host_with(None);
+    let root = configured(&host, &inline_config());
+    assert!(root.config().is_some());
+    assert_eq!(host.state.borrow().tick_period, None);
+    let remote = host_with(None);
+    configured(&remote, &remote_config());
+    assert_eq!(remote.state.borrow().tick_period, Some(TICK));
+}
+
+#[test]
+fn a_waiting_request_is_not_given_up_before_its_wait_runs_out() {
+    let host = host_with(Some(&sign("k1", claims())));
+    let mut root = configured(&host, &remote_config());
+    let mut stream = root.new_stream(&host, 2).unwrap();
+    assert_eq!(
+        stream.on_request_headers(&host, 4, true),
+        HeadersAction::StopIteration
+    );
+    // A tick while the fetch is under way changes nothing for the waiting request.
+    set_time(&host, NOW + 1);
+    root.on_tick(&host);
+    assert!(host.state.borrow().local_reply.is_none());
+    assert!(host.state.borrow().continued.is_empty());
+    // Past the wait (timeout + 1.5 s) it is answered: no keys yet.
+    set_time(&host, NOW + 4);
+    root.on_tick(&host);
+    let reply = host.state.borrow().local_reply.clone().unwrap();
+    assert!(String::from_utf8(reply.body).unwrap().contains("no_keys"));
+}
+
+#[test]
+fn without_a_timer_a_due_refresh_starts_on_the_request_path() {
+    let host = MockHost::apisix()
+        .with_headers(
+            MapKind::RequestHeaders,
+            &[(":method", "GET"), (":path", "/api")],
+        )
+        .with_time(UNIX_EPOCH + Duration::from_secs(NOW));
+    set_token(&host, &sign("k1", claims()));
+    let mut root = configured(&host, &remote_config());
+    let mut first = root.new_stream(&host, 2).unwrap();
+    assert_eq!(
+        first.on_request_headers(&host, 4, true),
+        HeadersAction::StopIteration
+    );
+    let call = host.state.borrow().http_calls[0].token;
+    answer(&host, "200", JWKS.as_bytes());
+    first.on_http_call_response(&host, call, 1, JWKS.len(), 0);
+    // Fresh keys: the next request goes straight through.
+    set_token(&host, &sign("k1", claims()));
+    let mut second = root.new_stream(&host, 3).unwrap();
+    assert_eq!(
+        second.on_request_headers(&host, 4, true),
+        HeadersAction::Continue
+    );
+    assert_eq!(host.state.borrow().http_calls.len(), 1);
+    // At 80 % of the cache time the request that notices waits for the refresh.
+    set_time(&host, NOW + 481);
+    set_token(&host, &sign("k1", claims()));
+    let mut third = root.new_stream(&host, 4).unwrap();
+    assert_eq!(
+        third.on_request_headers(&host, 4, true),
+        HeadersAction::StopIteration
+    );
+    assert_eq!(host.state.borrow().http_calls.len(), 2);
+}
+
+/// Two remote providers with different JWKS URLs: each fetched on its own, under its
+/// own shared-data entries.
+#[test]
+fn each_remote_provider_has_its_own_fetch_and_entries() {
+    let config = json!({
+        "providers": {
+            "a": {"keys": {"remote": {"upstream": "idp", "path": "/a"}}},
+            "b": {"keys": {"remote": {"upstream": "idp", "path": "/b"}}}},
+        "rules": [{"match": {"prefix": "/"}, "requires": {"provider": "a"}}]
+    })
+    .to_string();
+    let host = host_with(None);
+    let mut root = configured(&host, &config);
+    root.on_tick(&host);
+    let paths: Vec<String> = host
+        .state
+        .borrow()
+        .http_calls
+        .iter()
+        .filter_map(|c| {
+            c.headers
+                .iter()
+                .find(|(k, _)| k == ":path")
+                .map(|(_, v)| v.clone())
+        })
+        .collect();
+    assert_eq!(paths, ["/a", "/b"]);
+    let locks: std::collections::BTreeSet<String> = host
+        .state
+        .borrow()
+        .shared
+        .keys()
+        .filter(|k| k.ends_with(".lock"))
+        .cloned()
+        .collect();
+    assert_eq!(locks.len(), 2, "{locks:?}");
+}
+
+#[test]
+fn a_failure_backoff_held_by_another_worker_is_not_waited_for() {
+    // Another worker's fetch failed: the lock holds a backoff, nothing is coming.
+    let host = host_with(None);
+    let mut root = configured(&host, &remote_config());
+    root.on_tick(&host);
+    let call = host.state.borrow().http_calls[0].token;
+    answer(&host, "200", JWKS.as_bytes());
+    root.on_http_call_response(&host, call, 1, JWKS.len(), 0);
+    let lock = host
+        .state
+        .borrow()
+        .shared
+        .keys()
+        .find(|k| k.ends_with(".lock"))
+        .cloned()
+        .unwrap();
+    let until = (NOW + 100) * 1000;
+    host.state
+        .borrow_mut()
+        .shared
+        .insert(lock.clone(), (format!("{until},3").into_bytes(), 7));
+    set_token(&host, &sign("rotated", claims()));
+    set_time(&host, NOW + 31);
+    let mut stream = root.new_stream(&host, 2).unwrap();
+    assert_eq!(
+        stream.on_request_headers(&host, 4, true),
+        HeadersAction::StopIteration
+    );
+    let reply = host.state.borrow().local_reply.clone().unwrap();
+    assert!(
+        String::from_utf8(reply.body)
+            .unwrap()
+            .contains("kid_unknown")
+    );
+    // A fetch lock (no failures) is waited for.
+    host.state
+        .borrow_mut()
+        .shared
+        .insert(lock, (format!("{until},0").into_bytes(), 8));
+    host.state.borrow_mut().local_reply = None;
+    set_time(&host, NOW + 62);
+    let mut stream = root.new_stream(&host, 3).unwrap();
+    assert_eq!(
+        stream.on_request_headers(&host, 4, true),
+        HeadersAction::StopIteration
+    );
+    assert!(
+        host.state.borrow().local_reply.is_none(),
+        "waits for the other worker"
+    );
+}
+
+#[test]
+fn a_worker_that_adopts_a_changed_key_set_forgets_its_verified_tokens() {
+    let token = sign("k1", claims());
+    let host = host_with(Some(&token));
+    let mut a = configured(&host, &remote_config());
+    let mut b = configured(&host, &remote_config());
+    a.on_tick(&host);
+    answer_latest(&host, &mut a, JWKS);
+    b.on_tick(&host);
+    let mut s = b.new_stream(&host, 2).unwrap();
+    assert_eq!(
+        s.on_request_headers(&host, 4, true),
+        HeadersAction::Continue
+    );
+    assert_eq!(cache_len(&b), 1);
+    // A refreshes and publishes the same keys: B keeps its cache.
+    set_time(&host, NOW + 481);
+    a.on_tick(&host);
+    answer_latest(&host, &mut a, JWKS);
+    b.on_tick(&host);
+    assert_eq!(cache_len(&b), 1);
+    // A publishes a changed set: B forgets.
+    set_time(&host, NOW + 962);
+    a.on_tick(&host);
+    answer_latest(&host, &mut a, JWKS_ROTATED);
+    b.on_tick(&host);
+    assert_eq!(cache_len(&b), 0);
+}

@@ -124,3 +124,38 @@ fn key_debug_never_shows_material() {
     );
     assert!(!format!("{:?}", key.unwrap()).contains("super"));
 }
+
+#[test]
+fn a_weak_key_beside_good_ones_is_still_a_config_error() {
+    let doc = jwks(&format!(
+        r#"{{"kty":"oct","kid":"good","k":"{K32}"}},{{"kty":"oct","kid":"weak","k":"c2VjcmV0"}}"#
+    ));
+    let err = KeySet::from_config_jwks(&doc).unwrap_err();
+    assert!(err.starts_with("keys[1] (kid weak)"), "{err}");
+    assert_eq!(
+        KeySet::from_jwks(&doc).unwrap().keys.len(),
+        1,
+        "fetched: skipped"
+    );
+}
+
+#[test]
+fn documents_and_keys_describe_themselves() {
+    assert!(
+        KeySet::from_jwks(br#"{"nope":1}"#)
+            .unwrap_err()
+            .contains("has no keys")
+    );
+    let single = format!(r#"{{"kty":"oct","kid":"one","k":"{K32}"}}"#);
+    assert_eq!(
+        KeySet::from_jwks(single.as_bytes()).unwrap().keys.len(),
+        1,
+        "a bare JWK"
+    );
+    let key = Key::secret(&[1; 32], Some(Alg::HS256), Some("kid-7".into())).unwrap();
+    let shown = format!("{key:?}");
+    assert!(
+        shown.contains("kid-7") && shown.contains("HS256"),
+        "{shown}"
+    );
+}

@@ -89,3 +89,14 @@ fn deferring_to_another_worker() {
     assert_eq!(s.need(3_999, &P), None);
     assert_eq!(s.need(4_000, &P), Some(Need::Initial));
 }
+
+#[test]
+fn failures_counted_by_other_workers_lengthen_the_backoff() {
+    let mut s = RemoteState::default();
+    s.adopt(keys(), 1);
+    s.set_failures(3);
+    s.set_failures(1);
+    assert_eq!(s.failures(), 3, "never lowered");
+    // The fourth failure backs off 2^3 s.
+    assert_eq!(s.failed(10_000, &P), 10_000 + 8_000);
+}

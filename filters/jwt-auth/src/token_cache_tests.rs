@@ -63,3 +63,29 @@ fn already_expired_tokens_are_not_cached() {
     c.put(0, fingerprint("x"), verified(Some(10.0)), 100.0, 5.0, 10.0);
     assert!(c.is_empty());
 }
+
+#[test]
+fn a_token_expiring_now_is_not_cached_and_emptiness_is_reported() {
+    let mut c = TokenCache::new(4);
+    assert!(c.is_empty());
+    // exp + skew == now: already invalid, not kept.
+    c.put(
+        0,
+        fingerprint("a"),
+        verified(Some(940.0)),
+        1_000.0,
+        60.0,
+        300.0,
+    );
+    assert!(c.is_empty());
+    c.put(
+        0,
+        fingerprint("b"),
+        verified(Some(941.0)),
+        1_000.0,
+        60.0,
+        300.0,
+    );
+    assert!(!c.is_empty());
+    assert_eq!(c.len(), 1);
+}

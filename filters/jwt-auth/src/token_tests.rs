@@ -140,3 +140,20 @@ fn embedded_keys_are_noted_not_used() {
             .embedded_key
     );
 }
+
+#[test]
+fn the_size_limit_is_inclusive() {
+    let header = b64(r#"{"alg":"HS256"}"#);
+    let sig = "c2ln";
+    let fixed = header.len() + sig.len() + 2;
+    let payload = "A".repeat(DEFAULT_MAX_BYTES - fixed);
+    let exact = format!("{header}.{payload}.{sig}");
+    assert_eq!(exact.len(), DEFAULT_MAX_BYTES);
+    assert_eq!(DEFAULT_MAX_BYTES, 8192);
+    assert!(parse_jws(&exact, DEFAULT_MAX_BYTES, &[]).is_ok());
+    let over = format!("{header}.A{payload}.{sig}");
+    assert_eq!(
+        parse_jws(&over, DEFAULT_MAX_BYTES, &[]).unwrap_err().code,
+        Code::TokenTooLarge
+    );
+}

@@ -89,3 +89,18 @@ fn handling_modes() {
         );
     }
 }
+
+#[test]
+fn every_problem_has_its_own_message() {
+    let all = [
+        PathProblem::NotAbsolute,
+        PathProblem::BadEscape,
+        PathProblem::EncodedSlash,
+        PathProblem::DotSegmentParameter,
+        PathProblem::NotNormal,
+    ];
+    let messages: std::collections::BTreeSet<String> =
+        all.iter().map(ToString::to_string).collect();
+    assert_eq!(messages.len(), all.len());
+    assert!(messages.iter().all(|m| m.starts_with("the request path")));
+}
