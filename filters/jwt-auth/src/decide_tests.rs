@@ -1,7 +1,6 @@
 //! Unit tests of `decide` (the case files in tests/cases cover the rest).
 
 use super::*;
-use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use serde_json::json;
 use tollgate_kit::config;
