@@ -144,3 +144,11 @@ fn limits_are_inclusive_and_claim_rules_compile() {
     ));
     assert_eq!(small.max_token_bytes, 256);
 }
+
+#[test]
+fn provider_names_take_letters_digits_underscores_and_dashes() {
+    let c = load(&format!(
+        r#"{{"providers": {{"my_idp-2": {{"keys": {KEYS}}}, "b": {{"keys": {KEYS}}}}}}}"#
+    ));
+    assert_eq!(c.providers[1].name, "my_idp-2");
+}

@@ -616,11 +616,18 @@ fn a_waiting_request_is_not_given_up_before_its_wait_runs_out() {
         stream.on_request_headers(&host, 4, true),
         HeadersAction::StopIteration
     );
-    // A tick while the fetch is under way changes nothing for the waiting request.
+    // A second waiting request does not set the tick again.
+    let mut other = root.new_stream(&host, 3).unwrap();
+    assert_eq!(other.on_request_headers(&host, 4, true), HeadersAction::StopIteration);
+    assert_eq!(hostcalls(&host, "proxy_set_tick_period_milliseconds"), 2, "configure, then fast");
+    // A tick while the fetch is under way changes nothing for the waiting requests,
+    // and keeps the fast tick.
     set_time(&host, NOW + 1);
     root.on_tick(&host);
     assert!(host.state.borrow().local_reply.is_none());
     assert!(host.state.borrow().continued.is_empty());
+    assert_eq!(host.state.borrow().tick_period, Some(WAITING_TICK));
+    assert_eq!(hostcalls(&host, "proxy_set_tick_period_milliseconds"), 2);
     // Past the wait (timeout + 1.5 s) it is answered: no keys yet.
     set_time(&host, NOW + 4);
     root.on_tick(&host);
@@ -783,4 +790,16 @@ fn a_worker_that_adopts_a_changed_key_set_forgets_its_verified_tokens() {
     answer_latest(&host, &mut a, JWKS_ROTATED);
     b.on_tick(&host);
     assert_eq!(cache_len(&b), 0);
+}
+
+#[test]
+fn an_oversized_jwks_is_refused_unread() {
+    let host = host_with(None);
+    let mut root = configured(&host, &remote_config());
+    root.on_tick(&host);
+    let call = host.state.borrow().http_calls[0].token;
+    answer(&host, "200", JWKS.as_bytes());
+    root.on_http_call_response(&host, call, 1, (1 << 20) + 1, 0);
+    assert_eq!(metric(&host, "jwt_auth.jwks.idp.fetch_invalid"), 1);
+    assert_eq!(hostcalls(&host, "proxy_get_buffer_bytes"), 0, "never read");
 }
