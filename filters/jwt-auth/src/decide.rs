@@ -128,13 +128,10 @@ fn check_token(
     now: f64,
     cache: Option<&mut TokenCache>,
 ) -> Result<Rc<Verified>, Denial> {
-    let Some(cache) = cache else {
+    // Oversized tokens are refused (by `verify_token`) before they are even hashed.
+    let Some(cache) = cache.filter(|_| token.len() <= max) else {
         return verify_token(provider, keys, token, max, now).map(Rc::new);
     };
-    // Oversized tokens are refused before they are even hashed.
-    if token.len() > max {
-        return verify_token(provider, keys, token, max, now).map(Rc::new);
-    }
     let fp = token_cache::fingerprint(token);
     match cache.get(index, &fp, now) {
         // A cached token's signature was verified; its times and claims are re-checked.

@@ -618,8 +618,15 @@ fn a_waiting_request_is_not_given_up_before_its_wait_runs_out() {
     );
     // A second waiting request does not set the tick again.
     let mut other = root.new_stream(&host, 3).unwrap();
-    assert_eq!(other.on_request_headers(&host, 4, true), HeadersAction::StopIteration);
-    assert_eq!(hostcalls(&host, "proxy_set_tick_period_milliseconds"), 2, "configure, then fast");
+    assert_eq!(
+        other.on_request_headers(&host, 4, true),
+        HeadersAction::StopIteration
+    );
+    assert_eq!(
+        hostcalls(&host, "proxy_set_tick_period_milliseconds"),
+        2,
+        "configure, then fast"
+    );
     // A tick while the fetch is under way changes nothing for the waiting requests,
     // and keeps the fast tick.
     set_time(&host, NOW + 1);
