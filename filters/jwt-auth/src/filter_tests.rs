@@ -74,6 +74,15 @@ fn metric(host: &MockHost, name: &str) -> u64 {
         .map_or(0, |(_, _, v)| *v)
 }
 
+/// A host built by `base` with a `GET /api` request and the clock at `NOW`.
+fn request_host(base: MockHost) -> MockHost {
+    base.with_headers(
+        MapKind::RequestHeaders,
+        &[(":method", "GET"), (":path", "/api")],
+    )
+    .with_time(UNIX_EPOCH + Duration::from_secs(NOW))
+}
+
 /// A root configured with `config` on `host`.
 fn configured(host: &MockHost, config: &str) -> JwtAuthRoot {
     let mut root = JwtAuthRoot::default();
@@ -198,12 +207,7 @@ fn set_time(host: &MockHost, secs: u64) {
 
 #[test]
 fn remote_keys_first_request_waits_for_the_fetch() {
-    let apisix = MockHost::apisix()
-        .with_headers(
-            MapKind::RequestHeaders,
-            &[(":method", "GET"), (":path", "/api")],
-        )
-        .with_time(UNIX_EPOCH + Duration::from_secs(NOW));
+    let apisix = request_host(MockHost::apisix());
     for host in [host_with(None), apisix] {
         let token = sign("k1", claims());
         host.state
@@ -341,12 +345,7 @@ fn cached_tokens_skip_verification_but_not_expiry() {
 
 #[test]
 fn without_a_timer_a_lost_fetch_does_not_strand_waiting_requests() {
-    let host = MockHost::apisix()
-        .with_headers(
-            MapKind::RequestHeaders,
-            &[(":method", "GET"), (":path", "/api")],
-        )
-        .with_time(UNIX_EPOCH + Duration::from_secs(NOW));
+    let host = request_host(MockHost::apisix());
     set_token(&host, &sign("k1", claims()));
     let mut root = configured(&host, &remote_config());
     // A starts the fetch and waits; B waits for the same fetch; A's callout is lost.
@@ -528,12 +527,7 @@ fn only_headers_present_are_removed_and_trailers_follow_a_pass() {
 #[test]
 fn a_host_that_cannot_rewrite_headers_fails_closed() {
     let token = sign("k1", claims());
-    let host = MockHost::without(&["proxy_replace_header_map_value"])
-        .with_headers(
-            MapKind::RequestHeaders,
-            &[(":method", "GET"), (":path", "/api")],
-        )
-        .with_time(UNIX_EPOCH + Duration::from_secs(NOW));
+    let host = request_host(MockHost::without(&["proxy_replace_header_map_value"]));
     set_token(&host, &token);
     let mut root = configured(&host, &inline_config());
     let mut stream = root.new_stream(&host, 2).unwrap();
@@ -571,12 +565,7 @@ fn unreadable_headers_fail_closed() {
 #[test]
 fn a_host_without_properties_is_warned_about_once() {
     let token = sign("k1", claims());
-    let host = MockHost::without(&["proxy_set_property"])
-        .with_headers(
-            MapKind::RequestHeaders,
-            &[(":method", "GET"), (":path", "/api")],
-        )
-        .with_time(UNIX_EPOCH + Duration::from_secs(NOW));
+    let host = request_host(MockHost::without(&["proxy_set_property"]));
     let mut root = configured(&host, &inline_config());
     for id in 2..5 {
         set_token(&host, &token);
@@ -644,12 +633,7 @@ fn a_waiting_request_is_not_given_up_before_its_wait_runs_out() {
 
 #[test]
 fn without_a_timer_a_due_refresh_starts_on_the_request_path() {
-    let host = MockHost::apisix()
-        .with_headers(
-            MapKind::RequestHeaders,
-            &[(":method", "GET"), (":path", "/api")],
-        )
-        .with_time(UNIX_EPOCH + Duration::from_secs(NOW));
+    let host = request_host(MockHost::apisix());
     set_token(&host, &sign("k1", claims()));
     let mut root = configured(&host, &remote_config());
     let mut first = root.new_stream(&host, 2).unwrap();

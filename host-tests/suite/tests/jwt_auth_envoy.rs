@@ -28,6 +28,17 @@ fn claims(extra: Value) -> Value {
     c
 }
 
+/// Envoy (2 workers) with jwt-auth (`config`) in front of `app`, the `idp` cluster
+/// pointing at `idp`.
+fn start_with_idp(app: &Upstream, idp: &Upstream, config: &Value) -> Result<Envoy> {
+    Envoy::start(
+        &EnvoyConfig::new(app.addr())
+            .cluster("idp", idp.addr(), false)
+            .filter(jwt_filter(config)?)
+            .concurrency(2),
+    )
+}
+
 /// The built jwt-auth with `config`, failing closed.
 fn jwt_filter(config: &Value) -> Result<WasmFilter> {
     Ok(WasmFilter::new("jwt-auth", &wasm_path("jwt-auth")?)
@@ -66,13 +77,7 @@ fn start(cache_seconds: u64) -> Result<Edge> {
                   {"match": {"prefix": "/web"}, "requires": {"provider": "sealed"}},
                   {"match": {"prefix": "/"}, "requires": {"provider": "idp"}}]
     });
-    let filter = jwt_filter(&config)?;
-    let envoy = Envoy::start(
-        &EnvoyConfig::new(app.addr())
-            .cluster("idp", idp.addr(), false)
-            .filter(filter)
-            .concurrency(2),
-    )?;
+    let envoy = start_with_idp(&app, &idp, &config)?;
     Ok(Edge { envoy, app, idp })
 }
 
@@ -318,13 +323,7 @@ fn real_envoy_key_rotation_under_concurrent_new_kid_tokens() -> Result<()> {
         }},
         "rules": [{"match": {"prefix": "/"}, "requires": {"provider": "idp"}}]
     });
-    let filter = jwt_filter(&config)?;
-    let envoy = Envoy::start(
-        &EnvoyConfig::new(app.addr())
-            .cluster("idp", idp.addr(), false)
-            .filter(filter)
-            .concurrency(2),
-    )?;
+    let envoy = start_with_idp(&app, &idp, &config)?;
     let old = tokens::hs256(&claims(json!({})))?;
     for _ in 0..6 {
         let r = get_from(&envoy, &old)?;
