@@ -11,6 +11,7 @@
 //! Values that differ between runs (addresses, ports, ids, times) are recorded by
 //! shape only, so a report is deterministic.
 
+mod introspect;
 mod observe;
 mod root;
 mod scenarios;

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use tollgate_kit::host::{GrpcCall, HttpCall, LocalReply, Pairs};
 use tollgate_kit::{BufferKind, HeadersAction, Host, LogLevel, MapKind, MetricKind, StreamKind};
 
+use crate::introspect;
 use crate::observe::{self, Record};
 use crate::root::{ConformanceConfig, QUEUE_NAME};
 use crate::stream::reply;
@@ -162,7 +163,7 @@ fn headers(host: &dyn Host, record: &mut Record, pairs: &Pairs) -> HeadersAction
     let multi = host.header(REQ, "x-multi");
     let missing = host.header(REQ, "x-not-there");
     let upper = host.header(REQ, "X-Probe");
-    let size = host.header_map_size(REQ);
+    let size = introspect::header_map_size(host, REQ);
     record.event(
         "read",
         json!({
@@ -433,9 +434,9 @@ fn metrics(host: &dyn Host, record: &mut Record) -> HeadersAction {
         json!(counter.as_ref().ok() == again.as_ref().ok()),
     );
     if let Ok(id) = counter {
-        let before = host.metric(id).unwrap_or_default();
+        let before = introspect::metric(host, id).unwrap_or_default();
         let inc = host.increment_metric(id, 3);
-        let after = host.metric(id).unwrap_or_default();
+        let after = introspect::metric(host, id).unwrap_or_default();
         out.insert("counter_increment".into(), observe::status(&inc));
         out.insert("counter_delta".into(), json!(after.saturating_sub(before)));
         out.insert(
@@ -448,19 +449,28 @@ fn metrics(host: &dyn Host, record: &mut Record) -> HeadersAction {
             "gauge_record".into(),
             observe::status(&host.record_metric(id, 42)),
         );
-        out.insert("gauge_value".into(), json!(host.metric(id).ok()));
+        out.insert(
+            "gauge_value".into(),
+            json!(introspect::metric(host, id).ok()),
+        );
         out.insert(
             "gauge_decrement".into(),
             observe::status(&host.increment_metric(id, -2)),
         );
-        out.insert("gauge_after_decrement".into(), json!(host.metric(id).ok()));
+        out.insert(
+            "gauge_after_decrement".into(),
+            json!(introspect::metric(host, id).ok()),
+        );
     }
     if let Ok(id) = histogram {
         out.insert(
             "histogram_record".into(),
             observe::status(&host.record_metric(id, 7)),
         );
-        out.insert("histogram_get".into(), observe::status(&host.metric(id)));
+        out.insert(
+            "histogram_get".into(),
+            observe::status(&introspect::metric(host, id)),
+        );
         out.insert(
             "histogram_increment".into(),
             observe::status(&host.increment_metric(id, 1)),
@@ -470,7 +480,10 @@ fn metrics(host: &dyn Host, record: &mut Record) -> HeadersAction {
         "unknown_increment".into(),
         observe::status(&host.increment_metric(424_242, 1)),
     );
-    out.insert("unknown_get".into(), observe::status(&host.metric(424_242)));
+    out.insert(
+        "unknown_get".into(),
+        observe::status(&introspect::metric(host, 424_242)),
+    );
     record.event("metrics", Value::Object(out));
     HeadersAction::Continue
 }
@@ -496,7 +509,7 @@ fn misc(host: &dyn Host, record: &mut Record, context_id: u32) -> HeadersAction 
     record.event(
         "misc",
         json!({
-            "log_level": host.log_level().map(|l| format!("{l:?}")).map_err(|e| e.status.name()),
+            "log_level": introspect::log_level(host).map(|l| format!("{l:?}")).map_err(|e| e.status.name()),
             "time_plausible": plausible,
             "foreign_unknown": observe::status(&foreign),
             "effective_context_self": observe::status(&effective_self),

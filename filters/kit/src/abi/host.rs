@@ -3,6 +3,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::imports::{self as raw, call_returning_bytes, check, check_found};
+use super::introspection;
 use crate::host::{
     GrpcCall, Host, HostError, HostResult, HttpCall, LocalReply, Pairs, SharedValue,
 };
@@ -32,15 +33,8 @@ impl Host for AbiHost {
     }
 
     fn log_level(&self) -> HostResult<LogLevel> {
-        let mut level = 0u32;
-        // SAFETY: the host writes one u32.
-        check("proxy_get_log_level", unsafe {
-            raw::proxy_get_log_level(&mut level)
-        })?;
-        LogLevel::from_code(level).ok_or(HostError::new(
-            "proxy_get_log_level",
-            Status::SerializationFailure,
-        ))
+        // Not imported: Kong and APISIX cannot link it (see `introspection`).
+        introspection::unimplemented("proxy_get_log_level")
     }
 
     fn now(&self) -> HostResult<SystemTime> {
@@ -118,12 +112,9 @@ impl Host for AbiHost {
     }
 
     fn header_map_size(&self, map: MapKind) -> HostResult<usize> {
-        let mut size = 0usize;
-        // SAFETY: the host writes one usize.
-        check("proxy_get_header_map_size", unsafe {
-            raw::proxy_get_header_map_size(map.code(), &mut size)
-        })?;
-        Ok(size)
+        let _ = map;
+        // Not imported: Kong and APISIX cannot link it (see `introspection`).
+        introspection::unimplemented("proxy_get_header_map_size")
     }
 
     fn buffer(
@@ -408,12 +399,9 @@ impl Host for AbiHost {
     }
 
     fn metric(&self, metric_id: u32) -> HostResult<u64> {
-        let mut value = 0u64;
-        // SAFETY: the host writes one u64.
-        check("proxy_get_metric", unsafe {
-            raw::proxy_get_metric(metric_id, &mut value)
-        })?;
-        Ok(value)
+        let _ = metric_id;
+        // Not imported: Kong and APISIX cannot link it (see `introspection`).
+        introspection::unimplemented("proxy_get_metric")
     }
 
     fn call_foreign_function(&self, name: &str, args: &[u8]) -> HostResult<Option<Vec<u8>>> {

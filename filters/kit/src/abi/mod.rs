@@ -10,6 +10,7 @@
 mod exports;
 mod host;
 mod imports;
+pub mod introspection;
 
 pub use exports::install_panic_hook;
 pub use host::AbiHost;
