@@ -7,7 +7,7 @@ pub enum Profile {
     #[default]
     Envoy,
     /// Apache APISIX through api7's wasm-nginx-module: no shared data, queues, timers,
-    /// body writes or gRPC (all `Unimplemented`); callouts take `host:port`; body
+    /// clock, body writes or gRPC (all `Unimplemented`); callouts take `host:port`; body
     /// callbacks only after `wasm_process_req_body` / `wasm_process_resp_body` is set.
     Apisix,
     /// Kong's ngx_wasm_module: a replaced body is truncated to the size argument; no
@@ -20,7 +20,12 @@ impl Profile {
     pub fn lacks(self, hostcall: &str) -> bool {
         match self {
             Self::Envoy => false,
-            Self::Apisix => tollgate_kit::mock::APISIX_MISSING.contains(&hostcall),
+            // No clock hostcall either (filters read WASI's clock instead, as the kit's
+            // ABI layer does); the mock keeps its clock for native tests.
+            Self::Apisix => {
+                tollgate_kit::mock::APISIX_MISSING.contains(&hostcall)
+                    || hostcall == "proxy_get_current_time_nanoseconds"
+            }
             Self::Kong => hostcall == "proxy_resolve_shared_queue",
         }
     }
