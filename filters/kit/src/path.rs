@@ -109,6 +109,20 @@ fn decode_unreserved(path: &str) -> Result<String, PathProblem> {
     Ok(out)
 }
 
+/// Whether `raw` (absolute, ASCII, no query) needs no work: no escapes, no empty
+/// segment but a trailing one, no dot-segment (with or without parameters).
+fn already_normal(raw: &str) -> bool {
+    let mut segments = raw.split('/').skip(1).peekable();
+    while let Some(segment) = segments.next() {
+        let name = segment.split(';').next().unwrap_or(segment);
+        let last = segments.peek().is_none();
+        if (segment.is_empty() && !last) || name == "." || name == ".." || segment.contains('%') {
+            return false;
+        }
+    }
+    true
+}
+
 /// The normal form of `path` (query kept as it is).
 pub fn normalize(path: &str) -> Result<Cow<'_, str>, PathProblem> {
     let (raw, query) = match path.split_once('?') {
@@ -121,6 +135,10 @@ pub fn normalize(path: &str) -> Result<Cow<'_, str>, PathProblem> {
     if !raw.is_ascii() {
         // Envoy refuses raw non-ASCII in paths; so do we, as a bad escape.
         return Err(PathProblem::BadEscape);
+    }
+    if already_normal(raw) {
+        // The common case, on every request: no allocation.
+        return Ok(Cow::Borrowed(path));
     }
     let decoded = decode_unreserved(raw)?;
     let mut segments: Vec<&str> = Vec::new();
