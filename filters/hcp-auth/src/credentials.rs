@@ -1,11 +1,8 @@
-//! The credentials in a verified token's claims. They come from two places, both
-//! written only by jwt-auth: the `tollgate_credentials` stream property (all claims,
-//! credentials included) and the trusted payload header (claims minus credential
-//! claims). The property is preferred; the header serves tokens whose password is not
-//! withheld.
+//! The credentials in a verified token's claims. They come only from the
+//! `tollgate_credentials` stream property, which jwt-auth fills with the full claims and
+//! which no host sends upstream. Never from a header: Kong cannot keep a request header
+//! from the upstream, so a password handed over in one would reach it.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
 use tollgate_kit::json::lookup;
@@ -69,14 +66,9 @@ fn text(claims: &Map<String, Value>, path: &str) -> Result<String, Problem> {
     }
 }
 
-/// Claims from the property (JSON) or, failing that, the payload header (base64url JSON).
-pub fn claims(property: Option<&[u8]>, payload_header: Option<&str>) -> Option<Map<String, Value>> {
-    let from_property = property.and_then(|p| serde_json::from_slice::<Map<String, Value>>(p).ok());
-    from_property.or_else(|| {
-        let raw = payload_header?.trim().trim_end_matches('=');
-        let bytes = URL_SAFE_NO_PAD.decode(raw).ok()?;
-        serde_json::from_slice::<Map<String, Value>>(&bytes).ok()
-    })
+/// Claims from the property (a JSON object).
+pub fn claims(property: Option<&[u8]>) -> Option<Map<String, Value>> {
+    property.and_then(|p| serde_json::from_slice::<Map<String, Value>>(p).ok())
 }
 
 /// The credentials in `claims`.

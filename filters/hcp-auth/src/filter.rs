@@ -9,10 +9,11 @@ use std::time::UNIX_EPOCH;
 use tollgate_kit::config;
 use tollgate_kit::filter::Callouts;
 use tollgate_kit::host::{LocalReply, Pairs};
+use tollgate_kit::removal::{self, Intent, Removal};
 use tollgate_kit::slot::ConfigSlot;
 use tollgate_kit::{
-    BodyAction, BufferKind, HeadersAction, Host, LogLevel, MapKind, RootFilter, StreamFilter,
-    TrailersAction,
+    BodyAction, BufferKind, HeadersAction, Host, HostFacts, LogLevel, MapKind, RootFilter,
+    StreamFilter, TrailersAction,
 };
 
 use crate::config::{Compiled, HcpAuthConfig, Mode};
@@ -20,7 +21,8 @@ use crate::credentials;
 use crate::decide::{Decision, Mutation, Rejection, RequestView, path_rejection, reject};
 use crate::sigv4::sha256_hex;
 
-/// The stream property jwt-auth fills with the verified claims, credentials included.
+/// The stream property jwt-auth fills with the verified claims, credentials included;
+/// its path on each host comes from [`HostFacts::stream_property`].
 pub const CREDENTIALS_PROPERTY: &str = "tollgate_credentials";
 
 /// Counters by group (`""` or `"denied."`) and name: `hcp_auth.<group><name>`.
@@ -35,14 +37,16 @@ fn count(counters: &RefCell<Counters>, host: &dyn Host, group: &'static str, nam
 #[derive(Default)]
 pub struct HcpAuthRoot {
     config: ConfigSlot<Compiled>,
+    facts: HostFacts,
     counters: Rc<RefCell<Counters>>,
 }
 
 impl Callouts for HcpAuthRoot {}
 
 impl RootFilter for HcpAuthRoot {
-    fn on_configure(&mut self, _host: &dyn Host, bytes: &[u8]) -> Result<(), String> {
+    fn on_configure(&mut self, host: &dyn Host, bytes: &[u8]) -> Result<(), String> {
         let compiled = config::load::<HcpAuthConfig>(bytes).map_err(|e| e.to_string())?;
+        self.facts = HostFacts::detect(host);
         self.config.replace(compiled);
         Ok(())
     }
@@ -50,6 +54,7 @@ impl RootFilter for HcpAuthRoot {
     fn new_stream(&mut self, _host: &dyn Host, _context_id: u32) -> Option<Box<dyn StreamFilter>> {
         Some(Box::new(HcpAuthStream {
             config: self.config.current()?,
+            facts: self.facts,
             counters: Rc::clone(&self.counters),
             headers: Vec::new(),
             path: String::new(),
@@ -72,6 +77,7 @@ enum State {
 
 pub struct HcpAuthStream {
     config: Rc<Compiled>,
+    facts: HostFacts,
     counters: Rc<RefCell<Counters>>,
     headers: Pairs,
     /// The path routes matched (normal form), prepared once in the headers phase.
@@ -171,12 +177,36 @@ impl HcpAuthStream {
             headers: &self.headers,
         };
         for m in self.config.buffered_framing(&view, body.len()) {
-            if let Err(e) = apply_one(host, &m) {
+            let how = plan(self.facts, &self.headers, &m);
+            if let Err(e) = apply_one(host, self.facts, &m, how) {
                 self.fail(host, &format!("cannot set the body's length: {e}"));
                 return false;
             }
         }
         true
+    }
+
+    /// Reads the authority back after writing it: a host that reports success but
+    /// ignores the write (Kong with `:authority`) must not forward the request to the
+    /// default tenant. Fails closed.
+    fn tenant_routed(&mut self, host: &dyn Host, mutations: &[Mutation]) -> bool {
+        let Some(wanted) = mutations.iter().find_map(|m| match m {
+            Mutation::Set(h, v) if h == ":authority" => Some(v),
+            _ => None,
+        }) else {
+            return true;
+        };
+        let name = self.facts.authority_header();
+        match host.header(MapKind::RequestHeaders, name) {
+            Ok(Some(now)) if now.eq_ignore_ascii_case(wanted) => true,
+            _ => {
+                self.fail(
+                    host,
+                    &format!("{} did not take the tenant's authority in `{name}`", self.facts.name()),
+                );
+                false
+            }
+        }
     }
 
     /// Decides and applies; `Continue` means the request may go on.
@@ -206,11 +236,27 @@ impl HcpAuthStream {
             .decide_in(self.mode, &view, &self.path, creds, now, body_hash)
         {
             Decision::Allow { mode, mutations } => {
-                for m in &mutations {
-                    if let Err(e) = apply_one(host, m) {
+                let plans: Vec<Removal> = mutations
+                    .iter()
+                    .map(|m| plan(self.facts, &self.headers, m))
+                    .collect();
+                if let Some(name) = mutations
+                    .iter()
+                    .zip(&plans)
+                    .find_map(|(m, p)| (*p == Removal::Refuse).then(|| target(m)))
+                {
+                    let message = removal::refused_message(name);
+                    self.refuse(host, &reject(400, removal::REFUSED_CODE, &message));
+                    return false;
+                }
+                for (m, how) in mutations.iter().zip(plans) {
+                    if let Err(e) = apply_one(host, self.facts, m, how) {
                         self.fail(host, &format!("cannot rewrite the request headers: {e}"));
                         return false;
                     }
+                }
+                if !self.tenant_routed(host, &mutations) {
+                    return false;
                 }
                 count(&self.counters, host, "", mode_counter(mode));
                 self.state = State::Passed;
@@ -256,13 +302,9 @@ impl StreamFilter for HcpAuthStream {
         let mode = config.mode_for(header(&self.headers, ":method"), &self.path);
         self.mode = mode;
         if mode != Mode::Passthrough {
-            let property = host.property(&[CREDENTIALS_PROPERTY]).ok().flatten();
-            let payload = self
-                .headers
-                .iter()
-                .find(|(k, _)| *k == config.payload_header)
-                .map(|(_, v)| v.as_str());
-            let claims = credentials::claims(property.as_deref(), payload);
+            let path = self.facts.stream_property(CREDENTIALS_PROPERTY);
+            let property = host.property(&path).ok().flatten();
+            let claims = credentials::claims(property.as_deref());
             self.credentials = Some(credentials::extract(claims.as_ref(), &config.claims));
         }
         if config.needs_body(mode)
@@ -323,13 +365,45 @@ impl StreamFilter for HcpAuthStream {
     }
 }
 
-fn apply_one(host: &dyn Host, m: &Mutation) -> tollgate_kit::HostResult<()> {
+/// The request header a mutation writes; the authority is the host's own header.
+fn target(m: &Mutation) -> &str {
+    match m {
+        Mutation::Remove(h) | Mutation::Set(h, _) => h,
+        Mutation::SetCookie(_) => "cookie",
+    }
+}
+
+/// How a mutation is carried out on this host, for this request.
+fn plan(facts: HostFacts, headers: &[(String, String)], m: &Mutation) -> Removal {
+    match m {
+        Mutation::Set(h, _) if h == ":authority" => {
+            removal::plan(facts, headers, facts.authority_header(), Intent::Replace)
+        }
+        Mutation::Set(h, _) if h.starts_with(':') => Removal::Proceed,
+        Mutation::Set(_, _) | Mutation::SetCookie(Some(_)) => {
+            removal::plan(facts, headers, target(m), Intent::Replace)
+        }
+        Mutation::Remove(_) | Mutation::SetCookie(None) => {
+            removal::plan(facts, headers, target(m), Intent::Strip)
+        }
+    }
+}
+
+fn apply_one(
+    host: &dyn Host,
+    facts: HostFacts,
+    m: &Mutation,
+    how: Removal,
+) -> tollgate_kit::HostResult<()> {
     let map = MapKind::RequestHeaders;
     match m {
-        Mutation::Remove(h) => host.remove_header(map, h),
+        Mutation::Set(h, v) if h == ":authority" => {
+            host.replace_header(map, facts.authority_header(), v)
+        }
         Mutation::Set(h, v) => host.replace_header(map, h, v),
         Mutation::SetCookie(Some(c)) => host.replace_header(map, "cookie", c),
-        Mutation::SetCookie(None) => host.remove_header(map, "cookie"),
+        Mutation::Remove(h) => removal::take_out(host, h, how),
+        Mutation::SetCookie(None) => removal::take_out(host, "cookie", how),
     }
 }
 

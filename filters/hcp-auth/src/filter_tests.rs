@@ -302,28 +302,52 @@ fn without_a_clock_the_filter_fails_closed() {
 }
 
 #[test]
-fn without_the_property_the_trusted_payload_header_serves() {
+fn the_payload_header_alone_is_no_credentials() {
     use base64::Engine as _;
     let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(CLAIMS);
-    let host = host(
-        "GET",
-        "/mapi/x",
-        &[("x-other", "eyJ9"), ("x-p", &payload)],
-        None,
-    );
+    let host = host("GET", "/mapi/x", &[("x-p", &payload)], None);
     let mut s = stream(&host);
-    assert_eq!(
-        s.on_request_headers(&host, 5, true),
-        HeadersAction::Continue
-    );
-    assert!(
-        header(&host, "authorization")
-            .unwrap()
-            .starts_with("HCP YWxpY2U=:")
-    );
-    assert_eq!(
-        header(&host, "x-p"),
-        None,
-        "the payload header never leaves"
-    );
+    assert_eq!(s.on_request_headers(&host, 4, true), HeadersAction::StopIteration);
+    let reply = host.state.borrow().local_reply.clone().unwrap();
+    assert_eq!(reply.status, 401);
+    assert!(String::from_utf8(reply.body).unwrap().contains("credentials_missing"));
+}
+
+/// A `GET /mapi/x` on a Kong-like host, with the credentials where Kong keeps them.
+fn kong_host(base: MockHost, extra: &[(&str, &str)]) -> MockHost {
+    let mut headers = vec![(":method", "GET"), (":path", "/mapi/x"), ("host", "edge")];
+    headers.extend_from_slice(extra);
+    base.with_headers(MapKind::RequestHeaders, &headers)
+        .with_time(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+        .with_property(&["wasmx", CREDENTIALS_PROPERTY], CLAIMS)
+}
+
+#[test]
+fn on_kong_the_tenant_goes_in_host_and_the_payload_header_is_emptied() {
+    let host = kong_host(MockHost::kong(), &[("x-p", "eyJ9")]);
+    let mut s = stream(&host);
+    assert_eq!(s.on_request_headers(&host, 4, true), HeadersAction::Continue);
+    assert_eq!(header(&host, "host").as_deref(), Some("acme.hcp.test"));
+    assert_eq!(header(&host, ":authority"), None, "never written on Kong");
+    assert_eq!(header(&host, "x-p").as_deref(), Some(""));
+    assert!(header(&host, "authorization").unwrap().starts_with("HCP YWxpY2U=:"));
+}
+
+#[test]
+fn a_host_that_ignores_the_authority_write_fails_closed() {
+    let host = kong_host(MockHost::kong().ignoring_writes_to("host"), &[]);
+    let mut s = stream(&host);
+    assert_eq!(s.on_request_headers(&host, 3, true), HeadersAction::StopIteration);
+    assert_eq!(host.state.borrow().local_reply.as_ref().unwrap().status, 500);
+}
+
+#[test]
+fn on_kong_two_authorization_headers_are_refused() {
+    let two = [("authorization", "a"), ("authorization", "b")];
+    let host = kong_host(MockHost::kong(), &two);
+    let mut s = stream(&host);
+    assert_eq!(s.on_request_headers(&host, 5, true), HeadersAction::StopIteration);
+    let reply = host.state.borrow().local_reply.clone().unwrap();
+    assert_eq!(reply.status, 400);
+    assert!(String::from_utf8(reply.body).unwrap().contains("header_not_removable"));
 }

@@ -50,11 +50,7 @@ fn check_case(file: &Value, case: &Value) -> Vec<String> {
         (None, Some(raw)) => Some(raw.as_str().unwrap().as_bytes().to_vec()),
         (None, None) => None,
     };
-    let header = headers
-        .iter()
-        .find(|(k, _)| k == "x-tollgate-jwt-payload")
-        .map(|(_, v)| v.as_str());
-    let found = claims(property.as_deref(), header);
+    let found = claims(property.as_deref());
     let creds = extract(found.as_ref(), &compiled.claims);
     let view = RequestView {
         method: req["method"].as_str().unwrap(),

@@ -31,6 +31,9 @@ pub struct RequestView<'a> {
 /// A change to the request before it goes upstream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mutation {
+    /// A header this filter owns: the client's copies are taken out.
+    RemoveOwned(String),
+    /// A token's header: taken out unless that token was forwarded.
     RemoveHeader(String),
     SetHeader(String, String),
     SetPath(String),
@@ -249,10 +252,10 @@ fn quoted_description(message: &str) -> String {
         .collect()
 }
 
-fn reject(denial: Denial, provider: Option<usize>, rule: Option<usize>) -> Rejection {
+pub fn reject(denial: Denial, provider: Option<usize>, rule: Option<usize>) -> Rejection {
     let status = match denial.code {
         Code::AudienceMismatch | Code::ClaimMismatch => 403,
-        Code::PathInvalid => 400,
+        Code::PathInvalid | Code::HeaderNotRemovable => 400,
         _ => 401,
     };
     let description = quoted_description(&denial.message);
@@ -312,7 +315,7 @@ impl Compiled {
         let mut mutations: Vec<Mutation> = self
             .owned_headers
             .iter()
-            .map(|h| Mutation::RemoveHeader(h.clone()))
+            .map(|h| Mutation::RemoveOwned(h.clone()))
             .collect();
         let Some((rule, requirement)) = self
             .rule_for(req.method, &path)

@@ -39,6 +39,9 @@ pub enum Code {
     ClaimMismatch,
     /// The path has dot-segments or encoded slashes (see the kit's `paths` setting).
     PathInvalid,
+    /// The request carries a header the host cannot keep from the upstream (Kong: a
+    /// header this filter owns, or several copies of a token header).
+    HeaderNotRemovable,
 }
 
 impl Code {
@@ -70,6 +73,7 @@ impl Code {
             Self::ClaimMissing => "claim_missing",
             Self::ClaimMismatch => "claim_mismatch",
             Self::PathInvalid => "path_invalid",
+            Self::HeaderNotRemovable => tollgate_kit::removal::REFUSED_CODE,
         }
     }
 }

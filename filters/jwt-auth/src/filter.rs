@@ -15,20 +15,23 @@ use std::time::{Duration, UNIX_EPOCH};
 use tollgate_kit::config;
 use tollgate_kit::filter::Callouts;
 use tollgate_kit::host::{LocalReply, Pairs};
+use tollgate_kit::removal::{self, Intent, Removal};
 use tollgate_kit::{
-    BodyAction, HeadersAction, Host, LogLevel, MapKind, RootFilter, StreamFilter, StreamKind,
-    TrailersAction,
+    BodyAction, HeadersAction, Host, HostFacts, LogLevel, MapKind, RootFilter, StreamFilter,
+    StreamKind, TrailersAction,
 };
 
 use crate::config::{Compiled, JwtAuthConfig};
-use crate::decide::{Decision, Mutation, Rejection, RequestView};
-use crate::denial::Code;
+use crate::decide::{Decision, Mutation, Rejection, RequestView, reject};
+use crate::denial::{Code, Denial};
 use crate::jwks_fetch::{FetchResult, Fetcher, Wait};
 use crate::metrics::Metrics;
 use crate::token_cache::TokenCache;
 
 /// The stream property that carries a verified token's full claims (with credentials)
-/// to `hcp-auth`. Envoy keeps it in the stream's filter state; it never goes upstream.
+/// to `hcp-auth`; it never goes upstream. Its path on each host comes from
+/// [`HostFacts::stream_property`]: Envoy's filter state, Kong's `wasmx.` namespace, an
+/// nginx variable on APISIX (declared with `set $tollgate_credentials '';`).
 pub const CREDENTIALS_PROPERTY: &str = "tollgate_credentials";
 
 /// How often the root checks for due refreshes, keys published by other workers, and
@@ -47,6 +50,9 @@ fn now_ms(host: &dyn Host) -> Option<u64> {
 
 struct Waiter {
     context_id: u32,
+    /// The fetch this stream made itself: on hosts that cannot switch to another
+    /// stream's context, only its own callout's answer may wake it.
+    own_fetch: bool,
     provider: usize,
     /// The provider's fetch time when the wait began: newer keys end the wait.
     fetched_at: u64,
@@ -57,6 +63,7 @@ struct Waiter {
 /// Everything a VM's streams share.
 pub struct Shared {
     config: Rc<Compiled>,
+    facts: HostFacts,
     fetcher: Fetcher,
     cache: TokenCache,
     metrics: Metrics,
@@ -70,12 +77,13 @@ pub struct Shared {
 }
 
 impl Shared {
-    fn new(config: Compiled) -> Self {
+    fn new(config: Compiled, facts: HostFacts) -> Self {
         let fetcher = Fetcher::new(&config);
         let cache = TokenCache::new(config.cache_entries);
         let metrics = Metrics::new(config.providers.iter().map(|p| p.name.clone()).collect());
         Self {
             config: Rc::new(config),
+            facts,
             fetcher,
             cache,
             metrics,
@@ -93,15 +101,19 @@ impl Shared {
         core_ref: &Rc<RefCell<StreamCore>>,
         provider: usize,
         now: u64,
+        own_fetch: bool,
     ) {
         self.waiters.push(Waiter {
             context_id: core_ref.borrow().context_id,
+            own_fetch,
             provider,
             fetched_at: self.fetcher.fetched_at(provider),
             deadline: now.saturating_add(self.fetcher.max_wait_ms(provider)),
             stream: Rc::downgrade(core_ref),
         });
-        if self.ticks && !self.fast_tick {
+        // Only where the tick may wake other streams; Kong also traps when a stream
+        // sets the tick period (only the root may).
+        if self.ticks && !self.fast_tick && self.facts.switches_context() {
             self.fast_tick = host.set_tick_period(WAITING_TICK).is_ok();
         }
     }
@@ -160,7 +172,9 @@ impl RootFilter for JwtAuthRoot {
         for warning in &compiled.warnings {
             host.log(LogLevel::Warn, &format!("jwt-auth: {warning}"));
         }
-        let mut shared = Shared::new(compiled);
+        // Before anything else: the probe must not follow a tick or callout of ours.
+        let facts = HostFacts::detect(host);
+        let mut shared = Shared::new(compiled, facts);
         if shared.fetcher.has_remote() {
             // Hosts without timers (APISIX) refresh on the request path instead.
             shared.ticks = host.set_tick_period(TICK).is_ok();
@@ -224,7 +238,9 @@ fn fetch_answered(
         sh.record(host, &results);
         provider
     };
-    if provider.is_some() {
+    // A stream's own callout always lets it be decided again, even one the fetcher
+    // no longer knows: nothing else would wake it on a host without context switching.
+    if provider.is_some() || current.is_some() {
         resume(host, shared, now, provider, current);
     }
 }
@@ -242,11 +258,17 @@ fn resume(
         let mut sh = shared.borrow_mut();
         let sh = &mut *sh;
         let fetcher = &sh.fetcher;
+        let switches = sh.facts.switches_context();
+        sh.waiters.retain(|w| w.stream.strong_count() > 0);
         let (ready, keep): (Vec<Waiter>, Vec<Waiter>) = sh.waiters.drain(..).partition(|w| {
-            finished == Some(w.provider)
-                || fetcher.fetched_at(w.provider) != w.fetched_at
-                || now >= w.deadline
-                || w.stream.strong_count() == 0
+            // Without context switching a stream is only ever acted on from its own
+            // callbacks: answering it from the root or another stream would act on no
+            // request (Kong's worker crashes) or on the wrong one.
+            (switches || current == Some(w.context_id))
+                && (finished == Some(w.provider)
+                    || fetcher.fetched_at(w.provider) != w.fetched_at
+                    || now >= w.deadline
+                    || (w.own_fetch && !switches))
         });
         sh.waiters = keep;
         ready
@@ -258,7 +280,9 @@ fn resume(
         let Some(core) = waiter.stream.upgrade() else {
             continue;
         };
-        if host.set_effective_context(waiter.context_id).is_err() {
+        if Some(waiter.context_id) != current
+            && host.set_effective_context(waiter.context_id).is_err()
+        {
             continue;
         }
         if evaluate(host, shared, &core, false) == HeadersAction::Continue {
@@ -354,23 +378,54 @@ fn internal_error(host: &dyn Host, why: &str) {
     });
 }
 
-/// Applies an allowing decision; only headers present are removed (each hostcall costs).
-fn apply(host: &dyn Host, headers: &[(String, String)], mutations: &[Mutation]) -> bool {
+/// How one mutation is carried out on this host, for this request.
+fn plan(facts: HostFacts, headers: &[(String, String)], m: &Mutation) -> Removal {
+    let (name, intent): (&str, Intent) = match m {
+        Mutation::RemoveOwned(h) => (h, Intent::Own),
+        Mutation::RemoveHeader(h) => (h, Intent::Strip),
+        Mutation::SetHeader(h, _) => (h, Intent::Replace),
+        Mutation::SetCookie(Some(_)) => ("cookie", Intent::Replace),
+        Mutation::SetCookie(None) => ("cookie", Intent::Strip),
+        Mutation::SetPath(_) => return Removal::Proceed,
+    };
+    removal::plan(facts, headers, name, intent)
+}
+
+/// The name of the first header this host cannot keep from the upstream, if any: the
+/// request is then refused before anything is written.
+fn unremovable<'m>(
+    facts: HostFacts,
+    headers: &[(String, String)],
+    mutations: &'m [Mutation],
+) -> Option<&'m str> {
+    mutations.iter().find_map(|m| {
+        let name = match m {
+            Mutation::RemoveOwned(h) | Mutation::RemoveHeader(h) | Mutation::SetHeader(h, _) => h,
+            Mutation::SetCookie(_) => "cookie",
+            Mutation::SetPath(_) => return None,
+        };
+        (plan(facts, headers, m) == Removal::Refuse).then_some(name)
+    })
+}
+
+/// Applies an allowing decision; only headers present are taken out (each hostcall
+/// costs), the way this host can.
+fn apply(
+    host: &dyn Host,
+    facts: HostFacts,
+    headers: &[(String, String)],
+    mutations: &[Mutation],
+) -> bool {
     let map = MapKind::RequestHeaders;
     let mut ok = true;
     for m in mutations {
+        let how = plan(facts, headers, m);
         let result = match m {
-            Mutation::RemoveHeader(h) => {
-                if headers.iter().any(|(k, _)| k == h) {
-                    host.remove_header(map, h)
-                } else {
-                    Ok(())
-                }
-            }
+            Mutation::RemoveOwned(h) | Mutation::RemoveHeader(h) => removal::take_out(host, h, how),
             Mutation::SetHeader(h, v) => host.replace_header(map, h, v),
             Mutation::SetPath(p) => host.replace_header(map, ":path", p),
             Mutation::SetCookie(Some(c)) => host.replace_header(map, "cookie", c),
-            Mutation::SetCookie(None) => host.remove_header(map, "cookie"),
+            Mutation::SetCookie(None) => removal::take_out(host, "cookie", how),
         };
         ok &= result.is_ok();
     }
@@ -422,10 +477,19 @@ fn evaluate(
                     Some(p) => {
                         let mut results = Vec::new();
                         let kid_miss = r.denial.code == Code::KidUnknown;
-                        let wait = sh.fetcher.want(host, p, now, kid_miss, &mut results);
+                        let calls = sh.fetcher.pending_calls();
+                        let mut wait = sh.fetcher.want(host, p, now, kid_miss, &mut results);
                         sh.record(host, &results);
+                        let mut own = sh.fetcher.pending_calls() > calls;
+                        if wait == Wait::Pending && !own && !sh.facts.switches_context() {
+                            // Nobody else may wake this stream: it fetches for itself.
+                            own = sh.fetcher.fetch_for_stream(host, p, now);
+                            if !own {
+                                wait = Wait::No;
+                            }
+                        }
                         if wait == Wait::Pending {
-                            sh.wait_for(host, core_ref, p, now);
+                            sh.wait_for(host, core_ref, p, now, own);
                         }
                         wait
                     }
@@ -447,16 +511,25 @@ fn evaluate(
             verified,
             credentials,
         } => {
+            let facts = shared.borrow().facts;
+            let refused = unremovable(facts, &core_ref.borrow().headers, &mutations)
+                .map(|name| Denial::new(Code::HeaderNotRemovable, removal::refused_message(name)));
+            if let Some(denial) = refused {
+                return refuse(host, shared, core_ref, &reject(denial, None, None));
+            }
             let mut sh = shared.borrow_mut();
             let sh = &mut *sh;
-            let applied = apply(host, &core_ref.borrow().headers, &mutations);
+            let applied = apply(host, facts, &core_ref.borrow().headers, &mutations);
             if !applied {
                 core_ref.borrow_mut().state = State::Denied;
                 internal_error(host, "cannot rewrite the request headers");
                 return HeadersAction::StopIteration;
             }
             if let Some(claims) = credentials
-                && let Err(e) = host.set_property(&[CREDENTIALS_PROPERTY], claims.as_bytes())
+                && let Err(e) = host.set_property(
+                    &facts.stream_property(CREDENTIALS_PROPERTY),
+                    claims.as_bytes(),
+                )
                 && !std::mem::replace(&mut sh.credentials_warned, true)
             {
                 host.log(
@@ -511,10 +584,12 @@ fn refresh_on_request_path(
         .collect();
     for p in due {
         let mut results = Vec::new();
+        let calls = sh.fetcher.pending_calls();
         sh.fetcher.poll(host, p, now, &mut results);
         sh.record(host, &results);
-        if sh.fetcher.in_flight(p, now) {
-            sh.wait_for(host, core_ref, p, now);
+        // Only a fetch this request made can wake it (no timer, no context switch).
+        if sh.fetcher.pending_calls() > calls && sh.fetcher.in_flight(p, now) {
+            sh.wait_for(host, core_ref, p, now, true);
             return true;
         }
     }

@@ -343,35 +343,50 @@ fn cached_tokens_skip_verification_but_not_expiry() {
     );
 }
 
-#[test]
-fn without_a_timer_a_lost_fetch_does_not_strand_waiting_requests() {
-    let host = request_host(MockHost::apisix());
+/// On hosts that ignore `proxy_set_effective_context` (APISIX, Kong) a waiting request
+/// is only ever answered from its own callbacks: each fetches for itself, and neither
+/// another stream nor the root decides it.
+fn each_waiting_request_owns_its_fetch(host: MockHost, ticks: bool) {
     set_token(&host, &sign("k1", claims()));
     let mut root = configured(&host, &remote_config());
-    // A starts the fetch and waits; B waits for the same fetch; A's callout is lost.
+    if ticks {
+        root.on_tick(&host);
+    }
     let mut a = root.new_stream(&host, 2).unwrap();
-    assert_eq!(
-        a.on_request_headers(&host, 4, true),
-        HeadersAction::StopIteration
-    );
+    assert_eq!(a.on_request_headers(&host, 4, true), HeadersAction::StopIteration);
     let mut b = root.new_stream(&host, 3).unwrap();
-    assert_eq!(
-        b.on_request_headers(&host, 4, true),
-        HeadersAction::StopIteration
-    );
-    assert_eq!(host.state.borrow().http_calls.len(), 1);
-    drop(a);
-    // Past the wait: the next request ends B's wait (401 no_keys) and fetches again.
+    assert_eq!(b.on_request_headers(&host, 4, true), HeadersAction::StopIteration);
+    let calls: Vec<u32> = host.state.borrow().http_calls.iter().map(|c| c.token).collect();
+    let expected = if ticks { 3 } else { 2 };
+    assert_eq!(calls.len(), expected, "B made its own fetch: {calls:?}");
+    // Time passes and the root ticks: nobody is answered from the root.
     set_time(&host, NOW + 4);
+    root.on_tick(&host);
     let mut c = root.new_stream(&host, 4).unwrap();
-    assert_eq!(
-        c.on_request_headers(&host, 4, true),
-        HeadersAction::StopIteration
-    );
-    let reply = host.state.borrow().local_reply.clone().unwrap();
-    assert!(String::from_utf8(reply.body).unwrap().contains("no_keys"));
-    assert_eq!(host.state.borrow().http_calls.len(), 2, "C fetched anew");
-    drop(b);
+    let _ = c.on_request_headers(&host, 4, true);
+    assert!(host.state.borrow().continued.is_empty());
+    host.state.borrow_mut().local_reply = None;
+    // B's own callout answers: B (and only B) goes on.
+    answer(&host, "200", JWKS.as_bytes());
+    let b_call = calls[expected - 1];
+    b.on_http_call_response(&host, b_call, 1, JWKS.len(), 0);
+    assert_eq!(host.state.borrow().continued, vec![StreamKind::Request]);
+    assert!(host.state.borrow().local_reply.is_none());
+    // A's own callout fails, but the keys are here now: A goes on too.
+    answer(&host, "503", b"");
+    a.on_http_call_response(&host, calls[expected - 2], 0, 0, 0);
+    assert_eq!(host.state.borrow().continued.len(), 2);
+    assert!(host.state.borrow().local_reply.is_none());
+}
+
+#[test]
+fn on_apisix_each_waiting_request_owns_its_fetch() {
+    each_waiting_request_owns_its_fetch(request_host(MockHost::apisix()), false);
+}
+
+#[test]
+fn on_kong_each_waiting_request_owns_its_fetch() {
+    each_waiting_request_owns_its_fetch(request_host(MockHost::kong()), true);
 }
 
 /// A JWKS with a second key: the same document plus `k2`.
@@ -793,4 +808,54 @@ fn an_oversized_jwks_is_refused_unread() {
     root.on_http_call_response(&host, call, 1, (1 << 20) + 1, 0);
     assert_eq!(metric(&host, "jwt_auth.jwks.idp.fetch_invalid"), 1);
     assert_eq!(hostcalls(&host, "proxy_get_buffer_bytes"), 0, "never read");
+}
+
+/// A host with the inline-keys request of [`host_with`], detected as Kong.
+fn kong_with(token: &str, spoof: bool) -> MockHost {
+    let bearer = format!("Bearer {token}");
+    let mut headers = vec![(":method", "GET"), (":path", "/api"), ("authorization", bearer.as_str())];
+    if spoof {
+        headers.push(("X-User", "spoofed"));
+    }
+    MockHost::kong()
+        .with_headers(MapKind::RequestHeaders, &headers)
+        .with_time(UNIX_EPOCH + Duration::from_secs(NOW))
+}
+
+#[test]
+fn on_kong_a_stripped_token_is_emptied_in_place() {
+    let host = kong_with(&sign("k1", claims()), false);
+    let mut root = configured(&host, &inline_config());
+    let mut s = root.new_stream(&host, 2).unwrap();
+    assert_eq!(s.on_request_headers(&host, 3, true), HeadersAction::Continue);
+    assert_eq!(header_of(&host, "authorization").as_deref(), Some(""));
+    assert_eq!(header_of(&host, "x-user").as_deref(), Some("alice"));
+    // The credentials go where Kong keeps a filter's properties for the next filter.
+    let props = &host.state.borrow().properties;
+    assert!(props.contains_key(&vec!["wasmx".to_string(), CREDENTIALS_PROPERTY.to_string()]));
+}
+
+#[test]
+fn on_kong_a_request_carrying_an_owned_header_is_refused() {
+    let host = kong_with(&sign("k1", claims()), true);
+    let mut root = configured(&host, &inline_config());
+    let mut s = root.new_stream(&host, 2).unwrap();
+    assert_eq!(s.on_request_headers(&host, 4, true), HeadersAction::StopIteration);
+    let reply = host.state.borrow().local_reply.clone().unwrap();
+    assert_eq!(reply.status, 400);
+    let body = String::from_utf8(reply.body).unwrap();
+    assert!(body.contains("header_not_removable") && body.contains("`x-user`"), "{body}");
+    assert_eq!(hostcalls(&host, "proxy_replace_header_map_value"), 0);
+    assert_eq!(hostcalls(&host, "proxy_remove_header_map_value"), 0);
+}
+
+#[test]
+fn on_envoy_the_credentials_property_is_a_plain_name() {
+    let host = host_with(Some(&sign("k1", claims())));
+    let mut root = configured(&host, &inline_config());
+    let mut s = root.new_stream(&host, 2).unwrap();
+    assert_eq!(s.on_request_headers(&host, 4, true), HeadersAction::Continue);
+    let props = &host.state.borrow().properties;
+    assert!(props.contains_key(&vec![CREDENTIALS_PROPERTY.to_string()]));
+    assert_eq!(header_of(&host, "authorization"), None);
 }

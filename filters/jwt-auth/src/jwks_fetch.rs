@@ -241,6 +241,22 @@ impl Fetcher {
             }
             slot.state.set_failures(failures);
         }
+        if let Err(e) = Self::dispatch(host, slot, &mut self.pending, provider, now) {
+            let next = slot.state.failed(now, &policy);
+            release(host, slot, has_shared, next);
+            results.push((provider, e));
+        }
+    }
+
+    /// Sends the JWKS request from the current context: its answer comes back there.
+    fn dispatch(
+        host: &dyn Host,
+        slot: &mut Slot,
+        pending: &mut HashMap<u32, usize>,
+        provider: usize,
+        now: u64,
+    ) -> Result<(), FetchResult> {
+        let policy = slot.remote.policy;
         let headers = [
             (":method", "GET"),
             (":path", slot.remote.path.as_str()),
@@ -258,7 +274,8 @@ impl Fetcher {
         match host.http_call(&call) {
             Ok(token) => {
                 slot.state.started(now, &policy);
-                self.pending.insert(token, provider);
+                pending.insert(token, provider);
+                Ok(())
             }
             Err(e) => {
                 host.log(
@@ -268,11 +285,25 @@ impl Fetcher {
                         slot.remote.upstream
                     ),
                 );
-                let next = slot.state.failed(now, &policy);
-                release(host, slot, has_shared, next);
-                results.push((provider, FetchResult::Failed));
+                Err(FetchResult::Failed)
             }
         }
+    }
+
+    /// Fetches `provider`'s keys from the current stream even though a fetch is under
+    /// way elsewhere (the root's, another stream's or another worker's): on a host that
+    /// cannot switch contexts, a waiting stream is only woken by its own callout.
+    /// Returns whether the request went out.
+    pub fn fetch_for_stream(&mut self, host: &dyn Host, provider: usize, now: u64) -> bool {
+        let Some(Some(slot)) = self.slots.get_mut(provider) else {
+            return false;
+        };
+        Self::dispatch(host, slot, &mut self.pending, provider, now).is_ok()
+    }
+
+    /// How many of our callouts are unanswered.
+    pub fn pending_calls(&self) -> usize {
+        self.pending.len()
     }
 
     /// Adopts the keys another worker published, if they are newer than ours. Costs

@@ -155,7 +155,14 @@ impl RemoteState {
 
     /// The fetch failed (error, timeout, bad status, no usable key). Keeps the keys;
     /// returns when the next attempt may start.
+    /// A failure within the backoff of an earlier one belongs to the same round (streams
+    /// that fetched for themselves at once, on hosts without context switching) and
+    /// does not lengthen it.
     pub fn failed(&mut self, now: u64, p: &RemotePolicy) -> u64 {
+        self.in_flight_until = 0;
+        if now < self.not_before && self.failures > 0 {
+            return self.not_before;
+        }
         self.failures = self.failures.saturating_add(1);
         let shift = self.failures.saturating_sub(1).min(20);
         let backoff = p

@@ -38,10 +38,12 @@ fn failures_keep_the_last_good_keys_and_back_off() {
     assert_eq!(s.failed(t + 1_000, &P), t + 1_000 + 2_000);
     s.started(t + 3_000, &P);
     assert_eq!(s.failed(t + 3_000, &P), t + 3_000 + 4_000);
+    // Each round fails when its backoff ends.
+    let mut at = t + 7_000;
     for _ in 0..30 {
-        s.failed(t, &P);
+        at = s.failed(at, &P);
     }
-    assert_eq!(s.failed(t, &P), t + 60_000, "backoff is capped");
+    assert_eq!(s.failed(at, &P), at + 60_000, "backoff is capped");
     // Keys outlive their cache time while fetches fail, up to max_stale.
     assert!(s.keys(1 + 600_000 + 3_600_000, &P).is_some());
     assert!(s.keys(2 + 600_000 + 3_600_000, &P).is_none());
@@ -99,4 +101,19 @@ fn failures_counted_by_other_workers_lengthen_the_backoff() {
     assert_eq!(s.failures(), 3, "never lowered");
     // The fourth failure backs off 2^3 s.
     assert_eq!(s.failed(10_000, &P), 10_000 + 8_000);
+}
+
+#[test]
+fn failures_of_one_round_do_not_compound_the_backoff() {
+    let p = P;
+    let mut s = RemoteState::default();
+    let first = s.failed(1_000, &p);
+    // Three more streams' fetches of the same round fail within the backoff.
+    for at in [1_001, 1_002, 1_003] {
+        assert_eq!(s.failed(at, &p), first);
+    }
+    assert_eq!(s.failures(), 1);
+    // The next round's failure doubles it.
+    let second = s.failed(first, &p);
+    assert_eq!(second - first, 2 * (first - 1_000));
 }

@@ -107,7 +107,7 @@ fn run_decision_cases(text: &str) {
                 let removed = |h: &str| {
                     mutations
                         .iter()
-                        .any(|m| matches!(m, Mutation::RemoveHeader(n) if n == h))
+                        .any(|m| matches!(m, Mutation::RemoveHeader(n) | Mutation::RemoveOwned(n) if n == h))
                 };
                 for (h, v) in expect
                     .get("set")

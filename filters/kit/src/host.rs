@@ -87,7 +87,10 @@ pub trait Host {
     // Logging and time.
     fn log(&self, level: LogLevel, message: &str);
     fn log_level(&self) -> HostResult<LogLevel>;
+    /// Wall-clock time: the proxy's clock, or WASI's where the proxy has none (APISIX).
     fn now(&self) -> HostResult<SystemTime>;
+    /// The proxy's own clock hostcall only, without a fallback (tells APISIX apart).
+    fn proxy_clock(&self) -> HostResult<SystemTime>;
     fn set_tick_period(&self, period: Duration) -> HostResult<()>;
 
     // Header maps. Read a whole map in one call: each hostcall costs.

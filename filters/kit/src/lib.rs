@@ -15,11 +15,13 @@
 
 pub mod config;
 pub mod counters;
+pub mod facts;
 pub mod filter;
 pub mod host;
 pub mod json;
 pub mod mock;
 pub mod pairs;
+pub mod removal;
 pub mod path;
 pub mod percent;
 pub mod route;
@@ -29,6 +31,7 @@ pub mod types;
 #[cfg(target_arch = "wasm32")]
 pub mod abi;
 
+pub use facts::{HostFacts, HostKind};
 pub use filter::{BodyAction, HeadersAction, RootFilter, StreamFilter, TrailersAction};
 pub use host::{Host, HostError, HostResult};
 pub use types::{BufferKind, LogLevel, MapKind, MetricKind, Status, StreamKind};

@@ -7,6 +7,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::facts::HostKind;
 use crate::host::{
     GrpcCall, Host, HostError, HostResult, HttpCall, LocalReply, Pairs, SharedValue,
 };
@@ -59,6 +60,11 @@ pub struct MockHost {
     pub state: RefCell<MockState>,
     missing: HashSet<&'static str>,
     vm_id: String,
+    /// Request headers whose writes report success and change nothing (Kong's
+    /// `:authority`).
+    ignored_writes: HashSet<&'static str>,
+    /// Which host's quirks the mock shows to [`HostFacts::detect`](crate::facts::HostFacts::detect).
+    kind: Option<HostKind>,
 }
 
 /// Hostcalls APISIX's wasm-nginx-module answers with `Unimplemented`.
@@ -91,9 +97,30 @@ impl MockHost {
         }
     }
 
-    /// A mock with APISIX's gaps.
+    /// A mock with APISIX's gaps, detected as APISIX.
     pub fn apisix() -> Self {
-        Self::without(APISIX_MISSING)
+        Self {
+            kind: Some(HostKind::Apisix),
+            ..Self::without(APISIX_MISSING)
+        }
+    }
+
+    /// A mock detected as Kong (it ignores `proxy_set_effective_context` and has a clock).
+    pub fn kong() -> Self {
+        Self {
+            kind: Some(HostKind::Kong),
+            ..Self::default()
+        }
+    }
+
+    /// A mock that reports success for writes to `name` but ignores them.
+    pub fn ignoring_writes_to(mut self, name: &'static str) -> Self {
+        self.ignored_writes.insert(name);
+        self
+    }
+
+    fn kind(&self) -> HostKind {
+        self.kind.unwrap_or(HostKind::Envoy)
     }
 
     pub fn with_headers(self, map: MapKind, pairs: &[(&str, &str)]) -> Self {
@@ -174,6 +201,17 @@ impl Host for MockHost {
             .unwrap_or(UNIX_EPOCH + Duration::from_secs(1_700_000_000)))
     }
 
+    fn proxy_clock(&self) -> HostResult<SystemTime> {
+        if self.kind() == HostKind::Apisix {
+            self.call("proxy_get_current_time_nanoseconds")?;
+            return Err(HostError::new(
+                "proxy_get_current_time_nanoseconds",
+                Status::Unimplemented,
+            ));
+        }
+        self.now()
+    }
+
     fn set_tick_period(&self, period: Duration) -> HostResult<()> {
         self.call("proxy_set_tick_period_milliseconds")?;
         self.state.borrow_mut().tick_period = Some(period);
@@ -220,6 +258,9 @@ impl Host for MockHost {
 
     fn replace_header(&self, map: MapKind, name: &str, value: &str) -> HostResult<()> {
         self.call("proxy_replace_header_map_value")?;
+        if self.ignored_writes.contains(name) {
+            return Ok(());
+        }
         let mut state = self.state.borrow_mut();
         let pairs = state.maps.entry(map).or_default();
         pairs.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
@@ -449,8 +490,16 @@ impl Host for MockHost {
         Ok(())
     }
 
-    fn set_effective_context(&self, _context_id: u32) -> HostResult<()> {
-        self.call("proxy_set_effective_context")
+    fn set_effective_context(&self, context_id: u32) -> HostResult<()> {
+        self.call("proxy_set_effective_context")?;
+        // Envoy refuses an id no context has; the nginx hosts accept anything.
+        if context_id == u32::MAX && self.kind() == HostKind::Envoy {
+            return Err(HostError::new(
+                "proxy_set_effective_context",
+                Status::BadArgument,
+            ));
+        }
+        Ok(())
     }
 
     fn done(&self) -> HostResult<()> {

@@ -38,17 +38,21 @@ impl Host for AbiHost {
     }
 
     fn now(&self) -> HostResult<SystemTime> {
-        let mut nanos = 0u64;
-        // SAFETY: the host writes one u64.
-        match check("proxy_get_current_time_nanoseconds", unsafe {
-            raw::proxy_get_current_time_nanoseconds(&mut nanos)
-        }) {
-            Ok(()) => Ok(UNIX_EPOCH + Duration::from_nanos(nanos)),
+        match self.proxy_clock() {
             // APISIX has no clock hostcall, but links WASI: std's clock is WASI's
             // `clock_time_get` on wasm32-wasip1.
             Err(e) if e.is_unimplemented() => Ok(SystemTime::now()),
-            Err(e) => Err(e),
+            other => other,
         }
+    }
+
+    fn proxy_clock(&self) -> HostResult<SystemTime> {
+        let mut nanos = 0u64;
+        // SAFETY: the host writes one u64.
+        check("proxy_get_current_time_nanoseconds", unsafe {
+            raw::proxy_get_current_time_nanoseconds(&mut nanos)
+        })?;
+        Ok(UNIX_EPOCH + Duration::from_nanos(nanos))
     }
 
     fn set_tick_period(&self, period: Duration) -> HostResult<()> {
