@@ -19,6 +19,7 @@ mod stream;
 
 pub use observe::Record;
 pub use root::{ConformanceConfig, ConformanceRoot};
+pub use scenarios::FACTS_HEADER;
 pub use stream::ConformanceStream;
 
 tollgate_kit::export_filter!(ConformanceRoot::default());

@@ -27,6 +27,14 @@ pub struct ConformanceConfig {
     /// Tick period requested in `on_configure`, in milliseconds. Default: `50`; `0` asks for none.
     #[serde(default = "default_tick")]
     pub tick_ms: u64,
+    /// Register the shared queue in `on_configure`. Default: `true`. Kong traps when a
+    /// queue not declared in nginx.conf (`shm_queue`) is registered.
+    #[serde(default = "default_queue")]
+    pub queue: bool,
+}
+
+fn default_queue() -> bool {
+    true
 }
 
 fn default_cluster() -> String {
@@ -92,7 +100,11 @@ impl RootFilter for ConformanceRoot {
         } else {
             json!("skipped")
         };
-        let queue = host.register_queue(QUEUE_NAME);
+        let queue = if compiled.queue {
+            observe::status(&host.register_queue(QUEUE_NAME))
+        } else {
+            json!("skipped")
+        };
         let generation = self.config.replace(compiled);
         self.record.event(
             "configure",
@@ -100,7 +112,7 @@ impl RootFilter for ConformanceRoot {
                 "generation": generation,
                 "config": observe::text(config_bytes),
                 "set_tick_period": tick,
-                "register_queue": observe::status(&queue),
+                "register_queue": queue,
             }),
         );
         self.flush(host);

@@ -34,6 +34,9 @@ pub enum Scenario {
     Misc,
     Grpc,
     Trap,
+    /// The host facts the kit relies on (`tollgate_kit::facts`), returned in a response
+    /// header: it needs no shared data, so it works on every host.
+    Facts,
     Report(String),
 }
 
@@ -62,6 +65,7 @@ impl Scenario {
             "misc" => Self::Misc,
             "grpc" => Self::Grpc,
             "trap" => Self::Trap,
+            "facts" => Self::Facts,
             _ => Self::Pass,
         }
     }
@@ -84,6 +88,7 @@ impl Scenario {
             Self::Misc => "misc",
             Self::Grpc => "grpc",
             Self::Trap => "trap",
+            Self::Facts => "facts",
             Self::Report(_) => "report",
         }
     }
@@ -114,7 +119,9 @@ pub fn on_request_headers(
     context_id: u32,
 ) -> HeadersAction {
     match scenario {
-        Scenario::Pass | Scenario::Report(_) | Scenario::Body => HeadersAction::Continue,
+        Scenario::Pass | Scenario::Report(_) | Scenario::Body | Scenario::Facts => {
+            HeadersAction::Continue
+        }
         Scenario::BodyGrow | Scenario::BodyGrowSafe => {
             // The body will change length: a stale content-length would truncate it.
             let removed = host.remove_header(MapKind::RequestHeaders, "content-length");
@@ -552,3 +559,46 @@ fn trap() -> HeadersAction {
 #[cfg(test)]
 #[path = "scenarios_tests.rs"]
 mod tests;
+
+/// The response header that carries the facts scenario's observations.
+pub const FACTS_HEADER: &str = "x-conformance-facts";
+
+/// Probes each host fact the kit relies on, from a stream context. The request goes
+/// on to the upstream, whose echo shows what a write really did.
+pub fn facts(host: &dyn Host) -> Value {
+    const REQ: MapKind = MapKind::RequestHeaders;
+    let read = |name: &str| match host.header(REQ, name) {
+        Ok(Some(v)) => json!(v),
+        other => observe::status(&other),
+    };
+    let effective = host.set_effective_context(u32::MAX);
+    let clock = host.proxy_clock().map(|_| ());
+    let detected = tollgate_kit::HostFacts::detect(host).name();
+    let remove = host.remove_header(REQ, "x-remove-me");
+    let authority = host.replace_header(REQ, ":authority", "facts.example");
+    let mut properties = serde_json::Map::new();
+    for path in [
+        &["tollgate_probe_undeclared"][..],
+        &["tollgate_credentials"][..],
+        &["wasmx", "tollgate_credentials"][..],
+    ] {
+        let set = host.set_property(path, b"handed-over");
+        let got = match host.property(path) {
+            Ok(Some(v)) => observe::text(&v),
+            other => observe::status(&other),
+        };
+        properties.insert(path.join("."), json!({ "set": observe::status(&set), "get": got }));
+    }
+    json!({
+        "effective_context_unknown_id": observe::status(&effective),
+        "proxy_clock": observe::status(&clock),
+        "detected": detected,
+        "remove": observe::status(&remove),
+        "removed_visible_after": read("x-remove-me"),
+        "authority_write": observe::status(&authority),
+        // Compared, not recorded: Kong reads `:authority` as its own `hostname:port`.
+        "authority_took": read(":authority") == json!("facts.example"),
+        "method_after": read(":method"),
+        "properties": properties,
+    })
+}

@@ -19,6 +19,8 @@ pub struct ConformanceStream {
     context_id: u32,
     scenario: Scenario,
     record: Option<Record>,
+    /// The facts scenario's observations, sent back in a response header.
+    facts: Option<String>,
 }
 
 impl ConformanceStream {
@@ -28,6 +30,7 @@ impl ConformanceStream {
             context_id,
             scenario: Scenario::Pass,
             record: None,
+            facts: None,
         }
     }
 
@@ -130,6 +133,10 @@ impl StreamFilter for ConformanceStream {
         if let Scenario::Report(id) = &self.scenario {
             return scenarios::report(host, id);
         }
+        if self.scenario == Scenario::Facts {
+            self.facts = Some(scenarios::facts(host).to_string());
+            return HeadersAction::Continue;
+        }
         let Some(id) = find("x-conformance-id") else {
             return HeadersAction::Continue;
         };
@@ -184,6 +191,9 @@ impl StreamFilter for ConformanceStream {
         num_headers: usize,
         end_of_stream: bool,
     ) -> HeadersAction {
+        if let Some(facts) = self.facts.take() {
+            let _ = host.add_header(MapKind::ResponseHeaders, scenarios::FACTS_HEADER, &facts);
+        }
         if self.record.is_none() {
             return HeadersAction::Continue;
         }

@@ -202,7 +202,10 @@ impl HcpAuthStream {
             _ => {
                 self.fail(
                     host,
-                    &format!("{} did not take the tenant's authority in `{name}`", self.facts.name()),
+                    &format!(
+                        "{} did not take the tenant's authority in `{name}`",
+                        self.facts.name()
+                    ),
                 );
                 false
             }

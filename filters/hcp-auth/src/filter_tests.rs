@@ -307,10 +307,17 @@ fn the_payload_header_alone_is_no_credentials() {
     let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(CLAIMS);
     let host = host("GET", "/mapi/x", &[("x-p", &payload)], None);
     let mut s = stream(&host);
-    assert_eq!(s.on_request_headers(&host, 4, true), HeadersAction::StopIteration);
+    assert_eq!(
+        s.on_request_headers(&host, 4, true),
+        HeadersAction::StopIteration
+    );
     let reply = host.state.borrow().local_reply.clone().unwrap();
     assert_eq!(reply.status, 401);
-    assert!(String::from_utf8(reply.body).unwrap().contains("credentials_missing"));
+    assert!(
+        String::from_utf8(reply.body)
+            .unwrap()
+            .contains("credentials_missing")
+    );
 }
 
 /// A `GET /mapi/x` on a Kong-like host, with the credentials where Kong keeps them.
@@ -326,19 +333,32 @@ fn kong_host(base: MockHost, extra: &[(&str, &str)]) -> MockHost {
 fn on_kong_the_tenant_goes_in_host_and_the_payload_header_is_emptied() {
     let host = kong_host(MockHost::kong(), &[("x-p", "eyJ9")]);
     let mut s = stream(&host);
-    assert_eq!(s.on_request_headers(&host, 4, true), HeadersAction::Continue);
+    assert_eq!(
+        s.on_request_headers(&host, 4, true),
+        HeadersAction::Continue
+    );
     assert_eq!(header(&host, "host").as_deref(), Some("acme.hcp.test"));
     assert_eq!(header(&host, ":authority"), None, "never written on Kong");
     assert_eq!(header(&host, "x-p").as_deref(), Some(""));
-    assert!(header(&host, "authorization").unwrap().starts_with("HCP YWxpY2U=:"));
+    assert!(
+        header(&host, "authorization")
+            .unwrap()
+            .starts_with("HCP YWxpY2U=:")
+    );
 }
 
 #[test]
 fn a_host_that_ignores_the_authority_write_fails_closed() {
     let host = kong_host(MockHost::kong().ignoring_writes_to("host"), &[]);
     let mut s = stream(&host);
-    assert_eq!(s.on_request_headers(&host, 3, true), HeadersAction::StopIteration);
-    assert_eq!(host.state.borrow().local_reply.as_ref().unwrap().status, 500);
+    assert_eq!(
+        s.on_request_headers(&host, 3, true),
+        HeadersAction::StopIteration
+    );
+    assert_eq!(
+        host.state.borrow().local_reply.as_ref().unwrap().status,
+        500
+    );
 }
 
 #[test]
@@ -346,8 +366,15 @@ fn on_kong_two_authorization_headers_are_refused() {
     let two = [("authorization", "a"), ("authorization", "b")];
     let host = kong_host(MockHost::kong(), &two);
     let mut s = stream(&host);
-    assert_eq!(s.on_request_headers(&host, 5, true), HeadersAction::StopIteration);
+    assert_eq!(
+        s.on_request_headers(&host, 5, true),
+        HeadersAction::StopIteration
+    );
     let reply = host.state.borrow().local_reply.clone().unwrap();
     assert_eq!(reply.status, 400);
-    assert!(String::from_utf8(reply.body).unwrap().contains("header_not_removable"));
+    assert!(
+        String::from_utf8(reply.body)
+            .unwrap()
+            .contains("header_not_removable")
+    );
 }

@@ -353,10 +353,22 @@ fn each_waiting_request_owns_its_fetch(host: MockHost, ticks: bool) {
         root.on_tick(&host);
     }
     let mut a = root.new_stream(&host, 2).unwrap();
-    assert_eq!(a.on_request_headers(&host, 4, true), HeadersAction::StopIteration);
+    assert_eq!(
+        a.on_request_headers(&host, 4, true),
+        HeadersAction::StopIteration
+    );
     let mut b = root.new_stream(&host, 3).unwrap();
-    assert_eq!(b.on_request_headers(&host, 4, true), HeadersAction::StopIteration);
-    let calls: Vec<u32> = host.state.borrow().http_calls.iter().map(|c| c.token).collect();
+    assert_eq!(
+        b.on_request_headers(&host, 4, true),
+        HeadersAction::StopIteration
+    );
+    let calls: Vec<u32> = host
+        .state
+        .borrow()
+        .http_calls
+        .iter()
+        .map(|c| c.token)
+        .collect();
     let expected = if ticks { 3 } else { 2 };
     assert_eq!(calls.len(), expected, "B made its own fetch: {calls:?}");
     // Time passes and the root ticks: nobody is answered from the root.
@@ -813,7 +825,11 @@ fn an_oversized_jwks_is_refused_unread() {
 /// A host with the inline-keys request of [`host_with`], detected as Kong.
 fn kong_with(token: &str, spoof: bool) -> MockHost {
     let bearer = format!("Bearer {token}");
-    let mut headers = vec![(":method", "GET"), (":path", "/api"), ("authorization", bearer.as_str())];
+    let mut headers = vec![
+        (":method", "GET"),
+        (":path", "/api"),
+        ("authorization", bearer.as_str()),
+    ];
     if spoof {
         headers.push(("X-User", "spoofed"));
     }
@@ -827,7 +843,10 @@ fn on_kong_a_stripped_token_is_emptied_in_place() {
     let host = kong_with(&sign("k1", claims()), false);
     let mut root = configured(&host, &inline_config());
     let mut s = root.new_stream(&host, 2).unwrap();
-    assert_eq!(s.on_request_headers(&host, 3, true), HeadersAction::Continue);
+    assert_eq!(
+        s.on_request_headers(&host, 3, true),
+        HeadersAction::Continue
+    );
     assert_eq!(header_of(&host, "authorization").as_deref(), Some(""));
     assert_eq!(header_of(&host, "x-user").as_deref(), Some("alice"));
     // The credentials go where Kong keeps a filter's properties for the next filter.
@@ -840,11 +859,17 @@ fn on_kong_a_request_carrying_an_owned_header_is_refused() {
     let host = kong_with(&sign("k1", claims()), true);
     let mut root = configured(&host, &inline_config());
     let mut s = root.new_stream(&host, 2).unwrap();
-    assert_eq!(s.on_request_headers(&host, 4, true), HeadersAction::StopIteration);
+    assert_eq!(
+        s.on_request_headers(&host, 4, true),
+        HeadersAction::StopIteration
+    );
     let reply = host.state.borrow().local_reply.clone().unwrap();
     assert_eq!(reply.status, 400);
     let body = String::from_utf8(reply.body).unwrap();
-    assert!(body.contains("header_not_removable") && body.contains("`x-user`"), "{body}");
+    assert!(
+        body.contains("header_not_removable") && body.contains("`x-user`"),
+        "{body}"
+    );
     assert_eq!(hostcalls(&host, "proxy_replace_header_map_value"), 0);
     assert_eq!(hostcalls(&host, "proxy_remove_header_map_value"), 0);
 }
@@ -854,7 +879,10 @@ fn on_envoy_the_credentials_property_is_a_plain_name() {
     let host = host_with(Some(&sign("k1", claims())));
     let mut root = configured(&host, &inline_config());
     let mut s = root.new_stream(&host, 2).unwrap();
-    assert_eq!(s.on_request_headers(&host, 4, true), HeadersAction::Continue);
+    assert_eq!(
+        s.on_request_headers(&host, 4, true),
+        HeadersAction::Continue
+    );
     let props = &host.state.borrow().properties;
     assert!(props.contains_key(&vec![CREDENTIALS_PROPERTY.to_string()]));
     assert_eq!(header_of(&host, "authorization"), None);

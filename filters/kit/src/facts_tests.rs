@@ -5,7 +5,10 @@ use crate::mock::MockHost;
 fn each_host_is_told_apart_by_its_behaviour() {
     assert_eq!(HostFacts::detect(&MockHost::new()).kind, HostKind::Envoy);
     assert_eq!(HostFacts::detect(&MockHost::kong()).kind, HostKind::Kong);
-    assert_eq!(HostFacts::detect(&MockHost::apisix()).kind, HostKind::Apisix);
+    assert_eq!(
+        HostFacts::detect(&MockHost::apisix()).kind,
+        HostKind::Apisix
+    );
 }
 
 #[test]

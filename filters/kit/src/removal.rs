@@ -87,7 +87,9 @@ pub const REFUSED_CODE: &str = "header_not_removable";
 
 /// The message of that refusal: names the header (never its value).
 pub fn refused_message(name: &str) -> String {
-    format!("this gateway cannot keep the request's `{name}` header from the upstream; send it at most once, or not at all if the gateway sets it")
+    format!(
+        "this gateway cannot keep the request's `{name}` header from the upstream; send it at most once, or not at all if the gateway sets it"
+    )
 }
 
 #[cfg(test)]

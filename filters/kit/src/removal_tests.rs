@@ -2,7 +2,10 @@ use super::*;
 use crate::facts::{HostFacts, HostKind};
 
 fn headers(names: &[&str]) -> Vec<(String, String)> {
-    names.iter().map(|n| (n.to_string(), "v".to_string())).collect()
+    names
+        .iter()
+        .map(|n| (n.to_string(), "v".to_string()))
+        .collect()
 }
 
 #[test]
@@ -22,20 +25,38 @@ fn kong_blanks_one_copy_and_refuses_what_it_cannot_reach() {
     let kong = HostFacts::of(HostKind::Kong);
     let one = headers(&["authorization", "x-user"]);
     let two = headers(&["Authorization", "authorization"]);
-    assert_eq!(plan(kong, &one, "authorization", Intent::Strip), Removal::Blank);
-    assert_eq!(plan(kong, &two, "authorization", Intent::Strip), Removal::Refuse);
+    assert_eq!(
+        plan(kong, &one, "authorization", Intent::Strip),
+        Removal::Blank
+    );
+    assert_eq!(
+        plan(kong, &two, "authorization", Intent::Strip),
+        Removal::Refuse
+    );
     assert_eq!(plan(kong, &one, "x-user", Intent::Own), Removal::Refuse);
     assert_eq!(plan(kong, &one, "x-other", Intent::Own), Removal::Proceed);
-    assert_eq!(plan(kong, &one, "authorization", Intent::Replace), Removal::Proceed);
-    assert_eq!(plan(kong, &two, "authorization", Intent::Replace), Removal::Refuse);
+    assert_eq!(
+        plan(kong, &one, "authorization", Intent::Replace),
+        Removal::Proceed
+    );
+    assert_eq!(
+        plan(kong, &two, "authorization", Intent::Replace),
+        Removal::Refuse
+    );
 }
 
 #[test]
 fn kong_removes_what_nginx_writes_itself() {
     let kong = HostFacts::of(HostKind::Kong);
     let h = headers(&["Transfer-Encoding", "transfer-encoding"]);
-    assert_eq!(plan(kong, &h, "transfer-encoding", Intent::Strip), Removal::Remove);
-    assert_eq!(plan(kong, &h, "transfer-encoding", Intent::Own), Removal::Remove);
+    assert_eq!(
+        plan(kong, &h, "transfer-encoding", Intent::Strip),
+        Removal::Remove
+    );
+    assert_eq!(
+        plan(kong, &h, "transfer-encoding", Intent::Own),
+        Removal::Remove
+    );
     assert!(refused_message("x-user").contains("`x-user`"));
 }
 
@@ -53,6 +74,9 @@ fn take_out_removes_blanks_or_leaves_alone() {
     take_out(&host, "c", Removal::Proceed).unwrap();
     take_out(&host, "d", Removal::Refuse).unwrap();
     let pairs = host.header_pairs(MapKind::RequestHeaders).unwrap();
-    let names: Vec<(&str, &str)> = pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let names: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
     assert_eq!(names, [("c", "3"), ("d", "4"), ("b", "")]);
 }

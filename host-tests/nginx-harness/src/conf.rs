@@ -120,7 +120,13 @@ impl NginxConfig {
                 let chain: String = self
                     .filters
                     .iter()
-                    .map(|f| format!("            proxy_wasm {} '{}';\n", f.name, kong_quote(&f.config)))
+                    .map(|f| {
+                        format!(
+                            "            proxy_wasm {} '{}';\n",
+                            f.name,
+                            kong_quote(&f.config)
+                        )
+                    })
                     .collect();
                 format!(
                     "{common}wasm {{\n{modules}    shm_kv * 4m;\n    resolver 127.0.0.1 ipv6=off;\n    resolver_timeout 2s;\n}}\n\

@@ -204,14 +204,20 @@ impl Drop for Nginx {
         let alive = |pid: u32| Path::new(&format!("/proc/{pid}")).exists();
         // TERM: nginx's fast shutdown, workers included (QUIT would wait for idle
         // keep-alive connections).
-        let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
         let deadline = Instant::now() + Duration::from_secs(10);
         while alive(pid) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
         if alive(pid) {
-            let _ = Command::new("pkill").args(["-KILL", "-P", &pid.to_string()]).status();
-            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            let _ = Command::new("pkill")
+                .args(["-KILL", "-P", &pid.to_string()])
+                .status();
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
         }
     }
 }

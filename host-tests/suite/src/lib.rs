@@ -27,6 +27,17 @@ pub fn wasm_path(name: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// `dist/fixtures/<name>.wasm`: test-only builds (not shipped).
+pub fn fixture_path(name: &str) -> Result<PathBuf> {
+    let path = repo_root()
+        .join("dist/fixtures")
+        .join(format!("{name}.wasm"));
+    if !path.is_file() {
+        bail!("{} is missing: run scripts/build-wasm first", path.display());
+    }
+    Ok(path)
+}
+
 pub fn wasm(name: &str) -> Result<Vec<u8>> {
     let path = wasm_path(name)?;
     std::fs::read(&path).with_context(|| format!("reading {}", path.display()))
@@ -51,7 +62,12 @@ pub struct WasmtimeTarget {
 
 impl WasmtimeTarget {
     pub fn new(profile: Profile) -> Result<Self> {
-        let mut plugin = Plugin::builder(&wasm("conformance")?)
+        Self::with_module(profile, &wasm("conformance")?)
+    }
+
+    /// The same with another build of the conformance filter (the portable one).
+    pub fn with_module(profile: Profile, module: &[u8]) -> Result<Self> {
+        let mut plugin = Plugin::builder(module)
             .named("conformance")
             .profile(profile)
             .config(CONFORMANCE_CONFIG)

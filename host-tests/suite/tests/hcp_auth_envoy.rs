@@ -394,10 +394,10 @@ fn no_secret_reaches_logs_metrics_or_responses() -> Result<()> {
             seen.push_str(&format!("{:?}{}", r.headers, r.body_text()));
         }
     }
-    // Missing credentials: the error names the claim, not a value.
+    // Incomplete credentials (no tenant): the error names the claim, not a value.
     let partial = es256(
         &json!({"iss": "https://idp.test", "aud": "hcp", "sub": "alice",
-                                "tenant": "acme", "exp": tokens::now() + 600}),
+                                "password": PASSWORD, "exp": tokens::now() + 600}),
     )?;
     let r = call(&edge, HttpRequest::get("/mapi/tenants"), &partial)?;
     assert_eq!(r.status, 401);

@@ -124,14 +124,21 @@ fn jwt_auth_flows_on_kong_and_apisix() -> Result<()> {
         let name = host.name();
 
         let none = nginx.send(&HttpRequest::get("/api"))?;
-        assert_eq!((none.status, code(&none).as_str()), (401, "token_missing"), "{name}");
+        assert_eq!(
+            (none.status, code(&none).as_str()),
+            (401, "token_missing"),
+            "{name}"
+        );
         assert!(none.header("www-authenticate").is_some(), "{name}");
 
         let ok = nginx.send(&bearer("/api", &token))?;
         assert_eq!(ok.status, 200, "{name}: {}", ok.body_text());
         let seen = last_seen(&app);
         assert_eq!(values(&seen, "x-user"), ["alice"], "{name}: {seen:?}");
-        assert!(carries_nothing(&seen, "authorization"), "{name}: the token went upstream: {seen:?}");
+        assert!(
+            carries_nothing(&seen, "authorization"),
+            "{name}: the token went upstream: {seen:?}"
+        );
         assert_eq!(values(&seen, "x-tollgate-jwt-payload").len(), 1, "{name}");
 
         for (what, bad, expected) in [
@@ -139,7 +146,11 @@ fn jwt_auth_flows_on_kong_and_apisix() -> Result<()> {
             ("expired", &expired, "token_expired"),
         ] {
             let r = nginx.send(&bearer("/api", bad))?;
-            assert_eq!((r.status, code(&r).as_str()), (401, expected), "{name}: {what}");
+            assert_eq!(
+                (r.status, code(&r).as_str()),
+                (401, expected),
+                "{name}: {what}"
+            );
         }
 
         let jwe = nginx.send(&bearer("/api", &sealed))?;
@@ -147,12 +158,16 @@ fn jwt_auth_flows_on_kong_and_apisix() -> Result<()> {
         assert!(carries_nothing(&last_seen(&app), "authorization"), "{name}");
 
         let web = nginx.send(
-            &HttpRequest::get("/web/page").header("cookie", &format!("theme=dark; session={token}")),
+            &HttpRequest::get("/web/page")
+                .header("cookie", &format!("theme=dark; session={token}")),
         )?;
         assert_eq!(web.status, 200, "{name}: cookie: {}", web.body_text());
         let seen = last_seen(&app);
         let cookies = values(&seen, "cookie").join("; ");
-        assert!(!cookies.contains(&token) && cookies.contains("theme=dark"), "{name}: {cookies}");
+        assert!(
+            !cookies.contains(&token) && cookies.contains("theme=dark"),
+            "{name}: {cookies}"
+        );
 
         // A client's own copy of an owned header never reaches the upstream: APISIX
         // removes it; Kong cannot, so the request is refused before it is forwarded.
@@ -164,18 +179,34 @@ fn jwt_auth_flows_on_kong_and_apisix() -> Result<()> {
             let r = nginx.send(&req)?;
             match host {
                 NginxHost::Kong => {
-                    assert_eq!((r.status, code(&r).as_str()), (400, "header_not_removable"), "{name}");
+                    assert_eq!(
+                        (r.status, code(&r).as_str()),
+                        (400, "header_not_removable"),
+                        "{name}"
+                    );
                 }
                 NginxHost::Apisix => {
                     assert_eq!(r.status, 200, "{name}: {}", r.body_text());
                     let seen = last_seen(&app);
-                    assert!(!values(&seen, "x-user").contains(&"mallory"), "{name}: {seen:?}");
-                    assert!(values(&seen, "x-tollgate-jwt-payload").iter().all(|v| !v.contains("eyJzdWIiOiJyb290In0")), "{name}");
+                    assert!(
+                        !values(&seen, "x-user").contains(&"mallory"),
+                        "{name}: {seen:?}"
+                    );
+                    assert!(
+                        values(&seen, "x-tollgate-jwt-payload")
+                            .iter()
+                            .all(|v| !v.contains("eyJzdWIiOiJyb290In0")),
+                        "{name}"
+                    );
                 }
             }
         }
         let forwarded = app.seen().len() - before;
-        assert_eq!(forwarded, if host == NginxHost::Kong { 0 } else { 2 }, "{name}");
+        assert_eq!(
+            forwarded,
+            if host == NginxHost::Kong { 0 } else { 2 },
+            "{name}"
+        );
         nginx.assert_healthy()?;
     }
     Ok(())
@@ -195,8 +226,10 @@ fn concurrently(nginx: &Nginx, n: usize, req: &HttpRequest) -> Vec<(u16, String)
 }
 
 fn remote_config(idp: &Upstream) -> Value {
-    jwt_config(json!({"remote": {"upstream": idp.addr().to_string(), "path": "/jwks",
-                                  "cache_seconds": 600, "timeout_ms": 800}}))
+    jwt_config(
+        json!({"remote": {"upstream": idp.addr().to_string(), "path": "/jwks",
+                                  "cache_seconds": 600, "timeout_ms": 800}}),
+    )
 }
 
 #[test]
@@ -207,10 +240,19 @@ fn remote_jwks_on_kong_and_apisix_without_a_worker_dying() -> Result<()> {
         // A slow issuer: the first requests wait for the keys, then pass.
         let app = Upstream::start()?;
         let idp = Upstream::start()?;
-        idp.route_after("/jwks", 200, tokens::es_jwks()?.to_string(), Duration::from_millis(300));
+        idp.route_after(
+            "/jwks",
+            200,
+            tokens::es_jwks()?.to_string(),
+            Duration::from_millis(300),
+        );
         let nginx = start(host, &app, vec![jwt_filter(&remote_config(&idp))?])?;
         let answers = concurrently(&nginx, 6, &bearer("/api", &token));
-        assert!(answers.iter().all(|(s, _)| *s == 200), "{name}: {answers:?}\n{}", nginx.log_tail());
+        assert!(
+            answers.iter().all(|(s, _)| *s == 200),
+            "{name}: {answers:?}\n{}",
+            nginx.log_tail()
+        );
         assert!(idp.hits("/jwks") >= 1, "{name}");
         nginx.assert_healthy()?;
         drop(nginx);
@@ -230,7 +272,13 @@ fn remote_jwks_on_kong_and_apisix_without_a_worker_dying() -> Result<()> {
         idp.route("/jwks", 200, tokens::hs_jwks().to_string());
         std::thread::sleep(Duration::from_millis(1_200));
         let known = nginx.send(&bearer("/api", &tokens::hs256(&claims(json!({})))?))?;
-        assert_eq!(known.status, 200, "{name}: {}\n{}", known.body_text(), nginx.log_tail());
+        assert_eq!(
+            known.status,
+            200,
+            "{name}: {}\n{}",
+            known.body_text(),
+            nginx.log_tail()
+        );
         idp.route("/jwks", 503, "down");
         let answers = concurrently(&nginx, 4, &bearer("/api", &token));
         assert!(
@@ -268,17 +316,44 @@ fn hcp_auth_after_jwt_auth_on_kong_and_apisix() -> Result<()> {
     for host in NginxHost::ALL {
         let name = host.name();
         let app = Upstream::start()?;
-        let nginx = start(host, &app, vec![jwt_filter(&jwt_config(keys.clone()))?, hcp_filter()?])?;
+        let nginx = start(
+            host,
+            &app,
+            vec![jwt_filter(&jwt_config(keys.clone()))?, hcp_filter()?],
+        )?;
         let r = nginx.send(&bearer("/mapi/tenants", &sealed).header("host", "edge.example"))?;
-        assert_eq!(r.status, 200, "{name}: {}\n{}", r.body_text(), nginx.log_tail());
+        assert_eq!(
+            r.status,
+            200,
+            "{name}: {}\n{}",
+            r.body_text(),
+            nginx.log_tail()
+        );
         let seen = last_seen(&app);
         let expected = tollgate_hcp_auth::mgmt::authorization("alice", password);
-        assert_eq!(values(&seen, "authorization"), [expected.as_str()], "{name}: {seen:?}");
-        assert_eq!(values(&seen, "host"), ["acme.hcp.example.com"], "{name}: tenant routing");
+        assert_eq!(
+            values(&seen, "authorization"),
+            [expected.as_str()],
+            "{name}: {seen:?}"
+        );
+        assert_eq!(
+            values(&seen, "host"),
+            ["acme.hcp.example.com"],
+            "{name}: tenant routing"
+        );
         let everything = format!("{seen:?}");
-        assert!(!everything.contains(password), "{name}: the password went upstream");
-        assert!(!everything.contains(&sealed) && !everything.contains(&token), "{name}");
-        assert!(carries_nothing(&seen, "x-tollgate-jwt-payload"), "{name}: {seen:?}");
+        assert!(
+            !everything.contains(password),
+            "{name}: the password went upstream"
+        );
+        assert!(
+            !everything.contains(&sealed) && !everything.contains(&token),
+            "{name}"
+        );
+        assert!(
+            carries_nothing(&seen, "x-tollgate-jwt-payload"),
+            "{name}: {seen:?}"
+        );
 
         // Without a token the management API is never reached.
         let before = app.seen().len();
@@ -292,7 +367,9 @@ fn hcp_auth_after_jwt_auth_on_kong_and_apisix() -> Result<()> {
 
 #[test]
 fn on_apisix_without_the_declared_variable_hcp_auth_fails_closed() -> Result<()> {
-    let token = es256(&claims(json!({"username": "alice", "password": "pw", "tenant": "acme"})))?;
+    let token = es256(&claims(
+        json!({"username": "alice", "password": "pw", "tenant": "acme"}),
+    ))?;
     let app = Upstream::start()?;
     let keys = json!({"jwks": tokens::es_jwks()?});
     let config = NginxConfig::new(NginxHost::Apisix, app.addr())
@@ -304,6 +381,10 @@ fn on_apisix_without_the_declared_variable_hcp_auth_fails_closed() -> Result<()>
     assert_eq!((r.status, code(&r).as_str()), (401, "credentials_missing"));
     assert!(app.seen().is_empty());
     let log = nginx.error_log();
-    assert!(log.contains("cannot pass credentials to hcp-auth"), "{}", nginx.log_tail());
+    assert!(
+        log.contains("cannot pass credentials to hcp-auth"),
+        "{}",
+        nginx.log_tail()
+    );
     nginx.assert_healthy()
 }

@@ -158,6 +158,7 @@ impl PluginBuilder {
             hostcalls: Mutex::new(Vec::new()),
             logs: Mutex::new(Vec::new()),
             clusters: Mutex::new(HashMap::new()),
+            crashed: Mutex::new(None),
         });
         let mut plugin = Plugin {
             engine: engine.clone(),
@@ -296,6 +297,12 @@ impl Plugin {
     /// Every hostcall made so far.
     pub fn hostcalls(&self) -> Vec<HostcallRecord> {
         lock(&self.shared.hostcalls).clone()
+    }
+
+    /// What killed the worker, if the filter did what crashes the real host (Kong: a
+    /// local reply or a resume from the root context).
+    pub fn crashed(&self) -> Option<String> {
+        lock(&self.shared.crashed).clone()
     }
 
     /// Everything the filter logged (including its stdout/stderr).

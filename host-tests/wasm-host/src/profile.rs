@@ -8,12 +8,36 @@ pub enum Profile {
     Envoy,
     /// Apache APISIX through api7's wasm-nginx-module: no shared data, queues, timers,
     /// clock, body writes or gRPC (all `Unimplemented`); callouts take `host:port`; body
-    /// callbacks only after `wasm_process_req_body` / `wasm_process_resp_body` is set.
+    /// callbacks only after `wasm_process_req_body` / `wasm_process_resp_body` is set;
+    /// `proxy_set_effective_context` is accepted and ignored; a write to `:authority`
+    /// sets the method; properties are nginx variables, settable only when declared.
     Apisix,
     /// Kong's ngx_wasm_module: a replaced body is truncated to the size argument; no
-    /// `on_queue_ready` and no `proxy_resolve_shared_queue`.
+    /// `on_queue_ready` and no `proxy_resolve_shared_queue`; `proxy_set_effective_context`
+    /// is accepted and ignored, and acting on a stream from the root crashes the worker;
+    /// a removed request header still reaches the upstream; a write to `:authority` is
+    /// ignored; custom properties only under `wasmx.`; only the root sets the tick.
     Kong,
 }
+
+/// What a write to the request's `:authority` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthorityWrite {
+    /// Envoy: the upstream authority changes.
+    Sets,
+    /// Kong: `Ok`, an error in the log, nothing changes.
+    Ignored,
+    /// APISIX: the value becomes the request *method* (`.` is refused: `BadArgument`).
+    SetsMethod,
+}
+
+/// The nginx variables a Tollgate deployment on APISIX declares (`set $name '';`): the
+/// two of APISIX's own template and jwt-auth's credentials handoff.
+pub const APISIX_VARIABLES: [&str; 3] = [
+    "wasm_process_req_body",
+    "wasm_process_resp_body",
+    "tollgate_credentials",
+];
 
 impl Profile {
     /// Whether this host answers `hostcall` with `Unimplemented`.
@@ -48,5 +72,60 @@ impl Profile {
     /// Whether the HTTP connection manager adds `x-request-id` and `x-forwarded-proto`.
     pub fn adds_envoy_request_headers(self) -> bool {
         matches!(self, Self::Envoy)
+    }
+
+    /// Whether `proxy_set_effective_context` switches contexts (Envoy) or is accepted
+    /// for any id and ignored (Kong, APISIX).
+    pub fn switches_context(self) -> bool {
+        matches!(self, Self::Envoy)
+    }
+
+    /// Whether a local reply or a resume issued from the root context kills the worker
+    /// (Kong dereferences the missing request).
+    pub fn root_stream_call_crashes(self) -> bool {
+        matches!(self, Self::Kong)
+    }
+
+    /// Whether a removed request header stays away from the upstream. Kong only marks
+    /// it removed: the filter still reads it and nginx still sends it; a replaced
+    /// header changes in its first copy only.
+    pub fn removes_request_headers(self) -> bool {
+        !matches!(self, Self::Kong)
+    }
+
+    pub fn authority_write(self) -> AuthorityWrite {
+        match self {
+            Self::Envoy => AuthorityWrite::Sets,
+            Self::Kong => AuthorityWrite::Ignored,
+            Self::Apisix => AuthorityWrite::SetsMethod,
+        }
+    }
+
+    /// Whether a property may be written (path segments), or the status the host answers.
+    pub fn property_write(self, path: &[String]) -> Result<(), tollgate_kit::Status> {
+        use tollgate_kit::Status;
+        let key = path.join(".");
+        match self {
+            Self::Envoy => Ok(()),
+            // Kong: only its own namespaces.
+            Self::Kong if key.starts_with("wasmx.") || key.starts_with("ngx.") => Ok(()),
+            Self::Kong => Err(Status::NotFound),
+            // APISIX: an nginx variable, declared; a path of several segments is no
+            // variable name at all.
+            Self::Apisix if path.len() > 1 => Err(Status::InternalFailure),
+            Self::Apisix if APISIX_VARIABLES.contains(&key.as_str()) => Ok(()),
+            Self::Apisix => Err(Status::NotFound),
+        }
+    }
+
+    /// Whether a value set under a path of several segments can be read back. Envoy
+    /// looks a custom property up by its first segment only; Kong keeps `wasmx.*`.
+    pub fn reads_nested_properties(self) -> bool {
+        matches!(self, Self::Kong)
+    }
+
+    /// Whether only the root context may set the tick period (Kong traps otherwise).
+    pub fn tick_period_from_root_only(self) -> bool {
+        matches!(self, Self::Kong)
     }
 }

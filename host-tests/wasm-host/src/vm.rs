@@ -39,6 +39,9 @@ pub struct PluginShared {
     pub hostcalls: Mutex<Vec<HostcallRecord>>,
     pub logs: Mutex<Vec<(LogLevel, String)>>,
     pub clusters: Mutex<HashMap<String, Cluster>>,
+    /// Set when the filter did what kills a real worker (Kong: a local reply from the
+    /// root context).
+    pub crashed: Mutex<Option<String>>,
 }
 
 /// Something a hostcall asked the host to do once the callback returns.

@@ -9,7 +9,7 @@ use wasmtime::{Caller, Linker};
 
 use super::memory::{Cx, Fail, HcResult, read, read_string, return_bytes, write_u32, write_u64};
 use crate::exchange::{Headers, UpstreamRequest};
-use crate::profile::Profile;
+use crate::profile::{AuthorityWrite, Profile};
 use crate::properties;
 use crate::vm::{Dispatched, Effect, VmState, lock};
 
@@ -199,6 +199,14 @@ pub fn define(linker: &mut Linker<VmState>) -> Result<()> {
         linker,
         "proxy_set_tick_period_milliseconds",
         |cx, period: u32| {
+            let state = cx.data();
+            if state.plugin.profile.tick_period_from_root_only()
+                && state.effective != state.root_context
+            {
+                return Err(Fail::Trap(wasmtime::format_err!(
+                    "can only set tick_period in root context"
+                )));
+            }
             cx.data_mut().tick_request = Some(Duration::from_millis(u64::from(period)));
             Ok(())
         }
@@ -292,7 +300,14 @@ pub fn define(linker: &mut Linker<VmState>) -> Result<()> {
         |cx, map: u32, kptr: u32, klen: u32, vptr: u32, vlen: u32| {
             let key = read_string(cx, kptr, klen)?.to_ascii_lowercase();
             let value = String::from_utf8_lossy(&read(cx, vptr, vlen)?).into_owned();
-            with_map(cx.data_mut(), map_kind(map)?, |m| {
+            let map = map_kind(map)?;
+            let profile = cx.data().plugin.profile;
+            let Some((key, value)) = authority_write(cx, profile, map, key, value)? else {
+                return Ok(());
+            };
+            // Kong replaces the first copy in place; the others stay (still sent).
+            let drops_copies = map != MapKind::RequestHeaders || profile.removes_request_headers();
+            with_map(cx.data_mut(), map, |m| {
                 match m.iter().position(|(n, _)| *n == key) {
                     Some(first) => {
                         if let Some(slot) = m.get_mut(first) {
@@ -303,7 +318,7 @@ pub fn define(linker: &mut Linker<VmState>) -> Result<()> {
                             if *n != key {
                                 return true;
                             }
-                            let keep = !seen;
+                            let keep = !seen || !drops_copies;
                             seen = true;
                             keep
                         });
@@ -318,9 +333,13 @@ pub fn define(linker: &mut Linker<VmState>) -> Result<()> {
         "proxy_remove_header_map_value",
         |cx, map: u32, kptr: u32, klen: u32| {
             let key = read_string(cx, kptr, klen)?.to_ascii_lowercase();
-            with_map(cx.data_mut(), map_kind(map)?, |m| {
-                m.retain(|(n, _)| *n != key)
-            })
+            let map = map_kind(map)?;
+            if map == MapKind::RequestHeaders && !cx.data().plugin.profile.removes_request_headers() {
+                // Kong only marks the header removed: the filter still reads it and
+                // nginx still sends it.
+                return with_map(cx.data_mut(), map, |_| {});
+            }
+            with_map(cx.data_mut(), map, |m| m.retain(|(n, _)| *n != key))
         }
     );
     hostcall!(
@@ -343,7 +362,8 @@ pub fn define(linker: &mut Linker<VmState>) -> Result<()> {
             let state = cx.data_mut();
             let plugin = std::sync::Arc::clone(&state.plugin);
             let ctx = state.context().ok_or(Status::NotFound)?;
-            let value = match ctx.filter_state.get(&key) {
+            let readable = path.len() == 1 || plugin.profile.reads_nested_properties();
+            let value = match ctx.filter_state.get(&key).filter(|_| readable) {
                 Some(v) => v.clone(),
                 None => properties::lookup(&plugin, ctx.info.as_ref(), &path)?,
             };
@@ -354,8 +374,11 @@ pub fn define(linker: &mut Linker<VmState>) -> Result<()> {
         linker,
         "proxy_set_property",
         |cx, ptr: u32, len: u32, vptr: u32, vlen: u32| {
-            let key = property_path(&read(cx, ptr, len)?).join(".");
+            let path = property_path(&read(cx, ptr, len)?);
+            let key = path.join(".");
             let value = read(cx, vptr, vlen)?;
+            // Kong: only `wasmx.`/`ngx.`; APISIX: only declared nginx variables.
+            cx.data().plugin.profile.property_write(&path)?;
             let ctx = cx.data_mut().context().ok_or(Status::BadArgument)?;
             ctx.filter_state.insert(key, value);
             Ok(())
@@ -492,6 +515,10 @@ pub fn define(linker: &mut Linker<VmState>) -> Result<()> {
         }
     );
     hostcall!(linker, "proxy_set_effective_context", |cx, id: u32| {
+        if !cx.data().plugin.profile.switches_context() {
+            // Kong and APISIX: any id is accepted, and nothing changes.
+            return Ok(());
+        }
         if !cx.data().contexts.contains_key(&id) {
             return Err(Fail::Status(Status::BadArgument));
         }
@@ -672,12 +699,56 @@ pub fn define(linker: &mut Linker<VmState>) -> Result<()> {
 }
 
 fn push_effect(cx: Cx<'_, '_>, effect: Effect) -> HcResult {
+    let profile = cx.data().plugin.profile;
+    let at_root = cx.data().effective == cx.data().root_context;
+    if at_root && profile.root_stream_call_crashes() {
+        // Kong runs it with no request and dereferences NULL: the worker dies.
+        let what = format!("{effect:?} from the root context");
+        *lock(&cx.data().plugin.crashed) = Some(what.clone());
+        return Err(Fail::Trap(wasmtime::format_err!(
+            "worker crashed (SIGSEGV): {what}"
+        )));
+    }
     let ctx = cx.data_mut().context().ok_or(Status::BadArgument)?;
     if ctx.info.is_none() {
         return Err(Fail::Status(Status::BadArgument));
     }
     ctx.effects.push(effect);
     Ok(())
+}
+
+/// A write to the request's `:authority`, as each host does it: `Some` is the write to
+/// make, `None` means nothing changes (Kong, which still answers `Ok`).
+fn authority_write(
+    cx: Cx<'_, '_>,
+    profile: Profile,
+    map: MapKind,
+    key: String,
+    value: String,
+) -> HcResult<Option<(String, String)>> {
+    if map != MapKind::RequestHeaders || key != ":authority" {
+        return Ok(Some((key, value)));
+    }
+    match profile.authority_write() {
+        AuthorityWrite::Sets => Ok(Some((key, value))),
+        AuthorityWrite::Ignored => {
+            lock(&cx.data().plugin.logs).push((
+                LogLevel::Error,
+                "[host] cannot set read-only \":authority\" header".into(),
+            ));
+            Ok(None)
+        }
+        AuthorityWrite::SetsMethod => {
+            // APISIX validates the value as a method token.
+            if !value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            {
+                return Err(Fail::Status(Status::BadArgument));
+            }
+            Ok(Some((":method".into(), value)))
+        }
+    }
 }
 
 /// Envoy and Kong address callouts by cluster name; APISIX by `host:port`.

@@ -1,0 +1,146 @@
+//! The host facts the kit relies on (`tollgate_kit::facts`), observed by the
+//! conformance filter's `facts` scenario in each real host and in the wasmtime host's
+//! profile for it: the profile must show exactly what the real host does. Each
+//! expectation is also pinned, so two hosts failing alike cannot pass.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test helpers
+
+use anyhow::{Context as _, Result};
+use serde_json::{Value, json};
+use tollgate_envoy_harness::{HttpRequest, HttpResponse, Upstream};
+use tollgate_host_suite::{
+    EnvoyTarget, Target, WasmtimeTarget, diff, fixture_path,
+};
+use tollgate_nginx_harness::{Nginx, NginxConfig, NginxFilter, NginxHost};
+use tollgate_wasm_host::Profile;
+
+fn probe() -> HttpRequest {
+    HttpRequest::get("/conformance/facts")
+        .header("host", "edge.example")
+        .header("x-remove-me", "r")
+}
+
+/// The filter's observations plus what the upstream received.
+fn observed(r: &HttpResponse) -> Result<Value> {
+    let facts: Value = serde_json::from_str(
+        r.header("x-conformance-facts")
+            .with_context(|| format!("no facts header: {} {}", r.status, r.body_text()))?,
+    )?;
+    let echo: Value = serde_json::from_slice(&r.body)?;
+    let headers = echo["headers"].as_array().cloned().unwrap_or_default();
+    let find = |name: &str| {
+        headers
+            .iter()
+            .filter(|h| h[0].as_str().is_some_and(|n| n.eq_ignore_ascii_case(name)))
+            .map(|h| h[1].clone())
+            .collect::<Vec<_>>()
+    };
+    Ok(json!({
+        "facts": facts,
+        "upstream": {
+            "x-remove-me": find("x-remove-me"),
+            "host": find("host"),
+            "method": echo["method"],
+        }
+    }))
+}
+
+fn portable() -> Result<Vec<u8>> {
+    Ok(std::fs::read(fixture_path("conformance-portable")?)?)
+}
+
+fn on_wasmtime(profile: Profile, module: &[u8]) -> Result<Value> {
+    let mut t = WasmtimeTarget::with_module(profile, module)?;
+    observed(&t.send(&probe())?)
+}
+
+fn on_nginx(host: NginxHost) -> Result<Value> {
+    let app = Upstream::start()?;
+    // Kong traps when a queue not declared in nginx.conf is registered.
+    let filter = NginxFilter::new(
+        "conformance",
+        &fixture_path("conformance-portable")?,
+        r#"{"callout_cluster":"upstream","grpc_cluster":"grpc","tick_ms":50,"queue":false}"#,
+    );
+    let nginx = Nginx::start(&NginxConfig::new(host, app.addr()).filter(filter))?;
+    let seen = observed(&nginx.send(&probe())?)?;
+    nginx.assert_healthy()?;
+    Ok(seen)
+}
+
+fn same(host: &str, real: &Value, emulated: &Value) {
+    let mut differences = Vec::new();
+    diff(host, real, emulated, &mut differences);
+    assert!(
+        differences.is_empty(),
+        "the wasmtime host's {host} profile differs from the real host (left: real):\n{}\n\nreal: {real:#}",
+        differences.join("\n")
+    );
+}
+
+#[test]
+fn kong_profile_tells_the_truth() -> Result<()> {
+    let real = on_nginx(NginxHost::Kong)?;
+    same("kong", &real, &on_wasmtime(Profile::Kong, &portable()?)?);
+    let f = &real["facts"];
+    assert_eq!(f["detected"], "Kong");
+    assert_eq!(f["effective_context_unknown_id"], "Ok", "accepted and ignored");
+    assert_eq!(f["proxy_clock"], "Ok");
+    // "Removed": the filter still reads it, and nginx still sends it.
+    assert_eq!(f["remove"], "Ok");
+    assert_eq!(f["removed_visible_after"], "r");
+    assert_eq!(real["upstream"]["x-remove-me"], json!(["r"]));
+    // `:authority` writes report success and change nothing.
+    assert_eq!(f["authority_write"], "Ok");
+    assert_eq!(f["authority_took"], false);
+    assert_eq!(real["upstream"]["host"], json!(["edge.example"]));
+    // Custom properties only under `wasmx.`.
+    let p = &f["properties"];
+    assert_eq!(p["tollgate_credentials"]["set"], "NotFound");
+    assert_eq!(p["wasmx.tollgate_credentials"]["set"], "Ok");
+    assert_eq!(p["wasmx.tollgate_credentials"]["get"], "handed-over");
+    Ok(())
+}
+
+#[test]
+fn apisix_profile_tells_the_truth() -> Result<()> {
+    let real = on_nginx(NginxHost::Apisix)?;
+    same("apisix", &real, &on_wasmtime(Profile::Apisix, &portable()?)?);
+    let f = &real["facts"];
+    assert_eq!(f["detected"], "APISIX");
+    assert_eq!(f["effective_context_unknown_id"], "Ok", "accepted and ignored");
+    assert_eq!(f["proxy_clock"], "Unimplemented");
+    assert_eq!(f["remove"], "Ok");
+    assert_eq!(real["upstream"]["x-remove-me"], json!([]));
+    // `:authority` is validated as a method: the `.` is refused.
+    assert_eq!(f["authority_write"], "BadArgument");
+    assert_eq!(real["upstream"]["host"], json!(["edge.example"]));
+    assert_eq!(real["upstream"]["method"], "GET");
+    // Properties are nginx variables: only declared ones can be set.
+    let p = &f["properties"];
+    assert_eq!(p["tollgate_probe_undeclared"]["set"], "NotFound");
+    assert_eq!(p["tollgate_credentials"]["set"], "Ok");
+    assert_eq!(p["tollgate_credentials"]["get"], "handed-over");
+    Ok(())
+}
+
+#[test]
+fn envoy_profile_tells_the_truth() -> Result<()> {
+    let mut envoy = EnvoyTarget::new()?;
+    let real = observed(&envoy.send(&probe())?)?;
+    let module = std::fs::read(tollgate_host_suite::wasm_path("conformance")?)?;
+    same("envoy", &real, &on_wasmtime(Profile::Envoy, &module)?);
+    let f = &real["facts"];
+    assert_eq!(f["detected"], "Envoy");
+    assert_eq!(f["effective_context_unknown_id"], "BadArgument");
+    assert_eq!(real["upstream"]["x-remove-me"], json!([]));
+    assert_eq!(f["authority_write"], "Ok");
+    assert_eq!(f["authority_took"], true);
+    assert_eq!(real["upstream"]["host"], json!(["facts.example"]));
+    assert_eq!(f["properties"]["tollgate_credentials"]["get"], "handed-over");
+    Ok(())
+}
