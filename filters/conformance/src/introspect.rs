@@ -50,7 +50,10 @@ pub fn log_level(_host: &dyn Host) -> HostResult<LogLevel> {
 
 #[cfg(all(target_arch = "wasm32", not(feature = "introspection")))]
 pub fn header_map_size(_host: &dyn Host, _map: MapKind) -> HostResult<usize> {
-    Err(HostError::new("proxy_get_header_map_size", Status::Unimplemented))
+    Err(HostError::new(
+        "proxy_get_header_map_size",
+        Status::Unimplemented,
+    ))
 }
 
 #[cfg(all(target_arch = "wasm32", not(feature = "introspection")))]

@@ -1,12 +1,15 @@
 #![forbid(unsafe_code)]
 //! The root context: VM start, configure, tick, queue deliveries, stream creation.
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::json;
 use tollgate_kit::config::{self, Compile, ConfigError};
 use tollgate_kit::filter::Callouts;
+use tollgate_kit::host::LocalReply;
 use tollgate_kit::slot::ConfigSlot;
 use tollgate_kit::{Host, RootFilter, StreamFilter};
 
@@ -31,6 +34,11 @@ pub struct ConformanceConfig {
     /// queue not declared in nginx.conf (`shm_queue`) is registered.
     #[serde(default = "default_queue")]
     pub queue: bool,
+    /// Keep ticking and answer the `root-reply` scenario's streams from the root context
+    /// (after `proxy_set_effective_context`). Default: `false`. On Kong this kills the
+    /// worker: it is how the tests prove that fact.
+    #[serde(default)]
+    pub root_reply: bool,
 }
 
 fn default_queue() -> bool {
@@ -72,7 +80,12 @@ pub struct ConformanceRoot {
     config: ConfigSlot<ConformanceConfig>,
     record: Record,
     ticks: u32,
+    /// Streams of the `root-reply` scenario waiting for the root to answer them.
+    parked: Parked,
 }
+
+/// Context ids of streams the root answers on its next tick.
+pub type Parked = Rc<RefCell<Vec<u32>>>;
 
 impl ConformanceRoot {
     fn flush(&mut self, host: &dyn Host) {
@@ -121,11 +134,27 @@ impl RootFilter for ConformanceRoot {
 
     fn new_stream(&mut self, _host: &dyn Host, context_id: u32) -> Option<Box<dyn StreamFilter>> {
         let config = self.config.current()?;
-        Some(Box::new(ConformanceStream::new(config, context_id)))
+        Some(Box::new(
+            ConformanceStream::new(config, context_id).parking(Rc::clone(&self.parked)),
+        ))
     }
 
     fn on_tick(&mut self, host: &dyn Host) {
         self.ticks = self.ticks.saturating_add(1);
+        if self.config.current().is_some_and(|c| c.root_reply) {
+            let parked = std::mem::take(&mut *self.parked.borrow_mut());
+            for id in parked {
+                let _ = host.set_effective_context(id);
+                let _ = host.send_local_response(&LocalReply {
+                    status: 200,
+                    details: "conformance_root_reply",
+                    headers: &[("content-type", "text/plain")],
+                    body: b"answered from the root",
+                    grpc_status: None,
+                });
+            }
+            return;
+        }
         if self.ticks == 1 {
             // One tick proves the timer; stop it so reports stay deterministic.
             let stop = host.set_tick_period(Duration::ZERO);

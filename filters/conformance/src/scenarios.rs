@@ -37,6 +37,8 @@ pub enum Scenario {
     /// The host facts the kit relies on (`tollgate_kit::facts`), returned in a response
     /// header: it needs no shared data, so it works on every host.
     Facts,
+    /// Held until the root answers it from its tick (needs `root_reply` configured).
+    RootReply,
     Report(String),
 }
 
@@ -66,6 +68,7 @@ impl Scenario {
             "grpc" => Self::Grpc,
             "trap" => Self::Trap,
             "facts" => Self::Facts,
+            "root-reply" => Self::RootReply,
             _ => Self::Pass,
         }
     }
@@ -89,6 +92,7 @@ impl Scenario {
             Self::Grpc => "grpc",
             Self::Trap => "trap",
             Self::Facts => "facts",
+            Self::RootReply => "root-reply",
             Self::Report(_) => "report",
         }
     }
@@ -119,9 +123,11 @@ pub fn on_request_headers(
     context_id: u32,
 ) -> HeadersAction {
     match scenario {
-        Scenario::Pass | Scenario::Report(_) | Scenario::Body | Scenario::Facts => {
-            HeadersAction::Continue
-        }
+        Scenario::Pass
+        | Scenario::Report(_)
+        | Scenario::Body
+        | Scenario::Facts
+        | Scenario::RootReply => HeadersAction::Continue,
         Scenario::BodyGrow | Scenario::BodyGrowSafe => {
             // The body will change length: a stale content-length would truncate it.
             let removed = host.remove_header(MapKind::RequestHeaders, "content-length");
@@ -587,7 +593,10 @@ pub fn facts(host: &dyn Host) -> Value {
             Ok(Some(v)) => observe::text(&v),
             other => observe::status(&other),
         };
-        properties.insert(path.join("."), json!({ "set": observe::status(&set), "get": got }));
+        properties.insert(
+            path.join("."),
+            json!({ "set": observe::status(&set), "get": got }),
+        );
     }
     json!({
         "effective_context_unknown_id": observe::status(&effective),

@@ -21,6 +21,8 @@ pub struct ConformanceStream {
     record: Option<Record>,
     /// The facts scenario's observations, sent back in a response header.
     facts: Option<String>,
+    /// Where a `root-reply` stream waits for the root to answer it.
+    parked: Option<crate::root::Parked>,
 }
 
 impl ConformanceStream {
@@ -31,7 +33,14 @@ impl ConformanceStream {
             scenario: Scenario::Pass,
             record: None,
             facts: None,
+            parked: None,
         }
+    }
+
+    /// Lets `root-reply` streams wait for the root's answer.
+    pub fn parking(mut self, parked: crate::root::Parked) -> Self {
+        self.parked = Some(parked);
+        self
     }
 
     /// Records an event (when this stream is recorded) and persists the record.
@@ -132,6 +141,12 @@ impl StreamFilter for ConformanceStream {
         self.scenario = Scenario::from_path(path);
         if let Scenario::Report(id) = &self.scenario {
             return scenarios::report(host, id);
+        }
+        if self.scenario == Scenario::RootReply {
+            if let Some(parked) = &self.parked {
+                parked.borrow_mut().push(self.context_id);
+            }
+            return HeadersAction::StopIteration;
         }
         if self.scenario == Scenario::Facts {
             self.facts = Some(scenarios::facts(host).to_string());

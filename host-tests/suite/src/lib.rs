@@ -33,7 +33,10 @@ pub fn fixture_path(name: &str) -> Result<PathBuf> {
         .join("dist/fixtures")
         .join(format!("{name}.wasm"));
     if !path.is_file() {
-        bail!("{} is missing: run scripts/build-wasm first", path.display());
+        bail!(
+            "{} is missing: run scripts/build-wasm first",
+            path.display()
+        );
     }
     Ok(path)
 }
@@ -67,10 +70,15 @@ impl WasmtimeTarget {
 
     /// The same with another build of the conformance filter (the portable one).
     pub fn with_module(profile: Profile, module: &[u8]) -> Result<Self> {
+        Self::configured(profile, module, CONFORMANCE_CONFIG)
+    }
+
+    /// The same with another configuration.
+    pub fn configured(profile: Profile, module: &[u8], config: &str) -> Result<Self> {
         let mut plugin = Plugin::builder(module)
             .named("conformance")
             .profile(profile)
-            .config(CONFORMANCE_CONFIG)
+            .config(config)
             .build()?;
         plugin.upstream(|req| {
             let (headers, path) = upstream_view(&req.headers);
@@ -173,12 +181,15 @@ pub struct EnvoyTarget {
 
 impl EnvoyTarget {
     pub fn new() -> Result<Self> {
+        Self::configured(CONFORMANCE_CONFIG)
+    }
+
+    pub fn configured(filter_config: &str) -> Result<Self> {
         let upstream = Upstream::start()?;
         let config = EnvoyConfig::new(upstream.addr())
             .cluster("grpc", upstream.addr(), true)
             .filter(
-                WasmFilter::new("conformance", &wasm_path("conformance")?)
-                    .config(CONFORMANCE_CONFIG),
+                WasmFilter::new("conformance", &wasm_path("conformance")?).config(filter_config),
             );
         let envoy = Envoy::start(&config)?;
         Ok(Self { envoy, upstream })

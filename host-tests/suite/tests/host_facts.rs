@@ -12,9 +12,7 @@
 use anyhow::{Context as _, Result};
 use serde_json::{Value, json};
 use tollgate_envoy_harness::{HttpRequest, HttpResponse, Upstream};
-use tollgate_host_suite::{
-    EnvoyTarget, Target, WasmtimeTarget, diff, fixture_path,
-};
+use tollgate_host_suite::{EnvoyTarget, Target, WasmtimeTarget, diff, fixture_path};
 use tollgate_nginx_harness::{Nginx, NginxConfig, NginxFilter, NginxHost};
 use tollgate_wasm_host::Profile;
 
@@ -88,7 +86,10 @@ fn kong_profile_tells_the_truth() -> Result<()> {
     same("kong", &real, &on_wasmtime(Profile::Kong, &portable()?)?);
     let f = &real["facts"];
     assert_eq!(f["detected"], "Kong");
-    assert_eq!(f["effective_context_unknown_id"], "Ok", "accepted and ignored");
+    assert_eq!(
+        f["effective_context_unknown_id"], "Ok",
+        "accepted and ignored"
+    );
     assert_eq!(f["proxy_clock"], "Ok");
     // "Removed": the filter still reads it, and nginx still sends it.
     assert_eq!(f["remove"], "Ok");
@@ -109,10 +110,17 @@ fn kong_profile_tells_the_truth() -> Result<()> {
 #[test]
 fn apisix_profile_tells_the_truth() -> Result<()> {
     let real = on_nginx(NginxHost::Apisix)?;
-    same("apisix", &real, &on_wasmtime(Profile::Apisix, &portable()?)?);
+    same(
+        "apisix",
+        &real,
+        &on_wasmtime(Profile::Apisix, &portable()?)?,
+    );
     let f = &real["facts"];
     assert_eq!(f["detected"], "APISIX");
-    assert_eq!(f["effective_context_unknown_id"], "Ok", "accepted and ignored");
+    assert_eq!(
+        f["effective_context_unknown_id"], "Ok",
+        "accepted and ignored"
+    );
     assert_eq!(f["proxy_clock"], "Unimplemented");
     assert_eq!(f["remove"], "Ok");
     assert_eq!(real["upstream"]["x-remove-me"], json!([]));
@@ -141,6 +149,60 @@ fn envoy_profile_tells_the_truth() -> Result<()> {
     assert_eq!(f["authority_write"], "Ok");
     assert_eq!(f["authority_took"], true);
     assert_eq!(real["upstream"]["host"], json!(["facts.example"]));
-    assert_eq!(f["properties"]["tollgate_credentials"]["get"], "handed-over");
+    assert_eq!(
+        f["properties"]["tollgate_credentials"]["get"],
+        "handed-over"
+    );
+    Ok(())
+}
+
+/// The conformance filter answering `root-reply` streams from its tick.
+const ROOT_REPLY: &str = r#"{"tick_ms":50,"queue":false,"root_reply":true}"#;
+
+fn root_reply() -> HttpRequest {
+    HttpRequest::get("/conformance/root-reply")
+}
+
+#[test]
+fn a_reply_from_the_root_context_reaches_the_stream_on_envoy_and_kills_a_kong_worker() -> Result<()>
+{
+    // Envoy switches to the stream's context: the root's reply reaches the client.
+    let mut envoy = EnvoyTarget::configured(ROOT_REPLY)?;
+    let r = envoy.send(&root_reply())?;
+    assert_eq!(
+        (r.status, r.body_text().as_str()),
+        (200, "answered from the root")
+    );
+    let module = std::fs::read(tollgate_host_suite::wasm_path("conformance")?)?;
+    let mut emulated = WasmtimeTarget::configured(Profile::Envoy, &module, ROOT_REPLY)?;
+    let r = emulated.send(&root_reply())?;
+    assert_eq!(
+        (r.status, r.body_text().as_str()),
+        (200, "answered from the root")
+    );
+
+    // Kong ignores the switch and dereferences the missing request: the worker dies.
+    let app = Upstream::start()?;
+    let filter = NginxFilter::new(
+        "conformance",
+        &fixture_path("conformance-portable")?,
+        ROOT_REPLY,
+    );
+    let kong = Nginx::start(&NginxConfig::new(NginxHost::Kong, app.addr()).filter(filter))?;
+    let answer = kong.send(&root_reply());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while kong.worker_crashes() == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(
+        kong.worker_crashes() >= 1,
+        "answer: {answer:?}\n{}",
+        kong.log_tail()
+    );
+    assert!(answer.is_err() || answer.is_ok_and(|r| r.status != 200));
+    let mut emulated = WasmtimeTarget::configured(Profile::Kong, &portable()?, ROOT_REPLY)?;
+    let _ = emulated.send(&root_reply());
+    let crash = emulated.plugin.crashed();
+    assert!(crash.is_some_and(|c| c.contains("root context")));
     Ok(())
 }

@@ -334,7 +334,8 @@ pub fn define(linker: &mut Linker<VmState>) -> Result<()> {
         |cx, map: u32, kptr: u32, klen: u32| {
             let key = read_string(cx, kptr, klen)?.to_ascii_lowercase();
             let map = map_kind(map)?;
-            if map == MapKind::RequestHeaders && !cx.data().plugin.profile.removes_request_headers() {
+            if map == MapKind::RequestHeaders && !cx.data().plugin.profile.removes_request_headers()
+            {
                 // Kong only marks the header removed: the filter still reads it and
                 // nginx still sends it.
                 return with_map(cx.data_mut(), map, |_| {});
