@@ -44,16 +44,24 @@ fn claims() -> Value {
     json!({"sub": "alice", "username": "alice", "password": PASSWORD, "tenant": "acme"})
 }
 
-/// A request as jwt-auth leaves it: the payload header without the password, the full
-/// claims in the stream property.
-fn verified(req: Request) -> Request {
+/// Where jwt-auth hands the claims over on each host (`HostFacts::stream_property`).
+fn handoff(profile: Profile) -> &'static str {
+    match profile {
+        Profile::Kong => "wasmx.tollgate_credentials",
+        Profile::Envoy | Profile::Apisix => "tollgate_credentials",
+    }
+}
+
+/// A request as jwt-auth leaves it on `profile`'s host: the payload header without the
+/// password, the full claims in the stream property.
+fn verified(profile: Profile, req: Request) -> Request {
     let shown = json!({"sub": "alice", "username": "alice", "tenant": "acme"});
     req.header(
         "x-tollgate-jwt-payload",
         &URL_SAFE_NO_PAD.encode(shown.to_string()),
     )
     .header("cookie", "theme=dark; hcp_token=opaque")
-    .filter_state("tollgate_credentials", claims().to_string())
+    .filter_state(handoff(profile), claims().to_string())
 }
 
 fn no_leak(out: &Outcome) {
@@ -75,7 +83,10 @@ fn no_leak(out: &Outcome) {
 fn management_header_and_tenant_host_under_every_profile() -> Result<()> {
     for profile in [Profile::Envoy, Profile::Apisix, Profile::Kong] {
         let mut p = plugin(profile, false)?;
-        let out = p.send(verified(Request::get("/mapi/tenants/acme/namespaces")))?;
+        let out = p.send(verified(
+            profile,
+            Request::get("/mapi/tenants/acme/namespaces"),
+        ))?;
         assert_eq!(
             out.client.status,
             200,
@@ -88,11 +99,16 @@ fn management_header_and_tenant_host_under_every_profile() -> Result<()> {
             Some(mgmt::authorization("alice", PASSWORD)),
             "{profile:?}"
         );
-        assert_eq!(
-            up.header(":authority").or(up.header("host")),
-            Some("acme.hcp.test")
-        );
-        assert_eq!(up.header("x-tollgate-jwt-payload"), None);
+        // The tenant goes where each host takes the upstream authority from.
+        let authority = if profile == Profile::Envoy {
+            ":authority"
+        } else {
+            "host"
+        };
+        assert_eq!(up.header(authority), Some("acme.hcp.test"), "{profile:?}");
+        // Kong cannot drop the consumed payload header: it goes up emptied.
+        let payload = if profile == Profile::Kong { Some("") } else { None };
+        assert_eq!(up.header("x-tollgate-jwt-payload"), payload, "{profile:?}");
         assert_eq!(up.header("cookie"), Some("theme=dark"));
         assert!(!out.trapped());
         no_leak(&out);
@@ -104,9 +120,12 @@ fn management_header_and_tenant_host_under_every_profile() -> Result<()> {
 fn s3_requests_are_re_signed_for_the_user() -> Result<()> {
     let mut p = plugin(Profile::Envoy, false)?;
     let out = p.send(
-        verified(Request::get("/bucket/some%20key?list-type=2&prefix=a"))
-            .header("authorization", "Bearer leftover")
-            .header("x-amz-meta-k", "v"),
+        verified(
+            Profile::Envoy,
+            Request::get("/bucket/some%20key?list-type=2&prefix=a"),
+        )
+        .header("authorization", "Bearer leftover")
+        .header("x-amz-meta-k", "v"),
     )?;
     assert_eq!(out.client.status, 200);
     let up = out.upstream.as_ref().unwrap();
@@ -151,6 +170,7 @@ fn signed_bodies_are_hashed_and_bounded_even_on_apisix() -> Result<()> {
     for profile in [Profile::Envoy, Profile::Apisix, Profile::Kong] {
         let mut p = plugin(profile, true)?;
         let out = p.send(verified(
+            profile,
             Request::new("PUT", "/bucket/k")
                 .chunk("hello ")
                 .chunk("world"),
@@ -172,13 +192,17 @@ fn signed_bodies_are_hashed_and_bounded_even_on_apisix() -> Result<()> {
         assert_eq!(up.header("content-length"), Some("11"), "{profile:?}");
         assert_eq!(up.header("transfer-encoding"), None, "{profile:?}");
         // The query goes up in the canonical form that was signed.
-        let listed = p.send(verified(Request::get("/bucket?prefix=a+b&list-type=2")))?;
+        let listed = p.send(verified(
+            profile,
+            Request::get("/bucket?prefix=a+b&list-type=2"),
+        ))?;
         assert_eq!(
             listed.upstream.as_ref().unwrap().path(),
             "/bucket?list-type=2&prefix=a%20b",
             "{profile:?}"
         );
         let big = p.send(verified(
+            profile,
             Request::new("PUT", "/bucket/k")
                 .chunk(vec![b'x'; 40])
                 .chunk(vec![b'y'; 40]),
@@ -186,12 +210,13 @@ fn signed_bodies_are_hashed_and_bounded_even_on_apisix() -> Result<()> {
         assert_eq!(big.client.status, 413, "{profile:?}");
         assert!(big.upstream.is_none());
         let declared = p.send(verified(
+            profile,
             Request::new("PUT", "/bucket/k")
                 .header("content-length", "1000")
                 .chunk(vec![b'x'; 10]),
         ))?;
         assert_eq!(declared.client.status, 413);
-        let empty = p.send(verified(Request::get("/bucket/k")))?;
+        let empty = p.send(verified(profile, Request::get("/bucket/k")))?;
         assert_eq!(
             empty.upstream.unwrap().header("x-amz-content-sha256"),
             Some(sigv4::EMPTY_SHA256)
@@ -210,7 +235,10 @@ fn without_envoys_knob_body_signing_stalls_until_the_stream_timeout() -> Result<
         .config(config(true).to_string())
         .stream_timeout(std::time::Duration::from_secs(5))
         .build()?;
-    let out = p.send(verified(Request::new("PUT", "/bucket/k").chunk("data")))?;
+    let out = p.send(verified(
+        Profile::Envoy,
+        Request::new("PUT", "/bucket/k").chunk("data"),
+    ))?;
     assert_eq!(out.client.status, 504);
     assert!(out.upstream.is_none());
     Ok(())
@@ -223,12 +251,12 @@ fn missing_or_bad_credentials_get_401_and_never_trap() -> Result<()> {
     assert_eq!(none.client.status, 401);
     let body: Value = serde_json::from_slice(&none.client.body)?;
     assert_eq!(body["error"], "credentials_missing");
-    // Only the payload header: jwt-auth withheld the password.
-    let shown = URL_SAFE_NO_PAD.encode(json!({"username": "alice", "tenant": "acme"}).to_string());
+    // The payload header is never read for credentials, even when it carries them.
+    let shown = URL_SAFE_NO_PAD.encode(claims().to_string());
     let partial = p.send(Request::get("/mapi/x").header("x-tollgate-jwt-payload", &shown))?;
     assert_eq!(
         serde_json::from_slice::<Value>(&partial.client.body)?["error"],
-        "credentials_incomplete"
+        "credentials_missing"
     );
     for garbage in [
         "",
@@ -245,7 +273,8 @@ fn missing_or_bad_credentials_get_401_and_never_trap() -> Result<()> {
     let health = p.send(Request::get("/health").header("authorization", "Bearer x"))?;
     assert_eq!(health.client.status, 200);
     assert_eq!(health.upstream.unwrap().header("authorization"), None);
-    // The first request, and the four properties that are not a claims object.
-    assert_eq!(p.metric("hcp_auth.denied.credentials_missing"), Some(5));
+    // The first request, the payload header alone, and the four properties that are not
+    // a claims object.
+    assert_eq!(p.metric("hcp_auth.denied.credentials_missing"), Some(6));
     Ok(())
 }

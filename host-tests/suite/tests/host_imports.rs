@@ -17,7 +17,7 @@ use std::process::Command;
 
 use anyhow::{Context as _, Result, bail};
 use tollgate_envoy_harness::repo_root;
-use tollgate_host_suite::wasm;
+use tollgate_host_suite::{fixture_path, wasm};
 
 /// (params, results) as `i32`/`i64` names.
 type Signature = (Vec<&'static str>, Vec<&'static str>);
@@ -108,7 +108,12 @@ fn apisix_table(text: &str) -> BTreeMap<String, Signature> {
 
 fn imports(filter: &str) -> Result<Vec<(String, String, Signature)>> {
     let engine = wasmtime::Engine::default();
-    let module = wasmtime::Module::new(&engine, wasm(filter)?)?;
+    // The portable conformance build is a test fixture, not a shipped filter.
+    let bytes = match filter {
+        "conformance-portable" => std::fs::read(fixture_path(filter)?)?,
+        _ => wasm(filter)?,
+    };
+    let module = wasmtime::Module::new(&engine, bytes)?;
     let name = |t: &wasmtime::ValType| if t.is_i64() { "i64" } else { "i32" };
     Ok(module
         .imports()
@@ -126,7 +131,7 @@ fn imports(filter: &str) -> Result<Vec<(String, String, Signature)>> {
 }
 
 #[test]
-fn product_filters_import_only_what_kong_and_apisix_provide() -> Result<()> {
+fn filters_import_only_what_kong_and_apisix_provide() -> Result<()> {
     let kong_env = kong_table(&source_file(
         "ngx_wasm_module-3bed278.tar.gz",
         "ngx_wasm_module-3bed278/src/common/proxy_wasm/ngx_proxy_wasm_host.c",
@@ -148,7 +153,8 @@ fn product_filters_import_only_what_kong_and_apisix_provide() -> Result<()> {
     assert_eq!(kong_env["proxy_get_log_level"].0, i32s(2));
     assert_eq!(apisix_env["proxy_get_metric"].0, ["i32", "i64"]);
     let mut checked = 0;
-    for filter in ["jwt-auth", "hcp-auth"] {
+    // The product filters, and the conformance build that checks the host facts there.
+    for filter in ["jwt-auth", "hcp-auth", "conformance-portable"] {
         for (module, name, sig) in imports(filter)? {
             let (kong, apisix) = match module.as_str() {
                 "env" => (kong_env.get(&name), apisix_env.get(&name)),
@@ -180,7 +186,12 @@ fn the_conformance_filter_alone_imports_the_unlinkable_hostcalls() -> Result<()>
         "proxy_get_log_level",
         "proxy_get_metric",
     ];
-    for filter in ["jwt-auth", "hcp-auth", "conformance"] {
+    for filter in [
+        "jwt-auth",
+        "hcp-auth",
+        "conformance",
+        "conformance-portable",
+    ] {
         let names: Vec<String> = imports(filter)?.into_iter().map(|(_, n, _)| n).collect();
         for call in unlinkable {
             assert_eq!(

@@ -213,6 +213,7 @@ pub(crate) enum Event {
     Http {
         worker: usize,
         token: u32,
+        maker: u32,
         reply: Option<(Headers, Vec<u8>, Headers)>,
     },
     Grpc {
@@ -580,6 +581,7 @@ impl Plugin {
         match call {
             Dispatched::Http {
                 token,
+                maker,
                 cluster: name,
                 request,
                 timeout,
@@ -619,6 +621,7 @@ impl Plugin {
                     Event::Http {
                         worker,
                         token,
+                        maker,
                         reply,
                     },
                 );
@@ -731,11 +734,18 @@ impl Plugin {
             Event::Http {
                 worker,
                 token,
+                maker,
                 reply,
             } => {
                 let (headers, body, trailers) = reply.clone().unwrap_or_default();
                 let present = reply.is_some();
+                // Envoy makes the filter switch to the maker itself; the nginx hosts
+                // run the answer on the maker's request (APISIX names the root context).
+                let switches = self.shared.profile.switches_context();
                 self.call_root(worker, |vm, root| {
+                    if !switches && vm.store.data().contexts.contains_key(&maker) {
+                        vm.enter(maker);
+                    }
                     let ctx = vm.root_data();
                     if present {
                         ctx.maps

@@ -72,6 +72,8 @@ pub struct ContextData {
 pub enum Dispatched {
     Http {
         token: u32,
+        /// The context that made the call.
+        maker: u32,
         cluster: String,
         request: UpstreamRequest,
         timeout: Duration,

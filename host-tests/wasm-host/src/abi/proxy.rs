@@ -560,8 +560,10 @@ pub fn define(linker: &mut Linker<VmState>) -> Result<()> {
                 body,
                 trailers,
             };
+            let maker = state.effective;
             state.dispatched.push(Dispatched::Http {
                 token,
+                maker,
                 cluster: upstream,
                 request,
                 timeout: Duration::from_millis(u64::from(timeout)),
