@@ -26,9 +26,9 @@ pub struct HcpAuthConfig {
     /// Example: `9090`.
     #[serde(default)]
     pub authority_port: Option<u16>,
-    /// The header in which `jwt-auth` forwards the verified payload. Naming it here is
-    /// the statement that it is trusted (jwt-auth removes inbound copies). Required.
-    /// Example: `"x-tollgate-jwt-payload"`.
+    /// The header in which `jwt-auth` forwards the verified payload (without credential
+    /// claims). hcp-auth never reads credentials from it; it takes it out so it never
+    /// reaches HCP. Required. Example: `"x-tollgate-jwt-payload"`.
     pub trusted_payload_header: String,
     /// Where the credentials are in the verified claims (dotted paths).
     /// Default: `{"username": "username", "password": "password", "tenant": "tenant"}`.
