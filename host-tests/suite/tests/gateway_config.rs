@@ -40,7 +40,7 @@ fn embedded(text: &str) -> Vec<(String, String)> {
                 filter = name.to_string();
             }
         }
-        for key in ["value: '", "conf: '", "pluginConfig: "] {
+        for key in ["value: '", "conf: '", "pluginConfig: ", "config: '"] {
             if let Some(rest) = line.strip_prefix(key) {
                 out.push((
                     filter.clone(),
@@ -62,7 +62,7 @@ fn gateway_configs_are_valid_for_the_filters() -> Result<()> {
             "config.json",
             &std::fs::read_to_string(base.join("config.json"))?,
         );
-        for file in ["envoy.yaml", "apisix.yaml", "istio.yaml"] {
+        for file in ["envoy.yaml", "apisix.yaml", "istio.yaml", "kong.yaml"] {
             let text = std::fs::read_to_string(base.join(file))?;
             let configs = embedded(&text);
             assert!(!configs.is_empty(), "{dir}/{file}");
@@ -72,7 +72,7 @@ fn gateway_configs_are_valid_for_the_filters() -> Result<()> {
             }
         }
     }
-    assert_eq!(checked, 9, "every embedded config was found");
+    assert_eq!(checked, 12, "every embedded config was found");
     Ok(())
 }
 
