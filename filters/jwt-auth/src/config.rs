@@ -327,6 +327,33 @@ pub enum Keys {
     Remote(Remote),
 }
 
+impl Compiled {
+    /// What this host cannot do with the config, as a config error naming the field.
+    /// APISIX calls out only to `host:port`: a cluster name would fail every fetch, so
+    /// every request would be refused for want of keys.
+    pub fn check_host(&self, facts: tollgate_kit::HostFacts) -> Result<(), ConfigError> {
+        if facts.kind != tollgate_kit::HostKind::Apisix {
+            return Ok(());
+        }
+        for p in &self.providers {
+            let Keys::Remote(remote) = &p.keys else {
+                continue;
+            };
+            let port = remote.upstream.rsplit_once(':').map(|(_, port)| port);
+            if !port.is_some_and(|port| port.parse::<u16>().is_ok_and(|n| n > 0)) {
+                return Err(ConfigError::new(
+                    format!("providers.{}.keys.remote.upstream", p.name),
+                    format!(
+                        "APISIX calls out to host:port only, not to a cluster name like {:?}",
+                        remote.upstream
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A compiled remote JWKS.
 #[derive(Debug, Clone)]
 pub struct Remote {

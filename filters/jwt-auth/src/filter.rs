@@ -174,6 +174,7 @@ impl RootFilter for JwtAuthRoot {
         }
         // Before anything else: the probe must not follow a tick or callout of ours.
         let facts = HostFacts::detect(host);
+        compiled.check_host(facts).map_err(|e| e.to_string())?;
         let mut shared = Shared::new(compiled, facts);
         if shared.fetcher.has_remote() {
             // Hosts without timers (APISIX) refresh on the request path instead.

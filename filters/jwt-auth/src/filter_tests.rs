@@ -39,12 +39,18 @@ fn inline_config() -> String {
     .to_string()
 }
 
-fn remote_config() -> String {
+/// A remote JWKS at `upstream` (`idp:8180` is a cluster name to Envoy, an address to
+/// Kong and APISIX).
+fn remote_config_at(upstream: &str) -> String {
     json!({
-        "providers": {"idp": {"keys": {"remote": {"upstream": "idp", "path": "/jwks", "cache_seconds": 600}}}},
+        "providers": {"idp": {"keys": {"remote": {"upstream": upstream, "path": "/jwks", "cache_seconds": 600}}}},
         "rules": [{"match": {"prefix": "/"}, "requires": {"provider": "idp"}}]
     })
     .to_string()
+}
+
+fn remote_config() -> String {
+    remote_config_at("idp:8180")
 }
 
 fn host_with(token: Option<&str>) -> MockHost {
@@ -227,7 +233,7 @@ fn remote_keys_first_request_waits_for_the_fetch() {
             BodyAction::StopAndBuffer
         );
         let call = host.state.borrow().http_calls[0].clone();
-        assert_eq!(call.upstream, "idp");
+        assert_eq!(call.upstream, "idp:8180");
         assert!(call.headers.contains(&(":path".into(), "/jwks".into())));
         answer(&host, "200", JWKS.as_bytes());
         stream.on_http_call_response(&host, call.token, 1, JWKS.len(), 0);
@@ -886,4 +892,32 @@ fn on_envoy_the_credentials_property_is_a_plain_name() {
     let props = &host.state.borrow().properties;
     assert!(props.contains_key(&vec![CREDENTIALS_PROPERTY.to_string()]));
     assert_eq!(header_of(&host, "authorization"), None);
+}
+
+#[test]
+fn on_apisix_a_cluster_name_as_jwks_upstream_is_refused_at_configure_time() {
+    let host = request_host(MockHost::apisix());
+    let mut root = JwtAuthRoot::default();
+    let err = root
+        .on_configure(&host, remote_config_at("idp").as_bytes())
+        .unwrap_err();
+    assert!(err.contains("providers.idp.keys.remote.upstream"), "{err}");
+    assert!(err.contains("host:port"), "{err}");
+    for bad in ["idp:", "idp:0", "idp:http"] {
+        assert!(
+            root.on_configure(&host, remote_config_at(bad).as_bytes())
+                .is_err(),
+            "{bad}"
+        );
+    }
+    assert!(root.on_configure(&host, remote_config().as_bytes()).is_ok());
+    // Envoy and Kong take a name.
+    for base in [MockHost::new(), MockHost::kong()] {
+        let mut root = JwtAuthRoot::default();
+        let host = request_host(base);
+        assert!(
+            root.on_configure(&host, remote_config_at("idp").as_bytes())
+                .is_ok()
+        );
+    }
 }

@@ -107,7 +107,11 @@ fn management_header_and_tenant_host_under_every_profile() -> Result<()> {
         };
         assert_eq!(up.header(authority), Some("acme.hcp.test"), "{profile:?}");
         // Kong cannot drop the consumed payload header: it goes up emptied.
-        let payload = if profile == Profile::Kong { Some("") } else { None };
+        let payload = if profile == Profile::Kong {
+            Some("")
+        } else {
+            None
+        };
         assert_eq!(up.header("x-tollgate-jwt-payload"), payload, "{profile:?}");
         assert_eq!(up.header("cookie"), Some("theme=dark"));
         assert!(!out.trapped());

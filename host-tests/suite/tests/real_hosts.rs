@@ -62,8 +62,9 @@ fn jwt_filter(config: &Value) -> Result<NginxFilter> {
     ))
 }
 
+/// The host with two workers (each its own VM; Kong's share `shm_kv`).
 fn start(host: NginxHost, app: &Upstream, filters: Vec<NginxFilter>) -> Result<Nginx> {
-    let mut config = NginxConfig::new(host, app.addr());
+    let mut config = NginxConfig::new(host, app.addr()).workers(2);
     for f in filters {
         config = config.filter(f);
     }
@@ -281,8 +282,10 @@ fn remote_jwks_on_kong_and_apisix_without_a_worker_dying() -> Result<()> {
         );
         idp.route("/jwks", 503, "down");
         let answers = concurrently(&nginx, 4, &bearer("/api", &token));
+        // On APISIX each worker has its own keys: one that never got them says so.
+        let refused = |c: &str| c == "kid_unknown" || (host == NginxHost::Apisix && c == "no_keys");
         assert!(
-            answers.iter().all(|(s, c)| *s == 401 && c == "kid_unknown"),
+            answers.iter().all(|(s, c)| *s == 401 && refused(c)),
             "{name}: {answers:?}"
         );
         assert_eq!(nginx.worker_crashes(), 0, "{name}:\n{}", nginx.log_tail());
@@ -387,4 +390,24 @@ fn on_apisix_without_the_declared_variable_hcp_auth_fails_closed() -> Result<()>
         nginx.log_tail()
     );
     nginx.assert_healthy()
+}
+
+#[test]
+fn on_apisix_a_cluster_name_as_jwks_upstream_is_refused_at_configure_time() -> Result<()> {
+    let app = Upstream::start()?;
+    let config = jwt_config(json!({"remote": {"upstream": "idp", "path": "/jwks"}}));
+    let nginx = Nginx::start(
+        &NginxConfig::new(NginxHost::Apisix, app.addr()).filter(jwt_filter(&config)?),
+    )?;
+    // APISIX answers 503 for a plugin whose configuration failed, as it does for any.
+    let r = nginx.send(&bearer("/api", &es256(&claims(json!({})))?))?;
+    assert_eq!(r.status, 503);
+    assert!(app.seen().is_empty());
+    let log = nginx.error_log();
+    assert!(
+        log.contains("providers.idp.keys.remote.upstream") && log.contains("host:port"),
+        "{}",
+        nginx.log_tail()
+    );
+    Ok(())
 }
