@@ -60,6 +60,8 @@ pub struct MockHost {
     pub state: RefCell<MockState>,
     missing: HashSet<&'static str>,
     vm_id: String,
+    /// Hostcalls that answer a given error status.
+    failures: HashMap<&'static str, Status>,
     /// Request headers whose writes report success and change nothing (Kong's
     /// `:authority`).
     ignored_writes: HashSet<&'static str>,
@@ -113,6 +115,12 @@ impl MockHost {
         }
     }
 
+    /// A mock whose hostcall `name` answers `status` (a host error other than a gap).
+    pub fn failing(mut self, name: &'static str, status: Status) -> Self {
+        self.failures.insert(name, status);
+        self
+    }
+
     /// A mock that reports success for writes to `name` but ignores them.
     pub fn ignoring_writes_to(mut self, name: &'static str) -> Self {
         self.ignored_writes.insert(name);
@@ -154,6 +162,9 @@ impl MockHost {
 
     fn call(&self, name: &'static str) -> HostResult<()> {
         self.state.borrow_mut().hostcalls.push(name);
+        if let Some(status) = self.failures.get(name) {
+            return Err(HostError::new(name, *status));
+        }
         if self.missing.contains(name) {
             Err(HostError::new(name, Status::Unimplemented))
         } else {

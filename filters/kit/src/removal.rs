@@ -61,13 +61,13 @@ pub fn plan(facts: HostFacts, headers: &[(String, String)], name: &str, intent: 
         || REGENERATED_BY_NGINX
             .iter()
             .any(|h| h.eq_ignore_ascii_case(name));
-    match (intent, copies) {
-        (Intent::Replace, 0 | 1) => Removal::Proceed,
-        (Intent::Replace, _) if removes => Removal::Proceed,
-        (Intent::Replace, _) => Removal::Refuse,
-        (_, 0) => Removal::Proceed,
+    match intent {
+        // Only the first copy can be replaced where copies cannot be removed.
+        Intent::Replace if copies > 1 && !removes => Removal::Refuse,
+        Intent::Replace => Removal::Proceed,
+        _ if copies == 0 => Removal::Proceed,
         _ if removes => Removal::Remove,
-        (Intent::Strip, 1) => Removal::Blank,
+        Intent::Strip if copies == 1 => Removal::Blank,
         _ => Removal::Refuse,
     }
 }
