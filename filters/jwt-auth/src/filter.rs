@@ -379,34 +379,31 @@ fn internal_error(host: &dyn Host, why: &str) {
     });
 }
 
-/// How one mutation is carried out on this host, for this request.
-fn plan(facts: HostFacts, headers: &[(String, String)], m: &Mutation) -> Removal {
+/// The header one mutation writes, and how it is carried out on this host for this
+/// request.
+fn plan<'m>(facts: HostFacts, headers: &[(String, String)], m: &'m Mutation) -> (&'m str, Removal) {
     let (name, intent): (&str, Intent) = match m {
         Mutation::RemoveOwned(h) => (h, Intent::Own),
         Mutation::RemoveHeader(h) => (h, Intent::Strip),
         Mutation::SetHeader(h, _) => (h, Intent::Replace),
         Mutation::SetCookie(Some(_)) => ("cookie", Intent::Replace),
         Mutation::SetCookie(None) => ("cookie", Intent::Strip),
-        Mutation::SetPath(_) => return Removal::Proceed,
+        Mutation::SetPath(_) => return (":path", Removal::Proceed),
     };
-    removal::plan(facts, headers, name, intent)
+    (name, removal::plan(facts, headers, name, intent))
 }
 
-/// The name of the first header this host cannot keep from the upstream, if any: the
-/// request is then refused before anything is written.
+/// The first header this host cannot keep from the upstream, if any: the request is
+/// then refused before anything is written.
 fn unremovable<'m>(
     facts: HostFacts,
     headers: &[(String, String)],
     mutations: &'m [Mutation],
 ) -> Option<&'m str> {
-    mutations.iter().find_map(|m| {
-        let name = match m {
-            Mutation::RemoveOwned(h) | Mutation::RemoveHeader(h) | Mutation::SetHeader(h, _) => h,
-            Mutation::SetCookie(_) => "cookie",
-            Mutation::SetPath(_) => return None,
-        };
-        (plan(facts, headers, m) == Removal::Refuse).then_some(name)
-    })
+    mutations
+        .iter()
+        .map(|m| plan(facts, headers, m))
+        .find_map(|(name, how)| (how == Removal::Refuse).then_some(name))
 }
 
 /// Applies an allowing decision; only headers present are taken out (each hostcall
@@ -420,7 +417,7 @@ fn apply(
     let map = MapKind::RequestHeaders;
     let mut ok = true;
     for m in mutations {
-        let how = plan(facts, headers, m);
+        let (_, how) = plan(facts, headers, m);
         let result = match m {
             Mutation::RemoveOwned(h) | Mutation::RemoveHeader(h) => removal::take_out(host, h, how),
             Mutation::SetHeader(h, v) => host.replace_header(map, h, v),
@@ -445,9 +442,6 @@ fn evaluate(
         internal_error(host, "the host gave no time");
         return HeadersAction::StopIteration;
     };
-    if may_wait {
-        expire_waiters_without_timer(host, shared, core_ref, now);
-    }
     if may_wait && refresh_on_request_path(host, shared, core_ref, now) {
         core_ref.borrow_mut().state = State::Waiting;
         return HeadersAction::StopIteration;
@@ -478,10 +472,10 @@ fn evaluate(
                     Some(p) => {
                         let mut results = Vec::new();
                         let kid_miss = r.denial.code == Code::KidUnknown;
-                        let calls = sh.fetcher.pending_calls();
+                        let calls = sh.fetcher.dispatches();
                         let mut wait = sh.fetcher.want(host, p, now, kid_miss, &mut results);
                         sh.record(host, &results);
-                        let mut own = sh.fetcher.pending_calls() > calls;
+                        let mut own = sh.fetcher.dispatches() != calls;
                         if wait == Wait::Pending && !own && !sh.facts.switches_context() {
                             // Nobody else may wake this stream: it fetches for itself.
                             own = sh.fetcher.fetch_for_stream(host, p, now);
@@ -547,24 +541,6 @@ fn evaluate(
     }
 }
 
-/// Without a timer nothing ends a wait whose fetch was lost (the stream that made it went
-/// away), so each new request resumes the waits that ran out.
-fn expire_waiters_without_timer(
-    host: &dyn Host,
-    shared: &SharedRef,
-    core_ref: &Rc<RefCell<StreamCore>>,
-    now: u64,
-) {
-    let due = {
-        let sh = shared.borrow();
-        !sh.ticks && sh.waiters.iter().any(|w| now >= w.deadline)
-    };
-    if due {
-        let current = core_ref.borrow().context_id;
-        resume(host, shared, now, None, Some(current));
-    }
-}
-
 /// Without a timer, the request that finds keys due for refresh starts the fetch and
 /// waits for it (on APISIX a callout lives with the request that made it).
 fn refresh_on_request_path(
@@ -585,11 +561,11 @@ fn refresh_on_request_path(
         .collect();
     for p in due {
         let mut results = Vec::new();
-        let calls = sh.fetcher.pending_calls();
+        let calls = sh.fetcher.dispatches();
         sh.fetcher.poll(host, p, now, &mut results);
         sh.record(host, &results);
         // Only a fetch this request made can wake it (no timer, no context switch).
-        if sh.fetcher.pending_calls() > calls && sh.fetcher.in_flight(p, now) {
+        if sh.fetcher.dispatches() != calls && sh.fetcher.in_flight(p, now) {
             sh.wait_for(host, core_ref, p, now, true);
             return true;
         }

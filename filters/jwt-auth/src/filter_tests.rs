@@ -377,8 +377,9 @@ fn each_waiting_request_owns_its_fetch(host: MockHost, ticks: bool) {
         .collect();
     let expected = if ticks { 3 } else { 2 };
     assert_eq!(calls.len(), expected, "B made its own fetch: {calls:?}");
-    // Time passes and the root ticks: nobody is answered from the root.
-    set_time(&host, NOW + 4);
+    // Time passes (within the callouts' timeout) and the root ticks: nobody is
+    // answered from the root, nor from another request.
+    set_time(&host, NOW + 2);
     root.on_tick(&host);
     let mut c = root.new_stream(&host, 4).unwrap();
     let _ = c.on_request_headers(&host, 4, true);
@@ -920,4 +921,28 @@ fn on_apisix_a_cluster_name_as_jwks_upstream_is_refused_at_configure_time() {
                 .is_ok()
         );
     }
+}
+
+#[test]
+fn a_callout_whose_answer_never_comes_is_forgotten_after_its_deadline() {
+    let host = request_host(MockHost::apisix());
+    set_token(&host, &sign("k1", claims()));
+    let mut root = configured(&host, &remote_config());
+    let mut a = root.new_stream(&host, 2).unwrap();
+    assert_eq!(
+        a.on_request_headers(&host, 4, true),
+        HeadersAction::StopIteration
+    );
+    // The client goes away; its callout is never answered to anyone.
+    drop(a);
+    let awaited = |root: &JwtAuthRoot| root.shared.as_ref().unwrap().borrow().fetcher.awaited();
+    assert_eq!(awaited(&root), 1);
+    // Past the callout's timeout, the next fetch finds it gone.
+    set_time(&host, NOW + 4);
+    let mut b = root.new_stream(&host, 3).unwrap();
+    assert_eq!(
+        b.on_request_headers(&host, 4, true),
+        HeadersAction::StopIteration
+    );
+    assert_eq!(awaited(&root), 1, "only B's callout is awaited");
 }

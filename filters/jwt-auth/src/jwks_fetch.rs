@@ -77,7 +77,11 @@ pub struct Fetcher {
     slots: Vec<Option<Slot>>,
     /// `None` until the first shared-data call tells whether the host has it.
     shared: Option<bool>,
-    pending: HashMap<u32, usize>,
+    /// Our unanswered callouts: token -> (provider, when it is given up). An answer
+    /// that never comes (its stream went away first) is dropped after that.
+    pending: HashMap<u32, (usize, u64)>,
+    /// Callouts sent so far (tells a caller whether its call sent one).
+    dispatched: u64,
     /// Providers whose key set changed (not merely refreshed) since the last
     /// [`Fetcher::take_changed`]: their verified tokens no longer count.
     changed: Vec<usize>,
@@ -127,6 +131,7 @@ impl Fetcher {
             slots,
             shared: None,
             pending: HashMap::new(),
+            dispatched: 0,
             changed: Vec::new(),
         }
     }
@@ -241,21 +246,21 @@ impl Fetcher {
             }
             slot.state.set_failures(failures);
         }
-        if let Err(e) = Self::dispatch(host, slot, &mut self.pending, provider, now) {
-            let next = slot.state.failed(now, &policy);
-            release(host, slot, has_shared, next);
+        if let Err(e) = self.dispatch(host, provider, now) {
+            if let Some(Some(slot)) = self.slots.get_mut(provider) {
+                let next = slot.state.failed(now, &policy);
+                release(host, slot, has_shared, next);
+            }
             results.push((provider, e));
         }
     }
 
     /// Sends the JWKS request from the current context: its answer comes back there.
-    fn dispatch(
-        host: &dyn Host,
-        slot: &mut Slot,
-        pending: &mut HashMap<u32, usize>,
-        provider: usize,
-        now: u64,
-    ) -> Result<(), FetchResult> {
+    fn dispatch(&mut self, host: &dyn Host, provider: usize, now: u64) -> Result<(), FetchResult> {
+        self.pending.retain(|_, (_, until)| *until > now);
+        let Some(Some(slot)) = self.slots.get_mut(provider) else {
+            return Err(FetchResult::Failed);
+        };
         let policy = slot.remote.policy;
         let headers = [
             (":method", "GET"),
@@ -274,7 +279,10 @@ impl Fetcher {
         match host.http_call(&call) {
             Ok(token) => {
                 slot.state.started(now, &policy);
-                pending.insert(token, provider);
+                // The host answers within the timeout; a second more for a late answer.
+                let until = now.saturating_add(policy.timeout_ms).saturating_add(1_000);
+                self.pending.insert(token, (provider, until));
+                self.dispatched = self.dispatched.wrapping_add(1);
                 Ok(())
             }
             Err(e) => {
@@ -295,14 +303,17 @@ impl Fetcher {
     /// cannot switch contexts, a waiting stream is only woken by its own callout.
     /// Returns whether the request went out.
     pub fn fetch_for_stream(&mut self, host: &dyn Host, provider: usize, now: u64) -> bool {
-        let Some(Some(slot)) = self.slots.get_mut(provider) else {
-            return false;
-        };
-        Self::dispatch(host, slot, &mut self.pending, provider, now).is_ok()
+        self.dispatch(host, provider, now).is_ok()
     }
 
-    /// How many of our callouts are unanswered.
-    pub fn pending_calls(&self) -> usize {
+    /// How many callouts were sent so far: compare before and after a call to know
+    /// whether it sent one (from the current context).
+    pub fn dispatches(&self) -> u64 {
+        self.dispatched
+    }
+
+    /// Unanswered callouts still awaited.
+    pub fn awaited(&self) -> usize {
         self.pending.len()
     }
 
@@ -371,7 +382,7 @@ impl Fetcher {
         now: u64,
         results: &mut Vec<(usize, FetchResult)>,
     ) -> Option<usize> {
-        let provider = self.pending.remove(&token)?;
+        let (provider, _) = self.pending.remove(&token)?;
         let has_shared = self.shared == Some(true);
         let Some(Some(slot)) = self.slots.get_mut(provider) else {
             return None;

@@ -38,12 +38,16 @@ fn authority_and_handoff_property_follow_the_host() {
 fn a_failing_clock_is_not_taken_for_apisix() {
     use crate::types::Status;
     // Only "no such hostcall" means APISIX; a clock that fails otherwise is Kong's.
-    let kong = MockHost::kong().failing("proxy_get_current_time_nanoseconds", Status::InternalFailure);
+    let kong = MockHost::kong().failing(
+        "proxy_get_current_time_nanoseconds",
+        Status::InternalFailure,
+    );
     assert_eq!(HostFacts::detect(&kong).kind, HostKind::Kong);
 }
 
 #[test]
 fn hosts_are_named_for_logs() {
-    let names = [HostKind::Envoy, HostKind::Kong, HostKind::Apisix].map(|k| HostFacts::of(k).name());
+    let names =
+        [HostKind::Envoy, HostKind::Kong, HostKind::Apisix].map(|k| HostFacts::of(k).name());
     assert_eq!(names, ["Envoy", "Kong", "APISIX"]);
 }
