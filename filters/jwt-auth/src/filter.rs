@@ -527,9 +527,18 @@ fn evaluate(
                 )
                 && !std::mem::replace(&mut sh.credentials_warned, true)
             {
+                let hint = if facts.kind == tollgate_kit::HostKind::Apisix {
+                    "; on APISIX the server block must declare it: set $tollgate_credentials '';"
+                } else {
+                    ""
+                };
                 host.log(
                     LogLevel::Warn,
-                    &format!("jwt-auth: this host cannot pass credentials to hcp-auth: {e}"),
+                    &format!(
+                        "jwt-auth: cannot pass credentials to hcp-auth in the `{}` property ({}): {e}{hint}",
+                        facts.stream_property(CREDENTIALS_PROPERTY).join("."),
+                        facts.name()
+                    ),
                 );
             }
             for p in verified {

@@ -385,7 +385,8 @@ fn on_apisix_without_the_declared_variable_hcp_auth_fails_closed() -> Result<()>
     assert!(app.seen().is_empty());
     let log = nginx.error_log();
     assert!(
-        log.contains("cannot pass credentials to hcp-auth"),
+        log.contains("cannot pass credentials to hcp-auth")
+            && log.contains("set $tollgate_credentials ''"),
         "{}",
         nginx.log_tail()
     );
