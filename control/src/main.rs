@@ -58,6 +58,10 @@ enum Command {
         /// With `--envoy`, fail on warnings.
         #[arg(long, requires = "envoy")]
         strict: bool,
+        /// The host the filter config is for: what a host cannot do is refused as the
+        /// filter refuses it there (for example a cluster name as JWKS upstream on APISIX).
+        #[arg(long, value_parser = ["envoy", "kong", "apisix"], default_value = "envoy")]
+        host: String,
         /// The config file; `-` reads standard input.
         config: PathBuf,
     },
@@ -91,9 +95,10 @@ fn main() -> ExitCode {
             filter,
             envoy,
             strict,
+            host,
             config,
         } => match filter {
-            Some(filter) if !envoy => validate::run(&filter, &config),
+            Some(filter) if !envoy => validate::run(&filter, &config, &host),
             _ => validate::run_envoy(&config, strict),
         },
         Command::BenchEnvoy { seconds, dist } => bench::run(seconds, dist),

@@ -4,22 +4,36 @@ use std::io::Read as _;
 use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
-use tollgate_kit::config;
+use tollgate_kit::{HostFacts, HostKind, config};
 
-/// Checks `bytes` as the named filter's config; the error names the field's path.
+/// Checks `bytes` as the named filter's config for Envoy; the error names the field's
+/// path.
 pub fn check(filter: &str, bytes: &[u8]) -> Result<()> {
-    check_with_warnings(filter, bytes).map(drop)
+    check_with_warnings(filter, bytes, HostKind::Envoy).map(drop)
 }
 
-/// Like [`check`], returning what the filter would warn about at configure time.
-pub fn check_with_warnings(filter: &str, bytes: &[u8]) -> Result<Vec<String>> {
+/// The host a config is meant for, by name (`envoy`, `kong`, `apisix`).
+pub fn host_kind(name: &str) -> Result<HostKind> {
+    match name {
+        "envoy" => Ok(HostKind::Envoy),
+        "kong" => Ok(HostKind::Kong),
+        "apisix" => Ok(HostKind::Apisix),
+        other => bail!("unknown host `{other}` (envoy, kong or apisix)"),
+    }
+}
+
+/// Like [`check`] for `host`, returning what the filter would warn about at configure
+/// time. What the filter refuses on that host is refused here too.
+pub fn check_with_warnings(filter: &str, bytes: &[u8], host: HostKind) -> Result<Vec<String>> {
     match filter {
         "conformance" => config::load::<tollgate_conformance::ConformanceConfig>(bytes)
             .map(|_| Vec::new())
             .map_err(anyhow::Error::from),
-        "jwt-auth" => config::load::<tollgate_jwt_auth::config::JwtAuthConfig>(bytes)
-            .map(|c| c.warnings)
-            .map_err(anyhow::Error::from),
+        "jwt-auth" => {
+            let compiled = config::load::<tollgate_jwt_auth::config::JwtAuthConfig>(bytes)?;
+            compiled.check_host(HostFacts::of(host))?;
+            Ok(compiled.warnings)
+        }
         "hcp-auth" => config::load::<tollgate_hcp_auth::config::HcpAuthConfig>(bytes)
             .map(|_| Vec::new())
             .map_err(anyhow::Error::from),
@@ -37,12 +51,12 @@ fn read(path: &Path) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-pub fn run(filter: &str, path: &Path) -> Result<()> {
-    let warnings = check_with_warnings(filter, &read(path)?)?;
+pub fn run(filter: &str, path: &Path, host: &str) -> Result<()> {
+    let warnings = check_with_warnings(filter, &read(path)?, host_kind(host)?)?;
     for w in &warnings {
         eprintln!("warning: {}: {w}", path.display());
     }
-    println!("{}: valid {filter} config", path.display());
+    println!("{}: valid {filter} config for {host}", path.display());
     Ok(())
 }
 
@@ -144,5 +158,21 @@ mod tests {
             let text = std::fs::read_to_string(path).unwrap();
             assert!(envoy_warnings(&text).is_empty(), "{dir}");
         }
+    }
+
+    const REMOTE_BY_NAME: &str =
+        r#"{"providers": {"idp": {"keys": {"remote": {"upstream": "idp", "path": "/jwks"}}}}}"#;
+
+    #[test]
+    fn a_config_is_checked_for_the_host_it_is_meant_for() {
+        let bytes = REMOTE_BY_NAME.as_bytes();
+        assert!(check_with_warnings("jwt-auth", bytes, HostKind::Envoy).is_ok());
+        assert!(check_with_warnings("jwt-auth", bytes, HostKind::Kong).is_ok());
+        let err = check_with_warnings("jwt-auth", bytes, HostKind::Apisix)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("providers.idp.keys.remote.upstream"), "{err}");
+        assert!(host_kind("nginx").is_err());
+        assert_eq!(host_kind("apisix").unwrap(), HostKind::Apisix);
     }
 }
