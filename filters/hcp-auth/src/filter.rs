@@ -382,7 +382,6 @@ fn plan(facts: HostFacts, headers: &[(String, String)], m: &Mutation) -> Removal
         Mutation::Set(h, _) if h == ":authority" => {
             removal::plan(facts, headers, facts.authority_header(), Intent::Replace)
         }
-        Mutation::Set(h, _) if h.starts_with(':') => Removal::Proceed,
         Mutation::Set(_, _) | Mutation::SetCookie(Some(_)) => {
             removal::plan(facts, headers, target(m), Intent::Replace)
         }

@@ -378,3 +378,14 @@ fn on_kong_two_authorization_headers_are_refused() {
             .contains("header_not_removable")
     );
 }
+
+#[test]
+fn on_kong_a_second_host_header_is_refused_not_left_for_the_upstream() {
+    // Only the first copy can be rewritten on Kong: the second would still go upstream.
+    let host = kong_host(MockHost::kong(), &[("host", "other")]);
+    let mut s = stream(&host);
+    assert_eq!(s.on_request_headers(&host, 4, true), HeadersAction::StopIteration);
+    let reply = host.state.borrow().local_reply.clone().unwrap();
+    assert_eq!(reply.status, 400);
+    assert!(String::from_utf8(reply.body).unwrap().contains("`host`"));
+}
