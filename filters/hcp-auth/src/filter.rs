@@ -379,9 +379,8 @@ fn target(m: &Mutation) -> &str {
 /// How a mutation is carried out on this host, for this request.
 fn plan(facts: HostFacts, headers: &[(String, String)], m: &Mutation) -> Removal {
     match m {
-        Mutation::Set(h, _) if h == ":authority" => {
-            removal::plan(facts, headers, facts.authority_header(), Intent::Replace)
-        }
+        // The authority needs no plan: Envoy removes; on the nginx hosts `Host` is
+        // written by nginx itself from the (rewritten) first copy.
         Mutation::Set(_, _) | Mutation::SetCookie(Some(_)) => {
             removal::plan(facts, headers, target(m), Intent::Replace)
         }
