@@ -385,6 +385,9 @@ fn on_kong_a_second_host_header_does_not_stop_tenant_routing() {
     // client's others: nothing to refuse.
     let host = kong_host(MockHost::kong(), &[("host", "other")]);
     let mut s = stream(&host);
-    assert_eq!(s.on_request_headers(&host, 4, true), HeadersAction::Continue);
+    assert_eq!(
+        s.on_request_headers(&host, 4, true),
+        HeadersAction::Continue
+    );
     assert_eq!(header(&host, "host").as_deref(), Some("acme.hcp.test"));
 }

@@ -115,9 +115,7 @@ impl Nginx {
         let mut since_pid: Option<Instant> = None;
         while Instant::now() < deadline {
             if self.master.is_none() {
-                self.master = std::fs::read_to_string(self.prefix.join("logs/nginx.pid"))
-                    .ok()
-                    .and_then(|p| p.trim().parse().ok());
+                self.master = self.read_pid();
             }
             let log = self.error_log();
             if let Some(line) = log.lines().find(|l| FAILURES.iter().any(|f| l.contains(f))) {
@@ -189,6 +187,12 @@ impl Nginx {
     pub fn prefix(&self) -> &Path {
         &self.prefix
     }
+
+    fn read_pid(&self) -> Option<u32> {
+        std::fs::read_to_string(self.prefix.join("logs/nginx.pid"))
+            .ok()
+            .and_then(|p| p.trim().parse().ok())
+    }
 }
 
 fn free_port() -> Result<u16> {
@@ -198,26 +202,34 @@ fn free_port() -> Result<u16> {
 
 impl Drop for Nginx {
     fn drop(&mut self) {
-        let Some(pid) = self.master else {
-            return;
-        };
-        let alive = |pid: u32| Path::new(&format!("/proc/{pid}")).exists();
-        // TERM: nginx's fast shutdown, workers included (QUIT would wait for idle
-        // keep-alive connections).
-        let _ = Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
+        // The pid file may have appeared after the last look (a start that failed).
+        let pid = self.master.or_else(|| self.read_pid());
+        if let Some(pid) = pid {
+            stop(pid);
+        }
+        // Failures print the log's tail before this runs.
+        let _ = std::fs::remove_dir_all(&self.prefix);
+    }
+}
+
+/// Stops an nginx master and its workers (bounded: 10 s, then SIGKILL).
+fn stop(pid: u32) {
+    let alive = |pid: u32| Path::new(&format!("/proc/{pid}")).exists();
+    // TERM: nginx's fast shutdown, workers included (QUIT would wait for idle
+    // keep-alive connections).
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while alive(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if alive(pid) {
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-P", &pid.to_string()])
             .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while alive(pid) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        if alive(pid) {
-            let _ = Command::new("pkill")
-                .args(["-KILL", "-P", &pid.to_string()])
-                .status();
-            let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status();
-        }
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
     }
 }
