@@ -63,6 +63,12 @@ impl Nginx {
     /// relevant lines if a filter does not load.
     pub fn start(config: &NginxConfig) -> Result<Self> {
         let binary = binary(config.host)?;
+        // APISIX's conf carries each config in a Lua long string `[==[…]==]`.
+        if config.host == NginxHost::Apisix
+            && config.filters.iter().any(|f| f.config.contains("]==]"))
+        {
+            bail!("a filter config contains `]==]`, which cannot go into APISIX's Lua long string");
+        }
         let lualib = hosts_dir()?.join("prebuilt/apisix/lualib");
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let prefix = std::env::temp_dir().join(format!(
