@@ -582,6 +582,9 @@ pub fn facts(host: &dyn Host) -> Value {
     let detected = tollgate_kit::HostFacts::detect(host).name();
     let remove = host.remove_header(REQ, "x-remove-me");
     let authority = host.replace_header(REQ, ":authority", "facts.example");
+    // How a rewritten target reaches the upstream (the echo shows it).
+    let path = host.replace_header(REQ, ":path", "/facts%20x?q=2");
+    let args = host.set_property(&["args"], b"r=3");
     let mut properties = serde_json::Map::new();
     for path in [
         &["tollgate_probe_undeclared"][..],
@@ -608,6 +611,8 @@ pub fn facts(host: &dyn Host) -> Value {
         // Compared, not recorded: Kong reads `:authority` as its own `hostname:port`.
         "authority_took": read(":authority") == json!("facts.example"),
         "method_after": read(":method"),
+        "path_write": observe::status(&path),
+        "args_write": observe::status(&args),
         "properties": properties,
     })
 }

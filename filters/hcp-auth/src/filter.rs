@@ -401,6 +401,9 @@ fn apply_one(
         Mutation::Set(h, v) if h == ":authority" => {
             host.replace_header(map, facts.authority_header(), v)
         }
+        Mutation::Set(h, v) if h == ":path" => {
+            tollgate_kit::target::set_request_target(host, facts, v)
+        }
         Mutation::Set(h, v) => host.replace_header(map, h, v),
         Mutation::SetCookie(Some(c)) => host.replace_header(map, "cookie", c),
         Mutation::Remove(h) => removal::take_out(host, h, how),

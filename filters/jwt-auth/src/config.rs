@@ -331,7 +331,24 @@ impl Compiled {
     /// What this host cannot do with the config, as a config error naming the field.
     /// APISIX calls out only to `host:port`: a cluster name would fail every fetch, so
     /// every request would be refused for want of keys.
+    /// On Kong a rewritten `:path` never reaches the upstream (nginx sends the request
+    /// line as received), so a token in the query could not be taken out.
     pub fn check_host(&self, facts: tollgate_kit::HostFacts) -> Result<(), ConfigError> {
+        if facts.kind == tollgate_kit::HostKind::Kong {
+            for p in &self.providers {
+                let query = p
+                    .sources
+                    .iter()
+                    .position(|s| matches!(s, crate::extract::Source::Query { .. }));
+                if let Some(i) = query {
+                    return Err(ConfigError::new(
+                        format!("providers.{}.from[{i}]", p.name),
+                        "Kong sends the request's path upstream as received, so a token in the \
+                         query cannot be taken out: take tokens from a header or a cookie",
+                    ));
+                }
+            }
+        }
         if facts.kind != tollgate_kit::HostKind::Apisix {
             return Ok(());
         }

@@ -421,7 +421,7 @@ fn apply(
         let result = match m {
             Mutation::RemoveOwned(h) | Mutation::RemoveHeader(h) => removal::take_out(host, h, how),
             Mutation::SetHeader(h, v) => host.replace_header(map, h, v),
-            Mutation::SetPath(p) => host.replace_header(map, ":path", p),
+            Mutation::SetPath(p) => tollgate_kit::target::set_request_target(host, facts, p),
             Mutation::SetCookie(Some(c)) => host.replace_header(map, "cookie", c),
             Mutation::SetCookie(None) => removal::take_out(host, "cookie", how),
         };

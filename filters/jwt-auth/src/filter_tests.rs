@@ -946,3 +946,28 @@ fn a_callout_whose_answer_never_comes_is_forgotten_after_its_deadline() {
     );
     assert_eq!(awaited(&root), 1, "only B's callout is awaited");
 }
+
+#[test]
+fn on_kong_a_query_token_source_is_refused_at_configure_time() {
+    let config = json!({
+        "providers": {"idp": {"keys": {"jwks": serde_json::from_str::<serde_json::Value>(JWKS).unwrap()},
+                               "from": [{"header": "authorization", "prefix": "Bearer "}, {"query": "access_token"}]}},
+        "rules": [{"match": {"prefix": "/"}, "requires": {"provider": "idp"}}]
+    })
+    .to_string();
+    let mut root = JwtAuthRoot::default();
+    let err = root
+        .on_configure(&request_host(MockHost::kong()), config.as_bytes())
+        .unwrap_err();
+    assert!(
+        err.contains("providers.idp.from[1]") && err.contains("query"),
+        "{err}"
+    );
+    for base in [MockHost::new(), MockHost::apisix()] {
+        let mut root = JwtAuthRoot::default();
+        assert!(
+            root.on_configure(&request_host(base), config.as_bytes())
+                .is_ok()
+        );
+    }
+}

@@ -26,6 +26,7 @@ pub mod percent;
 pub mod removal;
 pub mod route;
 pub mod slot;
+pub mod target;
 pub mod types;
 
 #[cfg(target_arch = "wasm32")]

@@ -43,6 +43,7 @@ fn observed(r: &HttpResponse) -> Result<Value> {
             "x-remove-me": find("x-remove-me"),
             "host": find("host"),
             "method": echo["method"],
+            "path": echo["path"],
         }
     }))
 }
@@ -99,6 +100,9 @@ fn kong_profile_tells_the_truth() -> Result<()> {
     assert_eq!(f["authority_write"], "Ok");
     assert_eq!(f["authority_took"], false);
     assert_eq!(real["upstream"]["host"], json!(["edge.example"]));
+    // A rewritten target never reaches the upstream: the request line goes as received.
+    assert_eq!(f["path_write"], "Ok");
+    assert_eq!(real["upstream"]["path"], "/conformance/facts");
     // Custom properties only under `wasmx.`.
     let p = &f["properties"];
     assert_eq!(p["tollgate_credentials"]["set"], "NotFound");
@@ -128,6 +132,10 @@ fn apisix_profile_tells_the_truth() -> Result<()> {
     assert_eq!(f["authority_write"], "BadArgument");
     assert_eq!(real["upstream"]["host"], json!(["edge.example"]));
     assert_eq!(real["upstream"]["method"], "GET");
+    // `:path` is the URI whole (escaped again by nginx); the query is `$args`.
+    assert_eq!(f["path_write"], "Ok");
+    assert_eq!(f["args_write"], "Ok");
+    assert_eq!(real["upstream"]["path"], "/facts%2520x%3Fq=2?r=3");
     // Properties are nginx variables: only declared ones can be set.
     let p = &f["properties"];
     assert_eq!(p["tollgate_probe_undeclared"]["set"], "NotFound");

@@ -34,6 +34,11 @@ fn claims(extra: Value) -> Value {
 /// jwt-auth with inline keys: bearer tokens (plain or `dir` JWE) for `/`, a cookie
 /// token for `/web`, nothing for `/health`.
 fn jwt_config(keys: Value) -> Value {
+    jwt_config_from(keys, &json!([{"cookie": "session"}]))
+}
+
+/// The same, `/web` taking its token from `web_from`.
+fn jwt_config_from(keys: Value, web_from: &Value) -> Value {
     json!({
         "providers": {
             "idp": {
@@ -44,7 +49,7 @@ fn jwt_config(keys: Value) -> Value {
             "web": {
                 "issuer": "https://idp.test", "audiences": ["api"],
                 "keys": {"jwks": tokens::es_jwks().unwrap()},
-                "from": [{"cookie": "session"}],
+                "from": web_from,
                 "payload_header": "x-web-payload"
             }
         },
@@ -121,8 +126,26 @@ fn jwt_auth_flows_on_kong_and_apisix() -> Result<()> {
     for host in NginxHost::ALL {
         let app = Upstream::start()?;
         let keys = json!({"jwks": tokens::es_jwks()?});
-        let nginx = start(host, &app, vec![jwt_filter(&jwt_config(keys))?])?;
+        // Kong cannot take a token out of the query (a rewritten path never reaches the
+        // upstream there): such a config is refused, see below.
+        let web_from = match host {
+            NginxHost::Kong => json!([{"cookie": "session"}]),
+            NginxHost::Apisix => json!([{"cookie": "session"}, {"query": "access_token"}]),
+        };
+        let nginx = start(
+            host,
+            &app,
+            vec![jwt_filter(&jwt_config_from(keys, &web_from))?],
+        )?;
         let name = host.name();
+
+        // Decisions are made on the path in normal form: no escape to the public rule.
+        let escape = nginx.send(&HttpRequest::get("/health/../api"))?;
+        assert_eq!(
+            (escape.status, code(&escape).as_str()),
+            (401, "token_missing"),
+            "{name}"
+        );
 
         let none = nginx.send(&HttpRequest::get("/api"))?;
         assert_eq!(
@@ -169,6 +192,35 @@ fn jwt_auth_flows_on_kong_and_apisix() -> Result<()> {
             !cookies.contains(&token) && cookies.contains("theme=dark"),
             "{name}: {cookies}"
         );
+
+        // A path put in normal form goes upstream in that form, escapes intact, on
+        // APISIX; Kong sends the request line as received.
+        let odd = nginx.send(&bearer("/api//a%20b/./c", &token))?;
+        assert_eq!(odd.status, 200, "{name}: {}", odd.body_text());
+        let path = app
+            .seen()
+            .last()
+            .map(|s| s.path.clone())
+            .unwrap_or_default();
+        let expected = match host {
+            NginxHost::Apisix => "/api/a%20b/c",
+            NginxHost::Kong => "/api//a%20b/./c",
+        };
+        assert_eq!(path, expected, "{name}");
+
+        // A token in the query is taken out of the path the upstream sees (APISIX).
+        if host == NginxHost::Apisix {
+            let query = nginx.send(&HttpRequest::get(&format!(
+                "/web/page?a=1&access_token={token}&b=2"
+            )))?;
+            assert_eq!(query.status, 200, "{name}: query: {}", query.body_text());
+            let path = app
+                .seen()
+                .last()
+                .map(|s| s.path.clone())
+                .unwrap_or_default();
+            assert_eq!(path, "/web/page?a=1&b=2", "{name}");
+        }
 
         // A client's own copy of an owned header never reaches the upstream: APISIX
         // removes it; Kong cannot, so the request is refused before it is forwarded.
@@ -410,5 +462,21 @@ fn on_apisix_a_cluster_name_as_jwks_upstream_is_refused_at_configure_time() -> R
         "{}",
         nginx.log_tail()
     );
+    Ok(())
+}
+
+#[test]
+fn on_kong_a_token_in_the_query_is_refused_at_configure_time() -> Result<()> {
+    let app = Upstream::start()?;
+    let keys = json!({"jwks": tokens::es_jwks()?});
+    let config = jwt_config_from(
+        keys,
+        &json!([{"cookie": "session"}, {"query": "access_token"}]),
+    );
+    let started =
+        Nginx::start(&NginxConfig::new(NginxHost::Kong, app.addr()).filter(jwt_filter(&config)?));
+    let err = started.err().map(|e| format!("{e:#}")).unwrap_or_default();
+    assert!(err.contains("providers.web.from[1]"), "{err}");
+    assert!(app.seen().is_empty());
     Ok(())
 }

@@ -113,7 +113,7 @@ impl Profile {
             // APISIX: an nginx variable, declared; a path of several segments is no
             // variable name at all.
             Self::Apisix if path.len() > 1 => Err(Status::InternalFailure),
-            Self::Apisix if APISIX_VARIABLES.contains(&key.as_str()) => Ok(()),
+            Self::Apisix if APISIX_VARIABLES.contains(&key.as_str()) || key == "args" => Ok(()),
             Self::Apisix => Err(Status::NotFound),
         }
     }
@@ -124,8 +124,87 @@ impl Profile {
         matches!(self, Self::Kong)
     }
 
+    /// The request target the upstream receives: `sent` is what the client sent, `path`
+    /// what `:path` holds after the filters, `written` whether a filter wrote it, `args`
+    /// the `args` variable a filter set (APISIX).
+    pub fn upstream_target(
+        self,
+        sent: &str,
+        path: &str,
+        written: bool,
+        args: Option<&str>,
+    ) -> String {
+        match self {
+            Self::Envoy => path.to_string(),
+            // `proxy_pass` without a URI sends the request line as received.
+            Self::Kong => sent.to_string(),
+            Self::Apisix if !written => sent.to_string(),
+            // `:path` went into `r->uri` whole, which nginx escapes; the query is `$args`.
+            Self::Apisix => {
+                let query = match args {
+                    Some(args) => args,
+                    None => sent.split_once('?').map_or("", |(_, q)| q),
+                };
+                let mut target = nginx_escape_uri(path);
+                if !query.is_empty() {
+                    target.push('?');
+                    target.push_str(query);
+                }
+                target
+            }
+        }
+    }
+
     /// Whether only the root context may set the tick period (Kong traps otherwise).
     pub fn tick_period_from_root_only(self) -> bool {
         matches!(self, Self::Kong)
+    }
+}
+
+/// nginx's `ngx_escape_uri(…, NGX_ESCAPE_URI)`: control bytes, space, `#`, `%`, `?`,
+/// DEL and every byte from 0x80.
+fn nginx_escape_uri(uri: &str) -> String {
+    let mut out = String::with_capacity(uri.len());
+    for b in uri.bytes() {
+        if b <= b' ' || matches!(b, b'#' | b'%' | b'?') || b >= 0x7f {
+            out.push_str(&format!("%{b:02X}"));
+        } else {
+            out.push(char::from(b));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_host_sends_its_own_idea_of_a_rewritten_target() {
+        let sent = "/a//b?t=secret&x=1";
+        assert_eq!(
+            Profile::Envoy.upstream_target(sent, "/a/b?x=1", true, None),
+            "/a/b?x=1"
+        );
+        assert_eq!(
+            Profile::Kong.upstream_target(sent, "/a/b?x=1", true, None),
+            sent
+        );
+        assert_eq!(
+            Profile::Apisix.upstream_target(sent, "/a/b?x=1", true, None),
+            "/a/b%3Fx=1?t=secret&x=1"
+        );
+        assert_eq!(
+            Profile::Apisix.upstream_target(sent, "/a b", true, Some("x=1")),
+            "/a%20b?x=1"
+        );
+        assert_eq!(
+            Profile::Apisix.upstream_target(sent, "/a b", true, Some("")),
+            "/a%20b"
+        );
+        assert_eq!(
+            Profile::Apisix.upstream_target(sent, sent, false, None),
+            sent
+        );
     }
 }

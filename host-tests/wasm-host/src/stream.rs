@@ -535,6 +535,29 @@ impl<'p> StreamRun<'p> {
             .map_or(0, |b| len32(b))
     }
 
+    /// The target the upstream receives, as this profile's proxy sends it.
+    fn upstream_target(&mut self, headers: &mut Headers) {
+        let profile = self.profile();
+        let Some(data) = self.data() else {
+            return;
+        };
+        let sent = data
+            .info
+            .as_ref()
+            .and_then(|i| i.request_headers.iter().find(|(n, _)| n == ":path"))
+            .map(|(_, v)| v.clone());
+        let args = data
+            .filter_state
+            .get("args")
+            .map(|a| String::from_utf8_lossy(a).into_owned());
+        let written = data.target_written;
+        let (Some(sent), Some(slot)) = (sent, headers.iter_mut().find(|(n, _)| n == ":path"))
+        else {
+            return;
+        };
+        slot.1 = profile.upstream_target(&sent, &slot.1, written, args.as_deref());
+    }
+
     fn request_phase(&mut self) -> Result<UpstreamRequest, Stop> {
         let headers = self
             .data()
@@ -557,6 +580,7 @@ impl<'p> StreamRun<'p> {
             // The router adds this after the filter chain (route timeout, default 15 s).
             headers.push(("x-envoy-expected-rq-timeout-ms".into(), "15000".into()));
         }
+        self.upstream_target(&mut headers);
         Ok(UpstreamRequest {
             headers,
             body,

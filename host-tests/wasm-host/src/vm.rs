@@ -61,6 +61,8 @@ pub enum Effect {
 #[derive(Debug, Default)]
 pub struct ContextData {
     pub maps: HashMap<MapKind, Headers>,
+    /// A filter wrote the request's `:path`.
+    pub target_written: bool,
     pub buffers: HashMap<BufferKind, Vec<u8>>,
     pub info: Option<StreamInfo>,
     pub filter_state: HashMap<String, Vec<u8>>,

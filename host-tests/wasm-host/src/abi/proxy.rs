@@ -305,6 +305,12 @@ pub fn define(linker: &mut Linker<VmState>) -> Result<()> {
             let Some((key, value)) = authority_write(cx, profile, map, key, value)? else {
                 return Ok(());
             };
+            if map == MapKind::RequestHeaders
+                && key == ":path"
+                && let Some(ctx) = cx.data_mut().context()
+            {
+                ctx.target_written = true;
+            }
             // Kong replaces the first copy in place; the others stay (still sent).
             let drops_copies = map != MapKind::RequestHeaders || profile.removes_request_headers();
             with_map(cx.data_mut(), map, |m| {
