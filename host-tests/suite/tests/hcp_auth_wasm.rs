@@ -195,14 +195,19 @@ fn signed_bodies_are_hashed_and_bounded_even_on_apisix() -> Result<()> {
         // The whole body was held: it goes up with its length, not chunked.
         assert_eq!(up.header("content-length"), Some("11"), "{profile:?}");
         assert_eq!(up.header("transfer-encoding"), None, "{profile:?}");
-        // The query goes up in the canonical form that was signed.
+        // The query goes up in the canonical form that was signed; Kong sends the
+        // request line as received (the S3 server canonicalizes it again).
         let listed = p.send(verified(
             profile,
             Request::get("/bucket?prefix=a+b&list-type=2"),
         ))?;
+        let expected = match profile {
+            Profile::Kong => "/bucket?prefix=a+b&list-type=2",
+            Profile::Envoy | Profile::Apisix => "/bucket?list-type=2&prefix=a%20b",
+        };
         assert_eq!(
             listed.upstream.as_ref().unwrap().path(),
-            "/bucket?list-type=2&prefix=a%20b",
+            expected,
             "{profile:?}"
         );
         let big = p.send(verified(
