@@ -277,20 +277,23 @@ fn resume(
     if ready.is_empty() {
         return;
     }
+    let mut switched = false;
     for waiter in ready {
         let Some(core) = waiter.stream.upgrade() else {
             continue;
         };
-        if Some(waiter.context_id) != current
-            && host.set_effective_context(waiter.context_id).is_err()
-        {
-            continue;
+        if Some(waiter.context_id) != current {
+            if host.set_effective_context(waiter.context_id).is_err() {
+                continue;
+            }
+            switched = true;
         }
         if evaluate(host, shared, &core, false) == HeadersAction::Continue {
             let _ = host.continue_stream(StreamKind::Request);
         }
     }
-    if let Some(id) = current {
+    // Back to the stream whose callback this is, if another one was entered.
+    if let Some(id) = current.filter(|_| switched) {
         let _ = host.set_effective_context(id);
     }
 }

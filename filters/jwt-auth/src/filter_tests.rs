@@ -971,3 +971,133 @@ fn on_kong_a_query_token_source_is_refused_at_configure_time() {
         );
     }
 }
+
+#[test]
+fn without_a_timer_only_the_request_that_started_a_refresh_waits_for_it() {
+    let host = request_host(MockHost::apisix());
+    set_token(&host, &sign("k1", claims()));
+    let mut root = configured(&host, &remote_config());
+    let mut first = root.new_stream(&host, 2).unwrap();
+    let _ = first.on_request_headers(&host, 4, true);
+    let call = host.state.borrow().http_calls[0].token;
+    answer(&host, "200", JWKS.as_bytes());
+    first.on_http_call_response(&host, call, 1, JWKS.len(), 0);
+    set_time(&host, NOW + 481);
+    let mut second = root.new_stream(&host, 3).unwrap();
+    assert_eq!(
+        second.on_request_headers(&host, 4, true),
+        HeadersAction::StopIteration
+    );
+    // The refresh is under way, made by `second`: a third request uses the keys it has.
+    set_token(&host, &sign("k1", claims()));
+    let mut third = root.new_stream(&host, 4).unwrap();
+    assert_eq!(
+        third.on_request_headers(&host, 4, true),
+        HeadersAction::Continue
+    );
+    assert_eq!(host.state.borrow().http_calls.len(), 2);
+}
+
+#[test]
+fn on_envoy_a_fetch_the_root_made_wakes_every_request_waiting_for_it() {
+    let host = host_with(Some(&sign("k1", claims())));
+    let mut root = configured(&host, &remote_config());
+    // The tick starts the first fetch, from the root.
+    root.on_tick(&host);
+    let root_call = host.state.borrow().http_calls[0].token;
+    let mut a = root.new_stream(&host, 2).unwrap();
+    let mut b = root.new_stream(&host, 3).unwrap();
+    assert_eq!(
+        a.on_request_headers(&host, 4, true),
+        HeadersAction::StopIteration
+    );
+    assert_eq!(
+        b.on_request_headers(&host, 4, true),
+        HeadersAction::StopIteration
+    );
+    assert_eq!(
+        host.state.borrow().http_calls.len(),
+        1,
+        "both joined the root's fetch"
+    );
+    let switches = hostcalls(&host, "proxy_set_effective_context");
+    answer(&host, "200", JWKS.as_bytes());
+    root.on_http_call_response(&host, root_call, 1, JWKS.len(), 0);
+    assert_eq!(host.state.borrow().continued.len(), 2);
+    // One switch into each waiting stream.
+    assert_eq!(
+        hostcalls(&host, "proxy_set_effective_context") - switches,
+        2
+    );
+}
+
+#[test]
+fn a_stream_woken_by_its_own_callout_needs_no_context_switch() {
+    let host = request_host(MockHost::apisix());
+    set_token(&host, &sign("k1", claims()));
+    let mut root = configured(&host, &remote_config());
+    let mut a = root.new_stream(&host, 2).unwrap();
+    let _ = a.on_request_headers(&host, 4, true);
+    let call = host.state.borrow().http_calls[0].token;
+    let switches = hostcalls(&host, "proxy_set_effective_context");
+    answer(&host, "200", JWKS.as_bytes());
+    a.on_http_call_response(&host, call, 1, JWKS.len(), 0);
+    assert_eq!(host.state.borrow().continued, vec![StreamKind::Request]);
+    assert_eq!(hostcalls(&host, "proxy_set_effective_context"), switches);
+}
+
+#[test]
+fn a_waiting_request_that_goes_away_is_not_kept() {
+    let host = request_host(MockHost::apisix());
+    set_token(&host, &sign("k1", claims()));
+    let mut root = configured(&host, &remote_config());
+    let mut a = root.new_stream(&host, 2).unwrap();
+    let _ = a.on_request_headers(&host, 4, true);
+    let mut b = root.new_stream(&host, 3).unwrap();
+    let _ = b.on_request_headers(&host, 4, true);
+    drop(a);
+    let b_call = host.state.borrow().http_calls[1].token;
+    answer(&host, "200", JWKS.as_bytes());
+    b.on_http_call_response(&host, b_call, 1, JWKS.len(), 0);
+    let waiters = root.shared.as_ref().unwrap().borrow().waiters.len();
+    assert_eq!(waiters, 0);
+}
+
+#[test]
+fn only_apisix_is_told_which_variable_to_declare() {
+    for (base, hint) in [(MockHost::apisix(), true), (MockHost::kong(), false)] {
+        let host = request_host(base.failing("proxy_set_property", tollgate_kit::Status::NotFound));
+        set_token(&host, &sign("k1", claims()));
+        let mut root = configured(&host, &inline_config());
+        let mut s = root.new_stream(&host, 2).unwrap();
+        let _ = s.on_request_headers(&host, 4, true);
+        let logs = host.state.borrow().logs.clone();
+        let warning = logs
+            .iter()
+            .find(|(_, m)| m.contains("cannot pass credentials"))
+            .map(|(_, m)| m.clone())
+            .unwrap();
+        assert_eq!(
+            warning.contains("set $tollgate_credentials ''"),
+            hint,
+            "{warning}"
+        );
+    }
+}
+
+#[test]
+fn on_envoy_a_streams_own_fetch_wakes_the_others_and_returns_to_it() {
+    let host = host_with(Some(&sign("k1", claims())));
+    let mut root = configured(&host, &remote_config());
+    let mut a = root.new_stream(&host, 2).unwrap();
+    let mut b = root.new_stream(&host, 3).unwrap();
+    assert_eq!(a.on_request_headers(&host, 4, true), HeadersAction::StopIteration);
+    assert_eq!(b.on_request_headers(&host, 4, true), HeadersAction::StopIteration);
+    let call = host.state.borrow().http_calls[0].token;
+    let switches = hostcalls(&host, "proxy_set_effective_context");
+    answer(&host, "200", JWKS.as_bytes());
+    a.on_http_call_response(&host, call, 1, JWKS.len(), 0);
+    assert_eq!(host.state.borrow().continued.len(), 2);
+    // Into B, then back to A (whose callback this is).
+    assert_eq!(hostcalls(&host, "proxy_set_effective_context") - switches, 2);
+}
