@@ -577,7 +577,7 @@ fn refresh_on_request_path(
         sh.fetcher.poll(host, p, now, &mut results);
         sh.record(host, &results);
         // Only a fetch this request made can wake it (no timer, no context switch).
-        if sh.fetcher.dispatches() != calls && sh.fetcher.in_flight(p, now) {
+        if sh.fetcher.dispatches() != calls {
             sh.wait_for(host, core_ref, p, now, true);
             return true;
         }

@@ -933,18 +933,24 @@ fn a_callout_whose_answer_never_comes_is_forgotten_after_its_deadline() {
         a.on_request_headers(&host, 4, true),
         HeadersAction::StopIteration
     );
-    // The client goes away; its callout is never answered to anyone.
-    drop(a);
-    let awaited = |root: &JwtAuthRoot| root.shared.as_ref().unwrap().borrow().fetcher.awaited();
-    assert_eq!(awaited(&root), 1);
-    // Past the callout's timeout, the next fetch finds it gone.
-    set_time(&host, NOW + 4);
     let mut b = root.new_stream(&host, 3).unwrap();
     assert_eq!(
         b.on_request_headers(&host, 4, true),
         HeadersAction::StopIteration
     );
-    assert_eq!(awaited(&root), 1, "only B's callout is awaited");
+    // The clients go away; their callouts are never answered to anyone.
+    drop((a, b));
+    let awaited = |root: &JwtAuthRoot| root.shared.as_ref().unwrap().borrow().fetcher.awaited();
+    assert_eq!(awaited(&root), 2);
+    // Past the callouts' timeout, the next fetch finds them gone.
+    set_time(&host, NOW + 4);
+    set_token(&host, &sign("k1", claims()));
+    let mut c = root.new_stream(&host, 4).unwrap();
+    assert_eq!(
+        c.on_request_headers(&host, 4, true),
+        HeadersAction::StopIteration
+    );
+    assert_eq!(awaited(&root), 1, "only C's callout is awaited");
 }
 
 #[test]
@@ -1091,13 +1097,22 @@ fn on_envoy_a_streams_own_fetch_wakes_the_others_and_returns_to_it() {
     let mut root = configured(&host, &remote_config());
     let mut a = root.new_stream(&host, 2).unwrap();
     let mut b = root.new_stream(&host, 3).unwrap();
-    assert_eq!(a.on_request_headers(&host, 4, true), HeadersAction::StopIteration);
-    assert_eq!(b.on_request_headers(&host, 4, true), HeadersAction::StopIteration);
+    assert_eq!(
+        a.on_request_headers(&host, 4, true),
+        HeadersAction::StopIteration
+    );
+    assert_eq!(
+        b.on_request_headers(&host, 4, true),
+        HeadersAction::StopIteration
+    );
     let call = host.state.borrow().http_calls[0].token;
     let switches = hostcalls(&host, "proxy_set_effective_context");
     answer(&host, "200", JWKS.as_bytes());
     a.on_http_call_response(&host, call, 1, JWKS.len(), 0);
     assert_eq!(host.state.borrow().continued.len(), 2);
     // Into B, then back to A (whose callback this is).
-    assert_eq!(hostcalls(&host, "proxy_set_effective_context") - switches, 2);
+    assert_eq!(
+        hostcalls(&host, "proxy_set_effective_context") - switches,
+        2
+    );
 }

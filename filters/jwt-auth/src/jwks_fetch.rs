@@ -464,13 +464,6 @@ impl Fetcher {
         }
     }
 
-    pub fn in_flight(&self, provider: usize, now: u64) -> bool {
-        match self.slots.get(provider) {
-            Some(Some(slot)) => slot.state.in_flight(now),
-            _ => false,
-        }
-    }
-
     /// When the fetch for `provider` was last successful (0: never).
     pub fn fetched_at(&self, provider: usize) -> u64 {
         match self.slots.get(provider) {
