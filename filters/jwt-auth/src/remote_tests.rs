@@ -117,3 +117,12 @@ fn failures_of_one_round_do_not_compound_the_backoff() {
     let second = s.failed(first, &p);
     assert_eq!(second - first, 2 * (first - 1_000));
 }
+
+#[test]
+fn a_failure_while_deferring_to_another_worker_still_counts() {
+    let mut s = RemoteState::default();
+    // Another worker held the fetch until 5_000; ours, started anyway, fails before that.
+    s.defer(5_000);
+    s.failed(1_000, &P);
+    assert_eq!(s.failures(), 1);
+}
