@@ -391,3 +391,17 @@ fn on_kong_a_second_host_header_does_not_stop_tenant_routing() {
     );
     assert_eq!(header(&host, "host").as_deref(), Some("acme.hcp.test"));
 }
+
+#[test]
+fn on_apisix_a_rewritten_target_goes_in_as_nginx_keeps_it() {
+    let headers = [(":method", "GET"), (":path", "/mapi//x%20y?a=1"), ("host", "edge")];
+    let host = MockHost::apisix()
+        .with_headers(MapKind::RequestHeaders, &headers)
+        .with_time(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+        .with_property(&[CREDENTIALS_PROPERTY], CLAIMS);
+    let mut s = stream(&host);
+    assert_eq!(s.on_request_headers(&host, 3, true), HeadersAction::Continue);
+    // The path decoded (nginx escapes it again), the query in `$args`.
+    assert_eq!(header(&host, ":path").as_deref(), Some("/mapi/x y"));
+    assert_eq!(host.property(&["args"]).unwrap().as_deref(), Some(&b"a=1"[..]));
+}
