@@ -38,6 +38,25 @@ fn header(host: &MockHost, name: &str) -> Option<String> {
         .map(|(_, v)| v.clone())
 }
 
+/// Runs a stream on `host` and checks that it was refused with `status` and `code`;
+/// returns the stream and the reply for further checks.
+fn assert_refused(
+    host: &MockHost,
+    status: u32,
+    code: &str,
+) -> (Box<dyn StreamFilter>, tollgate_kit::mock::RecordedReply) {
+    let mut s = stream(host);
+    assert_eq!(
+        s.on_request_headers(host, 4, true),
+        HeadersAction::StopIteration
+    );
+    let reply = host.state.borrow().local_reply.clone().unwrap();
+    assert_eq!(reply.status, status);
+    let body = String::from_utf8(reply.body.clone()).unwrap();
+    assert!(body.contains(code), "{body}");
+    (s, reply)
+}
+
 fn metric(host: &MockHost, name: &str) -> u64 {
     let state = host.state.borrow();
     state
@@ -93,18 +112,7 @@ fn management_requests_get_the_hcp_header_and_the_tenant_host() {
 fn refusals_are_json_logged_at_debug_and_counted_without_values() {
     let bad = br#"{"username": "alice", "password": "pw", "tenant": "ac me"}"#;
     let host = host("GET", "/mapi/tenants", &[], Some(bad));
-    let mut s = stream(&host);
-    assert_eq!(
-        s.on_request_headers(&host, 3, true),
-        HeadersAction::StopIteration
-    );
-    let reply = host.state.borrow().local_reply.clone().unwrap();
-    assert_eq!(reply.status, 401);
-    assert!(
-        String::from_utf8(reply.body)
-            .unwrap()
-            .contains("tenant_invalid")
-    );
+    let (mut s, reply) = assert_refused(&host, 401, "tenant_invalid");
     assert!(
         reply
             .headers
@@ -306,18 +314,7 @@ fn the_payload_header_alone_is_no_credentials() {
     use base64::Engine as _;
     let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(CLAIMS);
     let host = host("GET", "/mapi/x", &[("x-p", &payload)], None);
-    let mut s = stream(&host);
-    assert_eq!(
-        s.on_request_headers(&host, 4, true),
-        HeadersAction::StopIteration
-    );
-    let reply = host.state.borrow().local_reply.clone().unwrap();
-    assert_eq!(reply.status, 401);
-    assert!(
-        String::from_utf8(reply.body)
-            .unwrap()
-            .contains("credentials_missing")
-    );
+    assert_refused(&host, 401, "credentials_missing");
 }
 
 /// A `GET /mapi/x` on a Kong-like host, with the credentials where Kong keeps them.
@@ -365,18 +362,7 @@ fn a_host_that_ignores_the_authority_write_fails_closed() {
 fn on_kong_two_authorization_headers_are_refused() {
     let two = [("authorization", "a"), ("authorization", "b")];
     let host = kong_host(MockHost::kong(), &two);
-    let mut s = stream(&host);
-    assert_eq!(
-        s.on_request_headers(&host, 5, true),
-        HeadersAction::StopIteration
-    );
-    let reply = host.state.borrow().local_reply.clone().unwrap();
-    assert_eq!(reply.status, 400);
-    assert!(
-        String::from_utf8(reply.body)
-            .unwrap()
-            .contains("header_not_removable")
-    );
+    assert_refused(&host, 400, "header_not_removable");
 }
 
 #[test]
@@ -394,14 +380,24 @@ fn on_kong_a_second_host_header_does_not_stop_tenant_routing() {
 
 #[test]
 fn on_apisix_a_rewritten_target_goes_in_as_nginx_keeps_it() {
-    let headers = [(":method", "GET"), (":path", "/mapi//x%20y?a=1"), ("host", "edge")];
+    let headers = [
+        (":method", "GET"),
+        (":path", "/mapi//x%20y?a=1"),
+        ("host", "edge"),
+    ];
     let host = MockHost::apisix()
         .with_headers(MapKind::RequestHeaders, &headers)
         .with_time(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
         .with_property(&[CREDENTIALS_PROPERTY], CLAIMS);
     let mut s = stream(&host);
-    assert_eq!(s.on_request_headers(&host, 3, true), HeadersAction::Continue);
+    assert_eq!(
+        s.on_request_headers(&host, 3, true),
+        HeadersAction::Continue
+    );
     // The path decoded (nginx escapes it again), the query in `$args`.
     assert_eq!(header(&host, ":path").as_deref(), Some("/mapi/x y"));
-    assert_eq!(host.property(&["args"]).unwrap().as_deref(), Some(&b"a=1"[..]));
+    assert_eq!(
+        host.property(&["args"]).unwrap().as_deref(),
+        Some(&b"a=1"[..])
+    );
 }

@@ -140,11 +140,7 @@ fn denies_with_rfc6750_and_json_without_echoing_the_token() {
     let token = sign("k1", c);
     let host = host_with(Some(&token));
     let mut root = configured(&host, &inline_config());
-    let mut stream = root.new_stream(&host, 2).unwrap();
-    assert_eq!(
-        stream.on_request_headers(&host, 4, true),
-        HeadersAction::StopIteration
-    );
+    let mut stream = held(&mut root, &host, 2);
     assert_eq!(
         stream.on_request_body(&host, 10, true),
         BodyAction::StopNoBuffer
@@ -209,6 +205,24 @@ fn set_token(host: &MockHost, token: &str) {
 
 fn set_time(host: &MockHost, secs: u64) {
     host.state.borrow_mut().now = Some(UNIX_EPOCH + Duration::from_secs(secs));
+}
+
+/// `base` with a `GET /api` request carrying a signed token, and a root with remote keys.
+fn remote_on(base: MockHost) -> (MockHost, JwtAuthRoot) {
+    let host = request_host(base);
+    set_token(&host, &sign("k1", claims()));
+    let root = configured(&host, &remote_config());
+    (host, root)
+}
+
+/// A new stream `id` for the host's current request, held after its headers.
+fn held(root: &mut JwtAuthRoot, host: &MockHost, id: u32) -> Box<dyn StreamFilter> {
+    let mut stream = root.new_stream(host, id).unwrap();
+    assert_eq!(
+        stream.on_request_headers(host, 4, true),
+        HeadersAction::StopIteration
+    );
+    stream
 }
 
 #[test]
@@ -294,11 +308,7 @@ fn unknown_kid_refetches_once_then_is_refused() {
     let token = sign("rotated", claims());
     set_token(&host, &token);
     set_time(&host, NOW + 5);
-    let mut stream = root.new_stream(&host, 2).unwrap();
-    assert_eq!(
-        stream.on_request_headers(&host, 4, true),
-        HeadersAction::StopIteration
-    );
+    let mut stream = held(&mut root, &host, 2);
     assert_eq!(
         host.state.borrow().http_calls.len(),
         2,
@@ -315,11 +325,7 @@ fn unknown_kid_refetches_once_then_is_refused() {
     );
     // A second unknown-kid token within the interval is refused without a fetch.
     host.state.borrow_mut().local_reply = None;
-    let mut stream = root.new_stream(&host, 3).unwrap();
-    assert_eq!(
-        stream.on_request_headers(&host, 4, true),
-        HeadersAction::StopIteration
-    );
+    let _stream = held(&mut root, &host, 3);
     assert_eq!(host.state.borrow().http_calls.len(), 2);
     assert!(host.state.borrow().local_reply.is_some());
 }
@@ -342,11 +348,7 @@ fn cached_tokens_skip_verification_but_not_expiry() {
     drop(shared);
     set_time(&host, NOW + 71);
     set_token(&host, &token);
-    let mut s = root.new_stream(&host, 9).unwrap();
-    assert_eq!(
-        s.on_request_headers(&host, 4, true),
-        HeadersAction::StopIteration
-    );
+    let _s = held(&mut root, &host, 9);
 }
 
 /// On hosts that ignore `proxy_set_effective_context` (APISIX, Kong) a waiting request
@@ -358,16 +360,8 @@ fn each_waiting_request_owns_its_fetch(host: MockHost, ticks: bool) {
     if ticks {
         root.on_tick(&host);
     }
-    let mut a = root.new_stream(&host, 2).unwrap();
-    assert_eq!(
-        a.on_request_headers(&host, 4, true),
-        HeadersAction::StopIteration
-    );
-    let mut b = root.new_stream(&host, 3).unwrap();
-    assert_eq!(
-        b.on_request_headers(&host, 4, true),
-        HeadersAction::StopIteration
-    );
+    let mut a = held(&mut root, &host, 2);
+    let mut b = held(&mut root, &host, 3);
     let calls: Vec<u32> = host
         .state
         .borrow()
@@ -564,11 +558,7 @@ fn a_host_that_cannot_rewrite_headers_fails_closed() {
     let host = request_host(MockHost::without(&["proxy_replace_header_map_value"]));
     set_token(&host, &token);
     let mut root = configured(&host, &inline_config());
-    let mut stream = root.new_stream(&host, 2).unwrap();
-    assert_eq!(
-        stream.on_request_headers(&host, 4, true),
-        HeadersAction::StopIteration
-    );
+    let _stream = held(&mut root, &host, 2);
     let reply = host.state.borrow().local_reply.clone().unwrap();
     assert_eq!(reply.status, 500);
     assert!(String::from_utf8(reply.body).unwrap().contains("internal"));
@@ -578,11 +568,7 @@ fn a_host_that_cannot_rewrite_headers_fails_closed() {
 fn unreadable_headers_fail_closed() {
     let host = MockHost::without(&["proxy_get_header_map_pairs"]);
     let mut root = configured(&host, &inline_config());
-    let mut stream = root.new_stream(&host, 2).unwrap();
-    assert_eq!(
-        stream.on_request_headers(&host, 4, true),
-        HeadersAction::StopIteration
-    );
+    let _stream = held(&mut root, &host, 2);
     assert_eq!(
         host.state.borrow().local_reply.as_ref().unwrap().status,
         500
@@ -634,17 +620,9 @@ fn inline_keys_need_no_timer() {
 fn a_waiting_request_is_not_given_up_before_its_wait_runs_out() {
     let host = host_with(Some(&sign("k1", claims())));
     let mut root = configured(&host, &remote_config());
-    let mut stream = root.new_stream(&host, 2).unwrap();
-    assert_eq!(
-        stream.on_request_headers(&host, 4, true),
-        HeadersAction::StopIteration
-    );
+    let _stream = held(&mut root, &host, 2);
     // A second waiting request does not set the tick again.
-    let mut other = root.new_stream(&host, 3).unwrap();
-    assert_eq!(
-        other.on_request_headers(&host, 4, true),
-        HeadersAction::StopIteration
-    );
+    let _other = held(&mut root, &host, 3);
     assert_eq!(
         hostcalls(&host, "proxy_set_tick_period_milliseconds"),
         2,
@@ -667,14 +645,8 @@ fn a_waiting_request_is_not_given_up_before_its_wait_runs_out() {
 
 #[test]
 fn without_a_timer_a_due_refresh_starts_on_the_request_path() {
-    let host = request_host(MockHost::apisix());
-    set_token(&host, &sign("k1", claims()));
-    let mut root = configured(&host, &remote_config());
-    let mut first = root.new_stream(&host, 2).unwrap();
-    assert_eq!(
-        first.on_request_headers(&host, 4, true),
-        HeadersAction::StopIteration
-    );
+    let (host, mut root) = remote_on(MockHost::apisix());
+    let mut first = held(&mut root, &host, 2);
     let call = host.state.borrow().http_calls[0].token;
     answer(&host, "200", JWKS.as_bytes());
     first.on_http_call_response(&host, call, 1, JWKS.len(), 0);
@@ -689,11 +661,7 @@ fn without_a_timer_a_due_refresh_starts_on_the_request_path() {
     // At 80 % of the cache time the request that notices waits for the refresh.
     set_time(&host, NOW + 481);
     set_token(&host, &sign("k1", claims()));
-    let mut third = root.new_stream(&host, 4).unwrap();
-    assert_eq!(
-        third.on_request_headers(&host, 4, true),
-        HeadersAction::StopIteration
-    );
+    let _third = held(&mut root, &host, 4);
     assert_eq!(host.state.borrow().http_calls.len(), 2);
 }
 
@@ -759,11 +727,7 @@ fn a_failure_backoff_held_by_another_worker_is_not_waited_for() {
         .insert(lock.clone(), (format!("{until},3").into_bytes(), 7));
     set_token(&host, &sign("rotated", claims()));
     set_time(&host, NOW + 31);
-    let mut stream = root.new_stream(&host, 2).unwrap();
-    assert_eq!(
-        stream.on_request_headers(&host, 4, true),
-        HeadersAction::StopIteration
-    );
+    let _stream = held(&mut root, &host, 2);
     let reply = host.state.borrow().local_reply.clone().unwrap();
     assert!(
         String::from_utf8(reply.body)
@@ -777,11 +741,7 @@ fn a_failure_backoff_held_by_another_worker_is_not_waited_for() {
         .insert(lock, (format!("{until},0").into_bytes(), 8));
     host.state.borrow_mut().local_reply = None;
     set_time(&host, NOW + 62);
-    let mut stream = root.new_stream(&host, 3).unwrap();
-    assert_eq!(
-        stream.on_request_headers(&host, 4, true),
-        HeadersAction::StopIteration
-    );
+    let _stream = held(&mut root, &host, 3);
     assert!(
         host.state.borrow().local_reply.is_none(),
         "waits for the other worker"
@@ -865,11 +825,7 @@ fn on_kong_a_stripped_token_is_emptied_in_place() {
 fn on_kong_a_request_carrying_an_owned_header_is_refused() {
     let host = kong_with(&sign("k1", claims()), true);
     let mut root = configured(&host, &inline_config());
-    let mut s = root.new_stream(&host, 2).unwrap();
-    assert_eq!(
-        s.on_request_headers(&host, 4, true),
-        HeadersAction::StopIteration
-    );
+    let _s = held(&mut root, &host, 2);
     let reply = host.state.borrow().local_reply.clone().unwrap();
     assert_eq!(reply.status, 400);
     let body = String::from_utf8(reply.body).unwrap();
@@ -925,19 +881,9 @@ fn on_apisix_a_cluster_name_as_jwks_upstream_is_refused_at_configure_time() {
 
 #[test]
 fn a_callout_whose_answer_never_comes_is_forgotten_after_its_deadline() {
-    let host = request_host(MockHost::apisix());
-    set_token(&host, &sign("k1", claims()));
-    let mut root = configured(&host, &remote_config());
-    let mut a = root.new_stream(&host, 2).unwrap();
-    assert_eq!(
-        a.on_request_headers(&host, 4, true),
-        HeadersAction::StopIteration
-    );
-    let mut b = root.new_stream(&host, 3).unwrap();
-    assert_eq!(
-        b.on_request_headers(&host, 4, true),
-        HeadersAction::StopIteration
-    );
+    let (host, mut root) = remote_on(MockHost::apisix());
+    let a = held(&mut root, &host, 2);
+    let b = held(&mut root, &host, 3);
     // The clients go away; their callouts are never answered to anyone.
     drop((a, b));
     let awaited = |root: &JwtAuthRoot| root.shared.as_ref().unwrap().borrow().fetcher.awaited();
@@ -945,11 +891,7 @@ fn a_callout_whose_answer_never_comes_is_forgotten_after_its_deadline() {
     // Past the callouts' timeout, the next fetch finds them gone.
     set_time(&host, NOW + 4);
     set_token(&host, &sign("k1", claims()));
-    let mut c = root.new_stream(&host, 4).unwrap();
-    assert_eq!(
-        c.on_request_headers(&host, 4, true),
-        HeadersAction::StopIteration
-    );
+    let _c = held(&mut root, &host, 4);
     assert_eq!(awaited(&root), 1, "only C's callout is awaited");
 }
 
@@ -980,20 +922,14 @@ fn on_kong_a_query_token_source_is_refused_at_configure_time() {
 
 #[test]
 fn without_a_timer_only_the_request_that_started_a_refresh_waits_for_it() {
-    let host = request_host(MockHost::apisix());
-    set_token(&host, &sign("k1", claims()));
-    let mut root = configured(&host, &remote_config());
+    let (host, mut root) = remote_on(MockHost::apisix());
     let mut first = root.new_stream(&host, 2).unwrap();
     let _ = first.on_request_headers(&host, 4, true);
     let call = host.state.borrow().http_calls[0].token;
     answer(&host, "200", JWKS.as_bytes());
     first.on_http_call_response(&host, call, 1, JWKS.len(), 0);
     set_time(&host, NOW + 481);
-    let mut second = root.new_stream(&host, 3).unwrap();
-    assert_eq!(
-        second.on_request_headers(&host, 4, true),
-        HeadersAction::StopIteration
-    );
+    let _second = held(&mut root, &host, 3);
     // The refresh is under way, made by `second`: a third request uses the keys it has.
     set_token(&host, &sign("k1", claims()));
     let mut third = root.new_stream(&host, 4).unwrap();
@@ -1011,16 +947,8 @@ fn on_envoy_a_fetch_the_root_made_wakes_every_request_waiting_for_it() {
     // The tick starts the first fetch, from the root.
     root.on_tick(&host);
     let root_call = host.state.borrow().http_calls[0].token;
-    let mut a = root.new_stream(&host, 2).unwrap();
-    let mut b = root.new_stream(&host, 3).unwrap();
-    assert_eq!(
-        a.on_request_headers(&host, 4, true),
-        HeadersAction::StopIteration
-    );
-    assert_eq!(
-        b.on_request_headers(&host, 4, true),
-        HeadersAction::StopIteration
-    );
+    let _a = held(&mut root, &host, 2);
+    let _b = held(&mut root, &host, 3);
     assert_eq!(
         host.state.borrow().http_calls.len(),
         1,
@@ -1039,9 +967,7 @@ fn on_envoy_a_fetch_the_root_made_wakes_every_request_waiting_for_it() {
 
 #[test]
 fn a_stream_woken_by_its_own_callout_needs_no_context_switch() {
-    let host = request_host(MockHost::apisix());
-    set_token(&host, &sign("k1", claims()));
-    let mut root = configured(&host, &remote_config());
+    let (host, mut root) = remote_on(MockHost::apisix());
     let mut a = root.new_stream(&host, 2).unwrap();
     let _ = a.on_request_headers(&host, 4, true);
     let call = host.state.borrow().http_calls[0].token;
@@ -1054,9 +980,7 @@ fn a_stream_woken_by_its_own_callout_needs_no_context_switch() {
 
 #[test]
 fn a_waiting_request_that_goes_away_is_not_kept() {
-    let host = request_host(MockHost::apisix());
-    set_token(&host, &sign("k1", claims()));
-    let mut root = configured(&host, &remote_config());
+    let (host, mut root) = remote_on(MockHost::apisix());
     let mut a = root.new_stream(&host, 2).unwrap();
     let _ = a.on_request_headers(&host, 4, true);
     let mut b = root.new_stream(&host, 3).unwrap();
@@ -1095,16 +1019,8 @@ fn only_apisix_is_told_which_variable_to_declare() {
 fn on_envoy_a_streams_own_fetch_wakes_the_others_and_returns_to_it() {
     let host = host_with(Some(&sign("k1", claims())));
     let mut root = configured(&host, &remote_config());
-    let mut a = root.new_stream(&host, 2).unwrap();
-    let mut b = root.new_stream(&host, 3).unwrap();
-    assert_eq!(
-        a.on_request_headers(&host, 4, true),
-        HeadersAction::StopIteration
-    );
-    assert_eq!(
-        b.on_request_headers(&host, 4, true),
-        HeadersAction::StopIteration
-    );
+    let mut a = held(&mut root, &host, 2);
+    let _b = held(&mut root, &host, 3);
     let call = host.state.borrow().http_calls[0].token;
     let switches = hostcalls(&host, "proxy_set_effective_context");
     answer(&host, "200", JWKS.as_bytes());
