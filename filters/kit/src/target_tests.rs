@@ -1,5 +1,4 @@
 use super::*;
-use crate::Host as _;
 use crate::mock::MockHost;
 
 #[test]
