@@ -9,6 +9,7 @@ use std::time::UNIX_EPOCH;
 use tollgate_kit::config;
 use tollgate_kit::filter::Callouts;
 use tollgate_kit::host::{LocalReply, Pairs};
+use tollgate_kit::pairs::first as header;
 use tollgate_kit::removal::{self, Intent, Removal};
 use tollgate_kit::slot::ConfigSlot;
 use tollgate_kit::{
@@ -21,9 +22,7 @@ use crate::credentials;
 use crate::decide::{Decision, Mutation, Rejection, RequestView, path_rejection, reject};
 use crate::sigv4::sha256_hex;
 
-/// The stream property jwt-auth fills with the verified claims, credentials included;
-/// its path on each host comes from [`HostFacts::stream_property`].
-pub const CREDENTIALS_PROPERTY: &str = "tollgate_credentials";
+pub use tollgate_kit::contract::CREDENTIALS_PROPERTY;
 
 /// Counters by group (`""` or `"denied."`) and name: `hcp_auth.<group><name>`.
 type Counters = tollgate_kit::counters::Counters<(&'static str, &'static str)>;
@@ -88,13 +87,6 @@ pub struct HcpAuthStream {
     credentials: Option<Result<credentials::Credentials, credentials::Problem>>,
     state: State,
     buffered: usize,
-}
-
-fn header<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
-    pairs
-        .iter()
-        .find(|(k, _)| k == name)
-        .map_or("", |(_, v)| v.as_str())
 }
 
 fn mode_counter(mode: Mode) -> &'static str {

@@ -182,7 +182,7 @@ fn default_true() -> bool {
     true
 }
 fn default_payload_header() -> String {
-    "x-tollgate-jwt-payload".into()
+    tollgate_kit::contract::PAYLOAD_HEADER.into()
 }
 
 /// Verification keys: exactly one of the forms.

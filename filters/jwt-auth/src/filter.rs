@@ -15,6 +15,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use tollgate_kit::config;
 use tollgate_kit::filter::Callouts;
 use tollgate_kit::host::{LocalReply, Pairs};
+use tollgate_kit::pairs::first as header;
 use tollgate_kit::removal::{self, Intent, Removal};
 use tollgate_kit::{
     BodyAction, HeadersAction, Host, HostFacts, LogLevel, MapKind, RootFilter, StreamFilter,
@@ -28,11 +29,7 @@ use crate::jwks_fetch::{FetchResult, Fetcher, Wait};
 use crate::metrics::Metrics;
 use crate::token_cache::TokenCache;
 
-/// The stream property that carries a verified token's full claims (with credentials)
-/// to `hcp-auth`; it never goes upstream. Its path on each host comes from
-/// [`HostFacts::stream_property`]: Envoy's filter state, Kong's `wasmx.` namespace, an
-/// nginx variable on APISIX (declared with `set $tollgate_credentials '';`).
-pub const CREDENTIALS_PROPERTY: &str = "tollgate_credentials";
+pub use tollgate_kit::contract::CREDENTIALS_PROPERTY;
 
 /// How often the root checks for due refreshes, keys published by other workers, and
 /// requests whose wait ran out.
@@ -315,13 +312,6 @@ struct StreamCore {
 pub struct JwtAuthStream {
     core: Rc<RefCell<StreamCore>>,
     shared: SharedRef,
-}
-
-fn header<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
-    pairs
-        .iter()
-        .find(|(k, _)| k == name)
-        .map_or("", |(_, v)| v.as_str())
 }
 
 /// The denial's log line: code, status, provider and rule, so a log at debug level

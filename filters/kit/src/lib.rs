@@ -14,6 +14,7 @@
 #![deny(unsafe_code)]
 
 pub mod config;
+pub mod contract;
 pub mod counters;
 pub mod facts;
 pub mod filter;

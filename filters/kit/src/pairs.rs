@@ -15,6 +15,15 @@ impl fmt::Display for PairsError {
 
 impl std::error::Error for PairsError {}
 
+/// The first value of header `name` (as read: lower-case) in `pairs`; `""` when absent,
+/// which no filter distinguishes from empty.
+pub fn first<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.as_str())
+}
+
 /// Encodes `pairs` in the ABI format.
 pub fn encode<N: AsRef<[u8]>, V: AsRef<[u8]>>(pairs: &[(N, V)]) -> Vec<u8> {
     let payload: usize = pairs

@@ -42,3 +42,15 @@ fn malformed_inputs_are_errors_not_panics() {
     trailing.push(0);
     assert!(decode(&trailing).is_err());
 }
+
+#[test]
+fn first_takes_the_first_value_or_nothing() {
+    let pairs = vec![
+        ("a".to_string(), "1".to_string()),
+        ("b".to_string(), "2".to_string()),
+        ("a".to_string(), "3".to_string()),
+    ];
+    assert_eq!(first(&pairs, "a"), "1");
+    assert_eq!(first(&pairs, "b"), "2");
+    assert_eq!(first(&pairs, "c"), "");
+}

@@ -44,12 +44,18 @@ fn claims() -> Value {
     json!({"sub": "alice", "username": "alice", "password": PASSWORD, "tenant": "acme"})
 }
 
-/// Where jwt-auth hands the claims over on each host (`HostFacts::stream_property`).
-fn handoff(profile: Profile) -> &'static str {
-    match profile {
-        Profile::Kong => "wasmx.tollgate_credentials",
-        Profile::Envoy | Profile::Apisix => "tollgate_credentials",
-    }
+/// Where jwt-auth hands the claims over on `profile`'s host (the wasmtime host keeps a
+/// property under its dotted path).
+fn handoff(profile: Profile) -> String {
+    use tollgate_kit::{HostFacts, HostKind, contract::CREDENTIALS_PROPERTY};
+    let kind = match profile {
+        Profile::Envoy => HostKind::Envoy,
+        Profile::Kong => HostKind::Kong,
+        Profile::Apisix => HostKind::Apisix,
+    };
+    HostFacts::of(kind)
+        .stream_property(CREDENTIALS_PROPERTY)
+        .join(".")
 }
 
 /// A request as jwt-auth leaves it on `profile`'s host: the payload header without the
@@ -61,7 +67,7 @@ fn verified(profile: Profile, req: Request) -> Request {
         &URL_SAFE_NO_PAD.encode(shown.to_string()),
     )
     .header("cookie", "theme=dark; hcp_token=opaque")
-    .filter_state(handoff(profile), claims().to_string())
+    .filter_state(&handoff(profile), claims().to_string())
 }
 
 fn no_leak(out: &Outcome) {
@@ -275,7 +281,8 @@ fn missing_or_bad_credentials_get_401_and_never_trap() -> Result<()> {
         r#"{"username":1}"#,
         r#"{"username":"a","password":"b","tenant":"x.evil.com"}"#,
     ] {
-        let out = p.send(Request::get("/mapi/x").filter_state("tollgate_credentials", garbage))?;
+        let out =
+            p.send(Request::get("/mapi/x").filter_state(&handoff(Profile::Envoy), garbage))?;
         assert_eq!(out.client.status, 401, "{garbage}");
         assert!(!out.trapped());
     }
