@@ -26,6 +26,24 @@ pub enum HostKind {
     Apisix,
 }
 
+/// Hostcalls APISIX's wasm-nginx-module answers with `Unimplemented` (besides the clock,
+/// which the ABI layer replaces with WASI's): filters degrade without them.
+pub const APISIX_UNIMPLEMENTED: &[&str] = &[
+    "proxy_get_shared_data",
+    "proxy_set_shared_data",
+    "proxy_register_shared_queue",
+    "proxy_resolve_shared_queue",
+    "proxy_enqueue_shared_queue",
+    "proxy_dequeue_shared_queue",
+    "proxy_set_tick_period_milliseconds",
+    "proxy_set_buffer_bytes",
+    "proxy_grpc_call",
+    "proxy_grpc_stream",
+    "proxy_grpc_send",
+    "proxy_grpc_cancel",
+    "proxy_grpc_close",
+];
+
 /// No context has this id: a host that checks the id refuses to switch to it.
 const NO_SUCH_CONTEXT: u32 = u32::MAX;
 

@@ -1,8 +1,8 @@
 //! The shared foundation of every Tollgate filter.
 //!
 //! * [`Host`] is the one trait a filter uses to talk to its proxy. [`abi`] implements
-//!   it over the proxy-wasm ABI (wasm32 only); [`mock::MockHost`] implements it for
-//!   native tests.
+//!   it over the proxy-wasm ABI (wasm32 only); `mock::MockHost` implements it for
+//!   native tests (feature `mock`, which filters take as a dev-dependency only).
 //! * Every hostcall returns a [`HostResult`] instead of panicking, so a filter sees an
 //!   `Unimplemented` status (APISIX has no shared data, queues, timers or gRPC) and
 //!   degrades instead of trapping.
@@ -20,6 +20,7 @@ pub mod facts;
 pub mod filter;
 pub mod host;
 pub mod json;
+#[cfg(any(test, feature = "mock"))]
 pub mod mock;
 pub mod pairs;
 pub mod path;

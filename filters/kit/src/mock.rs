@@ -69,23 +69,6 @@ pub struct MockHost {
     kind: Option<HostKind>,
 }
 
-/// Hostcalls APISIX's wasm-nginx-module answers with `Unimplemented`.
-pub const APISIX_MISSING: &[&str] = &[
-    "proxy_get_shared_data",
-    "proxy_set_shared_data",
-    "proxy_register_shared_queue",
-    "proxy_resolve_shared_queue",
-    "proxy_enqueue_shared_queue",
-    "proxy_dequeue_shared_queue",
-    "proxy_set_tick_period_milliseconds",
-    "proxy_set_buffer_bytes",
-    "proxy_grpc_call",
-    "proxy_grpc_stream",
-    "proxy_grpc_send",
-    "proxy_grpc_cancel",
-    "proxy_grpc_close",
-];
-
 impl MockHost {
     pub fn new() -> Self {
         Self::default()
@@ -103,7 +86,7 @@ impl MockHost {
     pub fn apisix() -> Self {
         Self {
             kind: Some(HostKind::Apisix),
-            ..Self::without(APISIX_MISSING)
+            ..Self::without(crate::facts::APISIX_UNIMPLEMENTED)
         }
     }
 

@@ -47,7 +47,7 @@ impl Profile {
             // No clock hostcall either (filters read WASI's clock instead, as the kit's
             // ABI layer does); the mock keeps its clock for native tests.
             Self::Apisix => {
-                tollgate_kit::mock::APISIX_MISSING.contains(&hostcall)
+                tollgate_kit::facts::APISIX_UNIMPLEMENTED.contains(&hostcall)
                     || hostcall == "proxy_get_current_time_nanoseconds"
             }
             Self::Kong => hostcall == "proxy_resolve_shared_queue",
