@@ -386,31 +386,17 @@ fn plan<'m>(facts: HostFacts, headers: &[(String, String)], m: &'m Mutation) -> 
     (name, removal::plan(facts, headers, name, intent))
 }
 
-/// The first header this host cannot keep from the upstream, if any: the request is
-/// then refused before anything is written.
-fn unremovable<'m>(
-    facts: HostFacts,
-    headers: &[(String, String)],
-    mutations: &'m [Mutation],
-) -> Option<&'m str> {
-    mutations
-        .iter()
-        .map(|m| plan(facts, headers, m))
-        .find_map(|(name, how)| (how == Removal::Refuse).then_some(name))
-}
-
-/// Applies an allowing decision; only headers present are taken out (each hostcall
-/// costs), the way this host can.
+/// Applies an allowing decision as planned (one plan per mutation); only headers present
+/// are taken out (each hostcall costs), the way this host can.
 fn apply(
     host: &dyn Host,
     facts: HostFacts,
-    headers: &[(String, String)],
     mutations: &[Mutation],
+    plans: &[(&str, Removal)],
 ) -> bool {
     let map = MapKind::RequestHeaders;
     let mut ok = true;
-    for m in mutations {
-        let (_, how) = plan(facts, headers, m);
+    for (m, &(_, how)) in mutations.iter().zip(plans) {
         let result = match m {
             Mutation::RemoveOwned(h) | Mutation::RemoveHeader(h) => removal::take_out(host, h, how),
             Mutation::SetHeader(h, v) => host.replace_header(map, h, v),
@@ -500,14 +486,25 @@ fn evaluate(
             credentials,
         } => {
             let facts = shared.borrow().facts;
-            let refused = unremovable(facts, &core_ref.borrow().headers, &mutations)
+            let plans: Vec<(&str, Removal)> = {
+                let core = core_ref.borrow();
+                mutations
+                    .iter()
+                    .map(|m| plan(facts, &core.headers, m))
+                    .collect()
+            };
+            // A header this host cannot keep from the upstream: refused before anything
+            // is written.
+            let refused = plans
+                .iter()
+                .find_map(|&(name, how)| (how == Removal::Refuse).then_some(name))
                 .map(|name| Denial::new(Code::HeaderNotRemovable, removal::refused_message(name)));
             if let Some(denial) = refused {
                 return refuse(host, shared, core_ref, &reject(denial, None, None));
             }
             let mut sh = shared.borrow_mut();
             let sh = &mut *sh;
-            let applied = apply(host, facts, &core_ref.borrow().headers, &mutations);
+            let applied = apply(host, facts, &mutations, &plans);
             if !applied {
                 core_ref.borrow_mut().state = State::Denied;
                 internal_error(host, "cannot rewrite the request headers");
