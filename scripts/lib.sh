@@ -54,3 +54,9 @@ ensure_s3s_fs() {
     fi
     export TOLLGATE_S3S_FS="$bin"
 }
+
+# The filter catalog (filters/catalog), one line per filter:
+# name<TAB>package<TAB>wasm file<TAB>config version. Nothing else lists filters.
+catalog() {
+    cargo run --locked --quiet -p tollgate-control -- filters --format tsv
+}

@@ -1,24 +1,20 @@
 //! `tollgate`: Tollgate's command line.
 //!
-//! * `tollgate run`: the main job: real Envoy with the filters in front of a demo
-//!   upstream on loopback, with embedded defaults.
 //! * `tollgate validate`: checks a filter config with the filter's own code, or lints
 //!   an Envoy bootstrap (`--envoy`) for format strings that would leak credentials.
-//! * `tollgate bench-envoy`: wrk through real Envoy with and without the filters.
-//! * `tollgate bench-jwt`: jwt-auth against Envoy's native `jwt_authn`, through Envoy.
-#![forbid(unsafe_code)]
+//! * `tollgate filters`: the filter catalog (what `scripts/build-wasm` builds).
+//! * `tollgate schema`: a filter config's JSON Schema.
+//!
+//! The main job (real Envoy with the filters in front of demo upstreams) is demo code
+//! and lives in `demo/edge` (`scripts/run`), not in the product.
 
-mod bench;
-mod bench_jwt;
-mod demo_idp;
-mod edge;
-mod machine;
 mod validate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::builder::PossibleValuesParser;
+use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
 #[command(
@@ -31,25 +27,21 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum ListFormat {
+    /// One line per filter, aligned, for people.
+    Text,
+    /// `name<TAB>package<TAB>wasm file<TAB>config version`, for scripts.
+    Tsv,
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Start real Envoy with the Tollgate filters in front of a demo upstream.
-    Run {
-        /// Start, prove a request passes through the filters, then stop.
-        #[arg(long)]
-        smoke: bool,
-        /// Envoy worker threads (each runs its own filter VMs).
-        #[arg(long, default_value_t = 2)]
-        concurrency: usize,
-        /// Directory holding the built filters (`scripts/build-wasm` writes `dist/`).
-        #[arg(long)]
-        dist: Option<PathBuf>,
-    },
     /// Validate a filter configuration (JSON) exactly as the filter will, or lint an
     /// Envoy bootstrap that runs the filters (`--envoy`).
     Validate {
         /// The filter the config is for.
-        #[arg(long, value_parser = ["jwt-auth", "hcp-auth", "conformance"], required_unless_present = "envoy")]
+        #[arg(long, value_parser = PossibleValuesParser::new(tollgate_catalog::names()), required_unless_present = "envoy")]
         filter: Option<String>,
         /// The file is an Envoy bootstrap (YAML or JSON): warn about format strings
         /// that would print jwt-auth's credentials filter state.
@@ -65,32 +57,21 @@ enum Command {
         /// The config file; `-` reads standard input.
         config: PathBuf,
     },
-    /// Measure requests through real Envoy with and without the filters (needs wrk).
-    BenchEnvoy {
-        /// Seconds per wrk run.
-        #[arg(long, default_value_t = 10)]
-        seconds: u64,
-        #[arg(long)]
-        dist: Option<PathBuf>,
+    /// List the filters this build knows (the catalog).
+    Filters {
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
     },
-    /// Measure jwt-auth against Envoy's native jwt_authn through real Envoy (needs wrk).
-    BenchJwt {
-        /// Seconds per wrk run.
-        #[arg(long, default_value_t = 10)]
-        seconds: u64,
-        #[arg(long)]
-        dist: Option<PathBuf>,
+    /// Print a filter config's JSON Schema (the text of `deploy/<filter>/config.schema.json`).
+    Schema {
+        #[arg(value_parser = PossibleValuesParser::new(tollgate_catalog::names()))]
+        filter: String,
     },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run {
-            smoke,
-            concurrency,
-            dist,
-        } => edge::run(smoke, concurrency, dist),
         Command::Validate {
             filter,
             envoy,
@@ -101,8 +82,30 @@ fn main() -> ExitCode {
             Some(filter) if !envoy => validate::run(&filter, &config, &host),
             _ => validate::run_envoy(&config, strict),
         },
-        Command::BenchEnvoy { seconds, dist } => bench::run(seconds, dist),
-        Command::BenchJwt { seconds, dist } => bench_jwt::run(seconds, dist),
+        Command::Filters { format } => {
+            for f in tollgate_catalog::FILTERS {
+                match format {
+                    ListFormat::Text => {
+                        println!("{:<10} {:<22} {}", f.name, f.config_version, f.summary)
+                    }
+                    ListFormat::Tsv => println!(
+                        "{}\t{}\t{}\t{}",
+                        f.name,
+                        f.package,
+                        f.wasm_file(),
+                        f.config_version
+                    ),
+                }
+            }
+            Ok(())
+        }
+        Command::Schema { filter } => match tollgate_catalog::find(&filter) {
+            Some(f) => {
+                print!("{}", f.schema_text());
+                Ok(())
+            }
+            None => Err(anyhow::anyhow!("unknown filter `{filter}`")),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,13 +4,7 @@ use std::io::Read as _;
 use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
-use tollgate_kit::{HostFacts, HostKind, config};
-
-/// Checks `bytes` as the named filter's config for Envoy; the error names the field's
-/// path.
-pub fn check(filter: &str, bytes: &[u8]) -> Result<()> {
-    check_with_warnings(filter, bytes, HostKind::Envoy).map(drop)
-}
+use tollgate_kit::HostKind;
 
 /// The host a config is meant for, by name (`envoy`, `kong`, `apisix`).
 pub fn host_kind(name: &str) -> Result<HostKind> {
@@ -22,23 +16,14 @@ pub fn host_kind(name: &str) -> Result<HostKind> {
     }
 }
 
-/// Like [`check`] for `host`, returning what the filter would warn about at configure
-/// time. What the filter refuses on that host is refused here too.
-pub fn check_with_warnings(filter: &str, bytes: &[u8], host: HostKind) -> Result<Vec<String>> {
-    match filter {
-        "conformance" => config::load::<tollgate_conformance::ConformanceConfig>(bytes)
-            .map(|_| Vec::new())
-            .map_err(anyhow::Error::from),
-        "jwt-auth" => {
-            let compiled = config::load::<tollgate_jwt_auth::config::JwtAuthConfig>(bytes)?;
-            compiled.check_host(HostFacts::of(host))?;
-            Ok(compiled.warnings)
-        }
-        "hcp-auth" => config::load::<tollgate_hcp_auth::config::HcpAuthConfig>(bytes)
-            .map(|_| Vec::new())
-            .map_err(anyhow::Error::from),
-        other => bail!("unknown filter `{other}`"),
-    }
+/// Checks `bytes` as the named filter's config for `host`, with the filter's own code;
+/// returns what the filter would warn about at configure time. The error names the
+/// field's path.
+pub fn check(filter: &str, bytes: &[u8], host: HostKind) -> Result<Vec<String>> {
+    let Some(entry) = tollgate_catalog::find(filter) else {
+        bail!("unknown filter `{filter}`")
+    };
+    Ok(entry.check(bytes, host)?)
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
@@ -52,7 +37,7 @@ fn read(path: &Path) -> Result<Vec<u8>> {
 }
 
 pub fn run(filter: &str, path: &Path, host: &str) -> Result<()> {
-    let warnings = check_with_warnings(filter, &read(path)?, host_kind(host)?)?;
+    let warnings = check(filter, &read(path)?, host_kind(host)?)?;
     for w in &warnings {
         eprintln!("warning: {}: {w}", path.display());
     }
@@ -110,19 +95,15 @@ mod tests {
 
     #[test]
     fn validation_uses_the_filters_rules() {
-        assert!(check("conformance", br#"{"tick_ms":10}"#).is_ok());
-        let err = check("conformance", br#"{"tick_ms":999999}"#)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("`tick_ms`"), "{err}");
-        assert!(check("nope", b"{}").is_err());
-        let err = check("jwt-auth", br#"{"providers": {}}"#)
+        assert!(check("nope", b"{}", HostKind::Envoy).is_err());
+        assert!(
+            check("conformance", b"{}", HostKind::Envoy).is_err(),
+            "not a product filter"
+        );
+        let err = check("jwt-auth", br#"{"providers": {}}"#, HostKind::Envoy)
             .unwrap_err()
             .to_string();
         assert!(err.contains("`providers`"), "{err}");
-        for (name, config) in crate::edge::FILTERS {
-            assert!(check(name, config.as_bytes()).is_ok(), "{name}");
-        }
     }
 
     #[test]
@@ -134,7 +115,7 @@ mod tests {
                                                 "accept_rustsec_2023_0071": accept}}}}})
             .to_string()
         };
-        let err = check("jwt-auth", config(false).as_bytes())
+        let err = check("jwt-auth", config(false).as_bytes(), HostKind::Envoy)
             .unwrap_err()
             .to_string();
         assert!(err.contains("RUSTSEC-2023-0071"), "{err}");
@@ -150,13 +131,10 @@ mod tests {
         let json =
             r#"{"json_format": {"who": "%FILTER_STATE(wasm.other)%", "u": "%REQ(X-USER)%"}}"#;
         assert!(envoy_warnings(json).is_empty());
-        for dir in ["jwt-auth", "hcp-auth"] {
-            let path = tollgate_envoy_harness::repo_root()
-                .join("gateway-config")
-                .join(dir)
-                .join("envoy.yaml");
-            let text = std::fs::read_to_string(path).unwrap();
-            assert!(envoy_warnings(&text).is_empty(), "{dir}");
+        let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy");
+        for f in tollgate_catalog::FILTERS {
+            let text = std::fs::read_to_string(deploy.join(f.name).join("envoy.yaml")).unwrap();
+            assert!(envoy_warnings(&text).is_empty(), "{}", f.name);
         }
     }
 
@@ -166,9 +144,9 @@ mod tests {
     #[test]
     fn a_config_is_checked_for_the_host_it_is_meant_for() {
         let bytes = REMOTE_BY_NAME.as_bytes();
-        assert!(check_with_warnings("jwt-auth", bytes, HostKind::Envoy).is_ok());
-        assert!(check_with_warnings("jwt-auth", bytes, HostKind::Kong).is_ok());
-        let err = check_with_warnings("jwt-auth", bytes, HostKind::Apisix)
+        assert!(check("jwt-auth", bytes, HostKind::Envoy).is_ok());
+        assert!(check("jwt-auth", bytes, HostKind::Kong).is_ok());
+        let err = check("jwt-auth", bytes, HostKind::Apisix)
             .unwrap_err()
             .to_string();
         assert!(err.contains("providers.idp.keys.remote.upstream"), "{err}");

@@ -15,9 +15,17 @@ use tollgate_kit::route::{MatchConfig, Matcher};
 ///  "routes": [{"match": {"prefix": "/mapi/"}, "mode": "management"},
 ///             {"match": {"prefix": "/"}, "mode": "s3"}]}
 /// ```
+/// The config format this build reads.
+pub const VERSION: &str = "tollgate.hcp_auth.v1";
+
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct HcpAuthConfig {
+    /// The config format, [`VERSION`]. Optional; any other value is refused.
+    /// Example: `"tollgate.hcp_auth.v1"`.
+    #[serde(default)]
+    pub version: Option<String>,
     /// The deployment's HCP domain: a request for tenant `t` goes to `t.<hcp_domain>`.
     /// One per deployment, so a gateway can never cross environments. Required.
     /// Example: `"hcp.example.com"`.
@@ -65,6 +73,7 @@ fn default_mode() -> Mode {
 
 /// Claim paths of the credentials.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ClaimNames {
     /// Default: `"username"`. Example: `"hcp.user"`.
@@ -99,6 +108,7 @@ impl Default for ClaimNames {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ClusterHeaderConfig {
     /// Header name. Example: `"x-tollgate-hcp-cluster"`.
@@ -109,6 +119,7 @@ pub struct ClusterHeaderConfig {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct S3Config {
     /// Signing region. Default: `"us-east-1"`. Example: `"hcp"`.
@@ -150,6 +161,7 @@ impl Default for S3Config {
 
 /// What a route does with the credentials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// `Authorization: HCP <base64(user)>:<md5(password)>` (management API, REST).
@@ -162,6 +174,7 @@ pub enum Mode {
 
 /// A route: requests matching `match` get `mode`.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
     /// Exactly one of `prefix`, `path`, `regex`, optionally with `methods`.
@@ -209,8 +222,15 @@ fn header_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
+/// What `on_configure` runs, and the control service with it. Every mode works on every
+/// host, so `facts` refuses nothing yet.
+pub fn load(bytes: &[u8], _facts: tollgate_kit::HostFacts) -> Result<Compiled, ConfigError> {
+    tollgate_kit::config::load::<HcpAuthConfig>(bytes)
+}
+
 impl Compile for HcpAuthConfig {
     type Compiled = Compiled;
+    const VERSION: &'static str = VERSION;
 
     fn compile(self) -> Result<Compiled, ConfigError> {
         let domain = self.hcp_domain.to_ascii_lowercase();

@@ -14,35 +14,7 @@ use crate::credentials::{Credentials, Problem};
 use crate::mgmt;
 use crate::sigv4::{self, Scope, Signable, UNSIGNED_PAYLOAD};
 
-/// The parts of a request the decision reads.
-#[derive(Debug, Clone, Copy)]
-pub struct RequestView<'a> {
-    pub method: &'a str,
-    /// `:path`, query included.
-    pub path: &'a str,
-    pub headers: &'a [(String, String)],
-}
-
-impl RequestView<'_> {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn has(&self, name: &str) -> bool {
-        self.headers.iter().any(|(k, _)| k == name)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Mutation {
-    Remove(String),
-    Set(String, String),
-    /// The `cookie` header without the token cookie (`None`: no cookie left).
-    SetCookie(Option<String>),
-}
+pub use tollgate_kit::{Mutation, RequestView};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
@@ -67,7 +39,7 @@ pub fn reject(status: u16, code: &'static str, message: &str) -> Rejection {
     Rejection {
         status,
         code,
-        body: serde_json::json!({ "error": code, "message": message }).to_string(),
+        body: tollgate_kit::reply::error_body(code, message),
     }
 }
 
@@ -178,7 +150,7 @@ impl Compiled {
             Err(problem) => return Decision::Deny(reject(401, problem.code(), &problem.message())),
         };
         let authority = self.authority(&creds.tenant);
-        mutations.push(Mutation::Set(":authority".into(), authority.clone()));
+        mutations.push(Mutation::SetAuthority(authority.clone()));
         if let Some(h) = &self.cluster_header {
             mutations.push(Mutation::Set(
                 h.name.clone(),
@@ -253,7 +225,7 @@ impl Compiled {
 /// Sets `:path` when what goes upstream differs from what came in.
 fn forward_path(mutations: &mut Vec<Mutation>, req: &RequestView<'_>, target: &str) {
     if target != req.path {
-        mutations.push(Mutation::Set(":path".into(), target.to_string()));
+        mutations.push(Mutation::SetPath(target.to_string()));
     }
 }
 

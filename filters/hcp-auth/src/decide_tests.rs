@@ -34,10 +34,7 @@ fn headers(list: &[(&str, &str)]) -> Vec<(String, String)> {
 
 fn set<'a>(d: &'a Decision, name: &str) -> Option<&'a str> {
     match d {
-        Decision::Allow { mutations, .. } => mutations.iter().find_map(|m| match m {
-            Mutation::Set(n, v) if n == name => Some(v.as_str()),
-            _ => None,
-        }),
+        Decision::Allow { mutations, .. } => tollgate_kit::mutation::value_of(mutations, name),
         _ => None,
     }
 }

@@ -6,23 +6,24 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::UNIX_EPOCH;
 
-use tollgate_kit::config;
-use tollgate_kit::filter::Callouts;
-use tollgate_kit::host::{LocalReply, Pairs};
+use tollgate_kit::host::Pairs;
 use tollgate_kit::pairs::first as header;
-use tollgate_kit::removal::{self, Intent, Removal};
+use tollgate_kit::reply::{self, Refusal};
 use tollgate_kit::slot::ConfigSlot;
 use tollgate_kit::{
-    BodyAction, BufferKind, HeadersAction, Host, HostFacts, LogLevel, MapKind, RootFilter,
-    StreamFilter, TrailersAction,
+    BodyAction, BufferKind, Callouts, HeadersAction, Host, HostFacts, LogLevel, MapKind, Mutation,
+    RequestView, RootFilter, StreamFilter, TrailersAction, Verdict, mutation, removal,
 };
 
-use crate::config::{Compiled, HcpAuthConfig, Mode};
+use crate::config::{Compiled, Mode};
 use crate::credentials;
-use crate::decide::{Decision, Mutation, Rejection, RequestView, path_rejection, reject};
+use crate::decide::{Decision, Rejection, path_rejection, reject};
 use crate::sigv4::sha256_hex;
 
 pub use tollgate_kit::contract::CREDENTIALS_PROPERTY;
+
+/// The filter's name in logs and response details.
+const FILTER: &str = "hcp-auth";
 
 /// Counters by group (`""` or `"denied."`) and name: `hcp_auth.<group><name>`.
 type Counters = tollgate_kit::counters::Counters<(&'static str, &'static str)>;
@@ -44,8 +45,8 @@ impl Callouts for HcpAuthRoot {}
 
 impl RootFilter for HcpAuthRoot {
     fn on_configure(&mut self, host: &dyn Host, bytes: &[u8]) -> Result<(), String> {
-        let compiled = config::load::<HcpAuthConfig>(bytes).map_err(|e| e.to_string())?;
         self.facts = HostFacts::detect(host);
+        let compiled = crate::config::load(bytes, self.facts).map_err(|e| e.to_string())?;
         self.config.replace(compiled);
         Ok(())
     }
@@ -59,19 +60,10 @@ impl RootFilter for HcpAuthRoot {
             path: String::new(),
             mode: Mode::Passthrough,
             credentials: None,
-            state: State::Deciding,
+            verdict: Verdict::Pending,
             buffered: 0,
         }))
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    Deciding,
-    /// Headers held until the body is complete.
-    Buffering,
-    Denied,
-    Passed,
 }
 
 pub struct HcpAuthStream {
@@ -85,7 +77,8 @@ pub struct HcpAuthStream {
     mode: Mode,
     /// The claims' credentials, read once in the headers phase.
     credentials: Option<Result<credentials::Credentials, credentials::Problem>>,
-    state: State,
+    /// Pending while deciding, and while the body is buffered (headers held).
+    verdict: Verdict,
     buffered: usize,
 }
 
@@ -99,7 +92,7 @@ fn mode_counter(mode: Mode) -> &'static str {
 
 impl HcpAuthStream {
     fn refuse(&mut self, host: &dyn Host, r: &Rejection) {
-        self.state = State::Denied;
+        self.verdict = Verdict::Denied;
         count(&self.counters, host, "denied.", r.code);
         // Code, status and mode only: never a claim, a credential or the path.
         host.log(
@@ -111,43 +104,27 @@ impl HcpAuthStream {
                 mode_counter(self.mode)
             ),
         );
-        let www = format!(
-            "Bearer realm=\"tollgate\", error=\"invalid_token\", error_description=\"{}\"",
-            r.code
-        );
-        let headers: &[(&str, &str)] = if r.status == 401 {
-            &[
-                ("content-type", "application/json"),
-                ("www-authenticate", &www),
-            ]
+        let www = if r.status == 401 {
+            format!(
+                "Bearer realm=\"tollgate\", error=\"invalid_token\", error_description=\"{}\"",
+                r.code
+            )
         } else {
-            &[("content-type", "application/json")]
+            String::new()
         };
-        let reply = LocalReply {
-            status: u32::from(r.status),
-            details: "tollgate_hcp_auth_denied",
-            headers,
-            body: r.body.as_bytes(),
-            grpc_status: None,
+        let refusal = Refusal {
+            status: r.status,
+            code: r.code,
+            body: &r.body,
+            www_authenticate: &www,
         };
-        if let Err(e) = host.send_local_response(&reply) {
-            host.log(
-                LogLevel::Error,
-                &format!("hcp-auth: cannot refuse a request: {e}"),
-            );
-        }
+        reply::refuse(host, FILTER, &refusal);
     }
 
     fn fail(&mut self, host: &dyn Host, why: &str) {
-        // Never include request data here: it may hold credentials.
-        host.log(
-            LogLevel::Error,
-            &format!("hcp-auth: {why}; refusing the request"),
-        );
-        self.refuse(
-            host,
-            &reject(500, "internal", "the request could not be authorized"),
-        );
+        self.verdict = Verdict::Denied;
+        count(&self.counters, host, "denied.", "internal");
+        reply::internal_error(host, FILTER, why);
     }
 
     /// Hashes the buffered body, then decides and applies.
@@ -163,17 +140,17 @@ impl HcpAuthStream {
         if !self.run(host, Some(&hash)) {
             return false;
         }
-        let view = RequestView {
-            method: header(&self.headers, ":method"),
-            path: header(&self.headers, ":path"),
-            headers: &self.headers,
-        };
-        for m in self.config.buffered_framing(&view, body.len()) {
-            let how = plan(self.facts, &self.headers, &m);
-            if let Err(e) = apply_one(host, self.facts, &m, how) {
-                self.fail(host, &format!("cannot set the body's length: {e}"));
-                return false;
-            }
+        let framing = self
+            .config
+            .buffered_framing(&RequestView::of(&self.headers), body.len());
+        let applied = mutation::plan(self.facts, &self.headers, &framing)
+            .map_err(|name| format!("`{name}` cannot be rewritten here"))
+            .and_then(|plans| {
+                mutation::apply(host, self.facts, &framing, &plans).map_err(|e| e.to_string())
+            });
+        if let Err(e) = applied {
+            self.fail(host, &format!("cannot set the body's length: {e}"));
+            return false;
         }
         true
     }
@@ -182,10 +159,7 @@ impl HcpAuthStream {
     /// ignores the write (Kong with `:authority`) must not forward the request to the
     /// default tenant. Fails closed.
     fn tenant_routed(&mut self, host: &dyn Host, mutations: &[Mutation]) -> bool {
-        let Some(wanted) = mutations.iter().find_map(|m| match m {
-            Mutation::Set(h, v) if h == ":authority" => Some(v),
-            _ => None,
-        }) else {
+        let Some(wanted) = mutation::value_of(mutations, ":authority") else {
             return true;
         };
         let name = self.facts.authority_header();
@@ -215,11 +189,7 @@ impl HcpAuthStream {
             self.fail(host, "the host gave no time");
             return false;
         };
-        let view = RequestView {
-            method: header(&self.headers, ":method"),
-            path: header(&self.headers, ":path"),
-            headers: &self.headers,
-        };
+        let view = RequestView::of(&self.headers);
         // Borrowed, not cloned: the password is not copied per request.
         let no_claims = credentials::Problem::NoClaims;
         let creds = match &self.credentials {
@@ -231,30 +201,23 @@ impl HcpAuthStream {
             .decide_in(self.mode, &view, &self.path, creds, now, body_hash)
         {
             Decision::Allow { mode, mutations } => {
-                let plans: Vec<Removal> = mutations
-                    .iter()
-                    .map(|m| plan(self.facts, &self.headers, m))
-                    .collect();
-                if let Some(name) = mutations
-                    .iter()
-                    .zip(&plans)
-                    .find_map(|(m, p)| (*p == Removal::Refuse).then(|| target(m)))
-                {
-                    let message = removal::refused_message(name);
-                    self.refuse(host, &reject(400, removal::REFUSED_CODE, &message));
-                    return false;
-                }
-                for (m, how) in mutations.iter().zip(plans) {
-                    if let Err(e) = apply_one(host, self.facts, m, how) {
-                        self.fail(host, &format!("cannot rewrite the request headers: {e}"));
+                let plans = match mutation::plan(self.facts, &self.headers, &mutations) {
+                    Ok(plans) => plans,
+                    Err(name) => {
+                        let message = removal::refused_message(name);
+                        self.refuse(host, &reject(400, removal::REFUSED_CODE, &message));
                         return false;
                     }
+                };
+                if let Err(e) = mutation::apply(host, self.facts, &mutations, &plans) {
+                    self.fail(host, &format!("cannot rewrite the request headers: {e}"));
+                    return false;
                 }
                 if !self.tenant_routed(host, &mutations) {
                     return false;
                 }
                 count(&self.counters, host, "", mode_counter(mode));
-                self.state = State::Passed;
+                self.verdict = Verdict::Passed;
                 true
             }
             Decision::NeedBody => {
@@ -313,7 +276,6 @@ impl StreamFilter for HcpAuthStream {
             }
             // APISIX runs body callbacks only for filters that ask.
             let _ = host.set_property(&["wasm_process_req_body"], b"true");
-            self.state = State::Buffering;
             return HeadersAction::StopIteration;
         }
         let hash = config
@@ -327,10 +289,8 @@ impl StreamFilter for HcpAuthStream {
     }
 
     fn on_request_body(&mut self, host: &dyn Host, size: usize, end_of_stream: bool) -> BodyAction {
-        match self.state {
-            State::Passed => return BodyAction::Continue,
-            State::Denied => return BodyAction::StopNoBuffer,
-            State::Deciding | State::Buffering => {}
+        if self.verdict != Verdict::Pending {
+            return self.verdict.request_body();
         }
         let max = self.config.s3.max_body_bytes;
         self.buffered = size;
@@ -350,56 +310,10 @@ impl StreamFilter for HcpAuthStream {
 
     fn on_request_trailers(&mut self, host: &dyn Host, _n: usize) -> TrailersAction {
         // A body that ended with trailers: its last chunk had no end-of-stream mark.
-        if self.state == State::Buffering && !self.run_with_body(host) {
+        if self.verdict == Verdict::Pending && !self.run_with_body(host) {
             return TrailersAction::StopIteration;
         }
-        match self.state {
-            State::Passed => TrailersAction::Continue,
-            _ => TrailersAction::StopIteration,
-        }
-    }
-}
-
-/// The request header a mutation writes; the authority is the host's own header.
-fn target(m: &Mutation) -> &str {
-    match m {
-        Mutation::Remove(h) | Mutation::Set(h, _) => h,
-        Mutation::SetCookie(_) => "cookie",
-    }
-}
-
-/// How a mutation is carried out on this host, for this request.
-fn plan(facts: HostFacts, headers: &[(String, String)], m: &Mutation) -> Removal {
-    match m {
-        // The authority needs no plan: Envoy removes; on the nginx hosts `Host` is
-        // written by nginx itself from the (rewritten) first copy.
-        Mutation::Set(_, _) | Mutation::SetCookie(Some(_)) => {
-            removal::plan(facts, headers, target(m), Intent::Replace)
-        }
-        Mutation::Remove(_) | Mutation::SetCookie(None) => {
-            removal::plan(facts, headers, target(m), Intent::Strip)
-        }
-    }
-}
-
-fn apply_one(
-    host: &dyn Host,
-    facts: HostFacts,
-    m: &Mutation,
-    how: Removal,
-) -> tollgate_kit::HostResult<()> {
-    let map = MapKind::RequestHeaders;
-    match m {
-        Mutation::Set(h, v) if h == ":authority" => {
-            host.replace_header(map, facts.authority_header(), v)
-        }
-        Mutation::Set(h, v) if h == ":path" => {
-            tollgate_kit::target::set_request_target(host, facts, v)
-        }
-        Mutation::Set(h, v) => host.replace_header(map, h, v),
-        Mutation::SetCookie(Some(c)) => host.replace_header(map, "cookie", c),
-        Mutation::Remove(h) => removal::take_out(host, h, how),
-        Mutation::SetCookie(None) => removal::take_out(host, "cookie", how),
+        self.verdict.request_trailers()
     }
 }
 

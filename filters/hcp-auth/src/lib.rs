@@ -6,8 +6,6 @@
 //! * [`config`]: the documented configuration and its compiled form;
 //! * [`decide`]: the per-request decision over plain data;
 //! * [`filter`]: the thin proxy-wasm glue.
-// `deny`, not `forbid`: the one exception is `export_filter!`'s `#[unsafe(no_mangle)]` export.
-#![deny(unsafe_code)]
 
 pub mod config;
 pub mod credentials;

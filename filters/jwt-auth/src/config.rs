@@ -26,9 +26,17 @@ use crate::requirement::Requirement;
 ///                        "keys": {"jwks": {"keys": [ … ]}}}},
 ///  "rules": [{"match": {"prefix": "/api"}, "requires": {"provider": "idp"}}]}
 /// ```
+/// The config format this build reads.
+pub const VERSION: &str = "tollgate.jwt_auth.v1";
+
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct JwtAuthConfig {
+    /// The config format, [`VERSION`]. Optional; any other value is refused.
+    /// Example: `"tollgate.jwt_auth.v1"`.
+    #[serde(default)]
+    pub version: Option<String>,
     /// Token issuers by name. Required: at least one.
     pub providers: BTreeMap<String, ProviderConfig>,
     /// Evaluated in order; the first whose `match` fits decides. A request no rule
@@ -62,6 +70,7 @@ fn default_max_token_bytes() -> usize {
 
 /// One token issuer.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProviderConfig {
     /// Required `iss`. Default: not checked. Example: `"https://idp.example"`.
@@ -127,6 +136,7 @@ fn default_credential_claims() -> Vec<String> {
 
 /// How encrypted tokens are decrypted: exactly one form.
 #[derive(Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum DecryptionConfig {
     /// `alg: dir` (recommended): the content key itself, base64url, 32 bytes for
@@ -187,6 +197,7 @@ fn default_payload_header() -> String {
 
 /// Verification keys: exactly one of the forms.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum KeysConfig {
     /// An inline JWKS, as a JSON object or a string. Example: `{"jwks": {"keys": [ … ]}}`.
@@ -204,6 +215,7 @@ pub enum KeysConfig {
 
 /// A JWKS the filter fetches and caches.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RemoteJwksConfig {
     /// Envoy cluster name, or `host:port` on APISIX. Required. Example: `"idp"`.
@@ -245,6 +257,7 @@ fn default_timeout() -> u64 {
 
 /// One place to look for a token.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(untagged, deny_unknown_fields)]
 pub enum SourceConfig {
     /// `{"header": "authorization", "prefix": "Bearer "}`; `prefix` defaults to none.
@@ -261,6 +274,7 @@ pub enum SourceConfig {
 
 /// A rule on one claim: `path` and exactly one of `equals`, `prefix`, `one_of`.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ClaimRuleConfig {
     /// Dotted path into the claims. Example: `"realm.tenant"`.
@@ -275,6 +289,7 @@ pub struct ClaimRuleConfig {
 
 /// A claim copied into a request header.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ClaimHeaderConfig {
     /// Dotted path. Example: `"sub"`.
@@ -288,6 +303,7 @@ pub struct ClaimHeaderConfig {
 
 /// A route rule.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RuleConfig {
     /// Exactly one of `prefix`, `path` (exact, without the query), `regex` (on the path
@@ -301,6 +317,7 @@ pub struct RuleConfig {
 
 /// Envoy's requirement forms.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum RequirementConfig {
     /// `{"provider": "idp"}`
@@ -316,6 +333,7 @@ pub enum RequirementConfig {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Empty {}
 
@@ -679,8 +697,17 @@ fn compile_requirement(
     })
 }
 
+/// What `on_configure` runs, and the control service with it: parse, compile, and
+/// refuse what `facts`' host cannot do.
+pub fn load(bytes: &[u8], facts: tollgate_kit::HostFacts) -> Result<Compiled, ConfigError> {
+    let compiled = tollgate_kit::config::load::<JwtAuthConfig>(bytes)?;
+    compiled.check_host(facts)?;
+    Ok(compiled)
+}
+
 impl Compile for JwtAuthConfig {
     type Compiled = Compiled;
+    const VERSION: &'static str = VERSION;
 
     fn compile(self) -> Result<Compiled, ConfigError> {
         if self.providers.is_empty() {

@@ -98,9 +98,9 @@ fn header_names() {
 
 #[test]
 fn inline_pem_keys_verify() {
-    // The committed ES256 test key (host-tests/fixtures/keys), as PEM.
-    let public = include_str!("../../../host-tests/fixtures/keys/es256-public.pem");
-    let private = include_str!("../../../host-tests/fixtures/keys/es256-private.pem");
+    // The committed ES256 test key (testing/fixtures/keys), as PEM.
+    let public = include_str!("../../../testing/fixtures/keys/es256-public.pem");
+    let private = include_str!("../../../testing/fixtures/keys/es256-private.pem");
     let c = load(
         &serde_json::json!({"providers": {"p": {"keys": {"pem": {"key": public, "alg": "ES256"}}}},
                             "rules": [{"match": {"prefix": "/"}, "requires": {"provider": "p"}}]})

@@ -19,26 +19,9 @@ use crate::token;
 use crate::token_cache::{self, TokenCache, Verified};
 use crate::verify::verify;
 
-/// The parts of a request the decision reads.
-#[derive(Debug, Clone, Copy)]
-pub struct RequestView<'a> {
-    pub method: &'a str,
-    /// `:path`, query included.
-    pub path: &'a str,
-    pub headers: &'a [(String, String)],
-}
-
-/// A change to the request before it goes upstream.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Mutation {
-    /// A header this filter owns: the client's copies are taken out.
-    RemoveOwned(String),
-    /// A token's header: taken out unless that token was forwarded.
-    RemoveHeader(String),
-    SetHeader(String, String),
-    SetPath(String),
-    SetCookie(Option<String>),
-}
+// The kit's request view and mutations: `Remove` is a token's header (taken out unless
+// that token was forwarded), `RemoveOwned` a header this filter sets.
+pub use tollgate_kit::{Mutation, RequestView};
 
 /// How a refused request is answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -269,8 +252,7 @@ pub fn reject(denial: Denial, provider: Option<usize>, rule: Option<usize>) -> R
             "Bearer realm=\"tollgate\", error=\"invalid_token\", error_description=\"{description}\""
         ),
     };
-    let body =
-        serde_json::json!({ "error": denial.code.as_str(), "message": denial.message }).to_string();
+    let body = tollgate_kit::reply::error_body(denial.code.as_str(), &denial.message);
     Rejection {
         status,
         denial,
@@ -379,7 +361,7 @@ impl Compiled {
                 continue;
             };
             verified.push(i);
-            mutations.push(Mutation::SetHeader(
+            mutations.push(Mutation::Set(
                 provider.payload_header.clone(),
                 v.payload.clone(),
             ));
@@ -390,7 +372,7 @@ impl Compiled {
                 if let Some(value) =
                     crate::claims::lookup(&v.claims, &h.claim).and_then(|c| header_value(c, h.json))
                 {
-                    mutations.push(Mutation::SetHeader(h.header.clone(), value));
+                    mutations.push(Mutation::Set(h.header.clone(), value));
                 }
             }
         }
@@ -401,7 +383,7 @@ impl Compiled {
         let current = new_path.as_deref().unwrap_or(req.path);
         for strip in self.strips(&found, &results, req.headers, current) {
             match strip {
-                Strip::RemoveHeader(h) => mutations.push(Mutation::RemoveHeader(h)),
+                Strip::RemoveHeader(h) => mutations.push(Mutation::Remove(h)),
                 Strip::SetPath(p) => new_path = Some(p),
                 Strip::SetCookie(c) => mutations.push(Mutation::SetCookie(c)),
             }

@@ -12,24 +12,26 @@ use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 use std::time::{Duration, UNIX_EPOCH};
 
-use tollgate_kit::config;
-use tollgate_kit::filter::Callouts;
-use tollgate_kit::host::{LocalReply, Pairs};
-use tollgate_kit::pairs::first as header;
-use tollgate_kit::removal::{self, Intent, Removal};
+use tollgate_kit::host::Pairs;
+use tollgate_kit::reply::{self, Refusal};
+use tollgate_kit::slot::ConfigSlot;
 use tollgate_kit::{
-    BodyAction, HeadersAction, Host, HostFacts, LogLevel, MapKind, RootFilter, StreamFilter,
-    StreamKind, TrailersAction,
+    BodyAction, Callouts, HeadersAction, Host, HostFacts, LogLevel, MapKind, RequestView,
+    RootFilter, StreamFilter, StreamKind, TrailersAction, Verdict, mutation, removal,
 };
 
-use crate::config::{Compiled, JwtAuthConfig};
-use crate::decide::{Decision, Mutation, Rejection, RequestView, reject};
+use crate::config::Compiled;
+use crate::decide::{Decision, Rejection, reject};
 use crate::denial::{Code, Denial};
 use crate::jwks_fetch::{FetchResult, Fetcher, Wait};
 use crate::metrics::Metrics;
 use crate::token_cache::TokenCache;
+use crate::waiting::{Occasion, Waiter, Waiters};
 
 pub use tollgate_kit::contract::CREDENTIALS_PROPERTY;
+
+/// The filter's name in logs and response details.
+const FILTER: &str = "jwt-auth";
 
 /// How often the root checks for due refreshes, keys published by other workers, and
 /// requests whose wait ran out.
@@ -45,18 +47,6 @@ fn now_ms(host: &dyn Host) -> Option<u64> {
     u64::try_from(since.as_millis()).ok()
 }
 
-struct Waiter {
-    context_id: u32,
-    /// The fetch this stream made itself: on hosts that cannot switch to another
-    /// stream's context, only its own callout's answer may wake it.
-    own_fetch: bool,
-    provider: usize,
-    /// The provider's fetch time when the wait began: newer keys end the wait.
-    fetched_at: u64,
-    deadline: u64,
-    stream: Weak<RefCell<StreamCore>>,
-}
-
 /// Everything a VM's streams share.
 pub struct Shared {
     config: Rc<Compiled>,
@@ -64,7 +54,7 @@ pub struct Shared {
     fetcher: Fetcher,
     cache: TokenCache,
     metrics: Metrics,
-    waiters: Vec<Waiter>,
+    waiters: Waiters<Weak<RefCell<StreamCore>>>,
     credentials_warned: bool,
     /// The host runs our tick (Envoy, Kong); without it (APISIX) refreshes start on the
     /// request path.
@@ -84,7 +74,7 @@ impl Shared {
             fetcher,
             cache,
             metrics,
-            waiters: Vec::new(),
+            waiters: Waiters::default(),
             credentials_warned: false,
             ticks: false,
             fast_tick: false,
@@ -100,7 +90,7 @@ impl Shared {
         now: u64,
         own_fetch: bool,
     ) {
-        self.waiters.push(Waiter {
+        self.waiters.hold(Waiter {
             context_id: core_ref.borrow().context_id,
             own_fetch,
             provider,
@@ -138,13 +128,15 @@ type SharedRef = Rc<RefCell<Shared>>;
 
 #[derive(Default)]
 pub struct JwtAuthRoot {
-    shared: Option<SharedRef>,
+    /// The config with its fetcher, cache and metrics: replaced whole on reconfigure;
+    /// each stream keeps the one it started with.
+    shared: ConfigSlot<RefCell<Shared>>,
 }
 
 impl JwtAuthRoot {
     /// The compiled config in use (for tests and the control service).
     pub fn config(&self) -> Option<Rc<Compiled>> {
-        self.shared.as_ref().map(|s| Rc::clone(&s.borrow().config))
+        self.shared.current().map(|s| Rc::clone(&s.borrow().config))
     }
 }
 
@@ -157,46 +149,46 @@ impl Callouts for JwtAuthRoot {
         body_size: usize,
         _num_trailers: usize,
     ) {
-        if let Some(shared) = &self.shared {
-            fetch_answered(host, shared, token, body_size, None);
+        if let Some(shared) = self.shared.current() {
+            fetch_answered(host, &shared, token, body_size, None);
         }
     }
 }
 
 impl RootFilter for JwtAuthRoot {
     fn on_configure(&mut self, host: &dyn Host, bytes: &[u8]) -> Result<(), String> {
-        let compiled = config::load::<JwtAuthConfig>(bytes).map_err(|e| e.to_string())?;
+        // Before anything else: the probe must not follow a tick or callout of ours.
+        let facts = HostFacts::detect(host);
+        let compiled = crate::config::load(bytes, facts).map_err(|e| e.to_string())?;
         for warning in &compiled.warnings {
             host.log(LogLevel::Warn, &format!("jwt-auth: {warning}"));
         }
-        // Before anything else: the probe must not follow a tick or callout of ours.
-        let facts = HostFacts::detect(host);
-        compiled.check_host(facts).map_err(|e| e.to_string())?;
         let mut shared = Shared::new(compiled, facts);
         if shared.fetcher.has_remote() {
             // Hosts without timers (APISIX) refresh on the request path instead.
             shared.ticks = host.set_tick_period(TICK).is_ok();
         }
-        self.shared = Some(Rc::new(RefCell::new(shared)));
+        self.shared.replace(RefCell::new(shared));
         Ok(())
     }
 
     fn new_stream(&mut self, _host: &dyn Host, context_id: u32) -> Option<Box<dyn StreamFilter>> {
-        let shared = Rc::clone(self.shared.as_ref()?);
+        let shared = self.shared.current()?;
         Some(Box::new(JwtAuthStream {
             core: Rc::new(RefCell::new(StreamCore {
                 context_id,
                 headers: Vec::new(),
-                state: State::Deciding,
+                verdict: Verdict::Pending,
             })),
             shared,
         }))
     }
 
     fn on_tick(&mut self, host: &dyn Host) {
-        let Some(shared) = &self.shared else {
+        let Some(shared) = self.shared.current() else {
             return;
         };
+        let shared = &shared;
         let Some(now) = now_ms(host) else {
             return;
         };
@@ -252,24 +244,18 @@ fn resume(
     finished: Option<usize>,
     current: Option<u32>,
 ) {
-    let ready: Vec<Waiter> = {
+    let ready = {
         let mut sh = shared.borrow_mut();
         let sh = &mut *sh;
+        let at = Occasion {
+            now,
+            finished,
+            current,
+            switches: sh.facts.switches_context(),
+        };
         let fetcher = &sh.fetcher;
-        let switches = sh.facts.switches_context();
-        sh.waiters.retain(|w| w.stream.strong_count() > 0);
-        let (ready, keep): (Vec<Waiter>, Vec<Waiter>) = sh.waiters.drain(..).partition(|w| {
-            // Without context switching a stream is only ever acted on from its own
-            // callbacks: answering it from the root or another stream would act on no
-            // request (Kong's worker crashes) or on the wrong one.
-            (switches || current == Some(w.context_id))
-                && (finished == Some(w.provider)
-                    || fetcher.fetched_at(w.provider) != w.fetched_at
-                    || now >= w.deadline
-                    || (w.own_fetch && !switches))
-        });
-        sh.waiters = keep;
-        ready
+        sh.waiters
+            .take_ready(&at, |p| fetcher.fetched_at(p), |s| s.strong_count() > 0)
     };
     if ready.is_empty() {
         return;
@@ -295,18 +281,11 @@ fn resume(
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    Deciding,
-    Waiting,
-    Denied,
-    Passed,
-}
-
 struct StreamCore {
     context_id: u32,
     headers: Pairs,
-    state: State,
+    /// Pending while deciding or waiting for keys (headers held).
+    verdict: Verdict,
 }
 
 pub struct JwtAuthStream {
@@ -330,83 +309,18 @@ pub fn denial_log_line(config: &Compiled, r: &Rejection) -> String {
     )
 }
 
+/// Answers a refused request (the kit's JSON error reply).
 fn deny(host: &dyn Host, rejection: &Rejection) {
-    let details = format!("tollgate_jwt_auth.{}", rejection.denial.code.as_str());
-    let www = ("www-authenticate", rejection.www_authenticate.as_str());
-    let common = [
-        ("content-type", "application/json"),
-        ("cache-control", "no-store"),
-    ];
-    let with_www = [www, common[0], common[1]];
-    let headers: &[(&str, &str)] = if rejection.www_authenticate.is_empty() {
-        &common
-    } else {
-        &with_www
-    };
-    let reply = LocalReply {
-        status: u32::from(rejection.status),
-        details: &details,
-        headers,
-        body: rejection.body.as_bytes(),
-        grpc_status: None,
-    };
-    if let Err(e) = host.send_local_response(&reply) {
-        host.log(
-            LogLevel::Error,
-            &format!("jwt-auth: cannot refuse a request: {e}"),
-        );
-    }
-}
-
-fn internal_error(host: &dyn Host, why: &str) {
-    host.log(
-        LogLevel::Error,
-        &format!("jwt-auth: {why}; refusing the request"),
+    reply::refuse(
+        host,
+        FILTER,
+        &Refusal {
+            status: rejection.status,
+            code: rejection.denial.code.as_str(),
+            body: &rejection.body,
+            www_authenticate: &rejection.www_authenticate,
+        },
     );
-    let _ = host.send_local_response(&LocalReply {
-        status: 500,
-        details: "tollgate_jwt_auth.internal",
-        headers: &[("content-type", "application/json")],
-        body: br#"{"error":"internal","message":"the request could not be authenticated"}"#,
-        grpc_status: None,
-    });
-}
-
-/// The header one mutation writes, and how it is carried out on this host for this
-/// request.
-fn plan<'m>(facts: HostFacts, headers: &[(String, String)], m: &'m Mutation) -> (&'m str, Removal) {
-    let (name, intent): (&str, Intent) = match m {
-        Mutation::RemoveOwned(h) => (h, Intent::Own),
-        Mutation::RemoveHeader(h) => (h, Intent::Strip),
-        Mutation::SetHeader(h, _) => (h, Intent::Replace),
-        Mutation::SetCookie(Some(_)) => ("cookie", Intent::Replace),
-        Mutation::SetCookie(None) => ("cookie", Intent::Strip),
-        Mutation::SetPath(_) => return (":path", Removal::Proceed),
-    };
-    (name, removal::plan(facts, headers, name, intent))
-}
-
-/// Applies an allowing decision as planned (one plan per mutation); only headers present
-/// are taken out (each hostcall costs), the way this host can.
-fn apply(
-    host: &dyn Host,
-    facts: HostFacts,
-    mutations: &[Mutation],
-    plans: &[(&str, Removal)],
-) -> bool {
-    let map = MapKind::RequestHeaders;
-    let mut ok = true;
-    for (m, &(_, how)) in mutations.iter().zip(plans) {
-        let result = match m {
-            Mutation::RemoveOwned(h) | Mutation::RemoveHeader(h) => removal::take_out(host, h, how),
-            Mutation::SetHeader(h, v) => host.replace_header(map, h, v),
-            Mutation::SetPath(p) => tollgate_kit::target::set_request_target(host, facts, p),
-            Mutation::SetCookie(Some(c)) => host.replace_header(map, "cookie", c),
-            Mutation::SetCookie(None) => removal::take_out(host, "cookie", how),
-        };
-        ok &= result.is_ok();
-    }
-    ok
 }
 
 /// Decides the request held by `core`; `may_wait` lets it wait for keys once.
@@ -417,23 +331,19 @@ fn evaluate(
     may_wait: bool,
 ) -> HeadersAction {
     let Some(now) = now_ms(host) else {
-        core_ref.borrow_mut().state = State::Denied;
-        internal_error(host, "the host gave no time");
+        core_ref.borrow_mut().verdict = Verdict::Denied;
+        reply::internal_error(host, FILTER, "the host gave no time");
         return HeadersAction::StopIteration;
     };
     if may_wait && refresh_on_request_path(host, shared, core_ref, now) {
-        core_ref.borrow_mut().state = State::Waiting;
+        core_ref.borrow_mut().verdict = Verdict::Pending;
         return HeadersAction::StopIteration;
     }
     let decision = {
         let mut sh = shared.borrow_mut();
         let sh = &mut *sh;
         let core = core_ref.borrow();
-        let view = RequestView {
-            method: header(&core.headers, ":method"),
-            path: header(&core.headers, ":path"),
-            headers: &core.headers,
-        };
+        let view = RequestView::of(&core.headers);
         #[allow(clippy::cast_precision_loss)] // ms since 1970 fit f64 exactly
         let now_s = now as f64 / 1000.0;
         // Disjoint fields: the config and keys are read while the cache is updated.
@@ -473,7 +383,7 @@ fn evaluate(
             match wait {
                 Wait::Retry => evaluate(host, shared, core_ref, false),
                 Wait::Pending => {
-                    core_ref.borrow_mut().state = State::Waiting;
+                    core_ref.borrow_mut().verdict = Verdict::Pending;
                     HeadersAction::StopIteration
                 }
                 Wait::No => refuse(host, shared, core_ref, &r),
@@ -486,28 +396,22 @@ fn evaluate(
             credentials,
         } => {
             let facts = shared.borrow().facts;
-            let plans: Vec<(&str, Removal)> = {
-                let core = core_ref.borrow();
-                mutations
-                    .iter()
-                    .map(|m| plan(facts, &core.headers, m))
-                    .collect()
-            };
+            let plans = mutation::plan(facts, &core_ref.borrow().headers, &mutations);
             // A header this host cannot keep from the upstream: refused before anything
             // is written.
-            let refused = plans
-                .iter()
-                .find_map(|&(name, how)| (how == Removal::Refuse).then_some(name))
-                .map(|name| Denial::new(Code::HeaderNotRemovable, removal::refused_message(name)));
-            if let Some(denial) = refused {
-                return refuse(host, shared, core_ref, &reject(denial, None, None));
-            }
+            let plans = match plans {
+                Ok(plans) => plans,
+                Err(name) => {
+                    let denial =
+                        Denial::new(Code::HeaderNotRemovable, removal::refused_message(name));
+                    return refuse(host, shared, core_ref, &reject(denial, None, None));
+                }
+            };
             let mut sh = shared.borrow_mut();
             let sh = &mut *sh;
-            let applied = apply(host, facts, &mutations, &plans);
-            if !applied {
-                core_ref.borrow_mut().state = State::Denied;
-                internal_error(host, "cannot rewrite the request headers");
+            if mutation::apply(host, facts, &mutations, &plans).is_err() {
+                core_ref.borrow_mut().verdict = Verdict::Denied;
+                reply::internal_error(host, FILTER, "cannot rewrite the request headers");
                 return HeadersAction::StopIteration;
             }
             if let Some(claims) = credentials
@@ -534,7 +438,7 @@ fn evaluate(
             for p in verified {
                 sh.metrics.allowed(host, p);
             }
-            core_ref.borrow_mut().state = State::Passed;
+            core_ref.borrow_mut().verdict = Verdict::Passed;
             HeadersAction::Continue
         }
     }
@@ -583,7 +487,7 @@ fn refuse(
         sh.metrics.denied(host, r.provider, r.denial.code);
         host.log(LogLevel::Debug, &denial_log_line(&sh.config, r));
     }
-    core_ref.borrow_mut().state = State::Denied;
+    core_ref.borrow_mut().verdict = Verdict::Denied;
     deny(host, r);
     HeadersAction::StopIteration
 }
@@ -607,8 +511,12 @@ impl StreamFilter for JwtAuthStream {
         match host.header_pairs(MapKind::RequestHeaders) {
             Ok(pairs) => self.core.borrow_mut().headers = pairs,
             Err(e) => {
-                self.core.borrow_mut().state = State::Denied;
-                internal_error(host, &format!("cannot read the request headers: {e}"));
+                self.core.borrow_mut().verdict = Verdict::Denied;
+                reply::internal_error(
+                    host,
+                    FILTER,
+                    &format!("cannot read the request headers: {e}"),
+                );
                 return HeadersAction::StopIteration;
             }
         }
@@ -616,19 +524,11 @@ impl StreamFilter for JwtAuthStream {
     }
 
     fn on_request_body(&mut self, _host: &dyn Host, _size: usize, _eos: bool) -> BodyAction {
-        // Returning Continue here would release headers still held for a decision.
-        match self.core.borrow().state {
-            State::Waiting | State::Deciding => BodyAction::StopAndBuffer,
-            State::Denied => BodyAction::StopNoBuffer,
-            State::Passed => BodyAction::Continue,
-        }
+        self.core.borrow().verdict.request_body()
     }
 
     fn on_request_trailers(&mut self, _host: &dyn Host, _n: usize) -> TrailersAction {
-        match self.core.borrow().state {
-            State::Passed => TrailersAction::Continue,
-            _ => TrailersAction::StopIteration,
-        }
+        self.core.borrow().verdict.request_trailers()
     }
 }
 

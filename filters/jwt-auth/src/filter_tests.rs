@@ -343,7 +343,8 @@ fn cached_tokens_skip_verification_but_not_expiry() {
             HeadersAction::Continue
         );
     }
-    let shared = root.shared.as_ref().unwrap().borrow();
+    let current = root.shared.current().unwrap();
+    let shared = current.borrow();
     assert_eq!((shared.cache.hits, shared.cache.misses), (2, 1));
     drop(shared);
     set_time(&host, NOW + 71);
@@ -414,7 +415,7 @@ fn answer_latest(host: &MockHost, root: &mut JwtAuthRoot, body: &str) {
 }
 
 fn cache_len(root: &JwtAuthRoot) -> usize {
-    root.shared.as_ref().unwrap().borrow().cache.len()
+    root.shared.current().unwrap().borrow().cache.len()
 }
 
 #[test]
@@ -886,7 +887,7 @@ fn a_callout_whose_answer_never_comes_is_forgotten_after_its_deadline() {
     let b = held(&mut root, &host, 3);
     // The clients go away; their callouts are never answered to anyone.
     drop((a, b));
-    let awaited = |root: &JwtAuthRoot| root.shared.as_ref().unwrap().borrow().fetcher.awaited();
+    let awaited = |root: &JwtAuthRoot| root.shared.current().unwrap().borrow().fetcher.awaited();
     assert_eq!(awaited(&root), 2);
     // Past the callouts' timeout, the next fetch finds them gone.
     set_time(&host, NOW + 4);
@@ -989,7 +990,7 @@ fn a_waiting_request_that_goes_away_is_not_kept() {
     let b_call = host.state.borrow().http_calls[1].token;
     answer(&host, "200", JWKS.as_bytes());
     b.on_http_call_response(&host, b_call, 1, JWKS.len(), 0);
-    let waiters = root.shared.as_ref().unwrap().borrow().waiters.len();
+    let waiters = root.shared.current().unwrap().borrow().waiters.len();
     assert_eq!(waiters, 0);
 }
 

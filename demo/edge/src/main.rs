@@ -1,0 +1,93 @@
+//! `tollgate-demo`: the main job and the benchmarks through real Envoy. Demo code: it
+//! uses the test harness's Envoy launcher and demo servers, so it is not the product
+//! (`control/`), which never depends on it.
+//!
+//! * `run`: real Envoy with every catalog filter in front of demo upstreams on
+//!   loopback, with embedded defaults, supervised until a signal or a child's death.
+//! * `bench-envoy`: wrk through real Envoy with and without the filters.
+//! * `bench-jwt`: jwt-auth against Envoy's native `jwt_authn`, through Envoy.
+
+mod bench;
+mod bench_jwt;
+mod demo_idp;
+mod edge;
+mod machine;
+mod s3;
+mod scratch;
+mod signals;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "tollgate-demo",
+    version,
+    about = "Tollgate's main job and Envoy benchmarks"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start real Envoy with the Tollgate filters in front of demo upstreams.
+    Run {
+        /// Start, prove a request passes through the filters, then stop.
+        #[arg(long)]
+        smoke: bool,
+        /// Envoy worker threads (each runs its own filter VMs).
+        #[arg(long, default_value_t = 2)]
+        concurrency: usize,
+        /// Directory holding the built filters (`scripts/build-wasm` writes `dist/`).
+        #[arg(long, default_value = "dist")]
+        dist: PathBuf,
+    },
+    /// Measure requests through real Envoy with and without the filters (needs wrk).
+    BenchEnvoy {
+        /// Seconds per wrk run.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value = "dist")]
+        dist: PathBuf,
+    },
+    /// Removes a scratch directory once this process's parent dies (started by `run`).
+    #[command(hide = true)]
+    Reap { dir: PathBuf },
+    /// Measure jwt-auth against Envoy's native jwt_authn through real Envoy (needs wrk).
+    BenchJwt {
+        /// Seconds per wrk run.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value = "dist")]
+        dist: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run {
+            smoke,
+            concurrency,
+            dist,
+        } => edge::run(smoke, concurrency, &dist),
+        Command::Reap { dir } => scratch::reap(&dir).map(|()| ExitCode::SUCCESS),
+        Command::BenchEnvoy { seconds, dist } => {
+            bench::run(seconds, &dist).map(|()| ExitCode::SUCCESS)
+        }
+        Command::BenchJwt { seconds, dist } => {
+            bench_jwt::run(seconds, &dist).map(|()| ExitCode::SUCCESS)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("tollgate-demo: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

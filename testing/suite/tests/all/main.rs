@@ -1,0 +1,28 @@
+//! The suite's one integration-test binary: a module per filter and per host concern,
+//! linking wasmtime, tokio and hyper once. Tier 2 (the built `.wasm` in the wasmtime
+//! host under the envoy, apisix and kong profiles) and tier 3 (real Envoy, Kong and
+//! APISIX on loopback).
+//!
+//! `cargo test -p tollgate-host-suite --test all jwt_auth_envoy::` runs one module.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test code
+
+mod conformance;
+mod deploy_configs;
+mod envoy_e2e;
+mod hcp_auth_envoy;
+mod hcp_auth_wasm;
+mod host_behaviour;
+mod host_facts;
+mod host_imports;
+mod jwt_auth_algs;
+mod jwt_auth_envoy;
+mod jwt_auth_wasm;
+mod layout;
+mod profiles;
+mod real_hosts;
+mod traps;
