@@ -98,3 +98,60 @@ fn trailing_garbage_and_bad_json_are_errors() {
     let err = load::<Root>(b"{").unwrap_err();
     assert!(err.message.contains("EOF"), "{err}");
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+enum Keys {
+    Dir { key: String },
+    Pem { pem: String },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WithChoice {
+    keys: Keys,
+}
+
+#[test]
+fn two_forms_of_a_choice_name_the_field() {
+    let err = parse::<WithChoice>(br#"{"keys": {"dir": {"key": "k"}, "pem": {"pem": "p"}}}"#)
+        .unwrap_err();
+    assert_eq!(err.path, "keys", "{err}");
+    assert!(
+        err.message
+            .starts_with("expected exactly one of the allowed forms"),
+        "{err}"
+    );
+}
+
+#[test]
+fn syntax_errors_have_no_path_and_say_where() {
+    let err = parse::<Root>(b"{\"limit\": }").unwrap_err();
+    assert_eq!(err.path, "");
+    assert!(err.message.contains("line 1 column"), "{err}");
+    assert!(!err.message.contains("allowed forms"), "{err}");
+    let err = parse::<Root>(br#"{"limit": 1"#).unwrap_err();
+    assert_eq!(err.path, "");
+    let err = parse::<Root>(br#"{"limit": "x"}"#).unwrap_err();
+    assert_eq!(err.path, "limit", "a type error names its field");
+    let err = parse::<Root>(br#"{"rules": 5}"#).unwrap_err();
+    assert_eq!(err.path, "rules");
+    // A required field missing at the top: the document, not `.`.
+    let err = parse::<WithChoice>(b"{}").unwrap_err();
+    assert_eq!(err.path, "", "{err}");
+    assert!(err.message.contains("missing field `keys`"), "{err}");
+}
+
+#[test]
+fn nested_errors_join_index_paths_without_a_dot() {
+    assert_eq!(
+        ConfigError::new("[2].prefix", "m").within("rules").path,
+        "rules[2].prefix"
+    );
+    assert_eq!(
+        ConfigError::new("prefix", "m").within("rules[0]").path,
+        "rules[0].prefix"
+    );
+    assert_eq!(ConfigError::new("", "m").within("rules").path, "rules");
+    assert_eq!(ConfigError::new("x", "m").within("").path, "x");
+}
