@@ -13,6 +13,8 @@ fn names_are_unique_and_packages_match_them() {
             format!("tollgate.{}.v1", f.name.replace('-', "_"))
         );
         assert!(find(f.name).is_some());
+        // scripts/build-wasm writes dist/<name>.wasm; the main job and tests load it.
+        assert_eq!(f.wasm_file(), format!("{}.wasm", f.name));
     }
     assert!(
         find("conformance").is_none(),
