@@ -454,26 +454,19 @@ fn refresh_on_request_path(
 ) -> bool {
     let mut sh = shared.borrow_mut();
     let sh = &mut *sh;
-    if sh.ticks || !sh.fetcher.has_remote() {
+    if sh.ticks {
         return false;
     }
-    let due: Vec<usize> = sh
-        .fetcher
-        .providers()
-        .filter(|p| sh.fetcher.refresh_due(*p, now))
-        .collect();
-    for p in due {
-        let mut results = Vec::new();
-        let calls = sh.fetcher.dispatches();
-        sh.fetcher.poll(host, p, now, &mut results);
-        sh.record(host, &results);
-        // Only a fetch this request made can wake it (no timer, no context switch).
-        if sh.fetcher.dispatches() != calls {
+    let mut results = Vec::new();
+    let fetching = sh.fetcher.refresh_on_request(host, now, &mut results);
+    sh.record(host, &results);
+    match fetching {
+        Some(p) => {
             sh.wait_for(host, core_ref, p, now, true);
-            return true;
+            true
         }
+        None => false,
     }
-    false
 }
 
 fn refuse(

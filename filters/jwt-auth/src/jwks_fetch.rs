@@ -457,6 +457,29 @@ impl Fetcher {
     }
 
     /// Whether `provider`'s keys are due for a background refresh.
+    /// Without a timer (APISIX), the request that finds keys due starts their refresh:
+    /// the first due provider whose fetch this call sent, which that request then waits
+    /// for (there, only a callout it made itself can wake it). `None`: nothing sent.
+    pub fn refresh_on_request(
+        &mut self,
+        host: &dyn Host,
+        now: u64,
+        results: &mut Vec<(usize, FetchResult)>,
+    ) -> Option<usize> {
+        let due: Vec<usize> = self
+            .providers()
+            .filter(|p| self.refresh_due(*p, now))
+            .collect();
+        for p in due {
+            let calls = self.dispatched;
+            self.poll(host, p, now, results);
+            if self.dispatched != calls {
+                return Some(p);
+            }
+        }
+        None
+    }
+
     pub fn refresh_due(&self, provider: usize, now: u64) -> bool {
         match self.slots.get(provider) {
             Some(Some(slot)) => slot.state.need(now, &slot.remote.policy) == Some(Need::Refresh),
