@@ -10,6 +10,9 @@ use tollgate_envoy_harness::{HttpRequest, HttpResponse, repo_root, send};
 
 use crate::conf::{NginxConfig, NginxHost};
 
+/// How long the log must stay free of failures after the filters loaded.
+const SETTLE: Duration = Duration::from_millis(750);
+
 /// Error-log lines that mean a filter did not load or a worker died.
 const FAILURES: [&str; 6] = [
     "[emerg]",
@@ -118,7 +121,7 @@ impl Nginx {
             // APISIX loads in init_worker and logs only failures.
             NginxHost::Apisix => 0,
         };
-        let mut since_pid: Option<Instant> = None;
+        let mut since_loaded: Option<Instant> = None;
         while Instant::now() < deadline {
             if self.master.is_none() {
                 self.master = self.read_pid();
@@ -131,12 +134,14 @@ impl Nginx {
                     self.log_tail()
                 );
             }
-            if self.master.is_some() {
-                let started = *since_pid.get_or_insert_with(Instant::now);
-                let loaded = log.matches("successfully loaded").count();
-                // APISIX: a load failure shows within moments of the workers' start.
-                let settled = started.elapsed() > Duration::from_millis(300);
-                if loaded >= loaded_needed && settled {
+            let loaded = log.matches("successfully loaded").count();
+            if self.master.is_some() && loaded >= loaded_needed {
+                // Settled once nothing failed for a while after the last module loaded:
+                // Kong starts each filter (`on_configure`) right after loading it, and
+                // a refused config shows a moment later (later still on a busy machine);
+                // APISIX logs only failures, within moments of the workers' start.
+                let all_loaded = *since_loaded.get_or_insert_with(Instant::now);
+                if all_loaded.elapsed() > SETTLE {
                     return Ok(());
                 }
             }
