@@ -64,6 +64,18 @@ pub struct Edge {
     pub upstream: Upstream,
     pub hcp: HcpDemo,
     pub s3: DemoS3,
+    /// A scratch directory this edge owns and removes last (benchmarks); the supervised
+    /// job's belongs to its `Scratch`.
+    owned_scratch: Option<OwnedDir>,
+}
+
+/// A directory removed on drop.
+struct OwnedDir(std::path::PathBuf);
+
+impl Drop for OwnedDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// One start-up step, unless a stop signal came first.
@@ -146,16 +158,20 @@ pub fn start_supervised(
         upstream,
         hcp,
         s3,
+        owned_scratch: None,
     })
 }
 
 /// [`start_supervised`] without signals, scratch in the system temp dir (benchmarks).
 pub fn start(concurrency: usize, dist: &Path) -> Result<Edge> {
-    let scratch = std::env::temp_dir().join(format!("tollgate-bench-{}", std::process::id()));
-    start_supervised(concurrency, dist, &scratch, None).map_err(|e| match e {
+    let scratch =
+        OwnedDir(std::env::temp_dir().join(format!("tollgate-bench-{}", std::process::id())));
+    let mut edge = start_supervised(concurrency, dist, &scratch.0, None).map_err(|e| match e {
         Interrupted::Failed(e) => e,
         Interrupted::Signal(s) => anyhow::anyhow!("stopped by {}", s.name()),
-    })
+    })?;
+    edge.owned_scratch = Some(scratch);
+    Ok(edge)
 }
 
 fn check(what: &str, ok: bool, envoy: &Envoy) -> Result<()> {
