@@ -42,4 +42,5 @@ pub use alg::Alg;
 pub use denial::Denial;
 pub use filter::JwtAuthRoot;
 
+#[cfg(feature = "export")]
 tollgate_kit::export_filter!(JwtAuthRoot::default());
