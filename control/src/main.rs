@@ -41,8 +41,12 @@ enum Command {
     /// Envoy bootstrap that runs the filters (`--envoy`).
     Validate {
         /// The filter the config is for.
-        #[arg(long, value_parser = PossibleValuesParser::new(tollgate_catalog::names()), required_unless_present = "envoy")]
+        #[arg(long, value_parser = PossibleValuesParser::new(tollgate_catalog::names()), required_unless_present_any = ["envoy", "bundle"])]
         filter: Option<String>,
+        /// The file is an OPA bundle for rego-authz (a directory or a `.tar.gz`):
+        /// compile it and run its `test_*` rules on the filter's engine.
+        #[arg(long, conflicts_with_all = ["filter", "envoy"])]
+        bundle: bool,
         /// The file is an Envoy bootstrap (YAML or JSON): warn about format strings
         /// that would print jwt-auth's credentials filter state.
         #[arg(long, conflicts_with = "filter")]
@@ -75,10 +79,12 @@ fn main() -> ExitCode {
         Command::Validate {
             filter,
             envoy,
+            bundle,
             strict,
             host,
             config,
         } => match filter {
+            _ if bundle => validate::run_bundle(&config),
             Some(filter) if !envoy => validate::run(&filter, &config, &host),
             _ => validate::run_envoy(&config, strict),
         },

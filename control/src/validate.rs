@@ -37,11 +37,54 @@ fn read(path: &Path) -> Result<Vec<u8>> {
 }
 
 pub fn run(filter: &str, path: &Path, host: &str) -> Result<()> {
-    let warnings = check(filter, &read(path)?, host_kind(host)?)?;
+    let bytes = read(path)?;
+    let warnings = check(filter, &bytes, host_kind(host)?)?;
     for w in &warnings {
         eprintln!("warning: {}: {w}", path.display());
     }
+    if filter == "rego-authz" {
+        let report =
+            tollgate_rego_authz::runner::check_config(&bytes).map_err(anyhow::Error::msg)?;
+        print_tests(path, &report)?;
+    }
     println!("{}: valid {filter} config for {host}", path.display());
+    Ok(())
+}
+
+/// Prints each policy test and fails when one did.
+fn print_tests(path: &Path, report: &tollgate_rego_authz::runner::Report) -> Result<()> {
+    for r in &report.results {
+        match &r.failure {
+            None => println!("PASS {} ({:?})", r.name, r.duration),
+            Some(why) => println!("FAIL {}: {why}", r.name),
+        }
+    }
+    let failed = report.failed();
+    if failed > 0 {
+        bail!(
+            "{}: {failed} of {} policy tests failed",
+            path.display(),
+            report.results.len()
+        );
+    }
+    Ok(())
+}
+
+/// `tollgate validate --bundle PATH`: an OPA bundle (directory or `.tar.gz`) read,
+/// compiled and tested as rego-authz will run it.
+pub fn run_bundle(path: &Path) -> Result<()> {
+    let report = tollgate_rego_authz::runner::check_bundle(path).map_err(anyhow::Error::msg)?;
+    print_tests(path, &report)?;
+    println!(
+        "{}: valid bundle ({} modules{}; {} tests passed)",
+        path.display(),
+        report.modules,
+        report
+            .revision
+            .as_ref()
+            .map_or(String::new(), |r| format!(", revision {r}")),
+        report.results.len()
+    );
     Ok(())
 }
 

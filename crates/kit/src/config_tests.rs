@@ -99,6 +99,8 @@ fn trailing_garbage_and_bad_json_are_errors() {
     assert!(err.message.contains("EOF"), "{err}");
 }
 
+// Only the shape matters here: the fields are parsed, never read.
+#[allow(dead_code)]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 enum Keys {
@@ -106,6 +108,7 @@ enum Keys {
     Pem { pem: String },
 }
 
+#[allow(dead_code)]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct WithChoice {

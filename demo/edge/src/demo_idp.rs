@@ -50,9 +50,19 @@ pub fn mint_signed(username: &str, ttl_seconds: u64) -> Result<String> {
         .ok_or_else(|| anyhow::anyhow!("no demo user {username}"))?;
     let mut header = Header::new(Algorithm::ES256);
     header.kid = Some("es1".into());
+    // HCP's role names, for the policy rego-authz runs (policies/hcp).
+    let roles: Vec<&str> = user
+        .roles
+        .iter()
+        .map(|r| match r {
+            tollgate_hcp_demo::Role::Admin => "administrator",
+            tollgate_hcp_demo::Role::Monitor => "monitor",
+        })
+        .collect();
     let claims = json!({"iss": ISSUER, "aud": AUDIENCE, "sub": username,
                         "username": user.username, "password": user.password,
-                        "tenant": user.tenant, "iat": now, "exp": now + ttl_seconds});
+                        "tenant": user.tenant, "roles": roles,
+                        "iat": now, "exp": now + ttl_seconds});
     Ok(jsonwebtoken::encode(&header, &claims, &signing_key()?)?)
 }
 

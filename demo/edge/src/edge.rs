@@ -32,6 +32,7 @@ use crate::signals::{Signals, Stop};
 /// auth (`/mapi/`) and S3 signatures (`/demo-bucket`).
 const CONFIGS: &[(&str, &str)] = &[
     ("jwt-auth", include_str!("../configs/jwt-auth.json")),
+    ("rego-authz", include_str!("../configs/rego-authz.json")),
     ("hcp-auth", include_str!("../configs/hcp-auth.json")),
 ];
 
@@ -239,6 +240,32 @@ fn self_check(envoy: &Envoy, token: &str) -> Result<()> {
     check(
         "hcp-auth (S3 SigV4)",
         put.status == 200 && get.body_text() == "hello from the edge",
+        envoy,
+    )?;
+    // rego-authz (policies/hcp): a monitor may read but not write; nobody crosses tenants.
+    let monitor = format!("Bearer {}", crate::demo_idp::mint("bob", 60)?);
+    let read = envoy.send(
+        &HttpRequest::get("/mapi/tenants/acme/statistics").header("authorization", &monitor),
+    )?;
+    let write = envoy.send(
+        &HttpRequest::new("PUT", "/mapi/tenants/acme/namespaces")
+            .header("authorization", &monitor)
+            .header("content-type", "application/json")
+            .body(br#"{"name": "from-a-monitor"}"#.to_vec()),
+    )?;
+    let other = envoy.send(
+        &HttpRequest::get("/mapi/tenants/globex/namespaces").header("authorization", &bearer),
+    )?;
+    println!(
+        "self-check: monitor GET statistics -> {}, monitor PUT namespace -> {} ({}), admin GET another tenant -> {}",
+        read.status,
+        write.status,
+        write.header("x-tollgate-policy-reason").unwrap_or_default(),
+        other.status
+    );
+    check(
+        "rego-authz (the HCP policy)",
+        read.status == 200 && write.status == 403 && other.status == 403,
         envoy,
     )?;
     Ok(())

@@ -40,6 +40,14 @@ pub static FILTERS: &[Filter] = &[
         schema: || schemars::schema_for!(tollgate_jwt_auth::config::JwtAuthConfig),
     },
     Filter {
+        name: "rego-authz",
+        package: "tollgate-rego-authz",
+        summary: "evaluates Rego policies in the proxy (OPA-Envoy input and decisions, OPA bundles)",
+        config_version: tollgate_rego_authz::config::VERSION,
+        check: |bytes, facts| tollgate_rego_authz::config::load(bytes, facts).map(|c| c.warnings),
+        schema: || schemars::schema_for!(tollgate_rego_authz::config::RegoAuthzConfig),
+    },
+    Filter {
         name: "hcp-auth",
         package: "tollgate-hcp-auth",
         summary: "turns verified credentials into HCP management auth and S3 SigV4",

@@ -100,7 +100,10 @@ impl Files {
                 .into_owned();
             let path = normalise(&raw)?;
             if files.len() >= limits.max_files {
-                return Err(format!("the bundle has more than {} files", limits.max_files));
+                return Err(format!(
+                    "the bundle has more than {} files",
+                    limits.max_files
+                ));
             }
             let room = limits.max_bytes.saturating_sub(total);
             let mut data = Vec::new();
@@ -142,7 +145,7 @@ impl Files {
                 let kind = entry.file_type().map_err(|e| e.to_string())?;
                 if kind.is_dir() {
                     walk(root, &path, out, total, limits)?;
-                } else if kind.is_file() {
+                } else if kind.is_file() && bundle_file(&path) {
                     let rel = path
                         .strip_prefix(root)
                         .map_err(|e| e.to_string())?
@@ -188,6 +191,21 @@ impl Files {
     }
 }
 
+/// Whether a file in a bundle directory belongs in the bundle (OPA's loader takes
+/// policies, data and the manifest and signatures; a README stays out).
+#[cfg(not(target_arch = "wasm32"))]
+fn bundle_file(path: &std::path::Path) -> bool {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    name.ends_with(".rego")
+        || matches!(
+            name,
+            "data.json" | "data.yaml" | "data.yml" | MANIFEST_FILE | SIGNATURES_FILE
+        )
+}
+
 /// The file names that carry data, by format.
 fn data_format(path: &str) -> Option<(&str, bool)> {
     let (dir, name) = match path.rsplit_once('/') {
@@ -203,12 +221,19 @@ fn data_format(path: &str) -> Option<(&str, bool)> {
 
 /// Puts `value` at `dir` (a `/`-separated path) inside `data`, merging objects; the same
 /// leaf written twice is an error, as in OPA.
-fn merge_at(data: &mut Map<String, Json>, dir: &str, value: Json, file: &str) -> Result<(), String> {
+fn merge_at(
+    data: &mut Map<String, Json>,
+    dir: &str,
+    value: Json,
+    file: &str,
+) -> Result<(), String> {
     let mut node = data;
     let parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
     let Some((last, parents)) = parts.split_last() else {
         let Json::Object(map) = value else {
-            return Err(format!("{file}: data at the bundle's root must be an object"));
+            return Err(format!(
+                "{file}: data at the bundle's root must be an object"
+            ));
         };
         return merge_objects(node, map, file);
     };
@@ -231,7 +256,11 @@ fn merge_at(data: &mut Map<String, Json>, dir: &str, value: Json, file: &str) ->
     }
 }
 
-fn merge_objects(into: &mut Map<String, Json>, from: Map<String, Json>, file: &str) -> Result<(), String> {
+fn merge_objects(
+    into: &mut Map<String, Json>,
+    from: Map<String, Json>,
+    file: &str,
+) -> Result<(), String> {
     for (k, v) in from {
         match (into.get_mut(&k), v) {
             (None, v) => {
@@ -250,7 +279,9 @@ pub fn under_roots(path: &str, roots: &[String]) -> bool {
         let root = root.trim_matches('/');
         root.is_empty()
             || path == root
-            || path.strip_prefix(root).is_some_and(|rest| rest.starts_with('/'))
+            || path
+                .strip_prefix(root)
+                .is_some_and(|rest| rest.starts_with('/'))
     })
 }
 
@@ -259,17 +290,21 @@ impl Bundle {
     /// caller before this (see [`crate::signature::verify`]).
     pub fn from_files(files: Files) -> Result<Self, String> {
         let manifest: Manifest = match files.0.get(MANIFEST_FILE) {
-            Some(bytes) => serde_json::from_slice(bytes)
-                .map_err(|e| format!("{MANIFEST_FILE}: {e}"))?,
+            Some(bytes) => {
+                serde_json::from_slice(bytes).map_err(|e| format!("{MANIFEST_FILE}: {e}"))?
+            }
             None => Manifest::default(),
         };
-        let roots = manifest.roots.clone().unwrap_or_else(|| vec![String::new()]);
+        let roots = manifest
+            .roots
+            .clone()
+            .unwrap_or_else(|| vec![String::new()]);
         let mut modules = Vec::new();
         let mut data = Map::new();
         for (path, bytes) in &files.0 {
             if path.ends_with(".rego") {
-                let text = String::from_utf8(bytes.clone())
-                    .map_err(|_| format!("{path}: not UTF-8"))?;
+                let text =
+                    String::from_utf8(bytes.clone()).map_err(|_| format!("{path}: not UTF-8"))?;
                 modules.push(Module {
                     name: path.clone(),
                     text,

@@ -4,7 +4,10 @@ use crate::test_support::files;
 #[test]
 fn a_bundle_round_trips_through_tar_gz() {
     let f = files(&[
-        (".manifest", r#"{"revision": "7", "roots": ["envoy", "people"], "rego_version": 1}"#),
+        (
+            ".manifest",
+            r#"{"revision": "7", "roots": ["envoy", "people"], "rego_version": 1}"#,
+        ),
         ("envoy/authz.rego", "package envoy.authz\nallow := true\n"),
         ("people/data.json", r#"{"alice": {"role": "admin"}}"#),
         ("people/extra/data.yaml", "bob:\n  role: reader\n"),
@@ -27,16 +30,51 @@ fn hostile_or_inconsistent_bundles_are_refused() {
     assert!(Files::from_tar_gz(b"not gzip", Limits::default()).is_err());
     let big = files(&[("a/data.json", "{}"), ("b/data.json", "{}")]);
     let packed = big.to_tar_gz().unwrap();
-    assert!(Files::from_tar_gz(&packed, Limits { max_bytes: 1 << 20, max_files: 1 }).is_err());
-    assert!(Files::from_tar_gz(&packed, Limits { max_bytes: 3, max_files: 10 }).is_err());
+    assert!(
+        Files::from_tar_gz(
+            &packed,
+            Limits {
+                max_bytes: 1 << 20,
+                max_files: 1
+            }
+        )
+        .is_err()
+    );
+    assert!(
+        Files::from_tar_gz(
+            &packed,
+            Limits {
+                max_bytes: 3,
+                max_files: 10
+            }
+        )
+        .is_err()
+    );
     assert!(normalise("../etc/passwd").is_err());
     assert_eq!(normalise("/./a//b").unwrap(), "a/b");
-    let outside = files(&[(".manifest", r#"{"roots": ["envoy"]}"#), ("other/data.json", "{}")]);
-    assert!(Bundle::from_files(outside).unwrap_err().contains("outside the manifest's roots"));
-    let root_data = files(&[(".manifest", r#"{"roots": ["envoy/x"]}"#), ("data.json", r#"{"envoy": {"y": 1}}"#)]);
+    let outside = files(&[
+        (".manifest", r#"{"roots": ["envoy"]}"#),
+        ("other/data.json", "{}"),
+    ]);
+    assert!(
+        Bundle::from_files(outside)
+            .unwrap_err()
+            .contains("outside the manifest's roots")
+    );
+    let root_data = files(&[
+        (".manifest", r#"{"roots": ["envoy/x"]}"#),
+        ("data.json", r#"{"envoy": {"y": 1}}"#),
+    ]);
     assert!(Bundle::from_files(root_data).is_err());
-    let twice = files(&[("a/data.json", r#"{"k": 1}"#), ("data.json", r#"{"a": {"k": 2}}"#)]);
-    assert!(Bundle::from_files(twice).unwrap_err().contains("more than one file"));
+    let twice = files(&[
+        ("a/data.json", r#"{"k": 1}"#),
+        ("data.json", r#"{"a": {"k": 2}}"#),
+    ]);
+    assert!(
+        Bundle::from_files(twice)
+            .unwrap_err()
+            .contains("more than one file")
+    );
     let bad_manifest = files(&[(".manifest", "{")]);
     assert!(Bundle::from_files(bad_manifest).is_err());
     assert!(under_roots("a/b", &["a".into()]));

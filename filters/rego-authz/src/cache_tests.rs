@@ -7,7 +7,10 @@ use crate::config::input_path;
 
 fn cache(max: usize) -> DecisionCache {
     DecisionCache::new(&CacheSettings {
-        keys: vec![input_path("token.sub").unwrap(), input_path("parsed_path").unwrap()],
+        keys: vec![
+            input_path("token.sub").unwrap(),
+            input_path("parsed_path").unwrap(),
+        ],
         ttl: Duration::from_secs(5),
         max_entries: max,
     })
@@ -23,7 +26,10 @@ fn keys_are_the_configured_values_and_entries_expire_and_are_bounded() {
     assert_ne!(c.key(&a), c.key(&b));
     assert_eq!(c.key(&json!({})), "[null,null]");
     let t0 = UNIX_EPOCH + Duration::from_secs(100);
-    let d = Rc::new(Decision { allowed: true, ..Decision::default() });
+    let d = Rc::new(Decision {
+        allowed: true,
+        ..Decision::default()
+    });
     c.put(c.key(&a), Rc::clone(&d), t0);
     assert!(c.get(&c.key(&a2), t0 + Duration::from_secs(4)).is_some());
     assert!(c.get(&c.key(&a), t0 + Duration::from_secs(5)).is_none());

@@ -307,7 +307,10 @@ fn status(path: &str, code: u16) -> Result<u32, ConfigError> {
     if (200..=599).contains(&code) {
         Ok(u32::from(code))
     } else {
-        Err(ConfigError::new(path, "expected an HTTP status from 200 to 599"))
+        Err(ConfigError::new(
+            path,
+            "expected an HTTP status from 200 to 599",
+        ))
     }
 }
 
@@ -338,7 +341,10 @@ impl PolicyConfig {
             return Ok(None);
         };
         if s.keys.is_empty() {
-            return Err(ConfigError::new("policy.signing.keys", "expected at least one key"));
+            return Err(ConfigError::new(
+                "policy.signing.keys",
+                "expected at least one key",
+            ));
         }
         let mut keys = BTreeMap::new();
         for (id, k) in &s.keys {
@@ -357,7 +363,10 @@ impl PolicyConfig {
         if let Some(id) = &s.key_id
             && !keys.contains_key(id)
         {
-            return Err(ConfigError::new("policy.signing.key_id", format!("no key is called `{id}`")));
+            return Err(ConfigError::new(
+                "policy.signing.key_id",
+                format!("no key is called `{id}`"),
+            ));
         }
         Ok(Some(Verification {
             keys,
@@ -394,10 +403,7 @@ impl PolicyConfig {
                     ));
                 }
                 if self.modules.is_empty() {
-                    return Err(ConfigError::new(
-                        "policy",
-                        "expected `modules` or `bundle`",
-                    ));
+                    return Err(ConfigError::new("policy", "expected `modules` or `bundle`"));
                 }
                 let data = self.data.clone().unwrap_or(serde_json::Value::Null);
                 if !(data.is_null() || data.is_object()) {
@@ -425,7 +431,10 @@ impl PolicyConfig {
 }
 
 /// Reads a bundle's files, verifying the signature first when keys are configured.
-pub fn verified_bundle(files: Files, verification: Option<&Verification>) -> Result<Bundle, String> {
+pub fn verified_bundle(
+    files: Files,
+    verification: Option<&Verification>,
+) -> Result<Bundle, String> {
     if let Some(v) = verification {
         crate::signature::verify(&files, v)?;
     }
@@ -454,11 +463,17 @@ pub fn compile_on(c: RegoAuthzConfig, facts: HostFacts) -> Result<Compiled, Conf
         return Err(ConfigError::new("token_header", "expected a header name"));
     }
     if c.metadata_property.is_empty() {
-        return Err(ConfigError::new("metadata_property", "expected a property name"));
+        return Err(ConfigError::new(
+            "metadata_property",
+            "expected a property name",
+        ));
     }
     let body_limit = match c.with_body {
         Some(b) if b.max_bytes == 0 || b.max_bytes > 16 * 1024 * 1024 => {
-            return Err(ConfigError::new("with_body.max_bytes", "expected 1 to 16777216"));
+            return Err(ConfigError::new(
+                "with_body.max_bytes",
+                "expected 1 to 16777216",
+            ));
         }
         Some(b) => Some(b.max_bytes),
         None => None,
@@ -475,14 +490,21 @@ pub fn compile_on(c: RegoAuthzConfig, facts: HostFacts) -> Result<Compiled, Conf
             let mut keys = Vec::new();
             for (i, k) in cc.keys.iter().enumerate() {
                 keys.push(
-                    input_path(k).map_err(|e| ConfigError::new(format!("decision_cache.keys[{i}]"), e))?,
+                    input_path(k)
+                        .map_err(|e| ConfigError::new(format!("decision_cache.keys[{i}]"), e))?,
                 );
             }
             if cc.max_entries == 0 {
-                return Err(ConfigError::new("decision_cache.max_entries", "expected at least 1"));
+                return Err(ConfigError::new(
+                    "decision_cache.max_entries",
+                    "expected at least 1",
+                ));
             }
             if cc.ttl_seconds == 0 {
-                return Err(ConfigError::new("decision_cache.ttl_seconds", "expected at least 1"));
+                return Err(ConfigError::new(
+                    "decision_cache.ttl_seconds",
+                    "expected at least 1",
+                ));
             }
             Some(CacheSettings {
                 keys,
@@ -496,10 +518,16 @@ pub fn compile_on(c: RegoAuthzConfig, facts: HostFacts) -> Result<Compiled, Conf
         None => None,
         Some(l) => {
             if l.upstream.is_empty() {
-                return Err(ConfigError::new("decision_logs.upstream", "expected a cluster or host:port"));
+                return Err(ConfigError::new(
+                    "decision_logs.upstream",
+                    "expected a cluster or host:port",
+                ));
             }
             if !l.path.starts_with('/') {
-                return Err(ConfigError::new("decision_logs.path", "expected a path starting with `/`"));
+                return Err(ConfigError::new(
+                    "decision_logs.path",
+                    "expected a path starting with `/`",
+                ));
             }
             if l.max_batch == 0 || l.max_queue < l.max_batch {
                 return Err(ConfigError::new(
@@ -508,7 +536,10 @@ pub fn compile_on(c: RegoAuthzConfig, facts: HostFacts) -> Result<Compiled, Conf
                 ));
             }
             if l.flush_ms == 0 || l.timeout_ms == 0 {
-                return Err(ConfigError::new("decision_logs.flush_ms", "expected at least 1 ms"));
+                return Err(ConfigError::new(
+                    "decision_logs.flush_ms",
+                    "expected at least 1 ms",
+                ));
             }
             for (i, m) in l.mask.iter().enumerate() {
                 if !(m.starts_with("/input/") || m.starts_with("/result/")) {

@@ -30,7 +30,9 @@ fn header_name(name: &str, field: &str) -> Result<String, String> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
     if !token {
-        return Err(format!("`{field}` names `{name}`, which is not a header name"));
+        return Err(format!(
+            "`{field}` names `{name}`, which is not a header name"
+        ));
     }
     Ok(lower)
 }
@@ -42,7 +44,11 @@ fn header_value(value: &str, name: &str) -> Result<String, String> {
     Ok(value.to_string())
 }
 
-fn headers_from_map(map: &Map<String, Json>, field: &str, out: &mut Vec<(String, String)>) -> Result<(), String> {
+fn headers_from_map(
+    map: &Map<String, Json>,
+    field: &str,
+    out: &mut Vec<(String, String)>,
+) -> Result<(), String> {
     for (k, v) in map {
         let name = header_name(k, field)?;
         match v {
@@ -55,7 +61,11 @@ fn headers_from_map(map: &Map<String, Json>, field: &str, out: &mut Vec<(String,
                     out.push((name.clone(), header_value(s, &name)?));
                 }
             }
-            _ => return Err(format!("`{field}.{k}` must be a string or a list of strings")),
+            _ => {
+                return Err(format!(
+                    "`{field}.{k}` must be a string or a list of strings"
+                ));
+            }
         }
     }
     Ok(())
@@ -146,7 +156,10 @@ pub fn interpret(result: &Json) -> Result<Decision, String> {
         allowed,
         headers: headers(map.get("headers"), "headers")?,
         remove,
-        response_headers: headers(map.get("response_headers_to_add"), "response_headers_to_add")?,
+        response_headers: headers(
+            map.get("response_headers_to_add"),
+            "response_headers_to_add",
+        )?,
         status,
         body,
         metadata,

@@ -170,7 +170,6 @@ pub fn rule_path(rule: &str) -> String {
     rule.strip_prefix("data.").unwrap_or(rule).replace('.', "/")
 }
 
-
 #[cfg(test)]
 #[path = "decision_log_tests.rs"]
 mod tests;

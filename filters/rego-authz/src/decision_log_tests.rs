@@ -4,7 +4,16 @@ use super::*;
 
 #[test]
 fn events_have_opas_shape_and_masks_apply() {
-    let q = Queue::new(2, 2, BTreeMap::new(), vec!["/input/parsed_body/password".into(), "/result/secret".into()], "x-p");
+    let q = Queue::new(
+        2,
+        2,
+        BTreeMap::new(),
+        vec![
+            "/input/parsed_body/password".into(),
+            "/result/secret".into(),
+        ],
+        "x-p",
+    );
     let input = json!({"attributes": {"request": {"http": {"headers": {"authorization": "Bearer t", "cookie": "c", "x-p": "claims", "accept": "*/*"}}}},
                        "parsed_body": {"password": "pw", "user": "u"}});
     let e = q.event(Event {
@@ -49,7 +58,12 @@ fn the_queue_is_bounded_and_batches() {
     assert_eq!(q.dropped, 1);
     let (n, body) = q.take_batch().unwrap();
     assert_eq!(n, 2);
-    assert_eq!(serde_json::from_slice::<Vec<serde_json::Value>>(&body).unwrap().len(), 2);
+    assert_eq!(
+        serde_json::from_slice::<Vec<serde_json::Value>>(&body)
+            .unwrap()
+            .len(),
+        2
+    );
     assert_eq!(q.take_batch().unwrap().0, 1);
     assert!(q.take_batch().is_none());
     assert_ne!(decision_id(), decision_id());

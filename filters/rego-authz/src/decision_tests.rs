@@ -26,7 +26,10 @@ fn booleans_and_objects_follow_opa_envoy() {
     assert_eq!(d.response_headers, vec![("x-policy".into(), "v1".into())]);
     assert_eq!(d.metadata, Some(json!({"user": "alice"})));
     let deny = interpret(&json!({"allowed": false, "http_status": 401, "body": "no"})).unwrap();
-    assert_eq!((deny.allowed, deny.status, deny.body.as_deref()), (false, Some(401), Some("no")));
+    assert_eq!(
+        (deny.allowed, deny.status, deny.body.as_deref()),
+        (false, Some(401), Some("no"))
+    );
 }
 
 #[test]

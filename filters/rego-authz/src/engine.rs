@@ -164,9 +164,10 @@ impl Policy {
         let packages = engine
             .get_packages()
             .map_err(|e| CompileError(e.to_string()))?;
-        let defined = packages
-            .iter()
-            .any(|p| rule.strip_prefix(p.as_str()).is_some_and(|r| r.starts_with('.')));
+        let defined = packages.iter().any(|p| {
+            rule.strip_prefix(p.as_str())
+                .is_some_and(|r| r.starts_with('.'))
+        });
         if !defined {
             return Err(CompileError(format!(
                 "no loaded package defines `{rule}` (packages: {})",

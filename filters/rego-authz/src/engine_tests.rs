@@ -31,8 +31,14 @@ fn a_prepared_policy_decides_many_inputs() {
     )
     .unwrap();
     for _ in 0..3 {
-        assert_eq!(p.evaluate(input(serde_json::json!({"method": "GET"}))), Ok(Value::from(true)));
-        assert_eq!(p.evaluate(input(serde_json::json!({"method": "PUT"}))), Ok(Value::from(false)));
+        assert_eq!(
+            p.evaluate(input(serde_json::json!({"method": "GET"}))),
+            Ok(Value::from(true))
+        );
+        assert_eq!(
+            p.evaluate(input(serde_json::json!({"method": "PUT"}))),
+            Ok(Value::from(false))
+        );
     }
 }
 
@@ -49,8 +55,12 @@ fn a_syntax_error_names_file_line_and_column() {
 
 #[test]
 fn a_missing_rule_or_package_is_a_compile_error() {
-    let err = Policy::compile(&sources("package other\nallow := true\n"), "data.envoy.authz.allow", budget())
-        .unwrap_err();
+    let err = Policy::compile(
+        &sources("package other\nallow := true\n"),
+        "data.envoy.authz.allow",
+        budget(),
+    )
+    .unwrap_err();
     assert!(err.0.contains("no loaded package defines"), "{}", err.0);
     assert!(check_rule_path("envoy.authz.allow").is_err());
     assert!(check_rule_path("data.envoy.1x").is_err());
@@ -66,14 +76,19 @@ fn undefined_and_runtime_errors_are_not_decisions() {
         budget(),
     )
     .unwrap();
-    assert_eq!(p.evaluate(input(serde_json::json!({}))), Err(EvalError::Undefined));
+    assert_eq!(
+        p.evaluate(input(serde_json::json!({}))),
+        Err(EvalError::Undefined)
+    );
     let boom = Policy::compile(
         &sources("package envoy.authz\nallow = true if input.a\nallow = false if input.b\n"),
         "data.envoy.authz.allow",
         budget(),
     )
     .unwrap();
-    let err = boom.evaluate(input(serde_json::json!({"a": true, "b": true}))).unwrap_err();
+    let err = boom
+        .evaluate(input(serde_json::json!({"a": true, "b": true})))
+        .unwrap_err();
     assert_eq!(err.code(), "policy_error", "{err}");
 }
 

@@ -9,8 +9,8 @@ use tollgate_kit::host::{HttpCall, LocalReply, Pairs};
 use tollgate_kit::reply::{self, Refusal};
 use tollgate_kit::slot::ConfigSlot;
 use tollgate_kit::{
-    BodyAction, BufferKind, Callouts, HeadersAction, Host, HostFacts, HostKind,
-    LogLevel, MapKind, Mutation, RootFilter, StreamFilter, TrailersAction, Verdict, mutation,
+    BodyAction, BufferKind, Callouts, HeadersAction, Host, HostFacts, HostKind, LogLevel, MapKind,
+    Mutation, RootFilter, StreamFilter, TrailersAction, Verdict, mutation,
 };
 
 use crate::cache::DecisionCache;
@@ -148,7 +148,10 @@ impl RootFilter for RegoAuthzRoot {
         self.facts = HostFacts::detect(host);
         let compiled = crate::config::load(bytes, self.facts).map_err(|e| e.to_string())?;
         for w in &compiled.warnings {
-            host.log(LogLevel::Warn, &format!("rego-authz on {}: {w}", self.facts.name()));
+            host.log(
+                LogLevel::Warn,
+                &format!("rego-authz on {}: {w}", self.facts.name()),
+            );
         }
         let revision = compiled
             .manifest
@@ -265,8 +268,14 @@ impl RegoAuthzStream {
                     })
                 };
                 (
-                    join(property_text(host, &["remote_addr"]), property_text(host, &["remote_port"])),
-                    join(property_text(host, &["server_addr"]), property_text(host, &["server_port"])),
+                    join(
+                        property_text(host, &["remote_addr"]),
+                        property_text(host, &["remote_port"]),
+                    ),
+                    join(
+                        property_text(host, &["server_addr"]),
+                        property_text(host, &["server_port"]),
+                    ),
                     property_text(host, &["server_protocol"]),
                 )
             }
@@ -305,11 +314,7 @@ impl RegoAuthzStream {
             Err(e) => return self.fail(host, &Failure::Request(e), None),
         };
         let active = Rc::clone(&self.active);
-        let cache_key = active
-            .cache
-            .borrow()
-            .as_ref()
-            .map(|c| c.key(&input));
+        let cache_key = active.cache.borrow().as_ref().map(|c| c.key(&input));
         if let (Some(key), Some(now)) = (&cache_key, now) {
             let hit = active
                 .cache
@@ -338,7 +343,14 @@ impl RegoAuthzStream {
                 Ok(_) => EvalError::Undefined,
             })),
         };
-        self.log_decision(host, input, result_json, outcome.as_ref().err(), eval_ns, source.as_deref());
+        self.log_decision(
+            host,
+            input,
+            result_json,
+            outcome.as_ref().err(),
+            eval_ns,
+            source.as_deref(),
+        );
         match outcome {
             Ok(d) => {
                 let d = Rc::new(d);
@@ -459,26 +471,41 @@ impl RegoAuthzStream {
             self.shared.borrow_mut().count(host, "denied");
             return self.deny(host, d);
         }
-        self.shared.borrow_mut().count(host, if self.compiled().mode == Mode::Shadow {
-            "shadow.allowed"
-        } else {
-            "allowed"
-        });
+        self.shared.borrow_mut().count(
+            host,
+            if self.compiled().mode == Mode::Shadow {
+                "shadow.allowed"
+            } else {
+                "allowed"
+            },
+        );
         let mut changes: Vec<Mutation> = d
             .remove
             .iter()
             .map(|n| Mutation::Remove(n.clone()))
             .collect();
-        changes.extend(d.headers.iter().map(|(k, v)| Mutation::Set(k.clone(), v.clone())));
+        changes.extend(
+            d.headers
+                .iter()
+                .map(|(k, v)| Mutation::Set(k.clone(), v.clone())),
+        );
         if !changes.is_empty() {
             let applied = mutation::plan(self.facts, &self.headers, &changes)
-                .map_err(|name| format!("`{name}` cannot be kept from the upstream on {}", self.facts.name()))
+                .map_err(|name| {
+                    format!(
+                        "`{name}` cannot be kept from the upstream on {}",
+                        self.facts.name()
+                    )
+                })
                 .and_then(|plans| {
                     mutation::apply(host, self.facts, &changes, &plans).map_err(|e| e.to_string())
                 });
             if let Err(e) = applied {
                 if self.compiled().mode == Mode::Shadow {
-                    host.log(LogLevel::Warn, &format!("rego-authz: {e} (shadow: let through)"));
+                    host.log(
+                        LogLevel::Warn,
+                        &format!("rego-authz: {e} (shadow: let through)"),
+                    );
                 } else {
                     self.verdict = Verdict::Denied;
                     reply::internal_error(host, FILTER, &format!("cannot apply the decision: {e}"));
@@ -518,7 +545,10 @@ impl RegoAuthzStream {
             grpc_status: None,
         };
         if let Err(e) = host.send_local_response(&reply) {
-            host.log(LogLevel::Error, &format!("rego-authz: cannot refuse a request: {e}"));
+            host.log(
+                LogLevel::Error,
+                &format!("rego-authz: cannot refuse a request: {e}"),
+            );
         }
     }
 
@@ -530,7 +560,10 @@ impl RegoAuthzStream {
             if !std::mem::replace(&mut sh.metadata_warned, true) {
                 host.log(
                     LogLevel::Warn,
-                    &format!("rego-authz: cannot set the `{}` property: {e}", path.join(".")),
+                    &format!(
+                        "rego-authz: cannot set the `{}` property: {e}",
+                        path.join(".")
+                    ),
                 );
             }
         }
@@ -562,12 +595,21 @@ impl RegoAuthzStream {
 impl Callouts for RegoAuthzStream {}
 
 impl StreamFilter for RegoAuthzStream {
-    fn on_request_headers(&mut self, host: &dyn Host, _n: usize, end_of_stream: bool) -> HeadersAction {
+    fn on_request_headers(
+        &mut self,
+        host: &dyn Host,
+        _n: usize,
+        end_of_stream: bool,
+    ) -> HeadersAction {
         self.headers = match host.header_pairs(MapKind::RequestHeaders) {
             Ok(h) => h,
             Err(e) => {
                 self.verdict = Verdict::Denied;
-                reply::internal_error(host, FILTER, &format!("cannot read the request headers: {e}"));
+                reply::internal_error(
+                    host,
+                    FILTER,
+                    &format!("cannot read the request headers: {e}"),
+                );
                 return HeadersAction::StopIteration;
             }
         };
@@ -586,7 +628,12 @@ impl StreamFilter for RegoAuthzStream {
         }
     }
 
-    fn on_request_body(&mut self, host: &dyn Host, body_size: usize, end_of_stream: bool) -> BodyAction {
+    fn on_request_body(
+        &mut self,
+        host: &dyn Host,
+        body_size: usize,
+        end_of_stream: bool,
+    ) -> BodyAction {
         if self.verdict == Verdict::Pending {
             let limit = self.compiled().body_limit.unwrap_or(0);
             if end_of_stream || body_size >= limit {
@@ -611,7 +658,10 @@ impl StreamFilter for RegoAuthzStream {
     fn on_response_headers(&mut self, host: &dyn Host, _n: usize, _eos: bool) -> HeadersAction {
         for (k, v) in &self.response_headers {
             if let Err(e) = host.add_header(MapKind::ResponseHeaders, k, v) {
-                host.log(LogLevel::Warn, &format!("rego-authz: cannot add response header `{k}`: {e}"));
+                host.log(
+                    LogLevel::Warn,
+                    &format!("rego-authz: cannot add response header `{k}`: {e}"),
+                );
             }
         }
         HeadersAction::Continue

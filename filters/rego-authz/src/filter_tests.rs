@@ -32,11 +32,18 @@ fn config(policy: &str, extra: Json) -> String {
 }
 
 fn token(claims: Json) -> String {
-    base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, claims.to_string())
+    base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        claims.to_string(),
+    )
 }
 
 fn host(method: &str, extra: &[(&str, &str)]) -> MockHost {
-    let mut headers = vec![(":method", method), (":path", "/people?x=1"), (":authority", "edge")];
+    let mut headers = vec![
+        (":method", method),
+        (":path", "/people?x=1"),
+        (":authority", "edge"),
+    ];
     headers.extend_from_slice(extra);
     MockHost::new()
         .with_headers(MapKind::RequestHeaders, &headers)
@@ -92,7 +99,10 @@ fn enforce_allows_and_denies_with_a_stable_code() {
     assert_eq!(metric(&h, "rego_authz.denied"), 1);
 
     // input.token comes from jwt-auth's payload header.
-    let h = host("DELETE", &[("x-tollgate-jwt-payload", &token(json!({"role": "admin"})))]);
+    let h = host(
+        "DELETE",
+        &[("x-tollgate-jwt-payload", &token(json!({"role": "admin"})))],
+    );
     assert_eq!(run(&h, &mut r), HeadersAction::Continue);
 }
 
@@ -106,17 +116,30 @@ fn object_decisions_set_headers_remove_headers_and_metadata() {
     assert_eq!(request_header(&h, "x-user").as_deref(), Some("alice"));
     assert_eq!(request_header(&h, "x-debug"), None);
     assert_eq!(
-        h.state.borrow().properties.get(&vec!["tollgate_rego_metadata".to_string()]).cloned(),
+        h.state
+            .borrow()
+            .properties
+            .get(&vec!["tollgate_rego_metadata".to_string()])
+            .cloned(),
         Some(br#"{"sub":"alice"}"#.to_vec())
     );
     s.on_response_headers(&h, 0, false);
-    let resp = h.state.borrow().maps.get(&MapKind::ResponseHeaders).cloned().unwrap_or_default();
+    let resp = h
+        .state
+        .borrow()
+        .maps
+        .get(&MapKind::ResponseHeaders)
+        .cloned()
+        .unwrap_or_default();
     assert!(resp.contains(&("x-policy".into(), "v1".into())), "{resp:?}");
 
     let h = host("GET", &[]);
     assert_eq!(run(&h, &mut r), HeadersAction::StopIteration);
     let rep = reply(&h).unwrap();
-    assert_eq!((rep.status, rep.body.as_slice()), (401, b"go away".as_slice()));
+    assert_eq!(
+        (rep.status, rep.body.as_slice()),
+        (401, b"go away".as_slice())
+    );
     assert!(rep.headers.contains(&("x-why".into(), "no".into())));
 }
 
@@ -150,7 +173,13 @@ fn shadow_mode_never_blocks_but_counts() {
     assert!(reply(&h).is_none());
     assert_eq!(metric(&h, "rego_authz.shadow.denied"), 1);
     let h = host("GET", &[]);
-    let mut r = root(&h, &config("package envoy.authz\nallow if input.nothing\n", json!({"mode": "shadow"})));
+    let mut r = root(
+        &h,
+        &config(
+            "package envoy.authz\nallow if input.nothing\n",
+            json!({"mode": "shadow"}),
+        ),
+    );
     assert_eq!(run(&h, &mut r), HeadersAction::Continue);
     assert!(reply(&h).is_none());
     assert_eq!(metric(&h, "rego_authz.shadow.failed"), 1);
@@ -161,12 +190,21 @@ fn the_cache_reuses_decisions_by_key_until_the_ttl() {
     let h = host("GET", &[]);
     let mut r = root(
         &h,
-        &config(POLICY, json!({"decision_cache": {"keys": ["request.http.method"], "ttl_seconds": 10, "max_entries": 2}})),
+        &config(
+            POLICY,
+            json!({"decision_cache": {"keys": ["request.http.method"], "ttl_seconds": 10, "max_entries": 2}}),
+        ),
     );
     for _ in 0..3 {
         assert_eq!(run(&h, &mut r), HeadersAction::Continue);
     }
-    assert_eq!((metric(&h, "rego_authz.cache.miss"), metric(&h, "rego_authz.cache.hit")), (1, 2));
+    assert_eq!(
+        (
+            metric(&h, "rego_authz.cache.miss"),
+            metric(&h, "rego_authz.cache.hit")
+        ),
+        (1, 2)
+    );
     h.state.borrow_mut().now = Some(UNIX_EPOCH + Duration::from_secs(1_700_000_011));
     run(&h, &mut r);
     assert_eq!(metric(&h, "rego_authz.cache.miss"), 2);
@@ -178,16 +216,24 @@ fn the_cache_reuses_decisions_by_key_until_the_ttl() {
 #[test]
 fn the_body_is_read_once_when_asked_for() {
     let policy = "package envoy.authz\nallow if input.parsed_body.ok == true\n";
-    let h = host("POST", &[("content-type", "application/json")]).with_buffer(BufferKind::HttpRequestBody, br#"{"ok": true}"#);
+    let h = host("POST", &[("content-type", "application/json")])
+        .with_buffer(BufferKind::HttpRequestBody, br#"{"ok": true}"#);
     let mut r = root(&h, &config(policy, json!({"with_body": {"max_bytes": 64}})));
     let mut s = r.new_stream(&h, 2).unwrap();
-    assert_eq!(s.on_request_headers(&h, 4, false), HeadersAction::StopIteration);
+    assert_eq!(
+        s.on_request_headers(&h, 4, false),
+        HeadersAction::StopIteration
+    );
     assert_eq!(s.on_request_body(&h, 12, true), BodyAction::Continue);
     assert_eq!(metric(&h, "rego_authz.allowed"), 1);
 
     // Past the limit: truncated, parsed_body absent, denied (undefined → default).
-    let policy = "package envoy.authz\ndefault allow := false\nallow if input.parsed_body.ok == true\n";
-    let h = host("POST", &[("content-type", "application/json")]).with_buffer(BufferKind::HttpRequestBody, br#"{"ok": true, "pad": "xxxxxxxx"}"#);
+    let policy =
+        "package envoy.authz\ndefault allow := false\nallow if input.parsed_body.ok == true\n";
+    let h = host("POST", &[("content-type", "application/json")]).with_buffer(
+        BufferKind::HttpRequestBody,
+        br#"{"ok": true, "pad": "xxxxxxxx"}"#,
+    );
     let mut r = root(&h, &config(policy, json!({"with_body": {"max_bytes": 8}})));
     let mut s = r.new_stream(&h, 2).unwrap();
     s.on_request_headers(&h, 4, false);
@@ -197,14 +243,23 @@ fn the_body_is_read_once_when_asked_for() {
 
 #[test]
 fn decision_logs_are_batched_masked_and_bounded() {
-    let h = host("GET", &[("authorization", "Bearer secret.token.here"), ("x-api-key", "k")]);
+    let h = host(
+        "GET",
+        &[
+            ("authorization", "Bearer secret.token.here"),
+            ("x-api-key", "k"),
+        ],
+    );
     let cfg = config(
         POLICY,
         json!({"decision_logs": {"upstream": "opa_logs", "max_batch": 2, "max_queue": 3,
                "mask": ["/input/attributes/request/http/headers/x-api-key"], "labels": {"id": "edge-1"}}}),
     );
     let mut r = root(&h, &cfg);
-    assert_eq!(h.state.borrow().tick_period, Some(Duration::from_millis(2000)));
+    assert_eq!(
+        h.state.borrow().tick_period,
+        Some(Duration::from_millis(2000))
+    );
     for _ in 0..5 {
         run(&h, &mut r);
     }
@@ -214,14 +269,20 @@ fn decision_logs_are_batched_masked_and_bounded() {
     let calls = h.state.borrow().http_calls.clone();
     assert_eq!(calls.len(), 1);
     let body = String::from_utf8(calls[0].body.clone().unwrap()).unwrap();
-    assert!(!body.contains("secret.token") && !body.contains("\"k\""), "{body}");
+    assert!(
+        !body.contains("secret.token") && !body.contains("\"k\""),
+        "{body}"
+    );
     let events: Vec<Json> = serde_json::from_str(&body).unwrap();
     assert_eq!(events.len(), 2);
     assert_eq!(events[0]["path"], "envoy/authz/allow");
     assert_eq!(events[0]["result"], true);
     assert_eq!(events[0]["labels"]["id"], "edge-1");
     assert!(events[0]["erased"].as_array().unwrap().len() == 2);
-    h.state.borrow_mut().maps.insert(MapKind::HttpCallResponseHeaders, vec![(":status".into(), "200".into())]);
+    h.state.borrow_mut().maps.insert(
+        MapKind::HttpCallResponseHeaders,
+        vec![(":status".into(), "200".into())],
+    );
     let token = calls[0].token;
     r.on_http_call_response(&h, token, 1, 0, 0);
     r.on_tick(&h);
@@ -232,11 +293,18 @@ fn decision_logs_are_batched_masked_and_bounded() {
 #[test]
 fn apisix_says_what_it_disabled() {
     let h = MockHost::apisix();
-    let cfg = config(POLICY, json!({"decision_logs": {"upstream": "127.0.0.1:9"}}));
+    let cfg = config(
+        POLICY,
+        json!({"decision_logs": {"upstream": "127.0.0.1:9"}}),
+    );
     let mut r = RegoAuthzRoot::default();
     r.on_configure(&h, cfg.as_bytes()).unwrap();
     let logs = h.state.borrow().logs.clone();
-    assert!(logs.iter().any(|(l, m)| *l == LogLevel::Warn && m.contains("decision_logs disabled")), "{logs:?}");
+    assert!(
+        logs.iter()
+            .any(|(l, m)| *l == LogLevel::Warn && m.contains("decision_logs disabled")),
+        "{logs:?}"
+    );
 }
 
 #[test]
@@ -244,7 +312,10 @@ fn a_bad_policy_is_refused_and_the_previous_one_keeps_serving() {
     let h = host("GET", &[]);
     let mut r = root(&h, &config(POLICY, json!({})));
     let err = r
-        .on_configure(&h, config("package envoy.authz\nallow if {\n", json!({})).as_bytes())
+        .on_configure(
+            &h,
+            config("package envoy.authz\nallow if {\n", json!({})).as_bytes(),
+        )
         .unwrap_err();
     assert!(err.contains("authz.rego:"), "{err}");
     assert_eq!(run(&h, &mut r), HeadersAction::Continue);

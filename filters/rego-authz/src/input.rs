@@ -81,9 +81,10 @@ fn header_map(headers: &[(String, String)]) -> Map<String, Json> {
 /// `{"socketAddress": {"address": …, "portValue": …}}` from `ip:port` (`[v6]:port`).
 fn socket_address(text: &str) -> Json {
     let (ip, port) = match text.rsplit_once(':') {
-        Some((ip, port)) if !ip.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
-            (ip.trim_start_matches('[').trim_end_matches(']'), port.parse::<u32>().ok())
-        }
+        Some((ip, port)) if !ip.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => (
+            ip.trim_start_matches('[').trim_end_matches(']'),
+            port.parse::<u32>().ok(),
+        ),
         _ => (text, None),
     };
     let mut sa = Map::new();
@@ -192,7 +193,10 @@ pub fn build(req: &Request<'_>) -> Result<Json, BadRequest> {
     attributes.insert("request".into(), Json::Object(request));
     let mut input = Map::new();
     input.insert("attributes".into(), Json::Object(attributes));
-    input.insert("parsed_path".into(), Json::Array(parsed::path_segments(path)?));
+    input.insert(
+        "parsed_path".into(),
+        Json::Array(parsed::path_segments(path)?),
+    );
     input.insert("parsed_query".into(), Json::Object(parsed::query(path)));
     match parsed_body {
         ParsedBody::None => {

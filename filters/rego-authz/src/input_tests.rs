@@ -4,7 +4,9 @@ use serde_json::json;
 use super::*;
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-    list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    list.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 #[test]
@@ -47,7 +49,10 @@ fn the_input_matches_opa_envoys_document() {
     assert_eq!(http["body"], r#"{"age": 42}"#);
     assert_eq!(http["headers"]["accept"], "a,b");
     assert_eq!(http["headers"][":authority"], "api.example.com");
-    assert_eq!(input["attributes"]["request"]["time"], "2023-11-14T22:13:20.005Z");
+    assert_eq!(
+        input["attributes"]["request"]["time"],
+        "2023-11-14T22:13:20.005Z"
+    );
     assert_eq!(
         input["attributes"]["source"],
         json!({"address": {"socketAddress": {"address": "10.0.0.1", "portValue": 4242}}})
@@ -60,7 +65,10 @@ fn the_input_matches_opa_envoys_document() {
     assert_eq!(input["parsed_query"], json!({"lang": ["en"]}));
     assert_eq!(input["parsed_body"], json!({"age": 42}));
     assert_eq!(input["truncated_body"], json!(false));
-    assert_eq!(input["version"], json!({"encoding": "protojson", "ext_authz": "v3"}));
+    assert_eq!(
+        input["version"],
+        json!({"encoding": "protojson", "ext_authz": "v3"})
+    );
     assert_eq!(input["token"], json!({"sub": "alice"}));
 }
 
@@ -79,12 +87,18 @@ fn absent_parts_are_left_out_and_bad_ones_refused() {
     assert!(input.get("parsed_body").is_none());
     let bad = pairs(&[(":method", "GET"), (":path", "/%zz")]);
     assert!(matches!(
-        build(&Request { headers: &bad, ..Request::default() }),
+        build(&Request {
+            headers: &bad,
+            ..Request::default()
+        }),
         Err(BadRequest::Path(_))
     ));
     let binary = build(&Request {
         headers: &h,
-        body: Some(Body { bytes: &[0xff, 0x00], truncated: false }),
+        body: Some(Body {
+            bytes: &[0xff, 0x00],
+            truncated: false,
+        }),
         ..Request::default()
     })
     .unwrap();
@@ -95,5 +109,8 @@ fn absent_parts_are_left_out_and_bad_ones_refused() {
 fn rfc3339_dates() {
     assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00Z");
     assert_eq!(rfc3339(951_782_400, 1), "2000-02-29T00:00:00.000000001Z");
-    assert_eq!(rfc3339(4_102_444_799, 123_000), "2099-12-31T23:59:59.000123Z");
+    assert_eq!(
+        rfc3339(4_102_444_799, 123_000),
+        "2099-12-31T23:59:59.000123Z"
+    );
 }

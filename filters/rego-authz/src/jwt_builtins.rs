@@ -59,7 +59,8 @@ pub fn register(engine: &mut Engine) -> std::result::Result<(), String> {
         .map_err(|e| e.to_string())?;
     for (name, alg) in VERIFY {
         let alg: &'static str = alg;
-        let f = move |args: Vec<Value>| -> Result<Value> { verify_with(alg, &args).map(Value::from) };
+        let f =
+            move |args: Vec<Value>| -> Result<Value> { verify_with(alg, &args).map(Value::from) };
         engine
             .add_extension((*name).into(), 2, Box::new(f))
             .map_err(|e| e.to_string())?;
@@ -131,7 +132,8 @@ fn keys_for(alg: Alg, certificate: &str) -> Result<KeySet> {
 }
 
 fn secret_keys(alg: Alg, secret: &str) -> Result<KeySet> {
-    let key = Key::secret(secret.as_bytes(), Some(alg), None).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let key =
+        Key::secret(secret.as_bytes(), Some(alg), None).map_err(|e| anyhow::anyhow!("{e:?}"))?;
     Ok(KeySet {
         keys: vec![key],
         ..KeySet::default()

@@ -11,11 +11,16 @@ fn eval(expr: &str, input: Json) -> Result<Json, String> {
     let text = format!("package t\nresult := {expr}\n");
     let p = Policy::compile(
         &Sources {
-            modules: vec![Module { name: "t.rego".into(), text }],
+            modules: vec![Module {
+                name: "t.rego".into(),
+                text,
+            }],
             ..Sources::default()
         },
         "data.t.result",
-        Budget { time: Duration::from_secs(2) },
+        Budget {
+            time: Duration::from_secs(2),
+        },
     )
     .map_err(|e| e.0)?;
     let v = p
@@ -36,9 +41,10 @@ fn decode_splits_header_payload_and_signature() {
 
 #[test]
 fn rfc_vectors_verify_with_their_keys() {
-    let vectors: Vec<Json> =
-        serde_json::from_str(include_str!("../../jwt-auth/tests/vectors/jws-rfc-vectors.json"))
-            .unwrap();
+    let vectors: Vec<Json> = serde_json::from_str(include_str!(
+        "../../jwt-auth/tests/vectors/jws-rfc-vectors.json"
+    ))
+    .unwrap();
     let mut checked = 0;
     for v in &vectors {
         let alg = v["alg"].as_str().unwrap();
@@ -68,35 +74,95 @@ fn hmac_and_rsa_tokens_verify_and_forgeries_never_do() {
     let rs = sign(Algorithm::RS256, None, &claims);
     let pem = rsa_public_pem();
     let ok = |e: &str, i: Json| eval(e, i).unwrap();
-    assert_eq!(ok("io.jwt.verify_hs256(input.t, input.k)", json!({"t": hs, "k": HS_SECRET})), json!(true));
-    assert_eq!(ok("io.jwt.verify_rs256(input.t, input.k)", json!({"t": rs, "k": pem})), json!(true));
+    assert_eq!(
+        ok(
+            "io.jwt.verify_hs256(input.t, input.k)",
+            json!({"t": hs, "k": HS_SECRET})
+        ),
+        json!(true)
+    );
+    assert_eq!(
+        ok(
+            "io.jwt.verify_rs256(input.t, input.k)",
+            json!({"t": rs, "k": pem})
+        ),
+        json!(true)
+    );
     // Wrong secret, tampered payload, stripped signature, alg none, key confusion.
-    assert_eq!(ok("io.jwt.verify_hs256(input.t, input.k)", json!({"t": hs, "k": format!("{HS_SECRET}x")})), json!(false));
+    assert_eq!(
+        ok(
+            "io.jwt.verify_hs256(input.t, input.k)",
+            json!({"t": hs, "k": format!("{HS_SECRET}x")})
+        ),
+        json!(false)
+    );
     let parts: Vec<&str> = rs.split('.').collect();
-    let forged_payload = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, br#"{"sub":"admin"}"#);
+    let forged_payload = base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        br#"{"sub":"admin"}"#,
+    );
     let tampered = format!("{}.{}.{}", parts[0], forged_payload, parts[2]);
-    assert_eq!(ok("io.jwt.verify_rs256(input.t, input.k)", json!({"t": tampered, "k": pem})), json!(false));
+    assert_eq!(
+        ok(
+            "io.jwt.verify_rs256(input.t, input.k)",
+            json!({"t": tampered, "k": pem})
+        ),
+        json!(false)
+    );
     let stripped = format!("{}.{}.", parts[0], parts[1]);
-    assert_eq!(ok("io.jwt.verify_rs256(input.t, input.k)", json!({"t": stripped, "k": pem})), json!(false));
-    let none_header = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, br#"{"alg":"none"}"#);
+    assert_eq!(
+        ok(
+            "io.jwt.verify_rs256(input.t, input.k)",
+            json!({"t": stripped, "k": pem})
+        ),
+        json!(false)
+    );
+    let none_header = base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        br#"{"alg":"none"}"#,
+    );
     let none = format!("{none_header}.{}.", parts[1]);
-    assert_eq!(ok("io.jwt.verify_rs256(input.t, input.k)", json!({"t": none, "k": pem})), json!(false));
+    assert_eq!(
+        ok(
+            "io.jwt.verify_rs256(input.t, input.k)",
+            json!({"t": none, "k": pem})
+        ),
+        json!(false)
+    );
     // An HS256 token signed with the RSA public key as its secret: RS256 must not take it.
     let confused = {
         use jsonwebtoken::{EncodingKey, Header};
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(pem.as_bytes())).unwrap()
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(pem.as_bytes()),
+        )
+        .unwrap()
     };
-    assert_eq!(ok("io.jwt.verify_rs256(input.t, input.k)", json!({"t": confused, "k": pem})), json!(false));
+    assert_eq!(
+        ok(
+            "io.jwt.verify_rs256(input.t, input.k)",
+            json!({"t": confused, "k": pem})
+        ),
+        json!(false)
+    );
     // A weak HMAC secret is refused outright (RFC 7518 §3.2).
     assert!(eval("io.jwt.verify_hs256(input.t, \"secret\")", json!({"t": hs})).is_err());
 }
 
 #[test]
 fn decode_verify_checks_signature_time_issuer_and_audience() {
-    let claims = json!({"sub": "alice", "iss": "edge", "aud": ["api", "x"], "exp": 2_000, "nbf": 1_000});
+    let claims =
+        json!({"sub": "alice", "iss": "edge", "aud": ["api", "x"], "exp": 2_000, "nbf": 1_000});
     let t = sign(Algorithm::RS256, None, &claims);
     let pem = rsa_public_pem();
-    let dv = |c: Json| eval("io.jwt.decode_verify(input.t, input.c)", json!({"t": t, "c": c})).unwrap();
+    let dv = |c: Json| {
+        eval(
+            "io.jwt.decode_verify(input.t, input.c)",
+            json!({"t": t, "c": c}),
+        )
+        .unwrap()
+    };
     let at = |s: u64| json!(s * 1_000_000_000);
     let good = dv(json!({"cert": pem, "iss": "edge", "aud": "api", "time": at(1_500)}));
     assert_eq!(good[0], json!(true));
@@ -112,5 +178,11 @@ fn decode_verify_checks_signature_time_issuer_and_audience() {
     ] {
         assert_eq!(dv(c.clone()), json!([false, {}, {}]), "{c}");
     }
-    assert!(eval("io.jwt.decode_verify(input.t, {\"bogus\": 1, \"secret\": \"x\"})", json!({"t": t})).is_err());
+    assert!(
+        eval(
+            "io.jwt.decode_verify(input.t, {\"bogus\": 1, \"secret\": \"x\"})",
+            json!({"t": t})
+        )
+        .is_err()
+    );
 }

@@ -127,8 +127,8 @@ pub fn body(
             .map(ParsedBody::Value)
             .map_err(|e| BadBody(format!("the JSON body does not parse: {e}")))
     } else {
-        let text = std::str::from_utf8(body)
-            .map_err(|_| BadBody("the form body is not UTF-8".into()))?;
+        let text =
+            std::str::from_utf8(body).map_err(|_| BadBody("the form body is not UTF-8".into()))?;
         Ok(ParsedBody::Value(Json::Object(query_map(text))))
     }
 }

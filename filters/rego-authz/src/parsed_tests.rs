@@ -39,16 +39,35 @@ fn parsed_query_keeps_repeats_and_empty_values() {
 #[test]
 fn bodies_parse_as_json_or_forms_within_the_limit() {
     assert_eq!(
-        body(Some("application/json; charset=utf-8"), Some(7), br#"{"a":1}"#, false),
+        body(
+            Some("application/json; charset=utf-8"),
+            Some(7),
+            br#"{"a":1}"#,
+            false
+        ),
         Ok(ParsedBody::Value(json!({"a": 1})))
     );
     assert_eq!(
-        body(Some("application/x-www-form-urlencoded"), None, b"a=1&a=2", false),
+        body(
+            Some("application/x-www-form-urlencoded"),
+            None,
+            b"a=1&a=2",
+            false
+        ),
         Ok(ParsedBody::Value(json!({"a": ["1", "2"]})))
     );
-    assert_eq!(body(Some("application/json"), Some(100), b"{", false), Ok(ParsedBody::Truncated));
-    assert_eq!(body(Some("application/json"), None, b"{\"a\"", true), Ok(ParsedBody::Truncated));
-    assert_eq!(body(Some("text/plain"), None, b"hi", false), Ok(ParsedBody::None));
+    assert_eq!(
+        body(Some("application/json"), Some(100), b"{", false),
+        Ok(ParsedBody::Truncated)
+    );
+    assert_eq!(
+        body(Some("application/json"), None, b"{\"a\"", true),
+        Ok(ParsedBody::Truncated)
+    );
+    assert_eq!(
+        body(Some("text/plain"), None, b"hi", false),
+        Ok(ParsedBody::None)
+    );
     assert_eq!(body(None, None, b"hi", false), Ok(ParsedBody::None));
     assert!(body(Some("application/json"), None, b"{oops", false).is_err());
 }

@@ -84,3 +84,55 @@ pub fn run(sources: &Sources, budget: Budget) -> Result<Vec<TestResult>, Compile
 #[cfg(test)]
 #[path = "runner_tests.rs"]
 mod tests;
+
+/// What `tollgate validate` reports for a bundle or a config's policy.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub revision: Option<String>,
+    pub modules: usize,
+    pub results: Vec<TestResult>,
+}
+
+impl Report {
+    pub fn failed(&self) -> usize {
+        self.results.iter().filter(|r| r.failure.is_some()).count()
+    }
+}
+
+/// The time one test may take in `tollgate validate`.
+const TEST_BUDGET: Budget = Budget {
+    time: Duration::from_secs(5),
+};
+
+/// Reads a bundle (a directory or a `.tar.gz`), compiles it and runs its tests.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn check_bundle(path: &std::path::Path) -> Result<Report, String> {
+    use crate::bundle::{Bundle, Files, Limits};
+    let files = if path.is_dir() {
+        Files::from_dir(path, Limits::default())?
+    } else {
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Files::from_tar_gz(&bytes, Limits::default())?
+    };
+    let bundle = Bundle::from_files(files)?;
+    let revision = Some(bundle.manifest.revision.clone()).filter(|r| !r.is_empty());
+    let results = run(&bundle.sources, TEST_BUDGET).map_err(|e| e.0)?;
+    Ok(Report {
+        revision,
+        modules: bundle.sources.modules.len(),
+        results,
+    })
+}
+
+/// Runs the tests in a rego-authz config's policy (inline modules or bundle).
+pub fn check_config(bytes: &[u8]) -> Result<Report, String> {
+    let config: crate::config::RegoAuthzConfig =
+        tollgate_kit::config::parse(bytes).map_err(|e| e.to_string())?;
+    let (sources, manifest) = config.policy.sources().map_err(|e| e.to_string())?;
+    let results = run(&sources, TEST_BUDGET).map_err(|e| e.0)?;
+    Ok(Report {
+        revision: manifest.map(|m| m.revision).filter(|r| !r.is_empty()),
+        modules: sources.modules.len(),
+        results,
+    })
+}

@@ -189,7 +189,9 @@ pub fn verify(files: &Files, verification: &Verification) -> Result<String, Stri
         .or_else(|| payload.keyid.clone())
         .ok_or("the signature names no key, and no `key_id` is configured")?;
     let Some(key) = verification.keys.get(&key_id) else {
-        return Err(format!("the bundle is signed with key `{key_id}`, which is not configured"));
+        return Err(format!(
+            "the bundle is signed with key `{key_id}`, which is not configured"
+        ));
     };
     if jws.header.alg != key.algorithm {
         return Err(format!(
@@ -198,7 +200,11 @@ pub fn verify(files: &Files, verification: &Verification) -> Result<String, Stri
         ));
     }
     let material = if key.algorithm.key_kind() == tollgate_jwt_auth::alg::KeyKind::Secret {
-        Key::secret(key.key.as_bytes(), Some(key.algorithm), jws.header.kid.clone())
+        Key::secret(
+            key.key.as_bytes(),
+            Some(key.algorithm),
+            jws.header.kid.clone(),
+        )
     } else {
         Key::from_pem(&key.key, key.algorithm, jws.header.kid.clone())
     }
@@ -234,6 +240,41 @@ pub fn verify(files: &Files, verification: &Verification) -> Result<String, Stri
         return Err(format!("`{missing}` is signed but missing from the bundle"));
     }
     Ok(key_id)
+}
+
+/// Signs `files` as `opa build --signing-key` does: `.signatures.json` with one JWS
+/// whose payload lists every other file's SHA-256 (and `keyid` when given).
+pub fn sign(
+    files: &mut Files,
+    alg: jsonwebtoken::Algorithm,
+    key: &jsonwebtoken::EncodingKey,
+    key_id: Option<&str>,
+) -> Result<(), String> {
+    let mut list = Vec::new();
+    for (path, bytes) in &files.0 {
+        if path != SIGNATURES_FILE {
+            list.push(serde_json::json!({
+                "name": path,
+                "hash": file_digest(path, bytes, "SHA-256")?,
+                "algorithm": "SHA-256",
+            }));
+        }
+    }
+    let mut header = jsonwebtoken::Header::new(alg);
+    header.kid = key_id.map(str::to_string);
+    // The `keyid` claim is deprecated in OPA but still written by `opa build`.
+    let payload = match key_id {
+        Some(k) => serde_json::json!({ "files": list, "keyid": k }),
+        None => serde_json::json!({ "files": list }),
+    };
+    let token = jsonwebtoken::encode(&header, &payload, key).map_err(|e| e.to_string())?;
+    files.0.insert(
+        SIGNATURES_FILE.into(),
+        serde_json::json!({ "signatures": [token] })
+            .to_string()
+            .into_bytes(),
+    );
+    Ok(())
 }
 
 #[cfg(test)]

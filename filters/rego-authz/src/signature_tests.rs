@@ -35,26 +35,51 @@ fn a_signed_bundle_verifies_and_any_change_is_refused() {
 
     // Reformatting JSON is not a change (OPA digests the parsed value)...
     let mut same = f.clone();
-    same.0.insert("envoy/data.json".into(), b"{ \"a\": [1,\"x\"],\n \"b\": 2 }".to_vec());
+    same.0.insert(
+        "envoy/data.json".into(),
+        b"{ \"a\": [1,\"x\"],\n \"b\": 2 }".to_vec(),
+    );
     assert!(verify(&same, &rsa_verification()).is_ok());
 
     // ...but a changed policy, changed data, an added or a removed file is.
-    let cases: Vec<(&str, Box<dyn Fn(&mut Files)>)> = vec![
-        ("policy", Box::new(|f: &mut Files| {
-            f.0.insert("envoy/authz.rego".into(), b"package envoy.authz\nallow := false\n".to_vec());
-        })),
-        ("data", Box::new(|f: &mut Files| {
-            f.0.insert("envoy/data.json".into(), br#"{"b": 3, "a": [1, "x"]}"#.to_vec());
-        })),
-        ("added", Box::new(|f: &mut Files| {
-            f.0.insert("envoy/extra.rego".into(), b"package envoy.extra\n".to_vec());
-        })),
-        ("removed", Box::new(|f: &mut Files| {
-            f.0.remove("envoy/data.json");
-        })),
-        ("unsigned", Box::new(|f: &mut Files| {
-            f.0.remove(SIGNATURES_FILE);
-        })),
+    type Change = Box<dyn Fn(&mut Files)>;
+    let cases: Vec<(&str, Change)> = vec![
+        (
+            "policy",
+            Box::new(|f: &mut Files| {
+                f.0.insert(
+                    "envoy/authz.rego".into(),
+                    b"package envoy.authz\nallow := false\n".to_vec(),
+                );
+            }),
+        ),
+        (
+            "data",
+            Box::new(|f: &mut Files| {
+                f.0.insert(
+                    "envoy/data.json".into(),
+                    br#"{"b": 3, "a": [1, "x"]}"#.to_vec(),
+                );
+            }),
+        ),
+        (
+            "added",
+            Box::new(|f: &mut Files| {
+                f.0.insert("envoy/extra.rego".into(), b"package envoy.extra\n".to_vec());
+            }),
+        ),
+        (
+            "removed",
+            Box::new(|f: &mut Files| {
+                f.0.remove("envoy/data.json");
+            }),
+        ),
+        (
+            "unsigned",
+            Box::new(|f: &mut Files| {
+                f.0.remove(SIGNATURES_FILE);
+            }),
+        ),
     ];
     for (what, change) in cases {
         let mut t = f.clone();
@@ -85,18 +110,33 @@ fn the_key_algorithm_and_scope_must_match() {
 
     let mut unknown = bundle();
     sign_bundle(&mut unknown, Algorithm::RS256, Some("other"));
-    assert!(verify(&unknown, &rsa_verification()).unwrap_err().contains("`other`"));
+    assert!(
+        verify(&unknown, &rsa_verification())
+            .unwrap_err()
+            .contains("`other`")
+    );
 }
 
 #[test]
 fn structured_digests_follow_opa() {
     // The same value, whitespace and key order aside, has one digest.
     let a = file_digest("data.json", br#"{"b":1,"a":"<x>\u2028"}"#, "SHA-256").unwrap();
-    let b = file_digest("x/data.json", b"{\n \"a\": \"<x>\\u2028\", \"b\": 1}", "SHA-256").unwrap();
+    let b = file_digest(
+        "x/data.json",
+        b"{\n \"a\": \"<x>\\u2028\", \"b\": 1}",
+        "SHA-256",
+    )
+    .unwrap();
     assert_eq!(a, b);
     let mut out = Vec::new();
-    canonical(&serde_json::json!({"b": [true, null], "a": "q\"\n\u{1}<"}), &mut out);
-    assert_eq!(String::from_utf8(out).unwrap(), "{\"a\":\"q\\\"\\n\\u0001<\",\"b\":[true,null]}");
+    canonical(
+        &serde_json::json!({"b": [true, null], "a": "q\"\n\u{1}<"}),
+        &mut out,
+    );
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "{\"a\":\"q\\\"\\n\\u0001<\",\"b\":[true,null]}"
+    );
     // Policies are digested as bytes.
     assert_ne!(
         file_digest("p.rego", b"package p\n", "SHA-256").unwrap(),

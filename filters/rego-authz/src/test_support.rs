@@ -30,30 +30,15 @@ pub fn sign(alg: Algorithm, kid: Option<&str>, claims: &serde_json::Value) -> St
     jsonwebtoken::encode(&header, claims, &key).unwrap()
 }
 
-/// Signs `files` as `opa build --signing-key` does: one JWS in `.signatures.json` whose
-/// payload lists each file's SHA-256 (structured files digested as parsed values).
+/// Signs `files` with the test keys, as `opa build --signing-key` does.
 pub fn sign_bundle(files: &mut crate::bundle::Files, alg: Algorithm, kid: Option<&str>) {
-    let list: Vec<serde_json::Value> = files
-        .0
-        .iter()
-        .filter(|(p, _)| p.as_str() != crate::bundle::SIGNATURES_FILE)
-        .map(|(p, b)| {
-            serde_json::json!({
-                "name": p,
-                "hash": crate::signature::file_digest(p, b, "SHA-256").unwrap(),
-                "algorithm": "SHA-256"
-            })
-        })
-        .collect();
-    let mut payload = serde_json::json!({ "files": list });
-    if let Some(k) = kid {
-        payload["keyid"] = k.into();
-    }
-    let token = sign(alg, kid, &payload);
-    files.0.insert(
-        crate::bundle::SIGNATURES_FILE.into(),
-        serde_json::json!({ "signatures": [token] }).to_string().into_bytes(),
-    );
+    let key = match alg {
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
+            EncodingKey::from_secret(HS_SECRET.as_bytes())
+        }
+        _ => EncodingKey::from_rsa_pem(RSA_PRIVATE.as_bytes()).unwrap(),
+    };
+    crate::signature::sign(files, alg, &key, kid).unwrap();
 }
 
 pub fn files(list: &[(&str, &str)]) -> crate::bundle::Files {

@@ -25,4 +25,5 @@ mod jwt_auth_wasm;
 mod layout;
 mod profiles;
 mod real_hosts;
+mod rego_authz_wasm;
 mod traps;
