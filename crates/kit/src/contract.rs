@@ -11,3 +11,8 @@ pub const CREDENTIALS_PROPERTY: &str = "tollgate_credentials";
 /// jwt-auth's default header for the verified payload (claims minus credential claims,
 /// base64url JSON), which later filters may read and hcp-auth takes out.
 pub const PAYLOAD_HEADER: &str = "x-tollgate-jwt-payload";
+
+/// The stream property rego-authz fills with a decision's `dynamic_metadata` (JSON), for
+/// later filters and access logs (rego-authz's `metadata_property` default). On APISIX
+/// the server block must declare it: `set $tollgate_rego_metadata '';`.
+pub const POLICY_METADATA_PROPERTY: &str = "tollgate_rego_metadata";

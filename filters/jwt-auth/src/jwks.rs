@@ -140,6 +140,20 @@ impl Key {
         })
     }
 
+    /// An HMAC key of any length, bound to `alg`: for OPA's `io.jwt.*` builtins in
+    /// rego-authz, where the policy author names the secret and OPA takes any length
+    /// (its Envoy tutorial verifies with `"secret"`). jwt-auth's own keys never come
+    /// from here.
+    pub fn secret_of_any_length(secret: &[u8], alg: Alg) -> Self {
+        Self {
+            kid: None,
+            kind: KeyKind::Secret,
+            alg: Some(alg),
+            secret_len: secret.len().max(alg.min_secret_bytes()),
+            verifier: Verifier::Jwt(DecodingKey::from_secret(secret)),
+        }
+    }
+
     /// An HMAC key from its raw bytes; refused when shorter than `alg` (or HS256) needs.
     pub fn secret(secret: &[u8], alg: Option<Alg>, kid: Option<String>) -> Result<Self, Unusable> {
         check_secret(secret.len(), alg)?;

@@ -94,7 +94,7 @@ fn default_token_header() -> String {
     tollgate_kit::contract::PAYLOAD_HEADER.into()
 }
 fn default_metadata_property() -> String {
-    "tollgate_rego_metadata".into()
+    tollgate_kit::contract::POLICY_METADATA_PROPERTY.into()
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

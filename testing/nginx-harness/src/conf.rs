@@ -59,11 +59,13 @@ pub struct NginxConfig {
 }
 
 /// The variables a Tollgate deployment on APISIX declares: the two APISIX's own
-/// template declares, and the credentials handoff from jwt-auth to hcp-auth.
-pub const APISIX_VARIABLES: [&str; 3] = [
+/// template declares, the credentials handoff from jwt-auth to hcp-auth, and
+/// rego-authz's dynamic metadata.
+pub const APISIX_VARIABLES: [&str; 4] = [
     "wasm_process_req_body",
     "wasm_process_resp_body",
     "tollgate_credentials",
+    "tollgate_rego_metadata",
 ];
 
 impl NginxConfig {

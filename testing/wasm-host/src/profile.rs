@@ -32,11 +32,13 @@ pub enum AuthorityWrite {
 }
 
 /// The nginx variables a Tollgate deployment on APISIX declares (`set $name '';`): the
-/// two of APISIX's own template and jwt-auth's credentials handoff.
-pub const APISIX_VARIABLES: [&str; 3] = [
+/// two of APISIX's own template, jwt-auth's credentials handoff and rego-authz's
+/// dynamic metadata.
+pub const APISIX_VARIABLES: [&str; 4] = [
     "wasm_process_req_body",
     "wasm_process_resp_body",
     "tollgate_credentials",
+    "tollgate_rego_metadata",
 ];
 
 impl Profile {

@@ -25,5 +25,7 @@ mod jwt_auth_wasm;
 mod layout;
 mod profiles;
 mod real_hosts;
+mod rego_authz_envoy;
+mod rego_authz_real_hosts;
 mod rego_authz_wasm;
 mod traps;

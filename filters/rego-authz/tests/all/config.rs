@@ -1,0 +1,42 @@
+//! Configs that must be refused (`tests/cases/config/*.yaml`): each names the field and
+//! says what was expected.
+
+use tollgate_kit::HostFacts;
+
+fn errors_file(path: &std::path::Path) {
+    tollgate_cases::run_config_errors(path, |bytes| {
+        tollgate_rego_authz::config::load(bytes, HostFacts::default())
+    });
+}
+
+tollgate_cases::case_files!(dir: "tests/cases/config", run: errors_file, files: [errors]);
+
+#[test]
+fn the_documented_examples_are_valid() {
+    for path in [
+        "../../deploy/rego-authz/config.json",
+        "../../demo/edge/configs/rego-authz.json",
+    ] {
+        let bytes =
+            std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap();
+        tollgate_rego_authz::config::load(&bytes, HostFacts::default()).unwrap();
+    }
+}
+
+#[test]
+fn the_shipped_configs_carry_the_hcp_bundle_unchanged() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let policy = std::fs::read_to_string(root.join("policies/hcp/hcp/authz.rego")).unwrap();
+    for path in [
+        "deploy/rego-authz/config.json",
+        "demo/edge/configs/rego-authz.json",
+    ] {
+        let c: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(root.join(path)).unwrap()).unwrap();
+        assert_eq!(
+            c["policy"]["modules"]["hcp/authz.rego"].as_str(),
+            Some(policy.as_str()),
+            "{path} is out of date with policies/hcp"
+        );
+    }
+}
