@@ -6,6 +6,8 @@ TOLLGATE_DUMP_DECISIONS=DIR) holds modules, data, a query, the input document an
 regorus' result. OPA's engine comes from the `opa-golib-python-bindings` wheel
 (OPA 1.20.2 as a Go c-shared library, libopabridge.so), called through ctypes.
 Usage: replay.py LIBOPABRIDGE DIR   (exit 1 on any difference)
+       replay.py LIBOPABRIDGE DIR --bench N NAME...   (OPA's cost per evaluation of the
+       named dumps, e.g. hcp.002: policies loaded once, the query evaluated N times)
 """
 import ctypes
 import json
@@ -63,8 +65,36 @@ def value_of(out):
     return first
 
 
+def bench(lib, directory, n, names):
+    import time
+    for name in names:
+        case = json.loads((pathlib.Path(directory) / f"{name}.json").read_text())
+        h = lib.OpaNew()
+        try:
+            for mod, text in sorted(case["modules"].items()):
+                envelope(lib, lib.OpaAddPolicy(h, mod.encode(), text.encode()))
+            if case.get("data"):
+                envelope(lib, lib.OpaAddData(h, b"", json.dumps(case["data"]).encode()))
+            query = case["query"].encode()
+            doc = json.dumps(case["input"]).encode()
+            assert value_of(envelope(lib, lib.OpaEvalQuery(h, query, doc, 0, 0))) == case["result"]
+            runs = []
+            for _ in range(5):
+                start = time.perf_counter_ns()
+                for _ in range(n):
+                    lib.OpaFreeString(lib.OpaEvalQuery(h, query, doc, 0, 0))
+                runs.append((time.perf_counter_ns() - start) / n / 1000)
+            runs.sort()
+            print(f"{name}: OPA {runs[2]:.1f} us per evaluation (median of 5 runs of {n})")
+        finally:
+            lib.OpaDestroy(h)
+
+
 def main():
     lib = load(sys.argv[1])
+    if len(sys.argv) > 3 and sys.argv[3] == "--bench":
+        bench(lib, sys.argv[2], int(sys.argv[4]), sys.argv[5:])
+        return
     files = sorted(pathlib.Path(sys.argv[2]).glob("*.json"))
     bad = 0
     for f in files:

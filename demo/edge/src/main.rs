@@ -9,6 +9,7 @@
 
 mod bench;
 mod bench_jwt;
+mod bench_rego;
 mod demo_idp;
 mod edge;
 mod machine;
@@ -57,6 +58,14 @@ enum Command {
     /// Removes a scratch directory once this process's parent dies (started by `run`).
     #[command(hide = true)]
     Reap { dir: PathBuf },
+    /// Measure rego-authz against Envoy's native rbac through real Envoy (needs wrk).
+    BenchRego {
+        /// Seconds per wrk run.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value = "dist")]
+        dist: PathBuf,
+    },
     /// Measure jwt-auth against Envoy's native jwt_authn through real Envoy (needs wrk).
     BenchJwt {
         /// Seconds per wrk run.
@@ -78,6 +87,9 @@ fn main() -> ExitCode {
         Command::Reap { dir } => scratch::reap(&dir).map(|()| ExitCode::SUCCESS),
         Command::BenchEnvoy { seconds, dist } => {
             bench::run(seconds, &dist).map(|()| ExitCode::SUCCESS)
+        }
+        Command::BenchRego { seconds, dist } => {
+            bench_rego::run(seconds, &dist).map(|()| ExitCode::SUCCESS)
         }
         Command::BenchJwt { seconds, dist } => {
             bench_jwt::run(seconds, &dist).map(|()| ExitCode::SUCCESS)

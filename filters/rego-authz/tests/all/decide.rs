@@ -19,7 +19,11 @@ use tollgate_rego_authz::input::{self, Body, Request};
 #[serde(deny_unknown_fields)]
 struct CaseFile {
     /// Rego modules by file name.
+    #[serde(default)]
     policy: BTreeMap<String, String>,
+    /// Or a bundle directory, relative to the repository root.
+    #[serde(default)]
+    bundle: Option<String>,
     #[serde(default)]
     data: Option<Value>,
     #[serde(default)]
@@ -212,7 +216,19 @@ fn check(
 
 fn decide_file(path: &Path) {
     let file: CaseFile = tollgate_cases::load(path);
-    let mut config = json!({"policy": {"modules": file.policy}});
+    let mut modules = file.policy.clone();
+    if let Some(dir) = &file.bundle {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(dir);
+        let files =
+            tollgate_rego_authz::bundle::Files::from_dir(&root, Default::default()).unwrap();
+        let bundle = tollgate_rego_authz::bundle::Bundle::from_files(files).unwrap();
+        for m in bundle.sources.modules {
+            modules.insert(m.name, m.text);
+        }
+    }
+    let mut config = json!({"policy": {"modules": modules}});
     if let Some(d) = &file.data {
         config["policy"]["data"] = d.clone();
     }
@@ -229,4 +245,4 @@ fn decide_file(path: &Path) {
     });
 }
 
-tollgate_cases::case_files!(dir: "tests/cases/decide", run: decide_file, files: [tutorial, objects, input]);
+tollgate_cases::case_files!(dir: "tests/cases/decide", run: decide_file, files: [tutorial, objects, input, hcp]);

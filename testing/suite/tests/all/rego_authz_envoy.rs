@@ -243,3 +243,41 @@ fn real_envoy_shadow_mode_never_blocks() -> Result<()> {
     assert_eq!(edge.envoy.stat("wasmcustom.rego_authz.denied")?, None);
     Ok(())
 }
+
+#[test]
+fn real_envoy_a_runaway_policy_hits_its_budget_and_the_next_request_is_served() -> Result<()> {
+    let app = Upstream::start()?;
+    let policy = "package envoy.authz\nimport rego.v1\ndefault allow := false\n\
+                  allow if input.parsed_path[0] == \"ok\"\n\
+                  allow if {\n\tinput.parsed_path[0] == \"spin\"\n\
+                  \tcount([x | some a in numbers.range(1, 5000); some b in numbers.range(1, 5000); x := a * b]) > 0\n}\n";
+    let config = json!({"policy": {"modules": {"spin.rego": policy}}, "budget": {"time_ms": 20}});
+    let envoy = Envoy::start(
+        &EnvoyConfig::new(app.addr()).filter(
+            WasmFilter::new("rego-authz", &wasm_path("rego-authz")?)
+                .config(&config.to_string())
+                .failure_policy(FailurePolicy::FailClosed),
+        ),
+    )?;
+    let started = Instant::now();
+    let spin = envoy.send(&HttpRequest::get("/spin"))?;
+    assert_eq!(spin.status, 500, "{}", spin.body_text());
+    assert!(
+        spin.body_text().contains("policy_over_budget"),
+        "{}",
+        spin.body_text()
+    );
+    // Bounded by the budget, not by the 25 million steps the policy asked for.
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        envoy.log().contains("data.envoy.authz.allow"),
+        "the log names the rule"
+    );
+    assert_eq!(envoy.send(&HttpRequest::get("/ok"))?.status, 200);
+    assert!(app.seen().iter().all(|s| s.path == "/ok"));
+    Ok(())
+}

@@ -1,0 +1,175 @@
+//! wrk through real Envoy: rego-authz against Envoy's native `rbac` filter expressing
+//! the same rule (GET under `/people/` for role `admin`, from a header), an empty wasm
+//! filter and no filter, in one run; plus rego-authz with its decision cache and with the
+//! HCP policy.
+
+use std::path::Path;
+
+use anyhow::Result;
+use serde_json::json;
+use tollgate_envoy_harness::{Envoy, EnvoyConfig, Upstream, WasmFilter};
+
+use crate::bench::{Case, envoy_version, measure};
+
+/// The rule, in Rego.
+const RULE: &str = r#"package envoy.authz
+
+import rego.v1
+
+default allow := false
+
+allow if {
+	input.attributes.request.http.method == "GET"
+	glob.match("/people/*", ["/"], input.attributes.request.http.path)
+	input.attributes.request.http.headers["x-role"] == "admin"
+}
+"#;
+
+/// The same rule for Envoy's `rbac` filter.
+const RBAC: &str = r#"name: envoy.filters.http.rbac
+typed_config:
+  "@type": type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC
+  rules:
+    action: ALLOW
+    policies:
+      admins-read-people:
+        permissions:
+        - and_rules:
+            rules:
+            - header: {name: ":method", string_match: {exact: GET}}
+            - url_path: {path: {prefix: /people/}}
+        principals:
+        - header: {name: x-role, string_match: {exact: admin}}"#;
+
+pub fn run(seconds: u64, dist: &Path) -> Result<()> {
+    let wasm = dist.join("rego-authz.wasm");
+    let upstream = Upstream::start()?;
+    let base = || EnvoyConfig::new(upstream.addr());
+    let bare = Envoy::start(&base())?;
+    let empty = Envoy::start(&base().filter(WasmFilter::new(
+        "empty",
+        &dist.join("fixtures").join("empty-filter.wasm"),
+    )))?;
+    let rbac = {
+        let mut c = base();
+        c.native_filters.push(RBAC.to_string());
+        Envoy::start(&c)?
+    };
+    let rego = |config: serde_json::Value| {
+        Envoy::start(
+            &base().filter(WasmFilter::new("rego-authz", &wasm).config(&config.to_string())),
+        )
+    };
+    let ours = rego(json!({"policy": {"modules": {"rule.rego": RULE}}}))?;
+    let ours_cached = rego(json!({"policy": {"modules": {"rule.rego": RULE}},
+        "decision_cache": {"keys": ["request.http.method", "request.http.path", "request.http.headers.x-role"]}}))?;
+    let hcp_policy = std::fs::read_to_string(
+        tollgate_envoy_harness::repo_root().join("policies/hcp/hcp/authz.rego"),
+    )?;
+    let hcp = rego(
+        json!({"policy": {"modules": {"hcp/authz.rego": hcp_policy}},
+                          "query": "data.hcp.authz.decision"}),
+    )?;
+    let payload = base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        json!({"sub": "alice", "tenant": "acme", "roles": ["administrator"]}).to_string(),
+    );
+    let role = "x-role: admin".to_string();
+    let token = format!("x-tollgate-jwt-payload: {payload}");
+    let case = |name: &str, envoy, path, headers: Vec<String>| Case {
+        name: name.to_string(),
+        envoy,
+        path,
+        headers,
+    };
+    let cases = vec![
+        case("no filter", &bare, "/people/alice", vec![role.clone()]),
+        case(
+            "empty wasm filter",
+            &empty,
+            "/people/alice",
+            vec![role.clone()],
+        ),
+        case(
+            "Envoy rbac (native)",
+            &rbac,
+            "/people/alice",
+            vec![role.clone()],
+        ),
+        case(
+            "rego-authz, same rule",
+            &ours,
+            "/people/alice",
+            vec![role.clone()],
+        ),
+        case(
+            "rego-authz, same rule, decision cache",
+            &ours_cached,
+            "/people/alice",
+            vec![role.clone()],
+        ),
+        case(
+            "rego-authz, HCP policy (decision object)",
+            &hcp,
+            "/mapi/tenants/acme/namespaces",
+            vec![token],
+        ),
+    ];
+    // Every case must pass: a 403 is fast and would flatter anyone.
+    for c in &cases {
+        let mut req = tollgate_envoy_harness::HttpRequest::get(c.path);
+        for h in &c.headers {
+            if let Some((n, v)) = h.split_once(": ") {
+                req = req.header(n, v);
+            }
+        }
+        let r = c.envoy.send(&req)?;
+        anyhow::ensure!(r.status == 200, "{}: status {}", c.name, r.status);
+        let denied = c
+            .envoy
+            .send(&tollgate_envoy_harness::HttpRequest::get("/people/alice"))?;
+        anyhow::ensure!(
+            c.name.starts_with("no filter") || c.name.starts_with("empty") || denied.status == 403,
+            "{}: a request without the role was not refused ({})",
+            c.name,
+            denied.status
+        );
+    }
+    let results = measure(&cases, seconds, 2)?;
+    let p50 = |name: &str| {
+        results
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(f64::NAN, |(_, f)| f.p50_us)
+    };
+    let base_p50 = p50("no filter");
+    let base_rps = results.first().map_or(1.0, |(_, f)| f.rps);
+    println!("# rego-authz vs Envoy's native rbac, through real Envoy\n");
+    println!("- machine: {}", crate::machine::describe());
+    println!("- Envoy version: {}", envoy_version()?);
+    println!(
+        "- load: wrk -t1 -c1, {seconds} s per run, 2 interleaved rounds, one Envoy worker; the same request repeated\n"
+    );
+    println!("| case | p50 vs no filter | added p50 (µs) | throughput vs no filter | p99 (µs) |");
+    println!("|---|---|---|---|---|");
+    for (name, f) in &results {
+        println!(
+            "| {name} | {:.2}× | {:+.0} | {:.2}× | {:.0} |",
+            f.p50_us / base_p50,
+            f.p50_us - base_p50,
+            f.rps / base_rps,
+            f.p99_us
+        );
+    }
+    let added = |n: &str| p50(n) - base_p50;
+    println!(
+        "\nAdded p50, rego-authz over rbac: {:.2}× ({:.2}× with the decision cache); over the empty wasm filter: {:.2}×.",
+        added("rego-authz, same rule") / added("Envoy rbac (native)"),
+        added("rego-authz, same rule, decision cache") / added("Envoy rbac (native)"),
+        added("rego-authz, same rule") / added("empty wasm filter"),
+    );
+    println!(
+        "\nAbsolute times on this machine are not stable; compare the ratios within this run."
+    );
+    Ok(())
+}

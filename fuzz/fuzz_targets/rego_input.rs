@@ -1,0 +1,29 @@
+//! rego-authz builds the OPA-Envoy input from attacker-controlled parts: the path and
+//! query, header values, the body and its content type, and the payload header. Any of
+//! them gives an input document or a clear refusal, never a panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use tollgate_rego_authz::input::{Body, Request, build};
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data).into_owned();
+    let (path, rest) = text.split_at(text.len() / 2);
+    for ct in ["application/json", "application/x-www-form-urlencoded", "text/plain"] {
+        let headers = vec![
+            (":method".to_string(), "POST".to_string()),
+            (":path".to_string(), format!("/{path}")),
+            ("content-type".to_string(), ct.to_string()),
+            ("content-length".to_string(), rest.len().to_string()),
+            ("x-h".to_string(), rest.to_string()),
+        ];
+        let _ = build(&Request {
+            headers: &headers,
+            source: Some(rest),
+            destination: Some(path),
+            body: Some(Body { bytes: data, truncated: data.len() % 3 == 0 }),
+            token_payload: Some(rest),
+            ..Request::default()
+        });
+    }
+});
