@@ -136,6 +136,51 @@ pub fn run_envoy(path: &Path, strict: bool) -> Result<()> {
 mod tests {
     use super::*;
 
+    fn repo() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    }
+
+    #[test]
+    fn bundles_are_compiled_and_their_tests_run() {
+        // A directory, and the same bundle as a .tar.gz.
+        run_bundle(&repo().join("policies/hcp")).unwrap();
+        let files = tollgate_rego_authz::bundle::Files::from_dir(
+            &repo().join("policies/hcp"),
+            tollgate_rego_authz::bundle::Limits::default(),
+        )
+        .unwrap();
+        let dir = std::env::temp_dir().join(format!("tollgate-validate-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let packed = dir.join("hcp.tar.gz");
+        std::fs::write(&packed, files.to_tar_gz().unwrap()).unwrap();
+        run_bundle(&packed).unwrap();
+        // A failing test fails validation, and so does a policy that does not compile.
+        let mut broken = files.clone();
+        broken.0.insert(
+            "hcp/extra_test.rego".into(),
+            b"package hcp.extra_test\nimport rego.v1\ntest_fails if false\n".to_vec(),
+        );
+        std::fs::write(&packed, broken.to_tar_gz().unwrap()).unwrap();
+        let err = run_bundle(&packed).unwrap_err().to_string();
+        assert!(err.contains("1 of 11 policy tests failed"), "{err}");
+        let mut bad = files.clone();
+        bad.0.insert(
+            "hcp/bad.rego".into(),
+            b"package hcp.bad\nallow if {\n".to_vec(),
+        );
+        std::fs::write(&packed, bad.to_tar_gz().unwrap()).unwrap();
+        let err = run_bundle(&packed).unwrap_err().to_string();
+        assert!(err.contains("hcp/bad.rego:"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_rego_authz_config_is_checked_and_its_policy_tested() {
+        let config = repo().join("deploy/rego-authz/config.json");
+        run("rego-authz", &config, "envoy").unwrap();
+        run("rego-authz", &config, "apisix").unwrap();
+    }
+
     #[test]
     fn validation_uses_the_filters_rules() {
         assert!(check("nope", b"{}", HostKind::Envoy).is_err());

@@ -246,6 +246,10 @@ pub struct DecisionLogConfig {
     /// How often a batch is sent, in milliseconds. Default: `2000`.
     #[serde(default = "default_flush_ms")]
     pub flush_ms: u64,
+    /// Send batches gzip-compressed (`Content-Encoding: gzip`), as OPA's decision-log
+    /// service API expects. Default: `true`.
+    #[serde(default = "default_true")]
+    pub gzip: bool,
     /// Timeout of one POST, in milliseconds. Default: `5000`.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
@@ -259,6 +263,10 @@ pub struct DecisionLogConfig {
     /// Example: `{"id": "edge-1", "region": "eu"}`.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_log_path() -> String {

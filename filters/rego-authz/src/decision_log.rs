@@ -135,14 +135,21 @@ impl Queue {
         event
     }
 
-    /// The next batch, as the JSON array to POST.
-    pub fn take_batch(&mut self) -> Option<(usize, Vec<u8>)> {
+    /// The next batch, as the JSON array to POST (gzip-compressed with `gzip`).
+    pub fn take_batch(&mut self, gzip: bool) -> Option<(usize, Vec<u8>)> {
         if self.events.is_empty() {
             return None;
         }
         let n = self.events.len().min(self.max_batch);
         let batch: Vec<Json> = self.events.drain(..n).collect();
-        serde_json::to_vec(&batch).ok().map(|b| (n, b))
+        let json = serde_json::to_vec(&batch).ok()?;
+        if !gzip {
+            return Some((n, json));
+        }
+        use std::io::Write as _;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(&json).ok()?;
+        enc.finish().ok().map(|b| (n, b))
     }
 }
 

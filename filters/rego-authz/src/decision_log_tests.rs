@@ -1,6 +1,7 @@
 use serde_json::json;
 
 use super::*;
+use crate::test_support::gunzip;
 
 #[test]
 fn events_have_opas_shape_and_masks_apply() {
@@ -56,7 +57,7 @@ fn the_queue_is_bounded_and_batches() {
     assert!(q.push(ev()) && q.push(ev()) && q.push(ev()));
     assert!(!q.push(ev()));
     assert_eq!(q.dropped, 1);
-    let (n, body) = q.take_batch().unwrap();
+    let (n, body) = q.take_batch(false).unwrap();
     assert_eq!(n, 2);
     assert_eq!(
         serde_json::from_slice::<Vec<serde_json::Value>>(&body)
@@ -64,7 +65,10 @@ fn the_queue_is_bounded_and_batches() {
             .len(),
         2
     );
-    assert_eq!(q.take_batch().unwrap().0, 1);
-    assert!(q.take_batch().is_none());
+    let (n, gz) = q.take_batch(true).unwrap();
+    assert_eq!(n, 1);
+    let events: Vec<serde_json::Value> = serde_json::from_slice(&gunzip(&gz)).unwrap();
+    assert_eq!(events.len(), 1);
+    assert!(q.take_batch(true).is_none());
     assert_ne!(decision_id(), decision_id());
 }

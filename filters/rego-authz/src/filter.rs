@@ -79,19 +79,27 @@ impl RegoAuthzRoot {
         if sh.in_flight.is_some() {
             return;
         }
-        let Some((n, body)) = sh.queue.as_mut().and_then(Queue::take_batch) else {
+        let Some((n, body)) = sh.queue.as_mut().and_then(|q| q.take_batch(logs.gzip)) else {
             return;
         };
         let authority = logs.authority.as_deref().unwrap_or(&logs.upstream);
-        let headers = [
+        let plain = [
             (":method", "POST"),
             (":path", logs.path.as_str()),
             (":authority", authority),
             ("content-type", "application/json"),
         ];
+        let gzipped = [
+            plain[0],
+            plain[1],
+            plain[2],
+            plain[3],
+            ("content-encoding", "gzip"),
+        ];
+        let headers: &[(&str, &str)] = if logs.gzip { &gzipped } else { &plain };
         let call = HttpCall {
             upstream: &logs.upstream,
-            headers: &headers,
+            headers,
             body: Some(&body),
             trailers: &[],
             timeout: Duration::from_millis(logs.timeout_ms),

@@ -268,7 +268,13 @@ fn decision_logs_are_batched_masked_and_bounded() {
     r.on_tick(&h); // one POST in flight at a time
     let calls = h.state.borrow().http_calls.clone();
     assert_eq!(calls.len(), 1);
-    let body = String::from_utf8(calls[0].body.clone().unwrap()).unwrap();
+    assert!(
+        calls[0]
+            .headers
+            .contains(&("content-encoding".into(), "gzip".into()))
+    );
+    let body =
+        String::from_utf8(crate::test_support::gunzip(&calls[0].body.clone().unwrap())).unwrap();
     assert!(
         !body.contains("secret.token") && !body.contains("\"k\""),
         "{body}"

@@ -48,3 +48,12 @@ pub fn files(list: &[(&str, &str)]) -> crate::bundle::Files {
             .collect(),
     )
 }
+
+pub fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}

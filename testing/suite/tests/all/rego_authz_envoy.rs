@@ -147,7 +147,9 @@ fn logged_events(edge: &Edge, at_least: usize) -> Vec<Value> {
             .seen()
             .iter()
             .filter(|s| s.path == "/v1/logs")
-            .flat_map(|s| serde_json::from_slice::<Vec<Value>>(&s.body).unwrap_or_default())
+            .flat_map(|s| {
+                serde_json::from_slice::<Vec<Value>>(&gunzip(&s.body)).unwrap_or_default()
+            })
             .collect();
         if events.len() >= at_least || Instant::now() > deadline {
             return events;
@@ -200,6 +202,13 @@ fn real_envoy_enforces_the_hcp_policy_and_logs_decisions() -> Result<()> {
     );
 
     let events = logged_events(&edge, 6);
+    assert!(
+        edge.logs.seen().iter().all(|s| s
+            .headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("content-encoding") && v == "gzip")),
+        "batches go gzip-compressed, as OPA sends them"
+    );
     assert!(events.len() >= 6, "{events:?}");
     let all = serde_json::to_string(&events)?;
     for secret in [
@@ -280,4 +289,12 @@ fn real_envoy_a_runaway_policy_hits_its_budget_and_the_next_request_is_served() 
     assert_eq!(envoy.send(&HttpRequest::get("/ok"))?.status, 200);
     assert!(app.seen().iter().all(|s| s.path == "/ok"));
     Ok(())
+}
+
+/// Decision-log batches arrive gzip-compressed, as OPA sends them.
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    let _ = flate2::read::GzDecoder::new(bytes).read_to_end(&mut out);
+    out
 }

@@ -135,7 +135,8 @@ fn the_hcp_policy_on_kong_and_apisix() -> Result<()> {
                         .seen()
                         .iter()
                         .flat_map(|s| {
-                            serde_json::from_slice::<Vec<Value>>(&s.body).unwrap_or_default()
+                            serde_json::from_slice::<Vec<Value>>(&gunzip(&s.body))
+                                .unwrap_or_default()
                         })
                         .collect();
                     if events.len() >= 4 || Instant::now() > deadline {
@@ -157,4 +158,12 @@ fn the_hcp_policy_on_kong_and_apisix() -> Result<()> {
         nginx.assert_healthy()?;
     }
     Ok(())
+}
+
+/// Decision-log batches arrive gzip-compressed, as OPA sends them.
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    let _ = flate2::read::GzDecoder::new(bytes).read_to_end(&mut out);
+    out
 }
