@@ -3,6 +3,14 @@
 //! chunk is buffered, and after a refusal nothing more goes anywhere.
 
 use crate::filter::{BodyAction, TrailersAction};
+use crate::host::Host;
+
+/// Asks for the request body's callbacks while the headers are held. APISIX runs them
+/// only for a filter that sets `wasm_process_req_body`; Envoy (with
+/// `allow_on_headers_stop_iteration`) and Kong always do, and ignore the property.
+pub fn want_request_body(host: &dyn Host) {
+    let _ = host.set_property(&["wasm_process_req_body"], b"true");
+}
 
 /// Where a request stands with one filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -274,8 +274,7 @@ impl StreamFilter for HcpAuthStream {
                 self.refuse(host, &too_large(config.s3.max_body_bytes));
                 return HeadersAction::StopIteration;
             }
-            // APISIX runs body callbacks only for filters that ask.
-            let _ = host.set_property(&["wasm_process_req_body"], b"true");
+            tollgate_kit::gate::want_request_body(host);
             return HeadersAction::StopIteration;
         }
         let hash = config

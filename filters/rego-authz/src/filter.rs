@@ -624,6 +624,7 @@ impl StreamFilter for RegoAuthzStream {
         if self.compiled().body_limit.is_some() {
             if !end_of_stream {
                 // Held until the body is read: the decision is made once, with it.
+                tollgate_kit::gate::want_request_body(host);
                 return HeadersAction::StopIteration;
             }
             self.decide(host, Some(Body::default()));

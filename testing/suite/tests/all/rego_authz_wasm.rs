@@ -173,3 +173,53 @@ fn a_signed_bundle_swaps_in_under_load_and_a_tampered_one_is_refused() -> Result
     }
     Ok(())
 }
+
+#[test]
+fn bodies_are_read_once_under_every_profile() -> Result<()> {
+    let policy = "package envoy.authz\nimport rego.v1\ndefault allow := false\n\
+                  allow if input.parsed_body.ok == true\n";
+    let config = json!({"policy": {"modules": {"a.rego": policy}}, "with_body": {"max_bytes": 64}});
+    for profile in [Profile::Envoy, Profile::Apisix, Profile::Kong] {
+        let mut p = Plugin::builder(&wasm("rego-authz")?)
+            .named("rego-authz")
+            .profile(profile)
+            .config(config.to_string())
+            .allow_on_headers_stop_iteration(true)
+            .build()?;
+        let send = |p: &mut Plugin, body: &str| {
+            p.send(
+                Request::post("/x", body.as_bytes().to_vec())
+                    .header("content-type", "application/json"),
+            )
+        };
+        let ok = send(&mut p, r#"{"ok": true}"#)?;
+        assert!(
+            ok.upstream.is_some(),
+            "{profile:?}: {}",
+            ok.client.body_text()
+        );
+        assert_eq!(
+            ok.upstream.as_ref().unwrap().body,
+            br#"{"ok": true}"#.to_vec(),
+            "{profile:?}: the body goes on whole"
+        );
+        assert_eq!(
+            send(&mut p, r#"{"ok": false}"#)?.client.status,
+            403,
+            "{profile:?}"
+        );
+        let long = format!(r#"{{"ok": true, "pad": "{}"}}"#, "x".repeat(100));
+        assert_eq!(
+            send(&mut p, &long)?.client.status,
+            403,
+            "{profile:?}: truncated, not parsed"
+        );
+        let bad = send(&mut p, r#"{"ok": "#)?;
+        assert_eq!(bad.client.status, 400, "{profile:?}");
+        assert!(
+            bad.client.body_text().contains("body_malformed"),
+            "{profile:?}"
+        );
+    }
+    Ok(())
+}
