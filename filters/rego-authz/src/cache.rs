@@ -1,6 +1,9 @@
 //! The decision cache: decisions keyed by the values at configured input paths, reused
 //! for a TTL, at most `max_entries` per worker (least recently used out first). It
 //! belongs to one compiled policy, so a new policy or bundle starts empty.
+//!
+//! Keys are SHA-256 digests of the keyed values: a key path may name a credential (the
+//! `authorization` header), and the cache must not hold it.
 
 use std::num::NonZeroUsize;
 use std::rc::Rc;
@@ -8,14 +11,18 @@ use std::time::{Duration, SystemTime};
 
 use lru::LruCache;
 use serde_json::Value as Json;
+use sha2::{Digest as _, Sha256};
 
 use crate::config::CacheSettings;
 use crate::decision::Decision;
 
+/// A cache key: the digest of the keyed values.
+pub type Key = [u8; 32];
+
 pub struct DecisionCache {
     keys: Vec<Vec<String>>,
     ttl: Duration,
-    entries: LruCache<String, (SystemTime, Rc<Decision>)>,
+    entries: LruCache<Key, (SystemTime, Rc<Decision>)>,
 }
 
 impl std::fmt::Debug for DecisionCache {
@@ -45,17 +52,17 @@ impl DecisionCache {
         }
     }
 
-    /// The cache key of `input`: the JSON of each configured path's value.
-    pub fn key(&self, input: &Json) -> String {
+    /// The cache key of `input`: the digest of the JSON of each configured path's value.
+    pub fn key(&self, input: &Json) -> Key {
         let values: Vec<&Json> = self
             .keys
             .iter()
             .map(|p| at(input, p).unwrap_or(&Json::Null))
             .collect();
-        serde_json::to_string(&values).unwrap_or_default()
+        Sha256::digest(serde_json::to_vec(&values).unwrap_or_default()).into()
     }
 
-    pub fn get(&mut self, key: &str, now: SystemTime) -> Option<Rc<Decision>> {
+    pub fn get(&mut self, key: &Key, now: SystemTime) -> Option<Rc<Decision>> {
         match self.entries.get(key) {
             Some((expires, d)) if now < *expires => Some(Rc::clone(d)),
             Some(_) => {
@@ -66,7 +73,7 @@ impl DecisionCache {
         }
     }
 
-    pub fn put(&mut self, key: String, decision: Rc<Decision>, now: SystemTime) {
+    pub fn put(&mut self, key: Key, decision: Rc<Decision>, now: SystemTime) {
         self.entries.put(key, (now + self.ttl, decision));
     }
 

@@ -24,7 +24,10 @@ fn keys_are_the_configured_values_and_entries_expire_and_are_bounded() {
     let b = json!({"token": {"sub": "bob"}, "parsed_path": ["x"]});
     assert_eq!(c.key(&a), c.key(&a2));
     assert_ne!(c.key(&a), c.key(&b));
-    assert_eq!(c.key(&json!({})), "[null,null]");
+    assert_eq!(c.key(&json!({})), c.key(&json!({"token": {"sub": null}})));
+    // Digests: a keyed credential is never held.
+    let with_secret = json!({"token": {"sub": "Bearer secret-token"}, "parsed_path": []});
+    assert!(!String::from_utf8_lossy(&c.key(&with_secret)).contains("secret"));
     let t0 = UNIX_EPOCH + Duration::from_secs(100);
     let d = Rc::new(Decision {
         allowed: true,
@@ -33,8 +36,8 @@ fn keys_are_the_configured_values_and_entries_expire_and_are_bounded() {
     c.put(c.key(&a), Rc::clone(&d), t0);
     assert!(c.get(&c.key(&a2), t0 + Duration::from_secs(4)).is_some());
     assert!(c.get(&c.key(&a), t0 + Duration::from_secs(5)).is_none());
-    for i in 0..5 {
-        c.put(format!("k{i}"), Rc::clone(&d), t0);
+    for i in 0..5u8 {
+        c.put([i; 32], Rc::clone(&d), t0);
     }
     assert_eq!(c.len(), 2);
 }
