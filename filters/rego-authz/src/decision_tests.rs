@@ -48,11 +48,29 @@ fn malformed_decisions_are_errors() {
         json!({"allowed": true, "headers": {"x": "a\r\nset-cookie: b"}}),
         json!({"allowed": true, "headers": {"x": "a\rb"}}),
         json!({"allowed": true, "headers": {"x": "a\nb"}}),
-        json!({"allowed": true, "headers": {"x": "a\u0000b"}}),
+        json!({"allowed": true, "headers": {"x": "a\u{0}b"}}),
         json!({"allowed": true, "request_headers_to_remove": [":path"]}),
+        json!({"allowed": true, "request_headers_to_remove": ["Host"]}),
         json!({"allowed": true, "request_headers_to_remove": "x"}),
         json!({"allowed": true, "dynamic_metadata": [1]}),
     ] {
         assert!(interpret(&bad).is_err(), "{bad}");
     }
+}
+
+#[test]
+fn errors_say_what_was_found() {
+    let err = interpret(&json!("yes")).unwrap_err();
+    assert!(err.contains("not a string"), "{err}");
+    let err = interpret(&json!({"allowed": 1})).unwrap_err();
+    assert!(err.contains("not a number"), "{err}");
+    let err = interpret(&json!({"allowed": false, "body": [1]})).unwrap_err();
+    assert!(err.contains("not a list"), "{err}");
+    let err = interpret(&json!(null)).unwrap_err();
+    assert!(err.contains("not null"), "{err}");
+    let err = interpret(&json!({"allowed": true, "dynamic_metadata": true})).unwrap_err();
+    assert!(err.contains("not a boolean"), "{err}");
+    let err =
+        interpret(&json!({"allowed": true, "dynamic_metadata": {"a": 1}, "body": {}})).unwrap_err();
+    assert!(err.contains("not an object"), "{err}");
 }

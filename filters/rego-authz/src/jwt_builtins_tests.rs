@@ -190,3 +190,30 @@ fn decode_verify_checks_signature_time_issuer_and_audience() {
         .is_err()
     );
 }
+
+#[test]
+fn tokens_up_to_16_kib_are_read_and_longer_ones_never_verify() {
+    let big = sign(
+        Algorithm::HS256,
+        None,
+        &json!({"sub": "alice", "pad": "x".repeat(4000)}),
+    );
+    assert!(big.len() > 4000 && big.len() < 16 * 1024);
+    assert_eq!(
+        eval(
+            "io.jwt.verify_hs256(input.t, input.k)",
+            json!({"t": big, "k": HS_SECRET})
+        )
+        .unwrap(),
+        json!(true)
+    );
+    let huge = sign(Algorithm::HS256, None, &json!({"pad": "x".repeat(20_000)}));
+    assert_eq!(
+        eval(
+            "io.jwt.verify_hs256(input.t, input.k)",
+            json!({"t": huge, "k": HS_SECRET})
+        )
+        .unwrap(),
+        json!(false)
+    );
+}
