@@ -217,3 +217,22 @@ fn tokens_up_to_16_kib_are_read_and_longer_ones_never_verify() {
         json!(false)
     );
 }
+
+#[test]
+fn decode_verify_checks_a_single_audience_string() {
+    let t = sign(
+        Algorithm::HS256,
+        None,
+        &json!({"sub": "alice", "aud": "api"}),
+    );
+    let dv = |aud: &str| {
+        eval(
+            "io.jwt.decode_verify(input.t, {\"secret\": input.k, \"aud\": input.aud})",
+            json!({"t": t, "k": HS_SECRET, "aud": aud}),
+        )
+        .unwrap()[0]
+            .clone()
+    };
+    assert_eq!(dv("api"), json!(true));
+    assert_eq!(dv("other"), json!(false));
+}
