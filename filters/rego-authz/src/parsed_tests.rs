@@ -15,6 +15,8 @@ fn parsed_path_matches_go_url_parsing() {
     // Decoded before splitting, as Go's url.Parse does.
     assert_eq!(seg("/a%2Fb"), json!(["a", "b"]));
     assert_eq!(seg("/a+b"), json!(["a+b"]));
+    // A literal space is not a control character (Go accepts it too).
+    assert_eq!(seg("/a b"), json!(["a b"]));
     assert_eq!(seg("/x#frag"), json!(["x"]));
     assert_eq!(seg("//admin/x"), json!(["admin", "x"]));
     assert!(path_segments("/a%zz").is_err());
