@@ -144,3 +144,21 @@ fn structured_digests_follow_opa() {
     );
     assert!(file_digest("p.rego", b"", "MD5").is_err());
 }
+
+#[test]
+fn spaces_are_not_escaped_and_large_signatures_are_read() {
+    let mut out = Vec::new();
+    canonical(&serde_json::json!({"a b": "c d"}), &mut out);
+    assert_eq!(String::from_utf8(out).unwrap(), r#"{"a b":"c d"}"#);
+    // Many files make a long signature (one digest each): still read whole.
+    let mut f = bundle();
+    for i in 0..60 {
+        f.0.insert(
+            format!("envoy/m{i}.rego"),
+            format!("package envoy.m{i}\n").into_bytes(),
+        );
+    }
+    sign_bundle(&mut f, Algorithm::RS256, Some("global"));
+    assert!(f.0[SIGNATURES_FILE].len() > 4096);
+    assert_eq!(verify(&f, &rsa_verification()), Ok("global".into()));
+}
