@@ -71,5 +71,14 @@ fn bodies_parse_as_json_or_forms_within_the_limit() {
         Ok(ParsedBody::None)
     );
     assert_eq!(body(None, None, b"hi", false), Ok(ParsedBody::None));
+    // Nothing read yet of a body that went past the limit: truncated, not absent.
+    assert_eq!(
+        body(Some("application/json"), None, b"", true),
+        Ok(ParsedBody::Truncated)
+    );
+    assert_eq!(
+        body(Some("application/json"), None, b"", false),
+        Ok(ParsedBody::None)
+    );
     assert!(body(Some("application/json"), None, b"{oops", false).is_err());
 }
