@@ -7,8 +7,10 @@ use libfuzzer_sys::fuzz_target;
 use tollgate_rego_authz::input::{Body, Request, build};
 
 fuzz_target!(|data: &[u8]| {
-    let text = String::from_utf8_lossy(data).into_owned();
-    let (path, rest) = text.split_at(text.len() / 2);
+    // Split the bytes, then read each half (a split of the text could cut a character).
+    let (a, b) = data.split_at(data.len() / 2);
+    let (path, rest) = (String::from_utf8_lossy(a), String::from_utf8_lossy(b));
+    let (path, rest) = (path.as_ref(), rest.as_ref());
     for ct in ["application/json", "application/x-www-form-urlencoded", "text/plain"] {
         let headers = vec![
             (":method".to_string(), "POST".to_string()),
