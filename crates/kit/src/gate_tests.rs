@@ -16,3 +16,20 @@ fn only_a_passed_request_lets_body_and_trailers_go() {
     );
     assert_eq!(Verdict::Passed.request_trailers(), TrailersAction::Continue);
 }
+
+#[test]
+fn asking_for_the_body_sets_apisix_opt_in_and_never_fails() {
+    let host = crate::mock::MockHost::new();
+    want_request_body(&host);
+    assert_eq!(
+        host.state
+            .borrow()
+            .properties
+            .get(&vec!["wasm_process_req_body".to_string()]),
+        Some(&b"true".to_vec())
+    );
+    // A host that refuses the property (Kong outside `wasmx.`) is no error.
+    let refusing = crate::mock::MockHost::new()
+        .failing("proxy_set_property", crate::types::Status::NotFound);
+    want_request_body(&refusing);
+}
