@@ -29,7 +29,7 @@ fn asking_for_the_body_sets_apisix_opt_in_and_never_fails() {
         Some(&b"true".to_vec())
     );
     // A host that refuses the property (Kong outside `wasmx.`) is no error.
-    let refusing = crate::mock::MockHost::new()
-        .failing("proxy_set_property", crate::types::Status::NotFound);
+    let refusing =
+        crate::mock::MockHost::new().failing("proxy_set_property", crate::types::Status::NotFound);
     want_request_body(&refusing);
 }

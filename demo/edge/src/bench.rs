@@ -94,33 +94,58 @@ pub fn run(seconds: u64, dist: &Path) -> Result<()> {
         })
         .collect();
     let results = measure(&cases, seconds, 2)?;
-    let base = results
-        .first()
-        .map(|(_, f)| (f.p50_us, f.rps))
-        .unwrap_or((1.0, 1.0));
     println!("# wrk through real Envoy: with vs without the filter chain\n");
     println!("- machine: {}", crate::machine::describe());
     println!("- Envoy version: {version}");
     println!(
         "- load: wrk -t1 -c1, {seconds} s per run, 2 interleaved rounds per case, one Envoy worker\n"
     );
-    println!(
-        "| case | p50 latency vs no filter | added p50 (µs) | throughput vs no filter | p99 (µs) |"
-    );
-    println!("|---|---|---|---|---|");
-    for (name, f) in &results {
-        println!(
-            "| {name} | {:.2}× | {:+.0} | {:.2}× | {:.0} |",
-            f.p50_us / base.0,
-            f.p50_us - base.0,
-            f.rps / base.1,
-            f.p99_us
-        );
-    }
+    print_table(&results);
     println!(
         "\nAbsolute times on this machine are not stable; compare the ratios within this run."
     );
     Ok(())
+}
+
+impl Case<'_> {
+    /// The benchmark's request, once, through the client.
+    pub(crate) fn send(&self) -> Result<tollgate_envoy_harness::HttpResponse> {
+        let mut req = tollgate_envoy_harness::HttpRequest::get(self.path);
+        for h in &self.headers {
+            if let Some((n, v)) = h.split_once(": ") {
+                req = req.header(n, v);
+            }
+        }
+        self.envoy.send(&req)
+    }
+}
+
+/// Every case must actually pass: a refusal is fast and would flatter anyone.
+pub(crate) fn ensure_all_pass(cases: &[Case<'_>]) -> Result<()> {
+    for c in cases {
+        let r = c.send()?;
+        anyhow::ensure!(r.status == 200, "{}: status {}", c.name, r.status);
+    }
+    Ok(())
+}
+
+/// The results table (the first result is the baseline); returns the baseline's p50.
+pub(crate) fn print_table(results: &[(String, Figures)]) -> f64 {
+    let (base_p50, base_rps) = results
+        .first()
+        .map_or((1.0, 1.0), |(_, f)| (f.p50_us, f.rps));
+    println!("| case | p50 vs no filter | added p50 (µs) | throughput vs no filter | p99 (µs) |");
+    println!("|---|---|---|---|---|");
+    for (name, f) in results {
+        println!(
+            "| {name} | {:.2}× | {:+.0} | {:.2}× | {:.0} |",
+            f.p50_us / base_p50,
+            f.p50_us - base_p50,
+            f.rps / base_rps,
+            f.p99_us
+        );
+    }
+    base_p50
 }
 
 /// One wrk target.

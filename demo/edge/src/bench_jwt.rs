@@ -11,7 +11,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use tollgate_envoy_harness::{Envoy, EnvoyConfig, Upstream, WasmFilter};
 
-use crate::bench::{Case, envoy_version, measure};
+use crate::bench::{Case, ensure_all_pass, envoy_version, measure, print_table};
 use crate::demo_idp;
 
 const SECRET: &[u8] = b"tollgate-bench-secret-0123456789";
@@ -137,17 +137,7 @@ pub fn run(seconds: u64, dist: &Path) -> Result<()> {
         ),
         case("ES256 · jwt-auth, token cache off", &ours_uncached, &es),
     ];
-    // Every case must actually pass: a 401 is fast and would flatter anyone.
-    for c in &cases {
-        let mut req = tollgate_envoy_harness::HttpRequest::get(c.path);
-        for h in &c.headers {
-            if let Some((n, v)) = h.split_once(": ") {
-                req = req.header(n, v);
-            }
-        }
-        let r = c.envoy.send(&req)?;
-        anyhow::ensure!(r.status == 200, "{}: status {}", c.name, r.status);
-    }
+    ensure_all_pass(&cases)?;
     let results = measure(&cases, seconds, 2)?;
     let p50 = |name: &str| {
         results
@@ -155,25 +145,13 @@ pub fn run(seconds: u64, dist: &Path) -> Result<()> {
             .find(|(n, _)| n == name)
             .map_or(f64::NAN, |(_, f)| f.p50_us)
     };
-    let base_p50 = p50("no filter");
     println!("# jwt-auth vs Envoy's native jwt_authn, through real Envoy\n");
     println!("- machine: {}", crate::machine::describe());
     println!("- Envoy version: {}", envoy_version()?);
     println!(
         "- load: wrk -t1 -c1, {seconds} s per run, 2 interleaved rounds, one Envoy worker; the same token repeated\n"
     );
-    println!("| case | p50 vs no filter | added p50 (µs) | throughput vs no filter | p99 (µs) |");
-    println!("|---|---|---|---|---|");
-    let base_rps = results.first().map_or(1.0, |(_, f)| f.rps);
-    for (name, f) in &results {
-        println!(
-            "| {name} | {:.2}× | {:+.0} | {:.2}× | {:.0} |",
-            f.p50_us / base_p50,
-            f.p50_us - base_p50,
-            f.rps / base_rps,
-            f.p99_us
-        );
-    }
+    let base_p50 = print_table(&results);
     println!("\nAdded p50 latency, jwt-auth over jwt_authn (the goal is at most 1.5×):\n");
     for alg in ["HS256", "ES256"] {
         let native = p50(&format!("{alg} · Envoy jwt_authn")) - base_p50;

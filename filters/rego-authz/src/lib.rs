@@ -27,6 +27,7 @@ pub mod runner;
 pub mod signature;
 
 #[cfg(test)]
+#[path = "test_support_tests.rs"]
 mod test_support;
 
 pub use filter::RegoAuthzRoot;
