@@ -319,7 +319,7 @@ impl RegoAuthzStream {
         };
         let input = match input::build(&request) {
             Ok(i) => i,
-            Err(e) => return self.fail(host, &Failure::Request(e), None),
+            Err(e) => return self.fail(host, &Failure::Request(e)),
         };
         let active = Rc::clone(&self.active);
         let cache_key = active.cache.borrow().as_ref().map(|c| c.key(&input));
@@ -369,7 +369,7 @@ impl RegoAuthzStream {
                 }
                 self.apply(host, &d);
             }
-            Err(f) => self.fail(host, &f, None),
+            Err(f) => self.fail(host, &f),
         }
     }
 
@@ -412,7 +412,7 @@ impl RegoAuthzStream {
     }
 
     /// A failure: enforce refuses with the configured status; shadow lets it pass.
-    fn fail(&mut self, host: &dyn Host, f: &Failure, _d: Option<&Decision>) {
+    fn fail(&mut self, host: &dyn Host, f: &Failure) {
         let code = f.code();
         let rule = self.compiled().policy.rule().to_string();
         let shadow = self.compiled().mode == Mode::Shadow;
