@@ -50,6 +50,12 @@ fn hostile_or_inconsistent_bundles_are_refused() {
         )
         .is_err()
     );
+    // Exactly at the limits is within them.
+    let at_limits = Limits {
+        max_bytes: 4,
+        max_files: 2,
+    };
+    assert!(Files::from_tar_gz(&packed, at_limits).is_ok());
     assert!(normalise("../etc/passwd").is_err());
     assert_eq!(normalise("/./a//b").unwrap(), "a/b");
     let outside = files(&[
