@@ -87,3 +87,29 @@ fn hostile_or_inconsistent_bundles_are_refused() {
     assert!(!under_roots("ab", &["a".into()]));
     assert!(under_roots("anything", &[String::new()]));
 }
+
+#[test]
+fn a_bundle_directory_is_read_within_its_limits() {
+    let dir = std::env::temp_dir().join(format!("rego-authz-dir-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("b")).unwrap();
+    std::fs::write(dir.join("a.rego"), "package a\n\n").unwrap(); // 11 bytes
+    std::fs::write(dir.join("b/data.json"), "{}").unwrap(); // 2 bytes
+    std::fs::write(dir.join("README.md"), "not in the bundle").unwrap();
+    let at = |max_bytes, max_files| {
+        Files::from_dir(
+            &dir,
+            Limits {
+                max_bytes,
+                max_files,
+            },
+        )
+    };
+    let files = at(13, 2).unwrap();
+    assert_eq!(
+        files.0.keys().collect::<Vec<_>>(),
+        ["a.rego", "b/data.json"]
+    );
+    assert!(at(12, 2).is_err());
+    assert!(at(13, 1).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
