@@ -113,3 +113,17 @@ fn a_bundle_directory_is_read_within_its_limits() {
     assert!(at(13, 1).is_err());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn data_files_merge_into_one_document() {
+    let f = files(&[
+        ("data.json", r#"{"a": {"c": 3}}"#),
+        ("a/data.json", r#"{"x": 1}"#),
+        ("a/b/data.json", r#"{"y": 2}"#),
+    ]);
+    let b = Bundle::from_files(f).unwrap();
+    assert_eq!(
+        b.sources.data,
+        serde_json::json!({"a": {"b": {"y": 2}, "c": 3, "x": 1}})
+    );
+}
