@@ -127,3 +127,16 @@ fn data_files_merge_into_one_document() {
         serde_json::json!({"a": {"b": {"y": 2}, "c": 3, "x": 1}})
     );
 }
+
+#[test]
+fn root_data_may_lead_into_a_deeper_root() {
+    let inside = files(&[
+        (".manifest", r#"{"roots": ["envoy/x"]}"#),
+        ("data.json", r#"{"envoy": {"x": {"k": 1}}}"#),
+    ]);
+    let b = Bundle::from_files(inside).unwrap();
+    assert_eq!(
+        b.sources.data,
+        serde_json::json!({"envoy": {"x": {"k": 1}}})
+    );
+}

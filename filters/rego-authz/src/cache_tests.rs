@@ -29,6 +29,8 @@ fn keys_are_the_configured_values_and_entries_expire_and_are_bounded() {
     let with_secret = json!({"token": {"sub": "Bearer secret-token"}, "parsed_path": []});
     assert!(!String::from_utf8_lossy(&c.key(&with_secret)).contains("secret"));
     let t0 = UNIX_EPOCH + Duration::from_secs(100);
+    assert!(c.is_empty());
+    assert!(format!("{c:?}").contains("entries: 0"));
     let d = Rc::new(Decision {
         allowed: true,
         ..Decision::default()
@@ -40,4 +42,5 @@ fn keys_are_the_configured_values_and_entries_expire_and_are_bounded() {
         c.put([i; 32], Rc::clone(&d), t0);
     }
     assert_eq!(c.len(), 2);
+    assert!(!c.is_empty());
 }

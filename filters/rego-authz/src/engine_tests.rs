@@ -116,3 +116,22 @@ fn packages_outside_a_bundles_roots_are_refused() {
     let err = load(&s, budget()).unwrap_err();
     assert!(err.0.contains("outside the manifest's roots"), "{}", err.0);
 }
+
+#[test]
+fn a_missing_rule_in_a_loaded_package_is_a_compile_error() {
+    let err = Policy::compile(
+        &sources("package envoy.authz\ndeny := true\n"),
+        "data.envoy.authz.allow",
+        budget(),
+    )
+    .unwrap_err();
+    assert!(err.0.contains("data.envoy.authz.allow"), "{}", err.0);
+    assert_eq!(format!("{err}"), err.0);
+    let p = Policy::compile(
+        &sources("package envoy.authz\nallow := true\n"),
+        "data.envoy.authz.allow",
+        budget(),
+    )
+    .unwrap();
+    assert!(format!("{p:?}").contains("data.envoy.authz.allow"));
+}
