@@ -167,17 +167,18 @@ pub fn file_digest(path: &str, bytes: &[u8], algorithm: &str) -> Result<String, 
     }))
 }
 
-/// Verifies a signed bundle's files before anything in it is used. `Ok` names the key
-/// that signed it.
-pub fn verify(files: &Files, verification: &Verification) -> Result<String, String> {
-    let Some(raw) = files.0.get(SIGNATURES_FILE) else {
-        return Err(format!("the bundle is not signed (no {SIGNATURES_FILE})"));
-    };
-    let sigs: SignaturesFile =
-        serde_json::from_slice(raw).map_err(|e| format!("{SIGNATURES_FILE}: {e}"))?;
-    let [token] = sigs.signatures.as_slice() else {
-        return Err(format!("{SIGNATURES_FILE}: expected exactly one signature"));
-    };
+/// What a verified `.signatures.json` says: the key that signed it and the files it
+/// lists (`name` → `(hash, algorithm)`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signed {
+    pub key_id: String,
+    pub files: BTreeMap<String, (String, String)>,
+}
+
+/// Verifies the JWS of a `.signatures.json` (its one token) with the configured keys:
+/// the key by config `key_id`, then the header's `kid`, then the payload's `keyid`; its
+/// algorithm and scope must match.
+pub fn verify_token(token: &str, verification: &Verification) -> Result<Signed, String> {
     let jws = parse_jws(token, 1024 * 1024, &[])
         .map_err(|d| format!("{SIGNATURES_FILE}: {}", d.message))?;
     let payload: Payload = serde_json::from_slice(&jws.payload)
@@ -219,20 +220,44 @@ pub fn verify(files: &Files, verification: &Verification) -> Result<String, Stri
     if payload.scope.as_deref().unwrap_or("") != want_scope {
         return Err("the signature's scope does not match".into());
     }
-    let mut listed: BTreeMap<String, FileEntry> = BTreeMap::new();
-    for f in payload.files {
-        let name = f.name.trim_start_matches('/').to_string();
-        listed.insert(name, f);
-    }
+    let files = payload
+        .files
+        .into_iter()
+        .map(|f| {
+            (
+                f.name.trim_start_matches('/').to_string(),
+                (f.hash, f.algorithm),
+            )
+        })
+        .collect();
+    Ok(Signed { key_id, files })
+}
+
+/// Verifies a signed bundle's files before anything in it is used. `Ok` names the key
+/// that signed it.
+pub fn verify(files: &Files, verification: &Verification) -> Result<String, String> {
+    let Some(raw) = files.0.get(SIGNATURES_FILE) else {
+        return Err(format!("the bundle is not signed (no {SIGNATURES_FILE})"));
+    };
+    let sigs: SignaturesFile =
+        serde_json::from_slice(raw).map_err(|e| format!("{SIGNATURES_FILE}: {e}"))?;
+    let [token] = sigs.signatures.as_slice() else {
+        return Err(format!("{SIGNATURES_FILE}: expected exactly one signature"));
+    };
+    let Signed {
+        key_id,
+        files: mut listed,
+    } = verify_token(token, verification)?;
+
     for (path, bytes) in &files.0 {
         if path == SIGNATURES_FILE {
             continue;
         }
-        let Some(entry) = listed.remove(path) else {
+        let Some((hash, algorithm)) = listed.remove(path) else {
             return Err(format!("`{path}` is not covered by the bundle's signature"));
         };
-        let actual = file_digest(path, bytes, &entry.algorithm)?;
-        if !actual.eq_ignore_ascii_case(&entry.hash) {
+        let actual = file_digest(path, bytes, &algorithm)?;
+        if !actual.eq_ignore_ascii_case(&hash) {
             return Err(format!("`{path}` does not match its signed digest"));
         }
     }

@@ -162,3 +162,55 @@ fn spaces_are_not_escaped_and_large_signatures_are_read() {
     assert!(f.0[SIGNATURES_FILE].len() > 4096);
     assert_eq!(verify(&f, &rsa_verification()), Ok("global".into()));
 }
+
+/// OPA's own signature token and keys (tests/vectors/README.md names the source).
+#[test]
+fn a_token_made_by_opas_signer_verifies_and_lists_its_files() {
+    let v: serde_json::Value =
+        serde_json::from_str(include_str!("../tests/vectors/opa-bundle-signatures.json")).unwrap();
+    let text = |k: &str| v[k].as_str().unwrap().to_string();
+    let with_key = |pem: String, scope: &str| {
+        let mut keys = BTreeMap::new();
+        keys.insert(
+            text("rs256_key_id"),
+            VerificationKey {
+                algorithm: Alg::RS256,
+                key: pem,
+                scope: scope.into(),
+            },
+        );
+        Verification {
+            keys,
+            ..Verification::default()
+        }
+    };
+    let token = text("rs256_token");
+    let signed = verify_token(&token, &with_key(text("public_key"), &text("rs256_scope"))).unwrap();
+    assert_eq!(signed.key_id, "foo");
+    let want: BTreeMap<String, (String, String)> = v["files"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, e)| {
+            (
+                k.clone(),
+                (e[0].as_str().unwrap().into(), e[1].as_str().unwrap().into()),
+            )
+        })
+        .collect();
+    assert_eq!(signed.files, want);
+    // Another key, or another scope, and OPA's token is refused.
+    assert!(verify_token(&token, &with_key(text("other_public_key"), "write")).is_err());
+    assert!(
+        verify_token(&token, &with_key(text("public_key"), ""))
+            .unwrap_err()
+            .contains("scope")
+    );
+    // OPA digests a structured file as its value: OPA's .manifest vector.
+    let mut out = Vec::new();
+    canonical(
+        &serde_json::from_str(&text("manifest_text")).unwrap(),
+        &mut out,
+    );
+    assert_eq!(String::from_utf8(out).unwrap(), text("manifest_canonical"));
+}
