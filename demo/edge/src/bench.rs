@@ -129,6 +129,25 @@ pub(crate) fn ensure_all_pass(cases: &[Case<'_>]) -> Result<()> {
     Ok(())
 }
 
+/// A case's p50 in `results` (NaN when absent).
+pub(crate) fn p50_of(results: &[(String, Figures)], name: &str) -> f64 {
+    results
+        .iter()
+        .find(|(n, _)| n == name)
+        .map_or(f64::NAN, |(_, f)| f.p50_us)
+}
+
+/// A comparison's heading: title, machine, Envoy and load.
+pub(crate) fn print_heading(title: &str, seconds: u64, repeated: &str) -> Result<()> {
+    println!("# {title}\n");
+    println!("- machine: {}", crate::machine::describe());
+    println!("- Envoy version: {}", envoy_version()?);
+    println!(
+        "- load: wrk -t1 -c1, {seconds} s per run, 2 interleaved rounds, one Envoy worker; the same {repeated} repeated\n"
+    );
+    Ok(())
+}
+
 /// The results table (the first result is the baseline); returns the baseline's p50.
 pub(crate) fn print_table(results: &[(String, Figures)]) -> f64 {
     let (base_p50, base_rps) = results

@@ -11,7 +11,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use tollgate_envoy_harness::{Envoy, EnvoyConfig, Upstream, WasmFilter};
 
-use crate::bench::{Case, ensure_all_pass, envoy_version, measure, print_table};
+use crate::bench::{Case, ensure_all_pass, measure, p50_of, print_heading, print_table};
 use crate::demo_idp;
 
 const SECRET: &[u8] = b"tollgate-bench-secret-0123456789";
@@ -139,18 +139,12 @@ pub fn run(seconds: u64, dist: &Path) -> Result<()> {
     ];
     ensure_all_pass(&cases)?;
     let results = measure(&cases, seconds, 2)?;
-    let p50 = |name: &str| {
-        results
-            .iter()
-            .find(|(n, _)| n == name)
-            .map_or(f64::NAN, |(_, f)| f.p50_us)
-    };
-    println!("# jwt-auth vs Envoy's native jwt_authn, through real Envoy\n");
-    println!("- machine: {}", crate::machine::describe());
-    println!("- Envoy version: {}", envoy_version()?);
-    println!(
-        "- load: wrk -t1 -c1, {seconds} s per run, 2 interleaved rounds, one Envoy worker; the same token repeated\n"
-    );
+    let p50 = |name: &str| p50_of(&results, name);
+    print_heading(
+        "jwt-auth vs Envoy's native jwt_authn, through real Envoy",
+        seconds,
+        "token",
+    )?;
     let base_p50 = print_table(&results);
     println!("\nAdded p50 latency, jwt-auth over jwt_authn (the goal is at most 1.5×):\n");
     for alg in ["HS256", "ES256"] {

@@ -9,7 +9,7 @@ use anyhow::Result;
 use serde_json::json;
 use tollgate_envoy_harness::{Envoy, EnvoyConfig, Upstream, WasmFilter};
 
-use crate::bench::{Case, ensure_all_pass, envoy_version, measure, print_table};
+use crate::bench::{Case, ensure_all_pass, measure, p50_of, print_heading, print_table};
 
 /// The rule, in Rego.
 const RULE: &str = r#"package envoy.authz
@@ -129,18 +129,12 @@ pub fn run(seconds: u64, dist: &Path) -> Result<()> {
         );
     }
     let results = measure(&cases, seconds, 2)?;
-    let p50 = |name: &str| {
-        results
-            .iter()
-            .find(|(n, _)| n == name)
-            .map_or(f64::NAN, |(_, f)| f.p50_us)
-    };
-    println!("# rego-authz vs Envoy's native rbac, through real Envoy\n");
-    println!("- machine: {}", crate::machine::describe());
-    println!("- Envoy version: {}", envoy_version()?);
-    println!(
-        "- load: wrk -t1 -c1, {seconds} s per run, 2 interleaved rounds, one Envoy worker; the same request repeated\n"
-    );
+    let p50 = |name: &str| p50_of(&results, name);
+    print_heading(
+        "rego-authz vs Envoy's native rbac, through real Envoy",
+        seconds,
+        "request",
+    )?;
     let base_p50 = print_table(&results);
     let added = |n: &str| p50(n) - base_p50;
     println!(

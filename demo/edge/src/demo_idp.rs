@@ -51,14 +51,7 @@ pub fn mint_signed(username: &str, ttl_seconds: u64) -> Result<String> {
     let mut header = Header::new(Algorithm::ES256);
     header.kid = Some("es1".into());
     // HCP's role names, for the policy rego-authz runs (policies/hcp).
-    let roles: Vec<&str> = user
-        .roles
-        .iter()
-        .map(|r| match r {
-            tollgate_hcp_demo::Role::Admin => "administrator",
-            tollgate_hcp_demo::Role::Monitor => "monitor",
-        })
-        .collect();
+    let roles: Vec<&str> = user.roles.iter().map(|r| r.hcp_name()).collect();
     let claims = json!({"iss": ISSUER, "aud": AUDIENCE, "sub": username,
                         "username": user.username, "password": user.password,
                         "tenant": user.tenant, "roles": roles,

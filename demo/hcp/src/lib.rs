@@ -39,6 +39,16 @@ pub enum Role {
     Monitor,
 }
 
+impl Role {
+    /// HCP's name for the role, as tokens carry it in `roles` (policies/hcp reads it).
+    pub fn hcp_name(self) -> &'static str {
+        match self {
+            Self::Admin => "administrator",
+            Self::Monitor => "monitor",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct User {
     pub tenant: String,

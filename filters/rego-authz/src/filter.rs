@@ -302,12 +302,12 @@ impl RegoAuthzStream {
         let time = now
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map(|d| (d.as_secs(), d.subsec_nanos()));
-        let token_header = self.compiled().token_header.clone();
+        let token_header = &self.active.compiled.token_header;
         let token = self
             .headers
             .iter()
-            .find(|(k, _)| *k == token_header)
-            .map(|(_, v)| v.clone());
+            .find(|(k, _)| k == token_header)
+            .map(|(_, v)| v.as_str());
         let request = Request {
             headers: &self.headers,
             source: source.as_deref(),
@@ -315,7 +315,7 @@ impl RegoAuthzStream {
             protocol: protocol.as_deref(),
             time,
             body,
-            token_payload: token.as_deref(),
+            token_payload: token,
         };
         let input = match input::build(&request) {
             Ok(i) => i,

@@ -16,7 +16,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
-use tollgate_host_suite::wasm;
+use tollgate_host_suite::{tutorial_policy, wasm};
 use tollgate_kit::mock::MockHost;
 use tollgate_kit::{HostFacts, MapKind, RootFilter};
 use tollgate_rego_authz::RegoAuthzRoot;
@@ -40,17 +40,6 @@ fn repo_file(path: &str) -> String {
     std::fs::read_to_string(tollgate_envoy_harness::repo_root().join(path)).unwrap()
 }
 
-fn tutorial_policy() -> String {
-    let yaml = repo_file("filters/rego-authz/tests/cases/decide/tutorial.yaml");
-    let start = yaml.find("  policy.rego: |\n").unwrap() + "  policy.rego: |\n".len();
-    let end = yaml.find("cases:\n").unwrap();
-    yaml[start..end]
-        .lines()
-        .map(|l| l.strip_prefix("    ").unwrap_or(l))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 fn cases() -> Vec<Case> {
     let payload = URL_SAFE_NO_PAD.encode(
         json!({"sub": "alice", "tenant": "acme", "roles": ["administrator", "monitor"]})
@@ -58,7 +47,7 @@ fn cases() -> Vec<Case> {
     );
     let hcp = json!({"policy": {"modules": {"hcp/authz.rego": repo_file("policies/hcp/hcp/authz.rego")}},
                      "query": "data.hcp.authz.decision"});
-    let tutorial = json!({"policy": {"modules": {"policy.rego": tutorial_policy()}}});
+    let tutorial = json!({"policy": {"modules": {"policy.rego": tutorial_policy().unwrap()}}});
     let hcp_cache = json!({"keys": ["token.sub", "token.tenant", "token.roles", "request.http.method", "parsed_path"]});
     let tutorial_cache = json!({"keys": ["request.http.headers.authorization", "request.http.method", "request.http.path"]});
     let with = |mut c: Value, cache: &Value| {

@@ -54,6 +54,25 @@ pub fn wasm(name: &str) -> Result<Vec<u8>> {
     std::fs::read(&path).with_context(|| format!("reading {}", path.display()))
 }
 
+/// The OPA Envoy tutorial's policy, read from rego-authz's case file (which names its
+/// source), for the tests and benchmarks that run it outside the case files.
+pub fn tutorial_policy() -> Result<String> {
+    const START: &str = "  policy.rego: |\n";
+    let path = repo_root().join("filters/rego-authz/tests/cases/decide/tutorial.yaml");
+    let yaml =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let policy = yaml
+        .split_once(START)
+        .and_then(|(_, rest)| rest.split_once("cases:\n"))
+        .map(|(policy, _)| policy)
+        .with_context(|| format!("{} has no policy.rego", path.display()))?;
+    Ok(policy
+        .lines()
+        .map(|l| l.strip_prefix("    ").unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
 /// The conformance filter's configuration in every test.
 pub const CONFORMANCE_CONFIG: &str =
     r#"{"callout_cluster":"upstream","grpc_cluster":"grpc","tick_ms":50}"#;

@@ -15,7 +15,7 @@ use tollgate_envoy_harness::{
 };
 use tollgate_hcp_demo::{HcpDemo, demo_users};
 use tollgate_host_suite::tokens::{self, es256};
-use tollgate_host_suite::wasm_path;
+use tollgate_host_suite::{tutorial_policy, wasm_path};
 use tollgate_rego_authz::bundle::{Files, Limits};
 
 const SIGNING_SECRET: &str = "the-hcp-bundle-signing-secret-32-bytes";
@@ -108,14 +108,7 @@ fn bearer(user: &str) -> Result<String> {
         .into_iter()
         .find(|u| u.username == user)
         .unwrap();
-    let roles: Vec<&str> = u
-        .roles
-        .iter()
-        .map(|r| match r {
-            tollgate_hcp_demo::Role::Admin => "administrator",
-            tollgate_hcp_demo::Role::Monitor => "monitor",
-        })
-        .collect();
+    let roles: Vec<&str> = u.roles.iter().map(|r| r.hcp_name()).collect();
     Ok(format!(
         "Bearer {}",
         es256(
@@ -297,20 +290,6 @@ fn gunzip(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     let _ = flate2::read::GzDecoder::new(bytes).read_to_end(&mut out);
     out
-}
-
-/// The OPA Envoy tutorial's policy, from its case file (the source is named there).
-fn tutorial_policy() -> Result<String> {
-    let yaml = std::fs::read_to_string(
-        repo_root().join("filters/rego-authz/tests/cases/decide/tutorial.yaml"),
-    )?;
-    let start = yaml.find("  policy.rego: |\n").unwrap() + "  policy.rego: |\n".len();
-    let end = yaml.find("cases:\n").unwrap();
-    Ok(yaml[start..end]
-        .lines()
-        .map(|l| l.strip_prefix("    ").unwrap_or(l))
-        .collect::<Vec<_>>()
-        .join("\n"))
 }
 
 #[test]
