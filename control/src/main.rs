@@ -8,7 +8,7 @@
 //! The main job (real Envoy with the filters in front of demo upstreams) is demo code
 //! and lives in `demo/edge` (`scripts/run`), not in the product.
 
-mod validate;
+use tollgate_control::validate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -1,0 +1,143 @@
+//! API tokens (issued by an admin, shown once), sessions (`POST /v1/login`), `whoami`.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::{Extension, body::Bytes};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::audit::{Event, Outcome};
+use crate::auth::{self, Grant, Principal, TokenRecord, token_key};
+use crate::error::{ApiError, ApiResult, code};
+use crate::ledger::{self, CommitError};
+use crate::signing::{self, Ring};
+use crate::state::{AppState, Control};
+use crate::store::{Compare, Op};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    /// Who uses it (a person, a CI job, a gateway group).
+    subject: String,
+    grants: Vec<Grant>,
+    /// Lifetime; absent: until revoked.
+    #[serde(default)]
+    expires_in_seconds: Option<u64>,
+}
+
+/// Stores a minted token; the audit record names it, never its secret.
+pub async fn store_token(ctl: &Control, record: &TokenRecord, actor: &str) -> ApiResult<()> {
+    let event = Event {
+        actor: actor.into(),
+        action: "token.create".into(),
+        target: token_key(&record.id),
+        outcome: Outcome::Applied,
+        detail: json!({"subject": record.subject, "grants": record.grants, "expires": record.expires}),
+    };
+    let guard = [Compare {
+        key: token_key(&record.id),
+        version: 0,
+    }];
+    let ops = [Op::Put {
+        key: token_key(&record.id),
+        value: serde_json::to_vec(record).map_err(ApiError::internal)?,
+    }];
+    match ledger::commit(&ctl.store, &guard, &ops, &event).await {
+        Ok(_) => Ok(()),
+        Err(CommitError::Conflict) => Err(ApiError::internal("token id collision")),
+        Err(CommitError::Store(e)) => Err(e.into()),
+    }
+}
+
+pub async fn create(
+    State(ctl): State<AppState>,
+    Extension(who): Extension<Principal>,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let body: NewToken = super::json_body(&body)?;
+    if body.subject.trim().is_empty() || body.subject.len() > 200 {
+        return Err(ApiError::bad_request(
+            "`subject` must be 1 to 200 characters",
+        ));
+    }
+    auth::check_grants(&body.grants)?;
+    let expires = body
+        .expires_in_seconds
+        .map(|s| ledger::now_unix().saturating_add(s));
+    let (record, secret) = auth::mint(&body.subject, body.grants, expires, &who.subject);
+    store_token(&ctl, &record, &who.subject).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "token": secret, "record": record.public() })),
+    ))
+}
+
+pub async fn list(State(ctl): State<AppState>) -> ApiResult<Json<Value>> {
+    let rows = ctl.store.range("tokens/", 100_000).await?;
+    let tokens: Vec<Value> = rows
+        .into_iter()
+        .filter_map(|(_, e)| serde_json::from_slice::<TokenRecord>(&e.value).ok())
+        .map(|t| t.public())
+        .collect();
+    Ok(Json(json!({ "tokens": tokens })))
+}
+
+pub async fn revoke(
+    State(ctl): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let entry = ctl
+        .store
+        .get(&token_key(&id))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("token `{id}`")))?;
+    let mut record: TokenRecord =
+        serde_json::from_slice(&entry.value).map_err(ApiError::internal)?;
+    if record.revoked.is_some() {
+        return Ok(Json(json!({ "token": record.public() })));
+    }
+    record.revoked = Some(ledger::now_unix());
+    let event = Event {
+        actor: who.subject.clone(),
+        action: "token.revoke".into(),
+        target: token_key(&id),
+        outcome: Outcome::Applied,
+        detail: json!({"subject": record.subject}),
+    };
+    let guard = [Compare {
+        key: token_key(&id),
+        version: entry.version,
+    }];
+    let ops = [Op::Put {
+        key: token_key(&id),
+        value: serde_json::to_vec(&record).map_err(ApiError::internal)?,
+    }];
+    match ledger::commit(&ctl.store, &guard, &ops, &event).await {
+        Ok(_) => Ok(Json(json!({ "token": record.public() }))),
+        Err(CommitError::Conflict) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            code::CONFLICT,
+            "the token changed concurrently; try again",
+        )),
+        Err(CommitError::Store(e)) => Err(e.into()),
+    }
+}
+
+/// `POST /v1/login`: a short-lived session token for the caller's API token.
+pub async fn login(
+    State(ctl): State<AppState>,
+    Extension(who): Extension<Principal>,
+) -> ApiResult<Json<Value>> {
+    let signer = signing::signer(&ctl.store, &ctl.master, Ring::Session).await?;
+    let claims = auth::session_claims(&who, ctl.settings.session_ttl_seconds);
+    let token = signing::sign_claims(&signer, &json!(claims))?;
+    Ok(Json(
+        json!({ "token": token, "expires": claims.exp, "subject": who.subject, "grants": who.grants }),
+    ))
+}
+
+pub async fn whoami(Extension(who): Extension<Principal>) -> Json<Value> {
+    Json(json!({ "subject": who.subject, "token": who.token_id, "grants": who.grants }))
+}

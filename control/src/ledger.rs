@@ -1,0 +1,68 @@
+//! The one write path: a storage transaction that makes a change only if what the
+//! change was based on still holds (`If-Match`), and appends its audit record in the
+//! same transaction. Concurrent writers of *other* things only move the audit head;
+//! those races are retried (bounded). A writer whose own base moved gets a conflict.
+
+use crate::audit::{self, Event, Record};
+use crate::store::{Compare, Op, SharedStore, StoreError, Txn};
+
+/// How often an append is retried when only the audit head moved under it.
+const MAX_ATTEMPTS: usize = 64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    /// Something the change was based on changed first.
+    #[error("conflict")]
+    Conflict,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}
+
+pub fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Applies `ops` when every `guard` holds, with `event`'s audit record.
+pub async fn commit(
+    store: &SharedStore,
+    guards: &[Compare],
+    ops: &[Op],
+    event: &Event,
+) -> Result<Record, CommitError> {
+    for _ in 0..MAX_ATTEMPTS {
+        let (head, head_version) = audit::head(store).await?;
+        let txn = Txn {
+            compares: guards.to_vec(),
+            ops: ops.to_vec(),
+        };
+        let (txn, record) = audit::append(txn, &head, head_version, event, now_rfc3339());
+        if store.txn(txn).await? {
+            return Ok(record);
+        }
+        for guard in guards {
+            let version = store.get(&guard.key).await?.map_or(0, |e| e.version);
+            if version != guard.version {
+                return Err(CommitError::Conflict);
+            }
+        }
+    }
+    Err(CommitError::Store(StoreError::Backend(
+        "the audit log is too busy; try again".into(),
+    )))
+}
+
+/// Records an attempt that changed nothing (a denial, a refused push).
+pub async fn record(store: &SharedStore, event: &Event) -> Result<Record, StoreError> {
+    match commit(store, &[], &[], event).await {
+        Ok(r) => Ok(r),
+        Err(CommitError::Store(e)) => Err(e),
+        Err(CommitError::Conflict) => Err(StoreError::Backend("unreachable conflict".into())),
+    }
+}
