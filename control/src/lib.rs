@@ -14,6 +14,8 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod checks;
+pub mod cli;
+pub mod client;
 pub mod docs;
 pub mod error;
 pub mod ledger;

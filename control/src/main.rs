@@ -4,6 +4,14 @@
 //!   an Envoy bootstrap (`--envoy`) for format strings that would leak credentials.
 //! * `tollgate filters`: the filter catalog (what `scripts/build-wasm` builds).
 //! * `tollgate schema`: a filter config's JSON Schema.
+//! * `tollgate login`, `policy test|push`, `config get|set|diff`, `history`,
+//!   `rollback`, `changes`, `approve`, `reject`, `audit verify`, `status`: the control
+//!   service's client (`tollgate-control` is the service).
+//!
+//! Exit codes: 0 done; 1 failure; 2 usage; 3 refused as invalid (config, bundle, a
+//! failing policy test, a broken audit chain); 4 conflict (someone changed it first,
+//! or `--if-match` is needed); 5 not logged in or not allowed; 6 not found; 7 server
+//! unavailable or rate-limiting.
 //!
 //! The main job (real Envoy with the filters in front of demo upstreams) is demo code
 //! and lives in `demo/edge` (`scripts/run`), not in the product.
@@ -15,6 +23,8 @@ use std::process::ExitCode;
 
 use clap::builder::PossibleValuesParser;
 use clap::{Parser, Subcommand, ValueEnum};
+use tollgate_control::cli::{self, Base, ConfigCommand, Connection, DocArgs, PolicyCommand};
+use tollgate_control::client::CliError;
 
 #[derive(Parser)]
 #[command(
@@ -22,9 +32,20 @@ use clap::{Parser, Subcommand, ValueEnum};
     version,
     about = "Tollgate: API security and traffic logic at the edge"
 )]
+#[command(
+    after_help = "Exit codes: 0 done, 1 failure, 2 usage, 3 invalid, 4 conflict, 5 denied, 6 not found, 7 unavailable."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    connection: Connection,
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the audit log's hash chain; exit 3 when it is broken.
+    Verify,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -71,11 +92,109 @@ enum Command {
         #[arg(value_parser = PossibleValuesParser::new(tollgate_catalog::names()))]
         filter: String,
     },
+    /// Exchange an API token for a session with a control service (saved, mode 0600).
+    Login {
+        #[arg(long)]
+        server: String,
+        /// A file holding the API token (else TOLLGATE_TOKEN).
+        #[arg(long)]
+        token_file: Option<PathBuf>,
+    },
+    /// Rego bundles: test locally, push to a gateway group.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Filter configs (and bundles, with --bundle): get, set, diff.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// A config's or bundle's revisions.
+    History {
+        #[command(flatten)]
+        doc: DocArgs,
+    },
+    /// Make an earlier revision current again (as a new revision).
+    Rollback {
+        #[command(flatten)]
+        doc: DocArgs,
+        #[arg(long)]
+        to: u64,
+        #[command(flatten)]
+        base: Base,
+    },
+    /// A project's change requests.
+    Changes {
+        #[arg(long)]
+        project: String,
+    },
+    /// Approve a change request (platform admins).
+    Approve {
+        #[arg(long)]
+        project: String,
+        id: String,
+    },
+    /// Reject a change request with a reason (platform admins).
+    Reject {
+        #[arg(long)]
+        project: String,
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// The service, the caller, storage and the audit head.
+    Status,
+}
+
+/// Runs a command that talks to the control service.
+fn remote(f: impl std::future::Future<Output = Result<(), CliError>>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("tollgate: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(f) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tollgate: {e}");
+            ExitCode::from(e.code)
+        }
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let conn = cli.connection;
     let result = match cli.command {
+        Command::Login { server, token_file } => {
+            return remote(cli::login(&conn, &server, token_file.as_deref()));
+        }
+        Command::Policy { command } => return remote(cli::policy(&conn, command)),
+        Command::Config { command } => return remote(cli::config(&conn, command)),
+        Command::History { doc } => return remote(cli::history(&conn, doc)),
+        Command::Rollback { doc, to, base } => return remote(cli::rollback(&conn, doc, to, base)),
+        Command::Changes { project } => return remote(cli::changes(&conn, &project)),
+        Command::Approve { project, id } => return remote(cli::decide(&conn, &project, &id, None)),
+        Command::Reject {
+            project,
+            id,
+            reason,
+        } => return remote(cli::decide(&conn, &project, &id, Some(&reason))),
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => return remote(cli::audit_verify(&conn)),
+        Command::Status => return remote(cli::status(&conn)),
         Command::Validate {
             filter,
             envoy,

@@ -10,11 +10,23 @@ use serde_json::{Value, json};
 
 use crate::service::Service;
 
+/// Acknowledged revisions by document URL: (number, sha256).
+type Acked = BTreeMap<String, Vec<(u64, String)>>;
+
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap()
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
 }
 
-async fn put(c: &reqwest::Client, url: &str, token: &str, if_match: Option<u64>, body: &Value) -> Option<(u16, Value)> {
+async fn put(
+    c: &reqwest::Client,
+    url: &str,
+    token: &str,
+    if_match: Option<u64>,
+    body: &Value,
+) -> Option<(u16, Value)> {
     let mut req = c.put(url).bearer_auth(token).json(body);
     if let Some(n) = if_match {
         req = req.header("if-match", format!("\"{n}\""));
@@ -26,20 +38,41 @@ async fn put(c: &reqwest::Client, url: &str, token: &str, if_match: Option<u64>,
 
 async fn setup(s: &Service) {
     let c = client();
-    let (st, _) = put(&c, &format!("{}/v1/projects/hcp", s.url), &s.admin, None, &json!({})).await.unwrap();
+    let (st, _) = put(
+        &c,
+        &format!("{}/v1/projects/hcp", s.url),
+        &s.admin,
+        None,
+        &json!({}),
+    )
+    .await
+    .unwrap();
     assert!(st == 201 || st == 200);
-    put(&c, &format!("{}/v1/projects/hcp/groups/prod-eu", s.url), &s.admin, None, &json!({"host": "envoy"})).await.unwrap();
+    put(
+        &c,
+        &format!("{}/v1/projects/hcp/groups/prod-eu", s.url),
+        &s.admin,
+        None,
+        &json!({"host": "envoy"}),
+    )
+    .await
+    .unwrap();
 }
 
 /// A JWKS set with one symmetric key whose value carries `n` (each push differs).
 fn jwks(n: u64) -> Value {
     use base64::Engine as _;
-    let k = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("key-material-{n:020}-padding-to-32b"));
+    let k = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(format!("key-material-{n:020}-padding-to-32b"));
     json!({"keys": [{"kty": "oct", "kid": format!("k{n}"), "alg": "HS256", "k": k}]})
 }
 
 /// Writers push revisions of their own JWKS set until stopped; every 201 is recorded.
-async fn writers(s: &Service, acked: Arc<Mutex<BTreeMap<String, Vec<(u64, String)>>>>, stop: Arc<std::sync::atomic::AtomicBool>) -> Vec<tokio::task::JoinHandle<()>> {
+async fn writers(
+    s: &Service,
+    acked: Arc<Mutex<Acked>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
     for w in 0..4 {
         let url = format!("{}/v1/projects/hcp/jwks/set-{w}", s.url);
@@ -53,18 +86,30 @@ async fn writers(s: &Service, acked: Arc<Mutex<BTreeMap<String, Vec<(u64, String
                 if stop.load(std::sync::atomic::Ordering::Relaxed) {
                     break;
                 }
-                let Some((status, body)) = put(&c, &url, &token, last, &jwks(n * 10 + w)).await else {
+                let Some((status, body)) = put(&c, &url, &token, last, &jwks(n * 10 + w)).await
+                else {
                     break; // the service is gone
                 };
                 if status == 201 {
                     let rev = &body["revision"];
                     let number = rev["number"].as_u64().unwrap();
-                    acked.lock().unwrap().entry(url.clone()).or_default().push((number, rev["sha256"].as_str().unwrap().to_string()));
+                    acked
+                        .lock()
+                        .unwrap()
+                        .entry(url.clone())
+                        .or_default()
+                        .push((number, rev["sha256"].as_str().unwrap().to_string()));
                     last = Some(number);
                 } else {
                     // 428/409: the set exists from an earlier round; continue from it.
-                    let Ok(r) = c.get(&url).bearer_auth(&token).send().await else { break };
-                    last = r.json::<Value>().await.ok().and_then(|v| v["revision"]["number"].as_u64());
+                    let Ok(r) = c.get(&url).bearer_auth(&token).send().await else {
+                        break;
+                    };
+                    last = r
+                        .json::<Value>()
+                        .await
+                        .ok()
+                        .and_then(|v| v["revision"]["number"].as_u64());
                 }
             }
         }));
@@ -72,14 +117,36 @@ async fn writers(s: &Service, acked: Arc<Mutex<BTreeMap<String, Vec<(u64, String
     tasks
 }
 
-async fn check_acknowledged(s: &Service, acked: &BTreeMap<String, Vec<(u64, String)>>) -> usize {
+async fn check_acknowledged(s: &Service, acked: &Acked) -> usize {
     let c = client();
     let mut count = 0;
     for (url, revisions) in acked {
-        let r: Value = c.get(format!("{url}/revisions")).bearer_auth(&s.admin).send().await.unwrap().json().await.unwrap();
-        let stored: BTreeMap<u64, String> = r["revisions"].as_array().unwrap().iter().map(|r| (r["number"].as_u64().unwrap(), r["sha256"].as_str().unwrap().to_string())).collect();
+        let r: Value = c
+            .get(format!("{url}/revisions"))
+            .bearer_auth(&s.admin)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let stored: BTreeMap<u64, String> = r["revisions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["number"].as_u64().unwrap(),
+                    r["sha256"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
         for (n, sha) in revisions {
-            assert_eq!(stored.get(n), Some(sha), "{url} revision {n} was acknowledged but is gone");
+            assert_eq!(
+                stored.get(n),
+                Some(sha),
+                "{url} revision {n} was acknowledged but is gone"
+            );
             count += 1;
         }
     }
@@ -87,7 +154,15 @@ async fn check_acknowledged(s: &Service, acked: &BTreeMap<String, Vec<(u64, Stri
 }
 
 async fn audit_intact(s: &Service) -> Value {
-    client().get(format!("{}/v1/audit/verify", s.url)).bearer_auth(&s.admin).send().await.unwrap().json().await.unwrap()
+    client()
+        .get(format!("{}/v1/audit/verify", s.url))
+        .bearer_auth(&s.admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -112,9 +187,18 @@ async fn kill_9_during_concurrent_pushes_loses_nothing_acknowledged() {
         let acked = acked.lock().unwrap().clone();
         let s = Service::start(dir.path(), &storage, &[]);
         // Writers carried their URLs with the old port: rewrite to the new one.
-        let acked: BTreeMap<String, Vec<(u64, String)>> = acked
+        let acked: Acked = acked
             .into_iter()
-            .map(|(url, revs)| (format!("{}/v1/projects/hcp/jwks/{}", s.url, url.rsplit('/').next().unwrap()), revs))
+            .map(|(url, revs)| {
+                (
+                    format!(
+                        "{}/v1/projects/hcp/jwks/{}",
+                        s.url,
+                        url.rsplit('/').next().unwrap()
+                    ),
+                    revs,
+                )
+            })
             .collect();
         let n = check_acknowledged(&s, &acked).await;
         assert!(n > 4, "round {round}: only {n} pushes were acknowledged");
@@ -143,9 +227,18 @@ async fn sigterm_finishes_in_flight_writes_and_exits_cleanly() {
     assert!(status.success(), "{status:?}");
     let acked = acked.lock().unwrap().clone();
     let s = Service::start(dir.path(), &storage, &[]);
-    let acked: BTreeMap<String, Vec<(u64, String)>> = acked
+    let acked: Acked = acked
         .into_iter()
-        .map(|(url, revs)| (format!("{}/v1/projects/hcp/jwks/{}", s.url, url.rsplit('/').next().unwrap()), revs))
+        .map(|(url, revs)| {
+            (
+                format!(
+                    "{}/v1/projects/hcp/jwks/{}",
+                    s.url,
+                    url.rsplit('/').next().unwrap()
+                ),
+                revs,
+            )
+        })
         .collect();
     assert!(check_acknowledged(&s, &acked).await > 4);
     assert_eq!(audit_intact(&s).await["intact"], true);
@@ -159,10 +252,21 @@ async fn no_log_line_or_response_holds_a_secret() {
     let mut s = Service::start(dir.path(), &storage, &[]);
     setup(&s).await;
     let c = client();
-    let (st, body) = put(&c, &format!("{}/v1/projects/hcp/secrets/idp", s.url), &s.admin, None, &json!({"value": SECRET})).await.unwrap();
+    let (st, body) = put(
+        &c,
+        &format!("{}/v1/projects/hcp/secrets/idp", s.url),
+        &s.admin,
+        None,
+        &json!({"value": SECRET}),
+    )
+    .await
+    .unwrap();
     assert_eq!(st, 201);
     assert!(!body.to_string().contains(SECRET));
-    let mut config: Value = serde_json::from_slice(&std::fs::read(crate::common::repo_root().join("deploy/jwt-auth/config.json")).unwrap()).unwrap();
+    let mut config: Value = serde_json::from_slice(
+        &std::fs::read(crate::common::repo_root().join("deploy/jwt-auth/config.json")).unwrap(),
+    )
+    .unwrap();
     config["providers"]["hcp"]["issuer"] = json!({"secret": "idp"});
     let cfg = format!("{}/v1/projects/hcp/groups/prod-eu/configs/jwt-auth", s.url);
     let (st, body) = put(&c, &cfg, &s.admin, None, &config).await.unwrap();
@@ -173,11 +277,41 @@ async fn no_log_line_or_response_holds_a_secret() {
     assert_eq!(st, 422);
     assert!(!body.to_string().contains(SECRET), "{body}");
     // A gateway reads it resolved (the one place it goes).
-    let gw: Value = c.post(format!("{}/v1/tokens", s.url)).bearer_auth(&s.admin).json(&json!({"subject": "gw", "grants": [{"role": "gateway", "project": "hcp"}]})).send().await.unwrap().json().await.unwrap();
-    let resolved = c.get(format!("{cfg}/resolved")).bearer_auth(gw["token"].as_str().unwrap()).send().await.unwrap().text().await.unwrap();
+    let gw: Value = c
+        .post(format!("{}/v1/tokens", s.url))
+        .bearer_auth(&s.admin)
+        .json(&json!({"subject": "gw", "grants": [{"role": "gateway", "project": "hcp"}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let resolved = c
+        .get(format!("{cfg}/resolved"))
+        .bearer_auth(gw["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(resolved.contains(SECRET));
-    for path in ["/v1/audit?limit=1000", "/v1/projects/hcp/secrets", "/metrics", "/v1/openapi.json"] {
-        let text = c.get(format!("{}{path}", s.url)).bearer_auth(&s.admin).send().await.unwrap().text().await.unwrap();
+    for path in [
+        "/v1/audit?limit=1000",
+        "/v1/projects/hcp/secrets",
+        "/metrics",
+        "/v1/openapi.json",
+    ] {
+        let text = c
+            .get(format!("{}{path}", s.url))
+            .bearer_auth(&s.admin)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         assert!(!text.contains(SECRET), "{path}");
     }
     assert!(s.terminate().success());

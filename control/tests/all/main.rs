@@ -14,6 +14,7 @@ mod approvals;
 mod audit;
 mod bad_input;
 mod bundles;
+mod cli;
 mod crash;
 mod rbac;
 mod secrets;

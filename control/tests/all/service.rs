@@ -18,7 +18,14 @@ impl Service {
     pub fn start(dir: &Path, storage: &str, extra: &[&str]) -> Self {
         let log = dir.join(format!("log-{}.jsonl", std::process::id() ^ rand_suffix()));
         let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate-control"))
-            .args(["--listen", "127.0.0.1:0", "--storage", storage, "--log-json", "--init-master-key"])
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--storage",
+                storage,
+                "--log-json",
+                "--init-master-key",
+            ])
             .arg("--master-key-file")
             .arg(dir.join("master.key"))
             .arg("--admin-token-file")
@@ -37,12 +44,23 @@ impl Service {
             line.clear();
             assert!(Instant::now() < deadline, "the service did not start");
             if reader.read_line(&mut line).unwrap() == 0 {
-                panic!("the service exited: {}", std::fs::read_to_string(&log).unwrap_or_default());
+                panic!(
+                    "the service exited: {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
             }
         }
         let addr = line.trim().trim_start_matches("listening on ").to_string();
-        let admin = std::fs::read_to_string(dir.join("admin.token")).unwrap().trim().to_string();
-        Self { child, url: format!("http://{addr}"), admin, log }
+        let admin = std::fs::read_to_string(dir.join("admin.token"))
+            .unwrap()
+            .trim()
+            .to_string();
+        Self {
+            child,
+            url: format!("http://{addr}"),
+            admin,
+            log,
+        }
     }
 
     pub fn kill(&mut self) {
@@ -59,14 +77,20 @@ impl Service {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
-            assert!(Instant::now() < deadline, "the service did not stop on SIGTERM");
+            assert!(
+                Instant::now() < deadline,
+                "the service did not stop on SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
 }
 
 fn rand_suffix() -> u32 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos()
 }
 
 impl Drop for Service {
