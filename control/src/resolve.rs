@@ -4,7 +4,10 @@
 //! * `{"secret": "name"}` (optionally `"version": N`): a project secret's value;
 //! * `{"jwks_ref": "name"}`: a project JWKS set (the current revision);
 //! * `{"bundle_ref": "group"}`: a group's signed Rego bundle, base64 (what
-//!   rego-authz's `policy.bundle` takes).
+//!   rego-authz's `policy.bundle` takes);
+//! * `{"signing_keys_ref": "distribution"}`: the public keys that verify it, as
+//!   rego-authz's `policy.signing.keys` takes them (the current key and those in their
+//!   grace period), so gateways verify what they receive.
 //!
 //! A reference to something that does not exist is refused, naming its path.
 
@@ -25,6 +28,7 @@ pub enum Reference {
     Secret { name: String, version: Option<u64> },
     Jwks { name: String },
     Bundle { group: String },
+    SigningKeys,
 }
 
 /// The reference `value` is, if it is one.
@@ -41,6 +45,9 @@ fn reference(value: &Value) -> Option<Reference> {
             }
             if let Some(name) = text("jwks_ref") {
                 return Some(Reference::Jwks { name });
+            }
+            if text("signing_keys_ref").as_deref() == Some("distribution") {
+                return Some(Reference::SigningKeys);
             }
             text("bundle_ref").map(|group| Reference::Bundle { group })
         }
@@ -171,6 +178,21 @@ pub async fn resolve(ctl: &Control, project: &str, value: &Value) -> ApiResult<R
                 let sha = head.distributed_sha256.unwrap_or(head.sha256);
                 Value::String(STANDARD.encode(docs::blob(&ctl.store, &sha).await?))
             }
+            Reference::SigningKeys => {
+                crate::signing::signer(&ctl.store, &ctl.master, crate::signing::Ring::Distribution)
+                    .await?;
+                let keys = crate::signing::verifying_keys(
+                    &ctl.store,
+                    crate::signing::Ring::Distribution,
+                    ctl.settings.key_grace_seconds,
+                )
+                .await?;
+                Value::Object(
+                    keys.into_iter()
+                        .map(|k| (k.kid, json!({"algorithm": "EdDSA", "key": k.public_pem})))
+                        .collect(),
+                )
+            }
         };
         resolved.insert(path, v);
     }
@@ -199,6 +221,7 @@ mod tests {
             "a": {"secret": "k"},
             "b": [{"x": {"secret": "k2", "version": 3}}, {"jwks_ref": "idp"}],
             "c": {"bundle_ref": "prod"},
+            "k": {"signing_keys_ref": "distribution"},
             "d": {"secret": "not", "other": 1},
             "e": {"secret": 5},
         });
@@ -228,6 +251,7 @@ mod tests {
                         group: "prod".into()
                     }
                 ),
+                ("k".into(), Reference::SigningKeys),
             ]
         );
     }

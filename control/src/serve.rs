@@ -146,13 +146,22 @@ pub async fn run(options: Options, ready: impl FnOnce(SocketAddr)) -> Result<()>
     let addr = listener.local_addr()?;
     tracing::info!(%addr, storage = ctl.store.backend(), "tollgate-control listening");
     ready(addr);
+    serve(listener, ctl, shutdown_signal()).await
+}
+
+/// Serves `ctl` on `listener` until `stop` resolves, then ends long polls and finishes
+/// in-flight requests (writes included) before returning.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    ctl: AppState,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
     let app = crate::app(ctl.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let shutdown_ctl = ctl.clone();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
-            shutdown_signal().await;
+            stop.await;
             tracing::info!("shutting down: finishing in-flight requests");
-            shutdown_ctl.begin_shutdown();
+            ctl.begin_shutdown();
         })
         .await?;
     Ok(())

@@ -64,10 +64,14 @@ mod tests {
     use base64::Engine as _;
 
     #[test]
-    fn the_embedded_config_names_the_demo_jwe_key() {
+    fn the_embedded_config_keeps_the_demo_jwe_key_in_a_secret() {
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(super::JWE_KEY);
         let config = crate::edge::config_of("jwt-auth").unwrap();
-        assert!(config.contains(&b64) && config.contains("\"require_encryption\": true"));
+        assert!(!config.contains(&b64));
+        assert!(
+            config.contains("\"secret\": \"demo-jwe-key\"")
+                && config.contains("\"require_encryption\": true")
+        );
     }
 
     #[test]

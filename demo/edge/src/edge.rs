@@ -22,14 +22,17 @@ use tollgate_envoy_harness::{Envoy, EnvoyConfig, HttpRequest, Upstream, WasmFilt
 use tollgate_hcp_demo::{HcpDemo, demo_users};
 use tollgate_kit::HostKind;
 
+use crate::control_plane::ControlPlane;
 use crate::s3::DemoS3;
 use crate::scratch::Scratch;
 use crate::signals::{Signals, Stop};
 
-/// The main job's config for each catalog filter (`configs/<filter>.json`). jwt-auth
-/// verifies tokens from the demo identity provider (see `demo_idp`), `/health` passes
-/// without one; hcp-auth turns the verified token's credentials into HCP management
-/// auth (`/mapi/`) and S3 signatures (`/demo-bucket`).
+/// The main job's config for each catalog filter (`configs/<filter>.json`), as pushed
+/// to the control service (with references it resolves: the JWE key is a secret,
+/// rego-authz's policy is the group's signed bundle). jwt-auth verifies tokens from the
+/// demo identity provider (see `demo_idp`), `/health` passes without one; rego-authz
+/// runs policies/hcp; hcp-auth turns the verified token's credentials into HCP
+/// management auth (`/mapi/`) and S3 signatures (`/demo-bucket`).
 const CONFIGS: &[(&str, &str)] = &[
     ("jwt-auth", include_str!("../configs/jwt-auth.json")),
     ("rego-authz", include_str!("../configs/rego-authz.json")),
@@ -62,6 +65,8 @@ pub fn config_of(name: &str) -> Result<&'static str> {
 /// Everything the main job runs; dropping it stops them all (Envoy first).
 pub struct Edge {
     pub envoy: Envoy,
+    /// The control service the configs came through.
+    pub control: ControlPlane,
     pub upstream: Upstream,
     pub hcp: HcpDemo,
     pub s3: DemoS3,
@@ -103,6 +108,14 @@ impl From<anyhow::Error> for Interrupted {
     }
 }
 
+/// Every catalog filter's demo config, in catalog order.
+pub fn catalog_configs() -> Result<Vec<(&'static str, &'static str)>> {
+    tollgate_catalog::FILTERS
+        .iter()
+        .map(|f| Ok((f.name, config_of(f.name)?)))
+        .collect()
+}
+
 /// Starts the demo upstreams and Envoy with every catalog filter, configs validated
 /// first by the filters' own code. With `signals`, a stop signal between steps ends
 /// start-up (what started is stopped on drop).
@@ -112,18 +125,32 @@ pub fn start_supervised(
     scratch: &Path,
     signals: Option<&Signals>,
 ) -> Result<Edge, Interrupted> {
+    let control = step(signals, "starting the control service", || {
+        ControlPlane::start(scratch)
+    })?;
+    println!("control: tollgate-control on {}", control.url);
+    let published = step(
+        signals,
+        "publishing the configs through the control service",
+        || control.publish(&catalog_configs()?),
+    )?;
     let mut filters = Vec::new();
-    for f in tollgate_catalog::FILTERS {
-        let config = config_of(f.name)?;
-        f.check(config.as_bytes(), HostKind::Envoy)
-            .map_err(|e| anyhow::anyhow!("the main job's config of {}: {e}", f.name))?;
+    for (f, p) in tollgate_catalog::FILTERS.iter().zip(&published) {
+        println!(
+            "control: the gateway received {} revision {} (signature verified)",
+            p.filter, p.revision
+        );
+        // What the gateway received was validated by the service; check again here,
+        // as Envoy's filter will, so a mismatch stops the job before Envoy starts.
+        f.check(p.config.as_bytes(), HostKind::Envoy)
+            .map_err(|e| anyhow::anyhow!("the published config of {}: {e}", f.name))?;
         let wasm = dist.join(f.wasm_file());
         if !wasm.is_file() {
             return Err(
                 anyhow::anyhow!("{} is missing: run scripts/build-wasm", wasm.display()).into(),
             );
         }
-        filters.push(WasmFilter::new(f.name, &wasm).config(config));
+        filters.push(WasmFilter::new(f.name, &wasm).config(&p.config));
     }
     // Nothing per request is kept: the job may serve millions.
     let upstream = step(signals, "starting the demo upstream", || {
@@ -156,6 +183,7 @@ pub fn start_supervised(
     let envoy = step(signals, "starting Envoy", || Envoy::start(&config))?;
     Ok(Edge {
         envoy,
+        control,
         upstream,
         hcp,
         s3,
@@ -287,6 +315,12 @@ fn print_banner(edge: &Edge, token: &str, scratch: &Path) {
     );
     println!("scratch: {}", scratch.display());
     println!(
+        "control service: {}  (tollgate login --server {} --token-file {})",
+        edge.control.url,
+        edge.control.url,
+        edge.control.token_file.display()
+    );
+    println!(
         "demo token for alice (tenant acme), valid 1 h, encrypted (dir, A256GCM):\n  export TOKEN={token}"
     );
     println!("try:  curl -s -H \"authorization: Bearer $TOKEN\" {url}/api/hello");
@@ -354,13 +388,28 @@ fn supervise(mut edge: Edge, signals: &Signals) -> Result<ExitCode> {
 
 #[cfg(test)]
 mod tests {
+    /// Every demo config goes through the control service and comes back resolved,
+    /// signed and valid for Envoy.
     #[test]
-    fn every_catalog_filter_has_a_valid_demo_config() {
-        for f in tollgate_catalog::FILTERS {
-            let config = super::config_of(f.name).unwrap();
-            f.check(config.as_bytes(), tollgate_kit::HostKind::Envoy)
-                .unwrap();
-        }
+    fn every_catalog_filter_has_a_demo_config_the_control_service_publishes() {
+        let dir = std::env::temp_dir().join(format!("tollgate-demo-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let control = crate::control_plane::ControlPlane::start(&dir).unwrap();
+        let published = control.publish(&super::catalog_configs().unwrap()).unwrap();
+        assert_eq!(published.len(), tollgate_catalog::FILTERS.len());
         assert_eq!(super::CONFIGS.len(), tollgate_catalog::FILTERS.len());
+        for (f, p) in tollgate_catalog::FILTERS.iter().zip(&published) {
+            assert_eq!(f.name, p.filter);
+            assert_eq!(p.revision, 1);
+            f.check(p.config.as_bytes(), tollgate_kit::HostKind::Envoy)
+                .unwrap();
+            assert!(
+                !p.config.contains("\"secret\":"),
+                "{}: a reference left",
+                f.name
+            );
+        }
+        drop(control);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -10,6 +10,7 @@
 mod bench;
 mod bench_jwt;
 mod bench_rego;
+mod control_plane;
 mod demo_idp;
 mod edge;
 mod machine;
