@@ -66,3 +66,32 @@ pub async fn record(store: &SharedStore, event: &Event) -> Result<Record, StoreE
         Err(CommitError::Conflict) => Err(StoreError::Backend("unreachable conflict".into())),
     }
 }
+
+/// Writes `value` at `key` if `key` is still at `version` (0: absent), with `event`'s
+/// audit record. A concurrent change of `key` is a 409 naming `what`.
+pub async fn put_guarded(
+    store: &SharedStore,
+    key: &str,
+    version: u64,
+    value: Vec<u8>,
+    event: &Event,
+    what: &str,
+) -> crate::error::ApiResult<()> {
+    let guard = [Compare {
+        key: key.to_string(),
+        version,
+    }];
+    let ops = [Op::Put {
+        key: key.to_string(),
+        value,
+    }];
+    match commit(store, &guard, &ops, event).await {
+        Ok(_) => Ok(()),
+        Err(CommitError::Conflict) => Err(crate::error::ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            crate::error::code::CONFLICT,
+            format!("{what} changed concurrently; read it again and retry"),
+        )),
+        Err(CommitError::Store(e)) => Err(e.into()),
+    }
+}

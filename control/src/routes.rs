@@ -185,35 +185,35 @@ pub static ROUTES: &[Route] = &[
         "/v1/projects/{project}/groups/{group}/configs/{filter}",
         Viewer,
         "A filter config (current or ?revision=N)",
-        get(docs::get_config)
+        get(docs::get)
     ),
     route!(
         "PUT",
         "/v1/projects/{project}/groups/{group}/configs/{filter}",
         Author,
         "Push a filter config (If-Match)",
-        put(docs::put_config)
+        put(docs::put)
     ),
     route!(
         "GET",
         "/v1/projects/{project}/groups/{group}/configs/{filter}/revisions",
         Viewer,
         "A config's revisions",
-        get(docs::config_history)
+        get(docs::revisions)
     ),
     route!(
         "GET",
         "/v1/projects/{project}/groups/{group}/configs/{filter}/diff",
         Viewer,
         "Diff two revisions of a config",
-        get(docs::config_diff)
+        get(docs::diff_of)
     ),
     route!(
         "POST",
         "/v1/projects/{project}/groups/{group}/configs/{filter}/rollback",
         Author,
         "Roll a config back (a new revision)",
-        post(docs::config_rollback)
+        post(docs::roll_back)
     ),
     route!(
         "GET",
@@ -227,35 +227,35 @@ pub static ROUTES: &[Route] = &[
         "/v1/projects/{project}/groups/{group}/bundle",
         Viewer,
         "The group's bundle: revision and files",
-        get(docs::get_bundle)
+        get(docs::get)
     ),
     route!(
         "PUT",
         "/v1/projects/{project}/groups/{group}/bundle",
         Author,
         "Push a Rego bundle (.tar.gz, If-Match)",
-        put(docs::put_bundle)
+        put(docs::put)
     ),
     route!(
         "GET",
         "/v1/projects/{project}/groups/{group}/bundle/revisions",
         Viewer,
         "A bundle's revisions",
-        get(docs::bundle_history)
+        get(docs::revisions)
     ),
     route!(
         "GET",
         "/v1/projects/{project}/groups/{group}/bundle/diff",
         Viewer,
         "Diff two revisions of a bundle",
-        get(docs::bundle_diff)
+        get(docs::diff_of)
     ),
     route!(
         "POST",
         "/v1/projects/{project}/groups/{group}/bundle/rollback",
         Author,
         "Roll a bundle back (a new revision)",
-        post(docs::bundle_rollback)
+        post(docs::roll_back)
     ),
     route!(
         "GET",
@@ -269,35 +269,35 @@ pub static ROUTES: &[Route] = &[
         "/v1/projects/{project}/jwks/{name}",
         Viewer,
         "A JWKS set",
-        get(docs::get_jwks)
+        get(docs::get)
     ),
     route!(
         "PUT",
         "/v1/projects/{project}/jwks/{name}",
         Author,
         "Push a JWKS set (If-Match)",
-        put(docs::put_jwks)
+        put(docs::put)
     ),
     route!(
         "GET",
         "/v1/projects/{project}/jwks/{name}/revisions",
         Viewer,
         "A JWKS set's revisions",
-        get(docs::jwks_history)
+        get(docs::revisions)
     ),
     route!(
         "GET",
         "/v1/projects/{project}/jwks/{name}/diff",
         Viewer,
         "Diff two revisions of a JWKS set",
-        get(docs::jwks_diff)
+        get(docs::diff_of)
     ),
     route!(
         "POST",
         "/v1/projects/{project}/jwks/{name}/rollback",
         Author,
         "Roll a JWKS set back",
-        post(docs::jwks_rollback)
+        post(docs::roll_back)
     ),
     route!(
         "GET",

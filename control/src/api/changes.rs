@@ -263,21 +263,15 @@ pub async fn reject(
         outcome: Outcome::Rejected,
         detail: json!({"change": id, "reason": body.reason}),
     };
-    let guard = [Compare {
-        key: key(&project, &id),
+    let value = serde_json::to_vec(&change).map_err(ApiError::internal)?;
+    ledger::put_guarded(
+        &ctl.store,
+        &key(&project, &id),
         version,
-    }];
-    let ops = [Op::Put {
-        key: key(&project, &id),
-        value: serde_json::to_vec(&change).map_err(ApiError::internal)?,
-    }];
-    match ledger::commit(&ctl.store, &guard, &ops, &event).await {
-        Ok(_) => Ok(Json(json!({ "change": change }))),
-        Err(CommitError::Conflict) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            code::CONFLICT,
-            format!("change `{id}` was decided concurrently"),
-        )),
-        Err(CommitError::Store(e)) => Err(e.into()),
-    }
+        value,
+        &event,
+        &format!("change `{id}`"),
+    )
+    .await?;
+    Ok(Json(json!({ "change": change })))
 }

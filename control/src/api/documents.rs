@@ -3,7 +3,7 @@
 //! requires approval and from a policy author, becomes a change request.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, body::Bytes};
@@ -387,189 +387,98 @@ fn parse_json_content(body: &[u8]) -> ApiResult<Content> {
     Ok(Content::Json(value))
 }
 
-// Routes: one small wrapper per document kind and verb, so the route table can name
-// each one (and its role) explicitly.
+/// The document a route names: its project and target, from the path (a config has
+/// `{group}` and `{filter}`, a JWKS set `{name}`, a bundle `{group}` alone). One
+/// extractor, so one handler per verb serves every kind of document.
+pub struct Doc {
+    pub project: String,
+    pub target: Target,
+}
 
-pub async fn put_config(
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Doc {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let params = axum::extract::RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let get = |name: &str| {
+            params
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        };
+        let project = get("project")
+            .ok_or_else(|| ApiError::internal("a document route without {project}"))?;
+        let target = match (get("group"), get("filter"), get("name")) {
+            (Some(group), Some(filter), None) => Target::Config { group, filter },
+            (Some(group), None, None) => Target::Bundle { group },
+            (None, None, Some(name)) => {
+                crate::model::check_name("JWKS set", &name)?;
+                Target::Jwks { name }
+            }
+            _ => {
+                return Err(ApiError::internal(
+                    "a document route with unexpected parameters",
+                ));
+            }
+        };
+        Ok(Self { project, target })
+    }
+}
+
+/// `PUT` of a document: JSON for configs and JWKS sets, a `.tar.gz` for bundles.
+pub async fn put(
     State(ctl): State<AppState>,
     Extension(who): Extension<Principal>,
     headers: HeaderMap,
-    Path((project, group, filter)): Path<(String, String, String)>,
+    doc: Doc,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let content = parse_json_content(&body)?;
-    submit(
-        &ctl,
-        &who,
-        &project,
-        Push {
-            target: Target::Config { group, filter },
-            content,
-            expected: super::if_match(&headers)?,
-            message: super::message(&headers)?,
-            rollback_of: None,
-        },
-    )
-    .await
+    let content = if doc.target.is_json() {
+        parse_json_content(&body)?
+    } else {
+        Content::Bundle(body.to_vec())
+    };
+    let push = Push {
+        target: doc.target,
+        content,
+        expected: super::if_match(&headers)?,
+        message: super::message(&headers)?,
+        rollback_of: None,
+    };
+    submit(&ctl, &who, &doc.project, push).await
 }
 
-pub async fn get_config(
+pub async fn get(
     State(ctl): State<AppState>,
-    Path((project, group, filter)): Path<(String, String, String)>,
+    doc: Doc,
     Query(q): Query<RevisionQuery>,
 ) -> ApiResult<Response> {
-    read(&ctl, &project, &Target::Config { group, filter }, q).await
+    read(&ctl, &doc.project, &doc.target, q).await
 }
 
-pub async fn config_history(
-    State(ctl): State<AppState>,
-    Path((project, group, filter)): Path<(String, String, String)>,
-) -> ApiResult<Json<Value>> {
-    history(&ctl, &project, &Target::Config { group, filter }).await
+pub async fn revisions(State(ctl): State<AppState>, doc: Doc) -> ApiResult<Json<Value>> {
+    history(&ctl, &doc.project, &doc.target).await
 }
 
-pub async fn config_diff(
+pub async fn diff_of(
     State(ctl): State<AppState>,
-    Path((project, group, filter)): Path<(String, String, String)>,
+    doc: Doc,
     Query(q): Query<DiffQuery>,
 ) -> ApiResult<Json<Value>> {
-    diff(&ctl, &project, &Target::Config { group, filter }, q).await
+    diff(&ctl, &doc.project, &doc.target, q).await
 }
 
-pub async fn config_rollback(
+pub async fn roll_back(
     State(ctl): State<AppState>,
     Extension(who): Extension<Principal>,
     headers: HeaderMap,
-    Path((project, group, filter)): Path<(String, String, String)>,
+    doc: Doc,
     body: Bytes,
 ) -> ApiResult<Response> {
-    rollback(
-        &ctl,
-        &who,
-        &project,
-        Target::Config { group, filter },
-        &headers,
-        &body,
-    )
-    .await
-}
-
-pub async fn put_bundle(
-    State(ctl): State<AppState>,
-    Extension(who): Extension<Principal>,
-    headers: HeaderMap,
-    Path((project, group)): Path<(String, String)>,
-    body: Bytes,
-) -> ApiResult<Response> {
-    submit(
-        &ctl,
-        &who,
-        &project,
-        Push {
-            target: Target::Bundle { group },
-            content: Content::Bundle(body.to_vec()),
-            expected: super::if_match(&headers)?,
-            message: super::message(&headers)?,
-            rollback_of: None,
-        },
-    )
-    .await
-}
-
-pub async fn get_bundle(
-    State(ctl): State<AppState>,
-    Path((project, group)): Path<(String, String)>,
-    Query(q): Query<RevisionQuery>,
-) -> ApiResult<Response> {
-    read(&ctl, &project, &Target::Bundle { group }, q).await
-}
-
-pub async fn bundle_history(
-    State(ctl): State<AppState>,
-    Path((project, group)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
-    history(&ctl, &project, &Target::Bundle { group }).await
-}
-
-pub async fn bundle_diff(
-    State(ctl): State<AppState>,
-    Path((project, group)): Path<(String, String)>,
-    Query(q): Query<DiffQuery>,
-) -> ApiResult<Json<Value>> {
-    diff(&ctl, &project, &Target::Bundle { group }, q).await
-}
-
-pub async fn bundle_rollback(
-    State(ctl): State<AppState>,
-    Extension(who): Extension<Principal>,
-    headers: HeaderMap,
-    Path((project, group)): Path<(String, String)>,
-    body: Bytes,
-) -> ApiResult<Response> {
-    rollback(
-        &ctl,
-        &who,
-        &project,
-        Target::Bundle { group },
-        &headers,
-        &body,
-    )
-    .await
-}
-
-pub async fn put_jwks(
-    State(ctl): State<AppState>,
-    Extension(who): Extension<Principal>,
-    headers: HeaderMap,
-    Path((project, name)): Path<(String, String)>,
-    body: Bytes,
-) -> ApiResult<Response> {
-    crate::model::check_name("JWKS set", &name)?;
-    let content = parse_json_content(&body)?;
-    submit(
-        &ctl,
-        &who,
-        &project,
-        Push {
-            target: Target::Jwks { name },
-            content,
-            expected: super::if_match(&headers)?,
-            message: super::message(&headers)?,
-            rollback_of: None,
-        },
-    )
-    .await
-}
-
-pub async fn get_jwks(
-    State(ctl): State<AppState>,
-    Path((project, name)): Path<(String, String)>,
-    Query(q): Query<RevisionQuery>,
-) -> ApiResult<Response> {
-    read(&ctl, &project, &Target::Jwks { name }, q).await
-}
-
-pub async fn jwks_history(
-    State(ctl): State<AppState>,
-    Path((project, name)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
-    history(&ctl, &project, &Target::Jwks { name }).await
-}
-
-pub async fn jwks_diff(
-    State(ctl): State<AppState>,
-    Path((project, name)): Path<(String, String)>,
-    Query(q): Query<DiffQuery>,
-) -> ApiResult<Json<Value>> {
-    diff(&ctl, &project, &Target::Jwks { name }, q).await
-}
-
-pub async fn jwks_rollback(
-    State(ctl): State<AppState>,
-    Extension(who): Extension<Principal>,
-    headers: HeaderMap,
-    Path((project, name)): Path<(String, String)>,
-    body: Bytes,
-) -> ApiResult<Response> {
-    rollback(&ctl, &who, &project, Target::Jwks { name }, &headers, &body).await
+    rollback(&ctl, &who, &doc.project, doc.target, &headers, &body).await
 }

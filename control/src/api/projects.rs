@@ -10,10 +10,9 @@ use serde_json::{Value, json};
 use crate::audit::{Event, Outcome};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::ledger::{self, CommitError};
+use crate::ledger;
 use crate::model::{Group, Project, check_name, group_key, project_key};
 use crate::state::{AppState, Control};
-use crate::store::{Compare, Op};
 
 pub async fn load_project(ctl: &Control, name: &str) -> ApiResult<(Project, u64)> {
     let entry = ctl
@@ -79,23 +78,17 @@ pub async fn put_project(
         outcome: Outcome::Applied,
         detail: json!({"require_approval": record.require_approval}),
     };
-    let guard = [Compare {
-        key: project_key(&project),
+    let value = serde_json::to_vec(&record).map_err(ApiError::internal)?;
+    ledger::put_guarded(
+        &ctl.store,
+        &project_key(&project),
         version,
-    }];
-    let ops = [Op::Put {
-        key: project_key(&project),
-        value: serde_json::to_vec(&record).map_err(ApiError::internal)?,
-    }];
-    match ledger::commit(&ctl.store, &guard, &ops, &event).await {
-        Ok(_) => Ok((status, Json(json!(record)))),
-        Err(CommitError::Conflict) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            crate::error::code::CONFLICT,
-            format!("project `{project}` changed concurrently; try again"),
-        )),
-        Err(CommitError::Store(e)) => Err(e.into()),
-    }
+        value,
+        &event,
+        &format!("project `{project}`"),
+    )
+    .await?;
+    Ok((status, Json(json!(record))))
 }
 
 pub async fn get_project(
@@ -173,23 +166,17 @@ pub async fn put_group(
         outcome: Outcome::Applied,
         detail: json!({"host": record.host}),
     };
-    let guard = [Compare {
-        key: key.clone(),
+    let value = serde_json::to_vec(&record).map_err(ApiError::internal)?;
+    ledger::put_guarded(
+        &ctl.store,
+        &key,
         version,
-    }];
-    let ops = [Op::Put {
-        key,
-        value: serde_json::to_vec(&record).map_err(ApiError::internal)?,
-    }];
-    match ledger::commit(&ctl.store, &guard, &ops, &event).await {
-        Ok(_) => Ok((status, Json(json!(record)))),
-        Err(CommitError::Conflict) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            crate::error::code::CONFLICT,
-            format!("group `{group}` changed concurrently; try again"),
-        )),
-        Err(CommitError::Store(e)) => Err(e.into()),
-    }
+        value,
+        &event,
+        &format!("group `{group}`"),
+    )
+    .await?;
+    Ok((status, Json(json!(record))))
 }
 
 pub async fn list_groups(

@@ -9,11 +9,10 @@ use serde_json::{Value, json};
 
 use crate::audit::{Event, Outcome};
 use crate::auth::{self, Grant, Principal, TokenRecord, token_key};
-use crate::error::{ApiError, ApiResult, code};
-use crate::ledger::{self, CommitError};
+use crate::error::{ApiError, ApiResult};
+use crate::ledger;
 use crate::signing::{self, Ring};
 use crate::state::{AppState, Control};
-use crate::store::{Compare, Op};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,19 +34,16 @@ pub async fn store_token(ctl: &Control, record: &TokenRecord, actor: &str) -> Ap
         outcome: Outcome::Applied,
         detail: json!({"subject": record.subject, "grants": record.grants, "expires": record.expires}),
     };
-    let guard = [Compare {
-        key: token_key(&record.id),
-        version: 0,
-    }];
-    let ops = [Op::Put {
-        key: token_key(&record.id),
-        value: serde_json::to_vec(record).map_err(ApiError::internal)?,
-    }];
-    match ledger::commit(&ctl.store, &guard, &ops, &event).await {
-        Ok(_) => Ok(()),
-        Err(CommitError::Conflict) => Err(ApiError::internal("token id collision")),
-        Err(CommitError::Store(e)) => Err(e.into()),
-    }
+    let value = serde_json::to_vec(record).map_err(ApiError::internal)?;
+    ledger::put_guarded(
+        &ctl.store,
+        &token_key(&record.id),
+        0,
+        value,
+        &event,
+        "a new token's id",
+    )
+    .await
 }
 
 pub async fn create(
@@ -106,23 +102,17 @@ pub async fn revoke(
         outcome: Outcome::Applied,
         detail: json!({"subject": record.subject}),
     };
-    let guard = [Compare {
-        key: token_key(&id),
-        version: entry.version,
-    }];
-    let ops = [Op::Put {
-        key: token_key(&id),
-        value: serde_json::to_vec(&record).map_err(ApiError::internal)?,
-    }];
-    match ledger::commit(&ctl.store, &guard, &ops, &event).await {
-        Ok(_) => Ok(Json(json!({ "token": record.public() }))),
-        Err(CommitError::Conflict) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            code::CONFLICT,
-            "the token changed concurrently; try again",
-        )),
-        Err(CommitError::Store(e)) => Err(e.into()),
-    }
+    let value = serde_json::to_vec(&record).map_err(ApiError::internal)?;
+    ledger::put_guarded(
+        &ctl.store,
+        &token_key(&id),
+        entry.version,
+        value,
+        &event,
+        &format!("token `{id}`"),
+    )
+    .await?;
+    Ok(Json(json!({ "token": record.public() })))
 }
 
 /// `POST /v1/login`: a short-lived session token for the caller's API token.

@@ -117,6 +117,22 @@ async fn writers(
     tasks
 }
 
+/// The writers' URLs carry the old service's port: the same documents on `url`.
+fn rehome(acked: Acked, url: &str) -> Acked {
+    acked
+        .into_iter()
+        .map(|(old, revs)| {
+            (
+                format!(
+                    "{url}/v1/projects/hcp/jwks/{}",
+                    old.rsplit('/').next().unwrap()
+                ),
+                revs,
+            )
+        })
+        .collect()
+}
+
 async fn check_acknowledged(s: &Service, acked: &Acked) -> usize {
     let c = client();
     let mut count = 0;
@@ -186,20 +202,7 @@ async fn kill_9_during_concurrent_pushes_loses_nothing_acknowledged() {
         }
         let acked = acked.lock().unwrap().clone();
         let s = Service::start(dir.path(), &storage, &[]);
-        // Writers carried their URLs with the old port: rewrite to the new one.
-        let acked: Acked = acked
-            .into_iter()
-            .map(|(url, revs)| {
-                (
-                    format!(
-                        "{}/v1/projects/hcp/jwks/{}",
-                        s.url,
-                        url.rsplit('/').next().unwrap()
-                    ),
-                    revs,
-                )
-            })
-            .collect();
+        let acked = rehome(acked, &s.url);
         let n = check_acknowledged(&s, &acked).await;
         assert!(n > 4, "round {round}: only {n} pushes were acknowledged");
         total += n;
@@ -227,19 +230,7 @@ async fn sigterm_finishes_in_flight_writes_and_exits_cleanly() {
     assert!(status.success(), "{status:?}");
     let acked = acked.lock().unwrap().clone();
     let s = Service::start(dir.path(), &storage, &[]);
-    let acked: Acked = acked
-        .into_iter()
-        .map(|(url, revs)| {
-            (
-                format!(
-                    "{}/v1/projects/hcp/jwks/{}",
-                    s.url,
-                    url.rsplit('/').next().unwrap()
-                ),
-                revs,
-            )
-        })
-        .collect();
+    let acked = rehome(acked, &s.url);
     assert!(check_acknowledged(&s, &acked).await > 4);
     assert_eq!(audit_intact(&s).await["intact"], true);
 }
