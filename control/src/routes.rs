@@ -387,6 +387,12 @@ async fn authorize(
     mut req: Request,
     next: Next,
 ) -> Response {
+    // Path parameters become storage keys: only names (letters, digits, `-`, `_`, `.`,
+    // never `/` however encoded) get that far.
+    if let Some((name, _)) = params.iter().find(|(_, v)| !plain_segment(v)) {
+        return ApiError::bad_request(format!("the `{name}` in this path is not a valid name"))
+            .into_response();
+    }
     let project = params
         .iter()
         .find(|(k, _)| *k == "project")
@@ -444,6 +450,16 @@ async fn authorize(
     }
     req.extensions_mut().insert(principal);
     next.run(req).await
+}
+
+fn plain_segment(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 128
+        && value != "."
+        && value != ".."
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 fn rate_limited() -> Response {

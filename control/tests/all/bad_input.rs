@@ -240,3 +240,46 @@ async fn unknown_routes_and_methods_use_the_error_shape() {
     assert_eq!(r.status, 405);
     assert_eq!(r.code(), "bad_request");
 }
+
+#[tokio::test]
+async fn a_request_over_the_time_limit_gets_408() {
+    // The project is made with the normal limit; the push goes through a second
+    // service on the same storage whose limit is 1 ms.
+    let store: tollgate_control::store::SharedStore =
+        std::sync::Arc::new(tollgate_control::store::SqliteStore::memory().unwrap());
+    Harness::with(store.clone(), Default::default())
+        .await
+        .project(false)
+        .await;
+    let settings = tollgate_control::Settings {
+        request_timeout: std::time::Duration::from_millis(1),
+        ..Default::default()
+    };
+    let h = Harness::with(store, settings).await;
+    // Compiling and testing the bundle takes milliseconds: over the limit.
+    let r = h
+        .send(
+            "PUT",
+            BUNDLE,
+            Some(&h.admin),
+            &[],
+            crate::common::hcp_bundle(),
+        )
+        .await;
+    assert_error(&r, 408, "timeout");
+}
+
+#[tokio::test]
+async fn path_parameters_cannot_smuggle_key_separators() {
+    let h = Harness::new().await;
+    h.project(false).await;
+    for path in [
+        "/v1/projects/hcp%2Fgroups/groups",
+        "/v1/projects/hcp/groups/prod-eu%2F..%2Fx/configs/jwt-auth",
+        "/v1/projects/hcp/jwks/a%2Fb",
+        "/v1/projects/hcp/changes/..",
+    ] {
+        let r = h.get(path, &h.admin).await;
+        assert_error(&r, 400, "bad_request");
+    }
+}
