@@ -53,39 +53,102 @@ fn not_modified(etag: &str) -> Response {
     r
 }
 
-/// The head of `id` and its ETag, waiting (long poll) while the client already has it.
-async fn head_or_wait(
+/// What a gateway pulls.
+enum Pulled<'a> {
+    /// A group's signed bundle (document id).
+    Bundle(&'a str),
+    /// A config, resolved (document id, project).
+    Resolved(&'a str, &'a str),
+}
+
+/// The pulled document now: its ETag, revision, and body (or where it is stored).
+struct Current {
+    etag: String,
+    revision: u64,
+    body: Body,
+}
+
+enum Body {
+    Blob(String),
+    Bytes(Vec<u8>),
+}
+
+impl Body {
+    async fn bytes(self, ctl: &Control) -> ApiResult<Vec<u8>> {
+        match self {
+            Body::Blob(sha) => docs::blob(&ctl.store, &sha).await,
+            Body::Bytes(b) => Ok(b),
+        }
+    }
+}
+
+async fn current(ctl: &Control, what: &Pulled<'_>) -> ApiResult<Current> {
+    let id = match what {
+        Pulled::Bundle(id) | Pulled::Resolved(id, _) => *id,
+    };
+    let (head, _) = docs::head(&ctl.store, id).await?;
+    let head = head.ok_or_else(|| ApiError::not_found(format!("`{id}`")))?;
+    match what {
+        // A bundle's digest is in its head: a poll reads no blob.
+        Pulled::Bundle(_) => {
+            let sha = head.distributed_sha256.unwrap_or(head.sha256);
+            Ok(Current {
+                etag: format!("\"{sha}\""),
+                revision: head.number,
+                body: Body::Blob(sha),
+            })
+        }
+        // The ETag is the resolved body's digest: a new revision, a rotated secret or a
+        // new bundle behind `bundle_ref` all change what the gateway must load, and
+        // each changes the ETag (so a long poll answers).
+        Pulled::Resolved(_, project) => {
+            let body = resolved_body(ctl, project, &head).await?;
+            Ok(Current {
+                etag: format!("\"{}\"", docs::digest(&body)),
+                revision: head.number,
+                body: Body::Bytes(body),
+            })
+        }
+    }
+}
+
+/// The pulled document, or, while the client already holds its ETag, a wait for a
+/// change (long poll) of at most `Prefer: wait=N`. The inner `Err` is "still
+/// unchanged", with the ETag for the 304.
+async fn current_or_wait(
     ctl: &Control,
-    id: &str,
     headers: &HeaderMap,
-    etag_of: impl Fn(&Revision) -> String,
-) -> ApiResult<Option<Revision>> {
+    what: Pulled<'_>,
+) -> ApiResult<Result<Current, String>> {
     let wait = wait_of(headers, ctl.settings.long_poll_max);
     let deadline = tokio::time::Instant::now() + wait;
     let mut shutdown = ctl.shutting_down();
     // Bounded: each turn waits for a change notice, and the deadline ends it.
     loop {
-        let (head, _) = docs::head(&ctl.store, id).await?;
-        let head = head.ok_or_else(|| ApiError::not_found(format!("`{id}`")))?;
-        if !etag_matches(headers, &etag_of(&head)) {
-            return Ok(Some(head));
+        let now_state = current(ctl, &what).await?;
+        if !etag_matches(headers, &now_state.etag) {
+            return Ok(Ok(now_state));
         }
         let now = tokio::time::Instant::now();
         if now >= deadline || *shutdown.borrow() {
-            return Ok(None);
+            return Ok(Err(now_state.etag));
         }
         tokio::select! {
-            () = ctl.store.changed(id, deadline - now) => {}
+            () = ctl.store.changed("", deadline - now) => {}
             _ = shutdown.changed() => {}
         }
     }
 }
 
-fn bundle_etag(r: &Revision) -> String {
-    format!(
-        "\"{}\"",
-        r.distributed_sha256.as_deref().unwrap_or(&r.sha256)
-    )
+fn set_headers(response: &mut Response, content_type: &'static str, etag: &str, revision: u64) {
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        h.insert(header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&revision.to_string()) {
+        h.insert("tollgate-revision", v);
+    }
 }
 
 /// `GET /v1/projects/{project}/groups/{group}/bundle.tar.gz`.
@@ -95,55 +158,46 @@ pub async fn bundle(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let id = Target::Bundle { group }.id(&project);
-    let Some(head) = head_or_wait(&ctl, &id, &headers, bundle_etag).await? else {
-        let (head, _) = docs::head(&ctl.store, &id).await?;
-        return Ok(not_modified(
-            &head.map(|h| bundle_etag(&h)).unwrap_or_default(),
-        ));
+    let pulled = match current_or_wait(&ctl, &headers, Pulled::Bundle(&id)).await? {
+        Ok(found) => found,
+        Err(etag) => return Ok(not_modified(&etag)),
     };
-    let sha = head
-        .distributed_sha256
-        .clone()
-        .unwrap_or(head.sha256.clone());
-    let bytes = docs::blob(&ctl.store, &sha).await?;
-    let mut response = bytes.into_response();
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/gzip"),
+    let mut response = pulled.body.bytes(&ctl).await?.into_response();
+    set_headers(
+        &mut response,
+        "application/gzip",
+        &pulled.etag,
+        pulled.revision,
     );
-    if let Ok(v) = HeaderValue::from_str(&bundle_etag(&head)) {
-        h.insert(header::ETAG, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&head.number.to_string()) {
-        h.insert("tollgate-revision", v);
-    }
     Ok(response)
 }
 
-/// The resolved body of a config revision, and its signature.
-pub async fn resolved_document(
-    ctl: &Control,
-    project: &str,
-    group: &str,
-    filter: &str,
-    head: &Revision,
-) -> ApiResult<(Vec<u8>, String)> {
+/// A config revision with its references resolved (what the gateway loads).
+pub async fn resolved_body(ctl: &Control, project: &str, head: &Revision) -> ApiResult<Vec<u8>> {
     let stored = docs::blob(&ctl.store, &head.sha256).await?;
     let value: serde_json::Value = serde_json::from_slice(&stored).map_err(ApiError::internal)?;
     let resolved = crate::resolve::resolve(ctl, project, &value).await?;
-    let body = serde_json::to_vec(&resolved.value).map_err(ApiError::internal)?;
+    serde_json::to_vec(&resolved.value).map_err(ApiError::internal)
+}
+
+/// The `Tollgate-Signature` of a resolved body: an EdDSA JWS over its digest, naming
+/// what it is.
+pub async fn sign_resolved(
+    ctl: &Control,
+    (project, group, filter): (&str, &str, &str),
+    revision: u64,
+    body: &[u8],
+) -> ApiResult<String> {
     let signer = signing::signer(&ctl.store, &ctl.master, Ring::Distribution).await?;
-    let signature = signing::sign_claims(
+    signing::sign_claims(
         &signer,
         &json!({
-            "sha256": docs::digest(&body),
+            "sha256": docs::digest(body),
             "project": project, "group": group, "filter": filter,
-            "revision": head.number,
+            "revision": revision,
             "iat": crate::ledger::now_unix(),
         }),
-    )?;
-    Ok((body, signature))
+    )
 }
 
 /// `GET /v1/projects/{project}/groups/{group}/configs/{filter}/resolved`.
@@ -157,29 +211,24 @@ pub async fn resolved(
         filter: filter.clone(),
     }
     .id(&project);
-    // The ETag is the stored revision's: a secret rotation is a change gateways see by
-    // the revision that references it being re-pushed (or by pinning versions).
-    let etag_of = |r: &Revision| format!("\"{}\"", r.sha256);
-    let Some(head) = head_or_wait(&ctl, &id, &headers, etag_of).await? else {
-        let (head, _) = docs::head(&ctl.store, &id).await?;
-        return Ok(not_modified(&head.map(|h| etag_of(&h)).unwrap_or_default()));
+    let pulled = match current_or_wait(&ctl, &headers, Pulled::Resolved(&id, &project)).await? {
+        Ok(found) => found,
+        Err(etag) => return Ok(not_modified(&etag)),
     };
-    let (body, signature) = resolved_document(&ctl, &project, &group, &filter, &head).await?;
+    let body = pulled.body.bytes(&ctl).await?;
+    let signature =
+        sign_resolved(&ctl, (&project, &group, &filter), pulled.revision, &body).await?;
     let mut response = body.into_response();
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
+    set_headers(
+        &mut response,
+        "application/json",
+        &pulled.etag,
+        pulled.revision,
     );
+    let h = response.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Ok(v) = HeaderValue::from_str(&etag_of(&head)) {
-        h.insert(header::ETAG, v);
-    }
     if let Ok(v) = HeaderValue::from_str(&signature) {
         h.insert("tollgate-signature", v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&head.number.to_string()) {
-        h.insert("tollgate-revision", v);
     }
     Ok(response)
 }

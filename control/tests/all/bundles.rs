@@ -286,3 +286,98 @@ async fn bundles_stay_verifiable_through_a_key_rotation() {
     );
     rego_authz_accepts(&h, &old).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_new_bundle_changes_the_resolved_config_that_references_it() {
+    let h = Harness::new().await;
+    h.project(false).await;
+    assert_eq!(push(&h, hcp_bundle(), None).await.status, 201);
+    let path = "/v1/projects/hcp/groups/prod-eu/configs/rego-authz/resolved";
+    let config = json!({
+        "version": "tollgate.rego_authz.v1",
+        "policy": {"bundle": {"bundle_ref": "prod-eu"}, "signing": {"keys": {"signing_keys_ref": "distribution"}}},
+        "query": "data.hcp.authz.decision",
+    });
+    assert_eq!(
+        h.put_json(
+            "/v1/projects/hcp/groups/prod-eu/configs/rego-authz",
+            &h.admin,
+            None,
+            &config
+        )
+        .await
+        .status,
+        201
+    );
+    let gateway = h
+        .token(
+            "gw",
+            vec![Grant {
+                role: Role::Gateway,
+                project: Some("hcp".into()),
+            }],
+        )
+        .await;
+    let first = h.get(path, &gateway).await;
+    assert_eq!(first.status, 200);
+    let etag = first.etag();
+    // The resolved config carries the bundle and the keys that verify it.
+    let entry = tollgate_catalog::find("rego-authz").unwrap();
+    entry
+        .check(&first.body, tollgate_kit::HostKind::Envoy)
+        .unwrap();
+    assert_eq!(
+        h.send(
+            "GET",
+            path,
+            Some(&gateway),
+            &[("if-none-match", &etag)],
+            Vec::new()
+        )
+        .await
+        .status,
+        304
+    );
+
+    // A gateway long-polling its config hears about the new bundle.
+    let waiter = {
+        let h = h.clone();
+        let (etag, gateway) = (etag.clone(), gateway.clone());
+        tokio::spawn(async move {
+            h.send(
+                "GET",
+                path,
+                Some(&gateway),
+                &[("if-none-match", &etag), ("prefer", "wait=20")],
+                Vec::new(),
+            )
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut files = tollgate_rego_authz::bundle::Files::from_dir(
+        &crate::common::repo_root().join("policies/hcp"),
+        Default::default(),
+    )
+    .unwrap();
+    files.0.insert(
+        "hcp/extra.rego".into(),
+        b"package hcp.extra\n\nx := 2\n".to_vec(),
+    );
+    assert_eq!(
+        push(&h, files.to_tar_gz().unwrap(), Some("\"1\""))
+            .await
+            .status,
+        201
+    );
+    let second = waiter.await.unwrap();
+    assert_eq!(second.status, 200);
+    assert_ne!(second.etag(), etag);
+    assert_eq!(
+        second.headers["tollgate-revision"], "1",
+        "the config's own revision did not change"
+    );
+    entry
+        .check(&second.body, tollgate_kit::HostKind::Envoy)
+        .unwrap();
+}
