@@ -45,302 +45,51 @@ macro_rules! route {
 const P: &str = "/v1/projects/{project}";
 
 /// The API. Paths under `/v1/projects/{project}` are checked against that project.
+#[rustfmt::skip]
 pub static ROUTES: &[Route] = &[
     route!("GET", "/v1/health", Public, "Liveness", get(system::health)),
-    route!(
-        "GET",
-        "/v1/ready",
-        Public,
-        "Readiness: storage answers",
-        get(system::ready)
-    ),
-    route!(
-        "GET",
-        "/metrics",
-        Public,
-        "Prometheus metrics",
-        get(system::metrics)
-    ),
-    route!(
-        "GET",
-        "/v1/openapi.json",
-        Public,
-        "This API's OpenAPI document",
-        get(system::openapi)
-    ),
-    route!(
-        "GET",
-        "/v1/signing-keys",
-        Public,
-        "Public keys that verify distributed documents",
-        get(system::signing_keys)
-    ),
-    route!(
-        "POST",
-        "/v1/signing-keys/rotate",
-        Admin,
-        "Rotate the distribution signing key",
-        post(system::rotate_signing_key)
-    ),
-    route!(
-        "POST",
-        "/v1/login",
-        Authenticated,
-        "A short-lived session token for an API token",
-        post(tokens::login)
-    ),
-    route!(
-        "GET",
-        "/v1/whoami",
-        Authenticated,
-        "The caller and its grants",
-        get(tokens::whoami)
-    ),
-    route!(
-        "GET",
-        "/v1/status",
-        Authenticated,
-        "Storage, audit head, visible projects",
-        get(system::status)
-    ),
-    route!(
-        "GET",
-        "/v1/tokens",
-        Admin,
-        "API tokens (never their secrets)",
-        get(tokens::list)
-    ),
-    route!(
-        "POST",
-        "/v1/tokens",
-        Admin,
-        "Issue an API token (its secret is shown once)",
-        post(tokens::create)
-    ),
-    route!(
-        "DELETE",
-        "/v1/tokens/{id}",
-        Admin,
-        "Revoke an API token and its sessions",
-        delete(tokens::revoke)
-    ),
-    route!(
-        "GET",
-        "/v1/audit",
-        PlatformAdmin,
-        "Audit records",
-        get(system::audit_list)
-    ),
-    route!(
-        "GET",
-        "/v1/audit/verify",
-        PlatformAdmin,
-        "Verify the audit hash chain",
-        get(system::audit_verify)
-    ),
-    route!(
-        "GET",
-        "/v1/projects",
-        Authenticated,
-        "Projects the caller can see",
-        get(projects::list_projects)
-    ),
-    route!(
-        "PUT",
-        "/v1/projects/{project}",
-        PlatformAdmin,
-        "Create or update a project",
-        put(projects::put_project)
-    ),
-    route!(
-        "GET",
-        "/v1/projects/{project}",
-        Viewer,
-        "A project",
-        get(projects::get_project)
-    ),
-    route!(
-        "GET",
-        "/v1/projects/{project}/groups",
-        Viewer,
-        "A project's gateway groups",
-        get(projects::list_groups)
-    ),
-    route!(
-        "PUT",
-        "/v1/projects/{project}/groups/{group}",
-        PlatformAdmin,
-        "Create or update a gateway group",
-        put(projects::put_group)
-    ),
-    route!(
-        "GET",
-        "/v1/projects/{project}/groups/{group}",
-        Viewer,
-        "A group and its documents' current revisions",
-        get(projects::get_group)
-    ),
-    route!(
-        "GET",
-        "/v1/projects/{project}/groups/{group}/configs/{filter}",
-        Viewer,
-        "A filter config (current or ?revision=N)",
-        get(docs::get)
-    ),
-    route!(
-        "PUT",
-        "/v1/projects/{project}/groups/{group}/configs/{filter}",
-        Author,
-        "Push a filter config (If-Match)",
-        put(docs::put)
-    ),
-    route!(
-        "GET",
-        "/v1/projects/{project}/groups/{group}/configs/{filter}/revisions",
-        Viewer,
-        "A config's revisions",
-        get(docs::revisions)
-    ),
-    route!(
-        "GET",
-        "/v1/projects/{project}/groups/{group}/configs/{filter}/diff",
-        Viewer,
-        "Diff two revisions of a config",
-        get(docs::diff_of)
-    ),
-    route!(
-        "POST",
-        "/v1/projects/{project}/groups/{group}/configs/{filter}/rollback",
-        Author,
-        "Roll a config back (a new revision)",
-        post(docs::roll_back)
-    ),
-    route!(
-        "GET",
-        "/v1/projects/{project}/groups/{group}/configs/{filter}/resolved",
-        Gateway,
-        "The signed config with references resolved (gateways)",
-        get(distribution::resolved)
-    ),
-    route!(
-        "GET",
-        "/v1/projects/{project}/groups/{group}/bundle",
-        Viewer,
-        "The group's bundle: revision and files",
-        get(docs::get)
-    ),
-    route!(
-        "PUT",
-        "/v1/projects/{project}/groups/{group}/bundle",
-        Author,
-        "Push a Rego bundle (.tar.gz, If-Match)",
-        put(docs::put)
-    ),
-    route!(
-        "GET",
-        "/v1/projects/{project}/groups/{group}/bundle/revisions",
-        Viewer,
-        "A bundle's revisions",
-        get(docs::revisions)
-    ),
-    route!(
-        "GET",
-        "/v1/projects/{project}/groups/{group}/bundle/diff",
-        Viewer,
-        "Diff two revisions of a bundle",
-        get(docs::diff_of)
-    ),
-    route!(
-        "POST",
-        "/v1/projects/{project}/groups/{group}/bundle/rollback",
-        Author,
-        "Roll a bundle back (a new revision)",
-        post(docs::roll_back)
-    ),
-    route!(
-        "GET",
-        "/v1/projects/{project}/groups/{group}/bundle.tar.gz",
-        Pull,
-        "The signed bundle (OPA bundle service: ETag, 304, long polling)",
-        get(distribution::bundle)
-    ),
-    route!(
-        "GET",
-        "/v1/projects/{project}/jwks/{name}",
-        Viewer,
-        "A JWKS set",
-        get(docs::get)
-    ),
-    route!(
-        "PUT",
-        "/v1/projects/{project}/jwks/{name}",
-        Author,
-        "Push a JWKS set (If-Match)",
-        put(docs::put)
-    ),
-    route!(
-        "GET",
-        "/v1/projects/{project}/jwks/{name}/revisions",
-        Viewer,
-        "A JWKS set's revisions",
-        get(docs::revisions)
-    ),
-    route!(
-        "GET",
-        "/v1/projects/{project}/jwks/{name}/diff",
-        Viewer,
-        "Diff two revisions of a JWKS set",
-        get(docs::diff_of)
-    ),
-    route!(
-        "POST",
-        "/v1/projects/{project}/jwks/{name}/rollback",
-        Author,
-        "Roll a JWKS set back",
-        post(docs::roll_back)
-    ),
-    route!(
-        "GET",
-        "/v1/projects/{project}/secrets",
-        Viewer,
-        "Secrets' names and versions (never values)",
-        get(secrets::list)
-    ),
-    route!(
-        "PUT",
-        "/v1/projects/{project}/secrets/{name}",
-        PlatformAdmin,
-        "Set a secret (a new version)",
-        put(secrets::put)
-    ),
-    route!(
-        "GET",
-        "/v1/projects/{project}/changes",
-        Viewer,
-        "Change requests",
-        get(changes::list)
-    ),
-    route!(
-        "GET",
-        "/v1/projects/{project}/changes/{id}",
-        Viewer,
-        "A change request with its diff and validation",
-        get(changes::get)
-    ),
-    route!(
-        "POST",
-        "/v1/projects/{project}/changes/{id}/approve",
-        PlatformAdmin,
-        "Approve and apply a change request",
-        post(changes::approve)
-    ),
-    route!(
-        "POST",
-        "/v1/projects/{project}/changes/{id}/reject",
-        PlatformAdmin,
-        "Reject a change request with a reason",
-        post(changes::reject)
-    ),
+    route!("GET", "/v1/ready", Public, "Readiness: storage answers", get(system::ready)),
+    route!("GET", "/metrics", Public, "Prometheus metrics", get(system::metrics)),
+    route!("GET", "/v1/openapi.json", Public, "This API's OpenAPI document", get(system::openapi)),
+    route!("GET", "/v1/signing-keys", Public, "Public keys that verify distributed documents", get(system::signing_keys)),
+    route!("POST", "/v1/signing-keys/rotate", Admin, "Rotate the distribution signing key", post(system::rotate_signing_key)),
+    route!("POST", "/v1/login", Authenticated, "A short-lived session token for an API token", post(tokens::login)),
+    route!("GET", "/v1/whoami", Authenticated, "The caller and its grants", get(tokens::whoami)),
+    route!("GET", "/v1/status", Authenticated, "Storage, audit head, visible projects", get(system::status)),
+    route!("GET", "/v1/tokens", Admin, "API tokens (never their secrets)", get(tokens::list)),
+    route!("POST", "/v1/tokens", Admin, "Issue an API token (its secret is shown once)", post(tokens::create)),
+    route!("DELETE", "/v1/tokens/{id}", Admin, "Revoke an API token and its sessions", delete(tokens::revoke)),
+    route!("GET", "/v1/audit", PlatformAdmin, "Audit records", get(system::audit_list)),
+    route!("GET", "/v1/audit/verify", PlatformAdmin, "Verify the audit hash chain", get(system::audit_verify)),
+    route!("GET", "/v1/projects", Authenticated, "Projects the caller can see", get(projects::list_projects)),
+    route!("PUT", "/v1/projects/{project}", PlatformAdmin, "Create or update a project", put(projects::put_project)),
+    route!("GET", "/v1/projects/{project}", Viewer, "A project", get(projects::get_project)),
+    route!("GET", "/v1/projects/{project}/groups", Viewer, "A project's gateway groups", get(projects::list_groups)),
+    route!("PUT", "/v1/projects/{project}/groups/{group}", PlatformAdmin, "Create or update a gateway group", put(projects::put_group)),
+    route!("GET", "/v1/projects/{project}/groups/{group}", Viewer, "A group and its documents' current revisions", get(projects::get_group)),
+    route!("GET", "/v1/projects/{project}/groups/{group}/configs/{filter}", Viewer, "A filter config (current or ?revision=N)", get(docs::get)),
+    route!("PUT", "/v1/projects/{project}/groups/{group}/configs/{filter}", Author, "Push a filter config (If-Match)", put(docs::put)),
+    route!("GET", "/v1/projects/{project}/groups/{group}/configs/{filter}/revisions", Viewer, "A config's revisions", get(docs::revisions)),
+    route!("GET", "/v1/projects/{project}/groups/{group}/configs/{filter}/diff", Viewer, "Diff two revisions of a config", get(docs::diff_of)),
+    route!("POST", "/v1/projects/{project}/groups/{group}/configs/{filter}/rollback", Author, "Roll a config back (a new revision)", post(docs::roll_back)),
+    route!("GET", "/v1/projects/{project}/groups/{group}/configs/{filter}/resolved", Gateway, "The signed config with references resolved (gateways)", get(distribution::resolved)),
+    route!("GET", "/v1/projects/{project}/groups/{group}/bundle", Viewer, "The group's bundle: revision and files", get(docs::get)),
+    route!("PUT", "/v1/projects/{project}/groups/{group}/bundle", Author, "Push a Rego bundle (.tar.gz, If-Match)", put(docs::put)),
+    route!("GET", "/v1/projects/{project}/groups/{group}/bundle/revisions", Viewer, "A bundle's revisions", get(docs::revisions)),
+    route!("GET", "/v1/projects/{project}/groups/{group}/bundle/diff", Viewer, "Diff two revisions of a bundle", get(docs::diff_of)),
+    route!("POST", "/v1/projects/{project}/groups/{group}/bundle/rollback", Author, "Roll a bundle back (a new revision)", post(docs::roll_back)),
+    route!("GET", "/v1/projects/{project}/groups/{group}/bundle.tar.gz", Pull, "The signed bundle (OPA bundle service: ETag, 304, long polling)", get(distribution::bundle)),
+    route!("GET", "/v1/projects/{project}/jwks/{name}", Viewer, "A JWKS set", get(docs::get)),
+    route!("PUT", "/v1/projects/{project}/jwks/{name}", Author, "Push a JWKS set (If-Match)", put(docs::put)),
+    route!("GET", "/v1/projects/{project}/jwks/{name}/revisions", Viewer, "A JWKS set's revisions", get(docs::revisions)),
+    route!("GET", "/v1/projects/{project}/jwks/{name}/diff", Viewer, "Diff two revisions of a JWKS set", get(docs::diff_of)),
+    route!("POST", "/v1/projects/{project}/jwks/{name}/rollback", Author, "Roll a JWKS set back", post(docs::roll_back)),
+    route!("GET", "/v1/projects/{project}/secrets", Viewer, "Secrets' names and versions (never values)", get(secrets::list)),
+    route!("PUT", "/v1/projects/{project}/secrets/{name}", PlatformAdmin, "Set a secret (a new version)", put(secrets::put)),
+    route!("GET", "/v1/projects/{project}/changes", Viewer, "Change requests", get(changes::list)),
+    route!("GET", "/v1/projects/{project}/changes/{id}", Viewer, "A change request with its diff and validation", get(changes::get)),
+    route!("POST", "/v1/projects/{project}/changes/{id}/approve", PlatformAdmin, "Approve and apply a change request", post(changes::approve)),
+    route!("POST", "/v1/projects/{project}/changes/{id}/reject", PlatformAdmin, "Reject a change request with a reason", post(changes::reject)),
 ];
 
 /// Whether `path` is one of a project's (its first parameter is the project).
