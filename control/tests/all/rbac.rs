@@ -277,3 +277,24 @@ async fn requests_over_the_rate_get_429() {
     assert_eq!(r.code(), "rate_limited");
     assert_eq!(r.headers["retry-after"], "1");
 }
+
+#[tokio::test]
+async fn global_roles_take_no_project_and_project_roles_need_one() {
+    let h = Harness::new().await;
+    for grant in [
+        json!({"role": "admin", "project": "hcp"}),
+        json!({"role": "platform-admin", "project": "hcp"}),
+        json!({"role": "gateway"}),
+    ] {
+        let r = h
+            .post_json(
+                "/v1/tokens",
+                &h.admin,
+                &json!({"subject": "x", "grants": [grant]}),
+            )
+            .await;
+        assert_eq!(r.status, 400, "{grant}: {}", r.json());
+    }
+    let r = h.post_json("/v1/tokens", &h.admin, &json!({"subject": "x", "grants": [{"role": "platform-admin"}, {"role": "viewer", "project": "hcp"}]})).await;
+    assert_eq!(r.status, 201, "{}", r.json());
+}
