@@ -108,6 +108,12 @@ mod tests {
     }
 
     #[test]
+    fn a_master_key_never_prints() {
+        let key = MasterKey::parse(&"ab".repeat(32)).unwrap();
+        assert_eq!(format!("{key:?}"), "MasterKey(..)");
+    }
+
+    #[test]
     fn master_keys_must_be_32_bytes() {
         assert!(MasterKey::parse("c2hvcnQ=").is_err());
         assert!(MasterKey::parse("not base64 !").is_err());

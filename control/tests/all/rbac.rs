@@ -298,3 +298,78 @@ async fn global_roles_take_no_project_and_project_roles_need_one() {
     let r = h.post_json("/v1/tokens", &h.admin, &json!({"subject": "x", "grants": [{"role": "platform-admin"}, {"role": "viewer", "project": "hcp"}]})).await;
     assert_eq!(r.status, 201, "{}", r.json());
 }
+
+#[tokio::test]
+async fn callers_see_only_their_projects() {
+    let h = Harness::new().await;
+    h.project(false).await;
+    h.put_json("/v1/projects/other", &h.admin, None, &json!({}))
+        .await;
+    let viewer = h
+        .token(
+            "v",
+            vec![Grant {
+                role: Role::Viewer,
+                project: Some("hcp".into()),
+            }],
+        )
+        .await;
+    let names = |v: &serde_json::Value| -> Vec<String> {
+        v["projects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().or(p.as_str()).unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(names(&h.get("/v1/projects", &viewer).await.json()), ["hcp"]);
+    assert_eq!(names(&h.get("/v1/status", &viewer).await.json()), ["hcp"]);
+    assert_eq!(
+        names(&h.get("/v1/projects", &h.admin).await.json()),
+        ["hcp", "other"]
+    );
+    let nobody = h.token("n", vec![]).await;
+    assert!(names(&h.get("/v1/projects", &nobody).await.json()).is_empty());
+}
+
+#[tokio::test]
+async fn expired_tokens_are_refused_and_sessions_live_their_ttl() {
+    let h = Harness::new().await;
+    let r = h
+        .post_json(
+            "/v1/tokens",
+            &h.admin,
+            &json!({"subject": "x", "grants": [], "expires_in_seconds": 0}),
+        )
+        .await;
+    let expired = r.json()["token"].as_str().unwrap().to_string();
+    let r = h.get("/v1/whoami", &expired).await;
+    assert_eq!(r.status, 401);
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expired")
+    );
+    let r = h
+        .post_json(
+            "/v1/tokens",
+            &h.admin,
+            &json!({"subject": "y", "grants": [], "expires_in_seconds": 3600}),
+        )
+        .await;
+    let fresh = r.json()["token"].as_str().unwrap().to_string();
+    assert_eq!(h.get("/v1/whoami", &fresh).await.status, 200);
+
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let session = h.post_json("/v1/login", &fresh, &json!({})).await.json();
+    let expires = session["expires"].as_u64().unwrap();
+    let ttl = tollgate_control::Settings::default().session_ttl_seconds;
+    assert!(
+        expires >= now + ttl - 5 && expires <= now + ttl + 5,
+        "{expires} vs {now} + {ttl}"
+    );
+}
