@@ -11,6 +11,7 @@ use anyhow::{Context as _, Result, bail};
 use base64::Engine as _;
 use serde_json::{Value, json};
 use tollgate_control::auth::{self, Grant, Role};
+use tollgate_control::client::field;
 use tollgate_control::store::SqliteStore;
 use tollgate_control::vault::MasterKey;
 use tollgate_control::{Control, Settings};
@@ -171,10 +172,12 @@ impl ControlPlane {
             .await?
             .json()
             .await?;
-        let tests = pushed["validation"]["tests"].as_array().map_or(0, Vec::len);
+        let tests = field(&pushed, "/validation/tests")
+            .as_array()
+            .map_or(0, Vec::len);
         println!(
             "control: bundle policies/hcp pushed: revision {}, {tests} policy tests passed, signed",
-            pushed["revision"]["number"]
+            field(&pushed, "/revision/number")
         );
 
         for (filter, config) in configs {
@@ -185,7 +188,7 @@ impl ControlPlane {
                 .await?;
             println!(
                 "control: {filter} config pushed: revision {}",
-                r["revision"]["number"]
+                field(&r, "/revision/number")
             );
         }
 
@@ -195,7 +198,7 @@ impl ControlPlane {
             .await?
             .json()
             .await?;
-        let gateway_token = gateway["token"]
+        let gateway_token = field(&gateway, "/token")
             .as_str()
             .context("no gateway token")?
             .to_string();
@@ -240,10 +243,10 @@ fn verify(signature: &str, body: &[u8], keys: &Value, filter: &str) -> Result<u6
     let kid = jsonwebtoken::decode_header(signature)?
         .kid
         .context("the signature names no key")?;
-    let pem = keys["keys"]
+    let pem = field(keys, "/keys")
         .as_array()
-        .and_then(|ks| ks.iter().find(|k| k["kid"] == kid.as_str()))
-        .and_then(|k| k["public_key_pem"].as_str())
+        .and_then(|ks| ks.iter().find(|k| field(k, "/kid") == kid.as_str()))
+        .and_then(|k| field(k, "/public_key_pem").as_str())
         .context("the signature's key is not published")?;
     let key = jsonwebtoken::DecodingKey::from_ed_pem(pem.as_bytes())?;
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
@@ -251,10 +254,10 @@ fn verify(signature: &str, body: &[u8], keys: &Value, filter: &str) -> Result<u6
     validation.validate_exp = false;
     let claims = jsonwebtoken::decode::<Value>(signature, &key, &validation)?.claims;
     let digest = tollgate_control::docs::digest(body);
-    if claims["sha256"] != digest.as_str() || claims["filter"] != filter {
+    if field(&claims, "/sha256") != digest.as_str() || field(&claims, "/filter") != filter {
         bail!("the {filter} config does not match its signature");
     }
-    claims["revision"]
+    field(&claims, "/revision")
         .as_u64()
         .context("the signature names no revision")
 }

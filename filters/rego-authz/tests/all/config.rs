@@ -15,11 +15,9 @@ tollgate_cases::case_files!(dir: "tests/cases/config", run: errors_file, files: 
 /// control service, which resolves its bundle reference: the demo's own test checks it.)
 #[test]
 fn the_documented_examples_are_valid() {
-    for path in ["../../deploy/rego-authz/config.json"] {
-        let bytes =
-            std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap();
-        tollgate_rego_authz::config::load(&bytes, HostFacts::default()).unwrap();
-    }
+    let path = "../../deploy/rego-authz/config.json";
+    let bytes = std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap();
+    tollgate_rego_authz::config::load(&bytes, HostFacts::default()).unwrap();
 }
 
 /// The deploy example inlines the HCP policy; the main job pushes `policies/hcp` itself
@@ -28,13 +26,12 @@ fn the_documented_examples_are_valid() {
 fn the_shipped_configs_carry_the_hcp_bundle_unchanged() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let policy = std::fs::read_to_string(root.join("policies/hcp/hcp/authz.rego")).unwrap();
-    for path in ["deploy/rego-authz/config.json"] {
-        let c: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(root.join(path)).unwrap()).unwrap();
-        assert_eq!(
-            c["policy"]["modules"]["hcp/authz.rego"].as_str(),
-            Some(policy.as_str()),
-            "{path} is out of date with policies/hcp"
-        );
-    }
+    let path = "deploy/rego-authz/config.json";
+    let c: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join(path)).unwrap()).unwrap();
+    assert_eq!(
+        c["policy"]["modules"]["hcp/authz.rego"].as_str(),
+        Some(policy.as_str()),
+        "{path} is out of date with policies/hcp"
+    );
 }
