@@ -219,10 +219,9 @@ pub struct SessionClaims {
 const ISSUER: &str = "tollgate-control";
 
 async fn load_token(store: &SharedStore, id: &str) -> ApiResult<Option<TokenRecord>> {
-    Ok(match store.get(&token_key(id)).await? {
-        Some(e) => Some(serde_json::from_slice(&e.value).map_err(ApiError::internal)?),
-        None => None,
-    })
+    Ok(crate::records::get(store, &token_key(id))
+        .await?
+        .map(|(t, _)| t))
 }
 
 /// The principal behind an `Authorization` header's bearer credential.

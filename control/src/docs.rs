@@ -74,28 +74,21 @@ pub fn blob_key(sha256: &str) -> String {
 
 /// The current revision and its storage version (0: the document does not exist).
 pub async fn head(store: &SharedStore, id: &str) -> ApiResult<(Option<Revision>, u64)> {
-    match store.get(&head_key(id)).await? {
-        Some(entry) => {
-            let revision = serde_json::from_slice(&entry.value).map_err(ApiError::internal)?;
-            Ok((Some(revision), entry.version))
-        }
-        None => Ok((None, 0)),
-    }
+    Ok(match crate::records::get(store, &head_key(id)).await? {
+        Some((revision, version)) => (Some(revision), version),
+        None => (None, 0),
+    })
 }
 
 pub async fn revision(store: &SharedStore, id: &str, number: u64) -> ApiResult<Revision> {
-    let entry = store
-        .get(&revision_key(id, number))
+    crate::records::get(store, &revision_key(id, number))
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("revision {number} of `{id}`")))?;
-    serde_json::from_slice(&entry.value).map_err(ApiError::internal)
+        .map(|(r, _)| r)
+        .ok_or_else(|| ApiError::not_found(format!("revision {number} of `{id}`")))
 }
 
 pub async fn revisions(store: &SharedStore, id: &str, limit: usize) -> ApiResult<Vec<Revision>> {
-    let rows = store.range(&format!("doc/{id}/rev/"), limit).await?;
-    rows.into_iter()
-        .map(|(_, e)| serde_json::from_slice(&e.value).map_err(ApiError::internal))
-        .collect()
+    crate::records::list(store, &format!("doc/{id}/rev/"), limit).await
 }
 
 pub async fn blob(store: &SharedStore, sha256: &str) -> ApiResult<Vec<u8>> {

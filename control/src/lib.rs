@@ -22,6 +22,7 @@ pub mod ledger;
 pub mod metrics;
 pub mod model;
 pub mod openapi;
+pub mod records;
 pub mod resolve;
 pub mod routes;
 pub mod secrets;

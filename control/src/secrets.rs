@@ -60,23 +60,11 @@ pub async fn load(
     project: &str,
     name: &str,
 ) -> ApiResult<Option<(SecretRecord, u64)>> {
-    Ok(match ctl.store.get(&key(project, name)).await? {
-        Some(e) => Some((
-            serde_json::from_slice(&e.value).map_err(ApiError::internal)?,
-            e.version,
-        )),
-        None => None,
-    })
+    crate::records::get(&ctl.store, &key(project, name)).await
 }
 
 pub async fn list(ctl: &Control, project: &str) -> ApiResult<Vec<SecretRecord>> {
-    let rows = ctl
-        .store
-        .range(&format!("secrets/{project}/"), 10_000)
-        .await?;
-    rows.into_iter()
-        .map(|(_, e)| serde_json::from_slice(&e.value).map_err(ApiError::internal))
-        .collect()
+    crate::records::list(&ctl.store, &format!("secrets/{project}/"), 10_000).await
 }
 
 /// Adds a version of `name` holding `value` (a JSON value: a string or a JWK object).

@@ -97,13 +97,9 @@ fn sha2_prefix(bytes: &[u8]) -> Vec<u8> {
 }
 
 async fn load(store: &SharedStore, ring: Ring) -> ApiResult<(StoredRing, u64)> {
-    Ok(match store.get(&ring.key()).await? {
-        Some(e) => (
-            serde_json::from_slice(&e.value).map_err(ApiError::internal)?,
-            e.version,
-        ),
-        None => (StoredRing::default(), 0),
-    })
+    Ok(crate::records::get(store, &ring.key())
+        .await?
+        .unwrap_or_default())
 }
 
 /// Adds a new current key (the first, or a rotation); recorded in the audit log.

@@ -128,15 +128,9 @@ pub async fn propose(
 }
 
 async fn load(ctl: &Control, project: &str, id: &str) -> ApiResult<(ChangeRequest, u64)> {
-    let entry = ctl
-        .store
-        .get(&key(project, id))
+    crate::records::get(&ctl.store, &key(project, id))
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("change `{id}`")))?;
-    Ok((
-        serde_json::from_slice(&entry.value).map_err(ApiError::internal)?,
-        entry.version,
-    ))
+        .ok_or_else(|| ApiError::not_found(format!("change `{id}`")))
 }
 
 pub async fn list(
@@ -144,14 +138,8 @@ pub async fn list(
     Path(project): Path<String>,
 ) -> ApiResult<Json<Value>> {
     load_project(&ctl, &project).await?;
-    let rows = ctl
-        .store
-        .range(&format!("changes/{project}/"), 10_000)
-        .await?;
-    let changes: Vec<ChangeRequest> = rows
-        .into_iter()
-        .filter_map(|(_, e)| serde_json::from_slice(&e.value).ok())
-        .collect();
+    let changes: Vec<ChangeRequest> =
+        crate::records::list(&ctl.store, &format!("changes/{project}/"), 10_000).await?;
     Ok(Json(json!({ "changes": changes })))
 }
 

@@ -12,27 +12,20 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::ledger;
 use crate::model::{Group, Project, check_name, group_key, project_key};
+use crate::records;
 use crate::state::{AppState, Control};
 
 pub async fn load_project(ctl: &Control, name: &str) -> ApiResult<(Project, u64)> {
-    let entry = ctl
-        .store
-        .get(&project_key(name))
+    records::get(&ctl.store, &project_key(name))
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("project `{name}`")))?;
-    Ok((
-        serde_json::from_slice(&entry.value).map_err(ApiError::internal)?,
-        entry.version,
-    ))
+        .ok_or_else(|| ApiError::not_found(format!("project `{name}`")))
 }
 
 pub async fn load_group(ctl: &Control, project: &str, group: &str) -> ApiResult<Group> {
-    let entry = ctl
-        .store
-        .get(&group_key(project, group))
+    records::get(&ctl.store, &group_key(project, group))
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("group `{group}` of project `{project}`")))?;
-    serde_json::from_slice(&entry.value).map_err(ApiError::internal)
+        .map(|(g, _)| g)
+        .ok_or_else(|| ApiError::not_found(format!("group `{group}` of project `{project}`")))
 }
 
 #[derive(Deserialize)]
@@ -52,12 +45,9 @@ pub async fn put_project(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     check_name("project", &project)?;
     let body: ProjectBody = super::json_body(&body)?;
-    let existing = ctl.store.get(&project_key(&project)).await?;
-    let (status, version, created, created_by) = match &existing {
-        Some(e) => {
-            let p: Project = serde_json::from_slice(&e.value).map_err(ApiError::internal)?;
-            (StatusCode::OK, e.version, p.created, p.created_by)
-        }
+    let existing: Option<(Project, u64)> = records::get(&ctl.store, &project_key(&project)).await?;
+    let (status, version, created, created_by) = match existing {
+        Some((p, version)) => (StatusCode::OK, version, p.created, p.created_by),
         None => (
             StatusCode::CREATED,
             0,
@@ -104,15 +94,9 @@ pub async fn list_projects(
     State(ctl): State<AppState>,
     Extension(who): Extension<Principal>,
 ) -> ApiResult<Json<Value>> {
-    let rows = ctl.store.range("projects/", 10_000).await?;
-    let mut out = Vec::new();
-    for (_, e) in rows {
-        let p: Project = serde_json::from_slice(&e.value).map_err(ApiError::internal)?;
-        if who.sees(&p.name) {
-            out.push(p);
-        }
-    }
-    Ok(Json(json!({ "projects": out })))
+    let mut projects: Vec<Project> = records::list(&ctl.store, "projects/", 10_000).await?;
+    projects.retain(|p| who.sees(&p.name));
+    Ok(Json(json!({ "projects": projects })))
 }
 
 #[derive(Deserialize)]
@@ -139,12 +123,9 @@ pub async fn put_group(
     crate::validate::host_kind(&body.host).map_err(|e| ApiError::bad_request(e.to_string()))?;
     load_project(&ctl, &project).await?;
     let key = group_key(&project, &group);
-    let existing = ctl.store.get(&key).await?;
-    let (status, version, created, created_by) = match &existing {
-        Some(e) => {
-            let g: Group = serde_json::from_slice(&e.value).map_err(ApiError::internal)?;
-            (StatusCode::OK, e.version, g.created, g.created_by)
-        }
+    let existing: Option<(Group, u64)> = records::get(&ctl.store, &key).await?;
+    let (status, version, created, created_by) = match existing {
+        Some((g, version)) => (StatusCode::OK, version, g.created, g.created_by),
         None => (
             StatusCode::CREATED,
             0,
@@ -184,14 +165,8 @@ pub async fn list_groups(
     Path(project): Path<String>,
 ) -> ApiResult<Json<Value>> {
     load_project(&ctl, &project).await?;
-    let rows = ctl
-        .store
-        .range(&format!("groups/{project}/"), 10_000)
-        .await?;
-    let groups: Vec<Group> = rows
-        .into_iter()
-        .filter_map(|(_, e)| serde_json::from_slice(&e.value).ok())
-        .collect();
+    let groups: Vec<Group> =
+        records::list(&ctl.store, &format!("groups/{project}/"), 10_000).await?;
     Ok(Json(json!({ "groups": groups })))
 }
 

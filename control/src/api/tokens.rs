@@ -70,12 +70,8 @@ pub async fn create(
 }
 
 pub async fn list(State(ctl): State<AppState>) -> ApiResult<Json<Value>> {
-    let rows = ctl.store.range("tokens/", 100_000).await?;
-    let tokens: Vec<Value> = rows
-        .into_iter()
-        .filter_map(|(_, e)| serde_json::from_slice::<TokenRecord>(&e.value).ok())
-        .map(|t| t.public())
-        .collect();
+    let records: Vec<TokenRecord> = crate::records::list(&ctl.store, "tokens/", 100_000).await?;
+    let tokens: Vec<Value> = records.iter().map(TokenRecord::public).collect();
     Ok(Json(json!({ "tokens": tokens })))
 }
 
@@ -84,13 +80,10 @@ pub async fn revoke(
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let entry = ctl
-        .store
-        .get(&token_key(&id))
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("token `{id}`")))?;
-    let mut record: TokenRecord =
-        serde_json::from_slice(&entry.value).map_err(ApiError::internal)?;
+    let (mut record, version): (TokenRecord, u64) =
+        crate::records::get(&ctl.store, &token_key(&id))
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("token `{id}`")))?;
     if record.revoked.is_some() {
         return Ok(Json(json!({ "token": record.public() })));
     }
@@ -106,7 +99,7 @@ pub async fn revoke(
     ledger::put_guarded(
         &ctl.store,
         &token_key(&id),
-        entry.version,
+        version,
         value,
         &event,
         &format!("token `{id}`"),
