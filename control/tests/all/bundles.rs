@@ -232,15 +232,7 @@ async fn a_rego_config_referencing_the_bundle_is_resolved_for_gateways_only() {
             .is_empty()
     );
 
-    let gateway = h
-        .token(
-            "gw-prod-eu",
-            vec![Grant {
-                role: Role::Gateway,
-                project: Some("hcp".into()),
-            }],
-        )
-        .await;
+    let gateway = h.gateway("gw-prod-eu").await;
     let r = h.get(&format!("{path}/resolved"), &gateway).await;
     assert_eq!(r.status, 200, "{}", r.json());
     let resolved = r.json();
@@ -309,15 +301,7 @@ async fn a_new_bundle_changes_the_resolved_config_that_references_it() {
         .status,
         201
     );
-    let gateway = h
-        .token(
-            "gw",
-            vec![Grant {
-                role: Role::Gateway,
-                project: Some("hcp".into()),
-            }],
-        )
-        .await;
+    let gateway = h.gateway("gw").await;
     let first = h.get(path, &gateway).await;
     assert_eq!(first.status, 200);
     let etag = first.etag();

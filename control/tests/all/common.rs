@@ -86,6 +86,18 @@ impl Harness {
         secret
     }
 
+    /// A gateway token of project `hcp`.
+    pub async fn gateway(&self, subject: &str) -> String {
+        self.token(
+            subject,
+            vec![Grant {
+                role: Role::Gateway,
+                project: Some("hcp".into()),
+            }],
+        )
+        .await
+    }
+
     pub async fn send(
         &self,
         method: &str,

@@ -2,7 +2,6 @@
 //! audit record; resolved only for gateways; rotation keeps the previous version usable.
 
 use serde_json::{Value, json};
-use tollgate_control::auth::{Grant, Role};
 
 use crate::common::Harness;
 
@@ -45,15 +44,7 @@ async fn secrets_are_never_returned_and_resolve_only_for_gateways() {
         json!({"secret": "idp-client"})
     );
 
-    let gateway = h
-        .token(
-            "gw",
-            vec![Grant {
-                role: Role::Gateway,
-                project: Some("hcp".into()),
-            }],
-        )
-        .await;
+    let gateway = h.gateway("gw").await;
     let r = h.get(&format!("{path}/resolved"), &gateway).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["providers"]["hcp"]["issuer"], SECRET);
@@ -155,15 +146,7 @@ async fn a_rotated_secret_keeps_its_previous_version_usable() {
     config["providers"]["hcp"]["audiences"] = json!([{"secret": "idp-client"}]);
     let path = "/v1/projects/hcp/groups/prod-eu/configs/jwt-auth";
     assert_eq!(h.put_json(path, &h.admin, None, &config).await.status, 201);
-    let gateway = h
-        .token(
-            "gw",
-            vec![Grant {
-                role: Role::Gateway,
-                project: Some("hcp".into()),
-            }],
-        )
-        .await;
+    let gateway = h.gateway("gw").await;
     let r = h.get(&format!("{path}/resolved"), &gateway).await.json();
     assert_eq!(r["providers"]["hcp"]["issuer"], SECRET);
     assert_eq!(r["providers"]["hcp"]["audiences"][0], SECRET_V2);
@@ -180,15 +163,7 @@ async fn the_resolved_document_is_signed_over_its_digest() {
             .status,
         201
     );
-    let gateway = h
-        .token(
-            "gw",
-            vec![Grant {
-                role: Role::Gateway,
-                project: Some("hcp".into()),
-            }],
-        )
-        .await;
+    let gateway = h.gateway("gw").await;
     let r = h.get(&format!("{path}/resolved"), &gateway).await;
     let signature = r.headers["tollgate-signature"]
         .to_str()
