@@ -103,6 +103,13 @@ impl HostFacts {
         self.kind != HostKind::Kong
     }
 
+    /// Whether the worker VMs of one proxy share data (`proxy_get/set_shared_data` with
+    /// compare-and-swap): Envoy's shared data and Kong's `shm_kv` do; every APISIX
+    /// worker is its own VM with none.
+    pub fn shares_data(self) -> bool {
+        self.kind != HostKind::Apisix
+    }
+
     /// The request header that carries the upstream authority: `:authority` on Envoy;
     /// on the nginx hosts `:authority` cannot be written (Kong ignores it, APISIX sets
     /// the method), and `Host` is what their `proxy_pass` forwards.

@@ -51,3 +51,10 @@ fn hosts_are_named_for_logs() {
         [HostKind::Envoy, HostKind::Kong, HostKind::Apisix].map(|k| HostFacts::of(k).name());
     assert_eq!(names, ["Envoy", "Kong", "APISIX"]);
 }
+
+#[test]
+fn only_apisix_workers_share_no_data() {
+    assert!(HostFacts::of(HostKind::Envoy).shares_data());
+    assert!(HostFacts::of(HostKind::Kong).shares_data());
+    assert!(!HostFacts::of(HostKind::Apisix).shares_data());
+}

@@ -35,6 +35,7 @@ use crate::signals::{Signals, Stop};
 /// management auth (`/mapi/`) and S3 signatures (`/demo-bucket`).
 const CONFIGS: &[(&str, &str)] = &[
     ("jwt-auth", include_str!("../configs/jwt-auth.json")),
+    ("rate-limit", include_str!("../configs/rate-limit.json")),
     ("rego-authz", include_str!("../configs/rego-authz.json")),
     ("hcp-auth", include_str!("../configs/hcp-auth.json")),
 ];

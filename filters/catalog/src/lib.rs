@@ -40,6 +40,14 @@ pub static FILTERS: &[Filter] = &[
         schema: || schemars::schema_for!(tollgate_jwt_auth::config::JwtAuthConfig),
     },
     Filter {
+        name: "rate-limit",
+        package: "tollgate-rate-limit",
+        summary: "limits request rates, exact across the proxy's workers (GCRA in shared data)",
+        config_version: tollgate_rate_limit::config::VERSION,
+        check: |bytes, facts| tollgate_rate_limit::config::load(bytes, facts).map(|c| c.warnings),
+        schema: || schemars::schema_for!(tollgate_rate_limit::config::RateLimitConfig),
+    },
+    Filter {
         name: "rego-authz",
         package: "tollgate-rego-authz",
         summary: "evaluates Rego policies in the proxy (OPA-Envoy input and decisions, OPA bundles)",

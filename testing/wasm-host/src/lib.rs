@@ -28,6 +28,7 @@ mod hostcall_log;
 mod plugin;
 mod profile;
 mod properties;
+mod race;
 mod shared;
 mod stream;
 mod vm;

@@ -159,6 +159,8 @@ impl PluginBuilder {
             logs: Mutex::new(Vec::new()),
             clusters: Mutex::new(HashMap::new()),
             crashed: Mutex::new(None),
+            race: Mutex::new(None),
+            ignore_cas: std::sync::atomic::AtomicBool::new(false),
         });
         let mut plugin = Plugin {
             engine: engine.clone(),

@@ -42,6 +42,10 @@ pub struct PluginShared {
     /// Set when the filter did what kills a real worker (Kong: a local reply from the
     /// root context).
     pub crashed: Mutex<Option<String>>,
+    /// While [`Plugin::hammer`](crate::Plugin::hammer) runs: the workers' turns.
+    pub race: Mutex<Option<Arc<crate::race::Baton>>>,
+    /// Fault injection: `proxy_set_shared_data` ignores the CAS token.
+    pub ignore_cas: std::sync::atomic::AtomicBool,
 }
 
 /// Something a hostcall asked the host to do once the callback returns.

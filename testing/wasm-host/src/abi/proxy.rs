@@ -399,6 +399,7 @@ pub fn define(linker: &mut Linker<VmState>) -> Result<()> {
         |cx, kptr: u32, klen: u32, ptr_ptr: u32, size_ptr: u32, cas_ptr: u32| {
             let key = read_string(cx, kptr, klen)?;
             let plugin = std::sync::Arc::clone(&cx.data().plugin);
+            take_turn(&plugin, cx.data().worker);
             let (value, cas) = lock(&plugin.shared).get(&plugin.vm_id, &key)?;
             return_bytes(cx, &value, ptr_ptr, size_ptr)?;
             write_u32(cx, cas_ptr, cas)
@@ -411,6 +412,12 @@ pub fn define(linker: &mut Linker<VmState>) -> Result<()> {
             let key = read_string(cx, kptr, klen)?;
             let value = read(cx, vptr, vlen)?;
             let plugin = std::sync::Arc::clone(&cx.data().plugin);
+            take_turn(&plugin, cx.data().worker);
+            let cas = if plugin.ignore_cas.load(std::sync::atomic::Ordering::SeqCst) {
+                0
+            } else {
+                cas
+            };
             lock(&plugin.shared).set(&plugin.vm_id, &key, value, cas)?;
             Ok(())
         }
@@ -784,6 +791,15 @@ fn known_token(cx: Cx<'_, '_>, token: u32) -> HcResult {
         return Err(Fail::Status(Status::NotFound));
     }
     Ok(())
+}
+
+/// While workers race ([`Plugin::hammer`](crate::Plugin::hammer)), a shared-data call is
+/// where another worker may run first.
+fn take_turn(plugin: &crate::vm::PluginShared, worker: usize) {
+    let baton = lock(&plugin.race).clone();
+    if let Some(b) = baton {
+        b.yield_turn(worker);
+    }
 }
 
 #[cfg(test)]

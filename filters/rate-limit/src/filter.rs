@@ -1,0 +1,374 @@
+//! The proxy-wasm glue: one header read, the peer address only when a rule keys on it,
+//! one decision, and the refusal or the response headers applied.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::UNIX_EPOCH;
+
+use tollgate_kit::host::{LocalReply, Pairs};
+use tollgate_kit::reply::error_body;
+use tollgate_kit::slot::ConfigSlot;
+use tollgate_kit::{
+    Callouts, HeadersAction, Host, HostFacts, HostKind, LogLevel, MapKind, MetricKind, RootFilter,
+    StreamFilter,
+};
+
+use crate::config::{Compiled, Mode};
+use crate::decide::{self, Decision, Event, Request, Verdict};
+use crate::headers;
+use crate::key::Descriptor;
+use crate::store::{self, MemorySlots, SharedSlots};
+use crate::table::{self, Slots};
+
+/// The filter's name in logs and response details.
+const FILTER: &str = "rate-limit";
+
+/// Where this build keeps its shared-data slots: `<PREFIX><max_keys>/<index>`. The slot
+/// count is part of the name, so a config with another table size never reads a slot
+/// hashed for this one.
+const PREFIX: &str = "tollgate.rate_limit.v1/";
+
+/// Every mode, for the `rate_limit.mode.<name>` gauges (1 for the active one).
+const MODES: [&str; 2] = ["shared", "per_worker"];
+
+/// A compiled config and the state that lives and dies with it.
+pub struct Active {
+    pub compiled: Compiled,
+    /// The mode this VM runs in (the config's, or per-worker where shared data turned
+    /// out to be missing).
+    pub mode: Mode,
+    pub prefix: String,
+    /// The bucket hash key: the same on every worker of a proxy (kept in shared data).
+    pub seed: (u64, u64),
+    /// Per-worker slots, when workers share nothing.
+    pub memory: Option<MemorySlots>,
+    /// Whether a rule keys on the client address (the peer is read only then).
+    pub needs_peer: bool,
+}
+
+/// Counters by (rule index, event), and the filter-wide ones by name.
+#[derive(Default)]
+struct Metrics {
+    rules: tollgate_kit::counters::Counters<(usize, Event)>,
+    general: tollgate_kit::counters::Counters<&'static str>,
+}
+
+#[derive(Default)]
+pub struct RateLimitRoot {
+    config: ConfigSlot<Active>,
+    facts: HostFacts,
+    metrics: Rc<RefCell<Metrics>>,
+}
+
+fn random_seed() -> (u64, u64) {
+    let mut bytes = [0u8; 16];
+    // Without randomness the hash is still a good spread, only not secret.
+    let _ = getrandom::getrandom(&mut bytes);
+    let (a, b) = bytes.split_at(8);
+    let word = |s: &[u8]| u64::from_le_bytes(s.try_into().unwrap_or([0; 8]));
+    (word(a), word(b))
+}
+
+fn set_mode_gauges(host: &dyn Host, active: &str) {
+    for name in MODES {
+        if let Ok(id) = host.define_metric(MetricKind::Gauge, &format!("rate_limit.mode.{name}")) {
+            let _ = host.record_metric(id, u64::from(name == active));
+        }
+    }
+}
+
+impl RateLimitRoot {
+    /// The mode, seed and per-worker slots for `compiled` on this VM: shared data when
+    /// the host has it (slots created now, before any request), else per-worker.
+    fn activate(&self, host: &dyn Host, compiled: Compiled) -> Result<Active, String> {
+        let prefix = format!("{PREFIX}{}/", compiled.max_keys);
+        let needs_peer = compiled
+            .rules
+            .iter()
+            .any(|r| r.key.contains(&Descriptor::ClientAddress));
+        let mut mode = compiled.mode;
+        let mut seed = random_seed();
+        if mode == Mode::Shared {
+            let shared = SharedSlots {
+                host,
+                prefix: &prefix,
+            };
+            let ready = store::shared_seed(host, &format!("{PREFIX}seed"), seed).and_then(|s| {
+                table::create_slots(&shared, compiled.max_keys).map(|created| (s, created))
+            });
+            match ready {
+                Ok((s, created)) => {
+                    seed = s;
+                    if created > 0 {
+                        host.log(
+                            LogLevel::Debug,
+                            &format!("{FILTER}: created {created} bucket slots"),
+                        );
+                    }
+                }
+                Err(e) => match compiled.workers {
+                    Some(workers) => {
+                        host.log(
+                            LogLevel::Warn,
+                            &format!(
+                                "{FILTER}: shared data failed ({}); each of {workers} workers \
+                                 enforces its share of every limit",
+                                e.0
+                            ),
+                        );
+                        mode = Mode::PerWorker { workers };
+                    }
+                    None => {
+                        return Err(format!(
+                            "{FILTER}: this host's shared data failed ({}); set \
+                             `local.workers` to run per worker",
+                            e.0
+                        ));
+                    }
+                },
+            }
+        }
+        let memory = match mode {
+            Mode::PerWorker { .. } => Some(MemorySlots::new(compiled.max_keys)),
+            Mode::Shared => None,
+        };
+        Ok(Active {
+            compiled,
+            mode,
+            prefix,
+            seed,
+            memory,
+            needs_peer,
+        })
+    }
+}
+
+impl Callouts for RateLimitRoot {}
+
+impl RootFilter for RateLimitRoot {
+    fn on_configure(&mut self, host: &dyn Host, bytes: &[u8]) -> Result<(), String> {
+        self.facts = HostFacts::detect(host);
+        let compiled = crate::config::load(bytes, self.facts).map_err(|e| e.to_string())?;
+        for w in &compiled.warnings {
+            host.log(
+                LogLevel::Warn,
+                &format!("{FILTER} on {}: {w}", self.facts.name()),
+            );
+        }
+        let rules = compiled.rules.len();
+        let active = self.activate(host, compiled)?;
+        set_mode_gauges(host, active.mode.name());
+        host.log(
+            LogLevel::Info,
+            &format!(
+                "{FILTER}: {rules} rules, mode {} on {}{}",
+                active.mode.name(),
+                self.facts.name(),
+                match active.mode {
+                    Mode::Shared => " (exact across workers)".to_string(),
+                    Mode::PerWorker { workers } =>
+                        format!(" (1/{workers} of each limit per worker)"),
+                }
+            ),
+        );
+        self.config.replace(active);
+        Ok(())
+    }
+
+    fn new_stream(&mut self, _host: &dyn Host, _context_id: u32) -> Option<Box<dyn StreamFilter>> {
+        Some(Box::new(RateLimitStream {
+            active: self.config.current()?,
+            facts: self.facts,
+            metrics: Rc::clone(&self.metrics),
+            response_headers: Vec::new(),
+        }))
+    }
+}
+
+pub struct RateLimitStream {
+    active: Rc<Active>,
+    facts: HostFacts,
+    metrics: Rc<RefCell<Metrics>>,
+    /// Headers for the response of an admitted request.
+    response_headers: Vec<(String, String)>,
+}
+
+fn peer(host: &dyn Host, facts: HostFacts) -> Option<String> {
+    let path: &[&str] = match facts.kind {
+        HostKind::Apisix => &["remote_addr"],
+        HostKind::Envoy | HostKind::Kong => &["source", "address"],
+    };
+    host.property(path)
+        .ok()
+        .flatten()
+        .and_then(|b| String::from_utf8(b).ok())
+        .filter(|s| !s.is_empty())
+}
+
+impl RateLimitStream {
+    fn record(&self, host: &dyn Host, decision: &Decision) {
+        let mut m = self.metrics.borrow_mut();
+        let rules = &self.active.compiled.rules;
+        for (index, event) in &decision.events {
+            let Some(rule) = rules.get(*index) else {
+                continue;
+            };
+            m.rules.inc(host, (*index, *event), || {
+                format!("rate_limit.{}.{}", rule.name, event.name())
+            });
+        }
+        for _ in 0..decision.conflicts.min(1000) {
+            m.general
+                .inc(host, "cas_conflicts", || "rate_limit.cas_conflicts".into());
+        }
+        if let Some(why) = &decision.error {
+            m.general.inc(host, "errors", || "rate_limit.errors".into());
+            host.log(LogLevel::Error, &format!("{FILTER}: {why}"));
+        }
+    }
+
+    fn refuse(
+        &self,
+        host: &dyn Host,
+        status: u16,
+        code: &str,
+        message: &str,
+        extra: &[(String, String)],
+    ) {
+        let details = format!("tollgate_{}.{code}", FILTER.replace('-', "_"));
+        let body = error_body(code, message);
+        let mut headers: Vec<(&str, &str)> = vec![
+            ("content-type", "application/json"),
+            ("cache-control", "no-store"),
+        ];
+        headers.extend(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let reply = LocalReply {
+            status: u32::from(status),
+            details: &details,
+            headers: &headers,
+            body: body.as_bytes(),
+            grpc_status: None,
+        };
+        if let Err(e) = host.send_local_response(&reply) {
+            host.log(
+                LogLevel::Error,
+                &format!("{FILTER}: cannot refuse a request: {e}"),
+            );
+        }
+    }
+}
+
+impl Callouts for RateLimitStream {}
+
+impl StreamFilter for RateLimitStream {
+    fn on_request_headers(
+        &mut self,
+        host: &dyn Host,
+        _num_headers: usize,
+        _end_of_stream: bool,
+    ) -> HeadersAction {
+        let headers: Pairs = host
+            .header_pairs(MapKind::RequestHeaders)
+            .unwrap_or_default();
+        let peer = if self.active.needs_peer {
+            peer(host, self.facts)
+        } else {
+            None
+        };
+        let now = host
+            .now()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .and_then(|d| u64::try_from(d.as_nanos()).ok());
+        let active = Rc::clone(&self.active);
+        let compiled = &active.compiled;
+        let Some(now) = now else {
+            self.record(
+                host,
+                &Decision {
+                    verdict: Verdict::Unavailable,
+                    events: Vec::new(),
+                    conflicts: 0,
+                    error: Some("the host has no clock".into()),
+                },
+            );
+            return self.unavailable(host);
+        };
+        let shared;
+        let slots: &dyn Slots = match &active.memory {
+            Some(memory) => memory,
+            None => {
+                shared = SharedSlots {
+                    host,
+                    prefix: &active.prefix,
+                };
+                &shared
+            }
+        };
+        let request = Request {
+            headers: &headers,
+            peer: peer.as_deref(),
+            now,
+        };
+        let decision = decide::decide(compiled, active.mode, slots, active.seed, &request);
+        self.record(host, &decision);
+        match decision.verdict {
+            Verdict::Pass(report) => {
+                if let Some(r) = report {
+                    self.response_headers = headers::for_report(&r, &compiled.response, false);
+                }
+                HeadersAction::Continue
+            }
+            Verdict::Limited { rule, report } => {
+                let extra = headers::for_report(&report, &compiled.response, true);
+                let wait = headers::seconds_up(report.reset).max(1);
+                self.refuse(
+                    host,
+                    compiled.response.status,
+                    "rate_limited",
+                    &format!("too many requests ({rule}); retry in {wait} s"),
+                    &extra,
+                );
+                HeadersAction::StopIteration
+            }
+            Verdict::Unavailable => self.unavailable(host),
+            Verdict::BadPath(problem) => {
+                self.refuse(host, 400, "path_malformed", &problem.to_string(), &[]);
+                HeadersAction::StopIteration
+            }
+        }
+    }
+
+    fn on_response_headers(
+        &mut self,
+        host: &dyn Host,
+        _num_headers: usize,
+        _end_of_stream: bool,
+    ) -> HeadersAction {
+        for (name, value) in std::mem::take(&mut self.response_headers) {
+            let _ = host.replace_header(MapKind::ResponseHeaders, &name, &value);
+        }
+        HeadersAction::Continue
+    }
+}
+
+impl RateLimitStream {
+    /// No decision could be made: refuse (closed) or pass (open), as configured.
+    fn unavailable(&self, host: &dyn Host) -> HeadersAction {
+        if self.active.compiled.failure_mode == crate::config::FailureMode::Open {
+            return HeadersAction::Continue;
+        }
+        self.refuse(
+            host,
+            503,
+            "rate_limit_unavailable",
+            "the rate limit could not be checked; retry shortly",
+            &[("retry-after".into(), "1".into())],
+        );
+        HeadersAction::StopIteration
+    }
+}
+
+#[cfg(test)]
+#[path = "filter_tests.rs"]
+mod tests;

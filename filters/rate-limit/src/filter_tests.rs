@@ -1,0 +1,220 @@
+//! The glue over `MockHost`: slots created at configure time, the seed shared through
+//! shared data, refusals with their headers, admitted responses annotated, the mode
+//! reported, the failure modes, and the per-worker fallback.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use tollgate_kit::Status;
+use tollgate_kit::mock::MockHost;
+
+use super::*;
+
+const CONFIG: &str = r#"{"local": {"max_keys": 16},
+  "rules": [{"name": "per-ip", "key": ["client_address"], "limits": [{"requests": 2, "per": "1s"}]}]}"#;
+
+fn host() -> MockHost {
+    MockHost::new()
+        .with_headers(
+            MapKind::RequestHeaders,
+            &[(":method", "GET"), (":path", "/a"), (":authority", "edge")],
+        )
+        .with_property(&["source", "address"], b"10.0.0.1:4000")
+        .with_time(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+}
+
+fn root(host: &MockHost, config: &str) -> RateLimitRoot {
+    let mut root = RateLimitRoot::default();
+    root.on_configure(host, config.as_bytes()).unwrap();
+    root
+}
+
+fn run(
+    host: &MockHost,
+    root: &mut RateLimitRoot,
+) -> (HeadersAction, Option<tollgate_kit::mock::RecordedReply>) {
+    host.state.borrow_mut().local_reply = None;
+    let mut s = root.new_stream(host, 2).unwrap();
+    let action = s.on_request_headers(host, 3, true);
+    if action == HeadersAction::Continue {
+        s.on_response_headers(host, 1, false);
+    }
+    (action, host.state.borrow().local_reply.clone())
+}
+
+fn metric(host: &MockHost, name: &str) -> u64 {
+    host.state
+        .borrow()
+        .metrics
+        .values()
+        .find(|(_, n, _)| n == name)
+        .map_or(0, |(_, _, v)| *v)
+}
+
+fn calls(host: &MockHost, name: &str) -> usize {
+    host.state
+        .borrow()
+        .hostcalls
+        .iter()
+        .filter(|c| **c == name)
+        .count()
+}
+
+fn response_header(host: &MockHost, name: &str) -> Option<String> {
+    host.state
+        .borrow()
+        .maps
+        .get(&MapKind::ResponseHeaders)
+        .and_then(|m| m.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+}
+
+#[test]
+fn configure_creates_the_slots_and_the_seed_and_reports_the_mode() {
+    let host = host();
+    let _root = root(&host, CONFIG);
+    let state = host.state.borrow();
+    let slots = state
+        .shared
+        .keys()
+        .filter(|k| k.starts_with("tollgate.rate_limit.v1/16/"))
+        .count();
+    assert_eq!(slots, 16);
+    assert!(state.shared.contains_key("tollgate.rate_limit.v1/seed"));
+    drop(state);
+    assert_eq!(metric(&host, "rate_limit.mode.shared"), 1);
+    assert_eq!(metric(&host, "rate_limit.mode.per_worker"), 0);
+    assert!(
+        host.state
+            .borrow()
+            .logs
+            .iter()
+            .any(|(_, m)| m.contains("mode shared on Envoy"))
+    );
+}
+
+#[test]
+fn two_workers_share_one_seed_and_one_budget() {
+    let host = host();
+    let mut a = root(&host, CONFIG);
+    let mut b = root(&host, CONFIG);
+    assert_eq!(
+        a.config.current().unwrap().seed,
+        b.config.current().unwrap().seed
+    );
+    assert_eq!(run(&host, &mut a).0, HeadersAction::Continue);
+    assert_eq!(run(&host, &mut b).0, HeadersAction::Continue);
+    assert_eq!(run(&host, &mut a).0, HeadersAction::StopIteration);
+    assert_eq!(run(&host, &mut b).0, HeadersAction::StopIteration);
+}
+
+#[test]
+fn a_refusal_is_a_429_with_headers_and_a_json_body() {
+    let host = host();
+    let mut root = root(&host, CONFIG);
+    let (_, none) = run(&host, &mut root);
+    assert!(none.is_none());
+    assert_eq!(
+        response_header(&host, "ratelimit").as_deref(),
+        Some("\"per-ip\";r=1;t=1")
+    );
+    run(&host, &mut root);
+    let (action, reply) = run(&host, &mut root);
+    assert_eq!(action, HeadersAction::StopIteration);
+    let reply = reply.unwrap();
+    assert_eq!(reply.status, 429);
+    assert_eq!(reply.details, "tollgate_rate_limit.rate_limited");
+    let body: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
+    assert_eq!(body["error"], "rate_limited");
+    let has = |k: &str, v: &str| reply.headers.iter().any(|(hk, hv)| hk == k && hv == v);
+    assert!(has("retry-after", "1"), "{:?}", reply.headers);
+    assert!(has("ratelimit-policy", "\"per-ip\";q=2;w=1"));
+    assert!(has("cache-control", "no-store"));
+    assert_eq!(metric(&host, "rate_limit.per-ip.allowed"), 2);
+    assert_eq!(metric(&host, "rate_limit.per-ip.denied"), 1);
+}
+
+#[test]
+fn failing_shared_data_fails_closed_or_open() {
+    let host = host();
+    let mut closed = root(&host, CONFIG);
+    let mut open = root(
+        &host,
+        &CONFIG.replacen('{', r#"{"failure_mode": "open", "#, 1),
+    );
+    let broken = host.failing("proxy_get_shared_data", Status::InternalFailure);
+    let (action, reply) = run(&broken, &mut closed);
+    assert_eq!(action, HeadersAction::StopIteration);
+    let reply = reply.unwrap();
+    assert_eq!(reply.status, 503);
+    assert_eq!(reply.details, "tollgate_rate_limit.rate_limit_unavailable");
+    assert_eq!(run(&broken, &mut open).0, HeadersAction::Continue);
+    assert_eq!(metric(&broken, "rate_limit.errors"), 2);
+    assert!(
+        broken
+            .state
+            .borrow()
+            .logs
+            .iter()
+            .any(|(l, _)| *l == LogLevel::Error)
+    );
+}
+
+#[test]
+fn without_shared_data_the_worker_count_decides() {
+    // A host that says Envoy but has no shared data: refused without a worker count,
+    // per-worker shares with one.
+    let host = host().failing("proxy_get_shared_data", Status::Unimplemented);
+    let mut r = RateLimitRoot::default();
+    let err = r.on_configure(&host, CONFIG.as_bytes()).unwrap_err();
+    assert!(err.contains("local.workers"), "{err}");
+    let with = CONFIG.replace(r#""max_keys": 16"#, r#""max_keys": 16, "workers": 2"#);
+    let mut r = root(&host, &with);
+    assert_eq!(metric(&host, "rate_limit.mode.per_worker"), 1);
+    // Each worker gets 1 of the 2.
+    assert_eq!(run(&host, &mut r).0, HeadersAction::Continue);
+    assert_eq!(run(&host, &mut r).0, HeadersAction::StopIteration);
+}
+
+#[test]
+fn apisix_runs_per_worker_and_never_touches_shared_data() {
+    let host = MockHost::apisix()
+        .with_headers(
+            MapKind::RequestHeaders,
+            &[(":method", "GET"), (":path", "/a")],
+        )
+        .with_property(&["remote_addr"], b"10.0.0.7")
+        .with_time(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+    let config = CONFIG.replace(r#""max_keys": 16"#, r#""max_keys": 16, "workers": 1"#);
+    let mut r = root(&host, &config);
+    assert_eq!(run(&host, &mut r).0, HeadersAction::Continue);
+    assert_eq!(run(&host, &mut r).0, HeadersAction::Continue);
+    assert_eq!(run(&host, &mut r).0, HeadersAction::StopIteration);
+    assert_eq!(calls(&host, "proxy_get_shared_data"), 0);
+    assert_eq!(calls(&host, "proxy_set_shared_data"), 0);
+}
+
+#[test]
+fn a_bad_config_is_refused_with_the_field() {
+    let host = host();
+    let mut r = RateLimitRoot::default();
+    let err = r
+        .on_configure(
+            &host,
+            br#"{"rules": [{"name": "r", "limits": [{"requests": 1, "per": "soon"}]}]}"#,
+        )
+        .unwrap_err();
+    assert!(err.contains("rules[0].limits[0].per"), "{err}");
+    assert!(r.new_stream(&host, 2).is_none(), "no config, no stream");
+}
+
+#[test]
+fn a_path_without_normal_form_is_a_400() {
+    let host = MockHost::new()
+        .with_headers(
+            MapKind::RequestHeaders,
+            &[(":method", "GET"), (":path", "/a%2f")],
+        )
+        .with_time(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+    let mut r = root(&host, CONFIG);
+    let (_, reply) = run(&host, &mut r);
+    assert_eq!(reply.unwrap().status, 400);
+}

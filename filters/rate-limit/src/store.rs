@@ -1,0 +1,110 @@
+//! The two homes of a table's slots: the proxy's shared data, which every worker VM of
+//! one vm_id sees (Envoy, Kong), and this VM's own memory (APISIX, where each worker is
+//! its own VM with no shared data).
+
+use std::cell::RefCell;
+
+use tollgate_kit::{Host, Status};
+
+use crate::table::{Slot, SlotError, Slots};
+
+/// Slots in shared data, as keys `<prefix><index>`.
+pub struct SharedSlots<'a> {
+    pub host: &'a dyn Host,
+    pub prefix: &'a str,
+}
+
+impl SharedSlots<'_> {
+    fn key(&self, index: u32) -> String {
+        format!("{}{index}", self.prefix)
+    }
+}
+
+impl Slots for SharedSlots<'_> {
+    fn read(&self, index: u32) -> Result<Option<Slot>, SlotError> {
+        match self.host.shared_data(&self.key(index)) {
+            Ok(v) => Ok(v.value.map(|value| (value, v.cas))),
+            Err(e) if e.status == Status::NotFound => Ok(None),
+            Err(e) => Err(SlotError(e.to_string())),
+        }
+    }
+
+    fn write(&self, index: u32, value: &[u8], cas: Option<u32>) -> Result<bool, SlotError> {
+        match self
+            .host
+            .set_shared_data(&self.key(index), Some(value), cas)
+        {
+            Ok(()) => Ok(true),
+            Err(e) if e.status == Status::CasMismatch => Ok(false),
+            Err(e) => Err(SlotError(e.to_string())),
+        }
+    }
+}
+
+/// Slots in this VM's memory, created all at once: nothing else writes them, so every
+/// write succeeds.
+pub struct MemorySlots {
+    slots: RefCell<Vec<Vec<u8>>>,
+}
+
+impl MemorySlots {
+    pub fn new(slots: u32) -> Self {
+        Self {
+            slots: RefCell::new(vec![Vec::new(); slots as usize]),
+        }
+    }
+}
+
+impl Slots for MemorySlots {
+    fn read(&self, index: u32) -> Result<Option<Slot>, SlotError> {
+        let slots = self.slots.borrow();
+        let value = slots
+            .get(index as usize)
+            .ok_or_else(|| SlotError(format!("no slot {index}")))?;
+        Ok(Some((value.clone(), None)))
+    }
+
+    fn write(&self, index: u32, value: &[u8], _cas: Option<u32>) -> Result<bool, SlotError> {
+        let mut slots = self.slots.borrow_mut();
+        let slot = slots
+            .get_mut(index as usize)
+            .ok_or_else(|| SlotError(format!("no slot {index}")))?;
+        slot.clear();
+        slot.extend_from_slice(value);
+        Ok(true)
+    }
+}
+
+/// The bucket hash key every worker of a proxy must use, kept in shared data under
+/// `key`: the first worker stores `fresh`, the others read it. Shared data cannot create
+/// a key only if absent, so the value is created empty first and then filled with a
+/// compare-and-swap: of two workers racing, one fills it and the other reads that.
+pub fn shared_seed(host: &dyn Host, key: &str, fresh: (u64, u64)) -> Result<(u64, u64), SlotError> {
+    let decode = |v: &[u8]| -> Option<(u64, u64)> {
+        let a: [u8; 8] = v.get(..8)?.try_into().ok()?;
+        let b: [u8; 8] = v.get(8..16)?.try_into().ok()?;
+        Some((u64::from_le_bytes(a), u64::from_le_bytes(b)))
+    };
+    let mut bytes = fresh.0.to_le_bytes().to_vec();
+    bytes.extend_from_slice(&fresh.1.to_le_bytes());
+    for _ in 0..8 {
+        let current = match host.shared_data(key) {
+            Ok(v) => v,
+            Err(e) if e.status == Status::NotFound => {
+                host.set_shared_data(key, Some(&[]), None)
+                    .map_err(|e| SlotError(e.to_string()))?;
+                continue;
+            }
+            Err(e) => return Err(SlotError(e.to_string())),
+        };
+        if let Some(seed) = current.value.as_deref().and_then(decode) {
+            return Ok(seed);
+        }
+        match host.set_shared_data(key, Some(&bytes), current.cas) {
+            Ok(()) => return Ok(fresh),
+            Err(e) if e.status == Status::CasMismatch => continue,
+            Err(e) => return Err(SlotError(e.to_string())),
+        }
+    }
+    Err(SlotError("the shared hash key stayed contended".into()))
+}
