@@ -110,6 +110,13 @@ impl HostFacts {
         self.kind != HostKind::Apisix
     }
 
+    /// Whether gRPC callouts work: Envoy's do; Kong links `proxy_grpc_call` as a no-op
+    /// (NYI in ngx_wasm_module: a call "succeeds" and is never answered) and APISIX
+    /// answers `Unimplemented`.
+    pub fn grpc_callouts(self) -> bool {
+        self.kind == HostKind::Envoy
+    }
+
     /// The request header that carries the upstream authority: `:authority` on Envoy;
     /// on the nginx hosts `:authority` cannot be written (Kong ignores it, APISIX sets
     /// the method), and `Host` is what their `proxy_pass` forwards.

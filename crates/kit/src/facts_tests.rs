@@ -58,3 +58,10 @@ fn only_apisix_workers_share_no_data() {
     assert!(HostFacts::of(HostKind::Kong).shares_data());
     assert!(!HostFacts::of(HostKind::Apisix).shares_data());
 }
+
+#[test]
+fn only_envoy_answers_grpc_callouts() {
+    assert!(HostFacts::of(HostKind::Envoy).grpc_callouts());
+    assert!(!HostFacts::of(HostKind::Kong).grpc_callouts());
+    assert!(!HostFacts::of(HostKind::Apisix).grpc_callouts());
+}

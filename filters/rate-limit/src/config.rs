@@ -53,11 +53,85 @@ pub struct RateLimitConfig {
     /// The refusal and the headers that announce limits. Default: see its fields.
     #[serde(default)]
     pub response: ResponseConfig,
-    /// When no decision can be made (the shared table fails or stays contended):
-    /// `closed` answers 503 `rate_limit_unavailable`, `open` lets the request pass.
-    /// Both are counted in `rate_limit.errors`. Default: `"closed"`.
+    /// When no decision can be made (the shared table fails or stays contended, the
+    /// rate-limit service fails, times out or answers nonsense): `closed` answers 503
+    /// `rate_limit_unavailable`, `open` lets the request pass. Both are counted in
+    /// `rate_limit.errors`. Default: `"closed"`.
     #[serde(default)]
     pub failure_mode: FailureMode,
+    /// The rate-limit service that enforces `global` rules across proxies. Required
+    /// when a rule is global. Default: none.
+    #[serde(default)]
+    pub global: Option<GlobalConfig>,
+}
+
+/// A rate-limit service: any server of `envoy.service.ratelimit.v3.RateLimitService`
+/// (Envoy's ratelimit service, Limitador, `tollgate-ratelimit`).
+///
+/// ```json
+/// {"service": "ratelimit", "domain": "edge", "timeout_ms": 50}
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct GlobalConfig {
+    /// Where the service is: an Envoy cluster name (HTTP/2 for `grpc`), or `host:port`
+    /// on Kong and APISIX. Required. Example: `"ratelimit"`.
+    pub service: String,
+    /// `grpc` (`ShouldRateLimit`; Envoy only: Kong and APISIX have no gRPC callouts)
+    /// or `http` (`POST` of its JSON to `path`, as Envoy's ratelimit service and
+    /// `tollgate-ratelimit` serve it). Default: `"grpc"` on Envoy, `"http"` elsewhere.
+    #[serde(default)]
+    pub transport: Option<Transport>,
+    /// The JSON endpoint's path (`http`). Default: `"/json"`.
+    #[serde(default = "default_json_path")]
+    pub path: String,
+    /// The `:authority` of `http` calls. Default: `service`. Example: `"ratelimit.internal"`.
+    #[serde(default)]
+    pub authority: Option<String>,
+    /// The domain the service keeps these limits under. Default: `"tollgate"`.
+    /// Example: `"edge"`.
+    #[serde(default = "default_domain")]
+    pub domain: String,
+    /// How long a request waits for the service; then `failure_mode` decides.
+    /// Between 1 and 10000. Default: `100`.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Check each global rule against this proxy's own buckets first (with the whole
+    /// global budget): a request this proxy alone has already sent too many of is
+    /// refused without asking the service. Default: `true`.
+    #[serde(default = "yes")]
+    pub pre_check: bool,
+}
+
+fn default_json_path() -> String {
+    "/json".into()
+}
+fn default_domain() -> String {
+    "tollgate".into()
+}
+fn default_timeout_ms() -> u64 {
+    100
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    Grpc,
+    Http,
+}
+
+/// A compiled [`GlobalConfig`].
+#[derive(Debug, Clone)]
+pub struct Global {
+    pub service: String,
+    pub transport: Transport,
+    pub path: String,
+    pub authority: String,
+    pub domain: String,
+    pub timeout_ms: u64,
+    pub pre_check: bool,
 }
 
 fn default_claims_header() -> String {
@@ -105,6 +179,11 @@ pub struct RuleConfig {
     /// This rule only counts (see the top-level `shadow`). Default: `false`.
     #[serde(default)]
     pub shadow: bool,
+    /// Enforced by the rate-limit service (`global`), so every proxy that asks it shares
+    /// one budget; this proxy's own buckets only pre-check. Its periods must be whole
+    /// seconds. Default: `false`.
+    #[serde(default)]
+    pub global: bool,
 }
 
 /// `requests` per `per`, with up to `burst` at once.
@@ -245,7 +324,7 @@ pub enum FailureMode {
 }
 
 /// A limit ready for requests: its GCRA and its name in headers.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limit {
     pub gcra: Gcra,
     /// `RateLimit-Policy` item name: the rule's, with the period when a rule has several.
@@ -273,6 +352,8 @@ pub struct Rule {
     pub shadow: bool,
     /// Whether any part of the rule reads claims.
     pub reads_claims: bool,
+    /// Enforced by the rate-limit service.
+    pub global: bool,
 }
 
 /// Where buckets live on this host.
@@ -310,6 +391,7 @@ pub struct Compiled {
     pub shadow: bool,
     pub response: ResponseConfig,
     pub failure_mode: FailureMode,
+    pub global: Option<Global>,
     pub warnings: Vec<String>,
 }
 
@@ -430,6 +512,19 @@ fn compile_rule(rule: RuleConfig, at: &str) -> Result<Rule, ConfigError> {
     for (i, c) in rule.exempt.iter().enumerate() {
         check_condition(c, &format!("{at}.exempt[{i}]"))?;
     }
+    if rule.global {
+        let all = limits
+            .iter()
+            .chain(overrides.iter().flat_map(|o| &o.limits));
+        for l in all {
+            if l.gcra.period % 1_000_000_000 != 0 {
+                return Err(ConfigError::new(
+                    format!("{at}.limits"),
+                    "a global rule's periods must be whole seconds (the service counts seconds)",
+                ));
+            }
+        }
+    }
     let reads_claims = !rule.exempt.is_empty()
         || !overrides.is_empty()
         || key.iter().any(|d| matches!(d, Descriptor::Claim(_)));
@@ -444,6 +539,7 @@ fn compile_rule(rule: RuleConfig, at: &str) -> Result<Rule, ConfigError> {
         overrides,
         shadow: rule.shadow,
         reads_claims,
+        global: rule.global,
     })
 }
 
@@ -496,8 +592,13 @@ pub fn compile_on(c: RateLimitConfig, facts: HostFacts) -> Result<Compiled, Conf
             "expected between 1 and 1024",
         ));
     }
+    let all_global = rules.iter().all(|r| r.global) && c.global.is_some();
     let mode = if facts.shares_data() {
         Mode::Shared
+    } else if local.workers.is_none() && all_global {
+        // Only the service enforces: nothing to keep here but the pre-check, which
+        // needs the worker count.
+        Mode::PerWorker { workers: 1 }
     } else {
         let workers = local.workers.ok_or_else(|| {
             ConfigError::new(
@@ -522,8 +623,28 @@ pub fn compile_on(c: RateLimitConfig, facts: HostFacts) -> Result<Compiled, Conf
             "expected a 4xx or 5xx status",
         ));
     }
+    let mut global = compile_global(c.global, facts)?;
+    let precheck_off = !facts.shares_data() && local.workers.is_none();
+    if let Some(g) = global.as_mut().filter(|g| g.pre_check && precheck_off) {
+        g.pre_check = false;
+    }
+    if global.is_none()
+        && let Some(i) = rules.iter().position(|r| r.global)
+    {
+        return Err(ConfigError::new(
+            format!("rules[{i}].global"),
+            "a global rule needs the rate-limit service: set `global.service`",
+        ));
+    }
     let mut warnings = Vec::new();
-    if let Mode::PerWorker { workers } = mode {
+    if precheck_off && global.is_some() {
+        warnings.push(format!(
+            "{} has no shared data and `local.workers` is not set: global rules go to the \
+             service without a local pre-check",
+            facts.name()
+        ));
+    }
+    if let (Mode::PerWorker { workers }, false) = (mode, precheck_off) {
         warnings.push(format!(
             "{} has no shared data: each of {workers} workers enforces 1/{workers} of every limit",
             facts.name()
@@ -563,8 +684,71 @@ pub fn compile_on(c: RateLimitConfig, facts: HostFacts) -> Result<Compiled, Conf
         shadow: c.shadow,
         response: c.response,
         failure_mode: c.failure_mode,
+        global,
         warnings,
     })
+}
+
+fn compile_global(
+    g: Option<GlobalConfig>,
+    facts: HostFacts,
+) -> Result<Option<Global>, ConfigError> {
+    let Some(g) = g else {
+        return Ok(None);
+    };
+    let transport = g.transport.unwrap_or(if facts.grpc_callouts() {
+        Transport::Grpc
+    } else {
+        Transport::Http
+    });
+    if transport == Transport::Grpc && !facts.grpc_callouts() {
+        return Err(ConfigError::new(
+            "global.transport",
+            format!(
+                "{} has no gRPC callouts: use `http` (the service's JSON endpoint)",
+                facts.name()
+            ),
+        ));
+    }
+    if g.service.is_empty() || g.service.contains(['/', ' ']) {
+        return Err(ConfigError::new(
+            "global.service",
+            "expected a cluster name or host:port",
+        ));
+    }
+    if transport == Transport::Http && facts.kind != HostKind::Envoy && !g.service.contains(':') {
+        return Err(ConfigError::new(
+            "global.service",
+            format!(
+                "{} calls out to host:port, not to a cluster name",
+                facts.name()
+            ),
+        ));
+    }
+    if !g.path.starts_with('/') {
+        return Err(ConfigError::new(
+            "global.path",
+            "expected a path starting with /",
+        ));
+    }
+    if g.domain.is_empty() {
+        return Err(ConfigError::new("global.domain", "expected a domain name"));
+    }
+    if !(1..=10_000).contains(&g.timeout_ms) {
+        return Err(ConfigError::new(
+            "global.timeout_ms",
+            "expected between 1 and 10000",
+        ));
+    }
+    Ok(Some(Global {
+        authority: g.authority.unwrap_or_else(|| g.service.clone()),
+        service: g.service,
+        transport,
+        path: g.path,
+        domain: g.domain,
+        timeout_ms: g.timeout_ms,
+        pre_check: g.pre_check,
+    }))
 }
 
 /// Parses and compiles config bytes as the filter does on `facts`' host.

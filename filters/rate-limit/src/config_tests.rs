@@ -108,3 +108,41 @@ fn a_non_string_version_is_refused() {
     let err = load_on(HostKind::Envoy, r#"{"version": 1, "rules": []}"#).unwrap_err();
     assert_eq!(err.path, "version");
 }
+
+#[test]
+fn apisix_with_only_global_rules_needs_no_worker_count_and_skips_the_pre_check() {
+    let c = load_on(
+        HostKind::Apisix,
+        r#"{"global": {"service": "127.0.0.1:8081"},
+            "rules": [{"name": "g", "global": true, "limits": [{"requests": 5, "per": "1m"}]}]}"#,
+    )
+    .unwrap();
+    let g = c.global.unwrap();
+    assert_eq!(g.transport, Transport::Http);
+    assert!(!g.pre_check);
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.contains("without a local pre-check")),
+        "{:?}",
+        c.warnings
+    );
+    let envoy = load_on(
+        HostKind::Envoy,
+        r#"{"global": {"service": "rls"}, "rules": [{"name": "g", "global": true, "limits": [{"requests": 5, "per": "1m"}]}]}"#,
+    )
+    .unwrap()
+    .global
+    .unwrap();
+    assert_eq!(envoy.transport, Transport::Grpc);
+    assert!(envoy.pre_check);
+    assert_eq!(
+        (
+            envoy.domain.as_str(),
+            envoy.path.as_str(),
+            envoy.authority.as_str(),
+            envoy.timeout_ms
+        ),
+        ("tollgate", "/json", "rls", 100)
+    );
+}

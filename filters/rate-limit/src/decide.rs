@@ -10,6 +10,7 @@ use tollgate_kit::route::path_only;
 use crate::config::{ClaimCondition, Compiled, FailureMode, Limit, Mode, Rule};
 use crate::gcra::{Gcra, Outcome};
 use crate::key::{self, Inputs, claim_text};
+use crate::rls::{Ask, Reply};
 use crate::table::{self, Slots, TableError};
 
 /// The request as the decision sees it.
@@ -36,8 +37,10 @@ pub enum Event {
     Evicted,
     /// The table was full and its rule refused a new key.
     Full,
-    /// The table failed or stayed contended.
+    /// The table failed or stayed contended, or the service failed.
     Error,
+    /// A global rule refused by this proxy's own bucket, without asking the service.
+    PreChecked,
 }
 
 impl Event {
@@ -51,6 +54,7 @@ impl Event {
             Self::Evicted => "evicted",
             Self::Full => "full",
             Self::Error => "errors",
+            Self::PreChecked => "pre_checked",
         }
     }
 }
@@ -89,6 +93,18 @@ pub struct Decision {
     pub conflicts: u32,
     /// Why the table failed, for the log (no request data in it).
     pub error: Option<String>,
+    /// Buckets the rate-limit service must decide (global rules that passed their
+    /// pre-check), in rule order.
+    pub asks: Vec<GlobalAsk>,
+}
+
+/// A global rule's bucket, to ask the service about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GlobalAsk {
+    pub rule: usize,
+    pub ask: Ask,
+    /// The limits that apply (for response headers).
+    pub limits: Vec<Limit>,
 }
 
 /// Decodes jwt-auth's payload header (base64url JSON object); anything else is no
@@ -140,11 +156,10 @@ fn limits_for<'r>(
     rule: &'r Rule,
     claims: Option<&Map<String, Value>>,
     mode: Mode,
-) -> (Vec<Gcra>, &'r [Limit]) {
-    let limits = rule
-        .overrides
-        .iter()
-        .find(|o| holds(claims, &o.when))
+) -> (Vec<Gcra>, &'r [Limit], Option<usize>) {
+    let chosen = rule.overrides.iter().position(|o| holds(claims, &o.when));
+    let limits = chosen
+        .and_then(|i| rule.overrides.get(i))
         .map_or(rule.limits.as_slice(), |o| o.limits.as_slice());
     let gcras = limits
         .iter()
@@ -153,7 +168,7 @@ fn limits_for<'r>(
             Mode::PerWorker { workers } => l.gcra.share(workers),
         })
         .collect();
-    (gcras, limits)
+    (gcras, limits, chosen)
 }
 
 /// Decides `request` under `config`, with buckets in `store` keyed with `seed`.
@@ -169,6 +184,7 @@ pub fn decide(
         events: Vec::new(),
         conflicts: 0,
         error: None,
+        asks: Vec::new(),
     };
     let method = header(request.headers, ":method").unwrap_or("");
     let raw_path = path_only(header(request.headers, ":path").unwrap_or(""));
@@ -212,13 +228,36 @@ pub fn decide(
                 config.xff_trusted_hops,
             )
         });
-        let (gcras, limits) = limits_for(rule, claims, mode);
+        let (gcras, limits, chosen) = limits_for(rule, claims, mode);
         let inputs = Inputs {
             method,
             path: &normal,
             headers: request.headers,
             client,
             claims,
+        };
+        let global_ask = match (&config.global, rule.global) {
+            (Some(g), true) => {
+                let set = match chosen {
+                    Some(i) => format!("{}#{i}", rule.name),
+                    None => rule.name.clone(),
+                };
+                let Some(key) = key::global_key(&set, &rule.key, rule.missing, &inputs) else {
+                    decision.events.push((index, Event::Skipped));
+                    continue;
+                };
+                let ask = GlobalAsk {
+                    rule: index,
+                    ask: Ask { set, key },
+                    limits: limits.to_vec(),
+                };
+                if !g.pre_check {
+                    decision.asks.push(ask);
+                    continue;
+                }
+                Some(ask)
+            }
+            _ => None,
         };
         let Some(bucket) = key::bucket(seed, &rule.name, limits, &rule.key, rule.missing, &inputs)
         else {
@@ -268,6 +307,11 @@ pub fn decide(
                 reset,
                 ..
             } => {
+                if let Some(ask) = global_ask {
+                    // The service decides; this proxy's bucket only pre-checked.
+                    decision.asks.push(ask);
+                    continue;
+                }
                 decision.events.push((index, Event::Allowed));
                 if tightest.as_ref().is_none_or(|r| remaining < r.remaining)
                     && let (Some(limit), Some(gcra)) = (limits.get(t), gcras.get(t))
@@ -284,6 +328,9 @@ pub fn decide(
                 if config.shadow || rule.shadow {
                     decision.events.push((index, Event::ShadowDenied));
                     continue;
+                }
+                if global_ask.is_some() {
+                    decision.events.push((index, Event::PreChecked));
                 }
                 decision.events.push((index, Event::Denied));
                 let pick = limits
@@ -309,6 +356,83 @@ pub fn decide(
     }
     decision.verdict = Verdict::Pass(tightest);
     decision
+}
+
+/// The verdict once the service answered: a global rule it says is over refuses the
+/// request (or only counts, in shadow mode); otherwise the tightest report of the local
+/// decision and the service's wins. `local` is the verdict `decide` reached.
+pub fn settle(
+    config: &Compiled,
+    local: Option<Report>,
+    asks: &[GlobalAsk],
+    reply: &Reply,
+) -> (Verdict, Vec<(usize, Event)>) {
+    let mut events = Vec::with_capacity(asks.len());
+    let mut tightest = local;
+    for (i, ask) in asks.iter().enumerate() {
+        let answer = reply.answers.get(i).copied().unwrap_or(crate::rls::Answer {
+            over: reply.over,
+            limit: None,
+            remaining: None,
+            reset: None,
+        });
+        let Some(rule) = config.rules.get(ask.rule) else {
+            continue;
+        };
+        let limit = ask
+            .limits
+            .iter()
+            .find(|l| answer.limit == Some(l.gcra.requests))
+            .or_else(|| ask.limits.first());
+        let Some(limit) = limit else {
+            continue;
+        };
+        if answer.over {
+            if config.shadow || rule.shadow {
+                events.push((ask.rule, Event::ShadowDenied));
+                continue;
+            }
+            events.push((ask.rule, Event::Denied));
+            let report = Report {
+                policy: limit.policy.clone(),
+                gcra: limit.gcra,
+                remaining: 0,
+                reset: answer.reset.unwrap_or(limit.gcra.emission),
+            };
+            return (
+                Verdict::Limited {
+                    rule: rule.name.clone(),
+                    report,
+                },
+                events,
+            );
+        }
+        events.push((ask.rule, Event::Allowed));
+        if let Some(remaining) = answer.remaining
+            && tightest.as_ref().is_none_or(|r| remaining < r.remaining)
+        {
+            tightest = Some(Report {
+                policy: limit.policy.clone(),
+                gcra: limit.gcra,
+                remaining,
+                reset: answer.reset.unwrap_or(0),
+            });
+        }
+    }
+    (Verdict::Pass(tightest), events)
+}
+
+/// The verdict when the service failed: the failure mode decides.
+pub fn service_failed(
+    config: &Compiled,
+    local: Option<Report>,
+    asks: &[GlobalAsk],
+) -> (Verdict, Vec<(usize, Event)>) {
+    let events = asks.iter().map(|a| (a.rule, Event::Error)).collect();
+    match config.failure_mode {
+        FailureMode::Open => (Verdict::Pass(local), events),
+        FailureMode::Closed => (Verdict::Unavailable, events),
+    }
 }
 
 #[cfg(test)]

@@ -3,20 +3,21 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, UNIX_EPOCH};
 
-use tollgate_kit::host::{LocalReply, Pairs};
+use tollgate_kit::host::{GrpcCall, HttpCall, LocalReply, Pairs};
 use tollgate_kit::reply::error_body;
 use tollgate_kit::slot::ConfigSlot;
 use tollgate_kit::{
-    Callouts, HeadersAction, Host, HostFacts, HostKind, LogLevel, MapKind, MetricKind, RootFilter,
-    StreamFilter,
+    BufferKind, Callouts, HeadersAction, Host, HostFacts, HostKind, LogLevel, MapKind, MetricKind,
+    RootFilter, StreamFilter, StreamKind,
 };
 
-use crate::config::{Compiled, Mode};
-use crate::decide::{self, Decision, Event, Request, Verdict};
+use crate::config::{Compiled, Mode, Transport};
+use crate::decide::{self, Decision, Event, GlobalAsk, Report, Request, Verdict};
 use crate::headers;
 use crate::key::Descriptor;
+use crate::rls;
 use crate::store::{self, MemorySlots, SharedSlots};
 use crate::table::{self, Slots};
 
@@ -28,8 +29,9 @@ const FILTER: &str = "rate-limit";
 /// hashed for this one.
 const PREFIX: &str = "tollgate.rate_limit.v1/";
 
-/// Every mode, for the `rate_limit.mode.<name>` gauges (1 for the active one).
-const MODES: [&str; 2] = ["shared", "per_worker"];
+/// Every mode, for the `rate_limit.mode.<name>` gauges (1 for the active ones: the
+/// local mode, and `global` when a rate-limit service enforces global rules).
+const MODES: [&str; 3] = ["shared", "per_worker", "global"];
 
 /// A compiled config and the state that lives and dies with it.
 pub struct Active {
@@ -69,12 +71,42 @@ fn random_seed() -> (u64, u64) {
     (word(a), word(b))
 }
 
-fn set_mode_gauges(host: &dyn Host, active: &str) {
+fn set_mode_gauges(host: &dyn Host, active: &[&str]) {
     for name in MODES {
         if let Ok(id) = host.define_metric(MetricKind::Gauge, &format!("rate_limit.mode.{name}")) {
-            let _ = host.record_metric(id, u64::from(name == active));
+            let _ = host.record_metric(id, u64::from(active.contains(&name)));
         }
     }
+}
+
+/// The modes in force and how they read in the log.
+fn describe(active: &Active, host_name: &str) -> (Vec<&'static str>, String) {
+    let c = &active.compiled;
+    let local_rules = c.rules.iter().filter(|r| !r.global).count();
+    let global_rules = c.rules.len() - local_rules;
+    let mut modes = Vec::new();
+    let mut parts = Vec::new();
+    if local_rules > 0 || c.global.as_ref().is_some_and(|g| g.pre_check) {
+        modes.push(active.mode.name());
+        parts.push(match active.mode {
+            Mode::Shared => format!("mode shared on {host_name} (exact across workers)"),
+            Mode::PerWorker { workers } => {
+                format!("mode per_worker on {host_name} (1/{workers} of each limit per worker)")
+            }
+        });
+    }
+    if let (Some(g), true) = (&c.global, global_rules > 0) {
+        modes.push("global");
+        parts.push(format!(
+            "mode global: {global_rules} rules enforced by the rate-limit service at {} ({:?}, \
+             timeout {} ms, pre-check {})",
+            g.service,
+            g.transport,
+            g.timeout_ms,
+            if g.pre_check { "on" } else { "off" }
+        ));
+    }
+    (modes, parts.join("; "))
 }
 
 impl RateLimitRoot {
@@ -157,20 +189,9 @@ impl RootFilter for RateLimitRoot {
         }
         let rules = compiled.rules.len();
         let active = self.activate(host, compiled)?;
-        set_mode_gauges(host, active.mode.name());
-        host.log(
-            LogLevel::Info,
-            &format!(
-                "{FILTER}: {rules} rules, mode {} on {}{}",
-                active.mode.name(),
-                self.facts.name(),
-                match active.mode {
-                    Mode::Shared => " (exact across workers)".to_string(),
-                    Mode::PerWorker { workers } =>
-                        format!(" (1/{workers} of each limit per worker)"),
-                }
-            ),
-        );
+        let (modes, story) = describe(&active, self.facts.name());
+        set_mode_gauges(host, &modes);
+        host.log(LogLevel::Info, &format!("{FILTER}: {rules} rules, {story}"));
         self.config.replace(active);
         Ok(())
     }
@@ -181,6 +202,7 @@ impl RootFilter for RateLimitRoot {
             facts: self.facts,
             metrics: Rc::clone(&self.metrics),
             response_headers: Vec::new(),
+            pending: None,
         }))
     }
 }
@@ -191,6 +213,16 @@ pub struct RateLimitStream {
     metrics: Rc<RefCell<Metrics>>,
     /// Headers for the response of an admitted request.
     response_headers: Vec<(String, String)>,
+    /// The rate-limit service's answer this request waits for.
+    pending: Option<Pending>,
+}
+
+/// A request held for the rate-limit service.
+struct Pending {
+    token: u32,
+    asks: Vec<GlobalAsk>,
+    /// The local decision's report, kept for the response.
+    local: Option<Report>,
 }
 
 fn peer(host: &dyn Host, facts: HostFacts) -> Option<String> {
@@ -207,23 +239,16 @@ fn peer(host: &dyn Host, facts: HostFacts) -> Option<String> {
 
 impl RateLimitStream {
     fn record(&self, host: &dyn Host, decision: &Decision) {
-        let mut m = self.metrics.borrow_mut();
-        let rules = &self.active.compiled.rules;
-        for (index, event) in &decision.events {
-            let Some(rule) = rules.get(*index) else {
-                continue;
-            };
-            m.rules.inc(host, (*index, *event), || {
-                format!("rate_limit.{}.{}", rule.name, event.name())
-            });
-        }
-        for _ in 0..decision.conflicts.min(1000) {
-            m.general
-                .inc(host, "cas_conflicts", || "rate_limit.cas_conflicts".into());
+        self.count(host, &decision.events);
+        if decision.conflicts > 0 {
+            let mut m = self.metrics.borrow_mut();
+            for _ in 0..decision.conflicts.min(1000) {
+                m.general
+                    .inc(host, "cas_conflicts", || "rate_limit.cas_conflicts".into());
+            }
         }
         if let Some(why) = &decision.error {
-            m.general.inc(host, "errors", || "rate_limit.errors".into());
-            host.log(LogLevel::Error, &format!("{FILTER}: {why}"));
+            self.error(host, why);
         }
     }
 
@@ -258,7 +283,185 @@ impl RateLimitStream {
     }
 }
 
-impl Callouts for RateLimitStream {}
+impl Callouts for RateLimitStream {
+    fn on_grpc_message(&mut self, host: &dyn Host, token: u32, size: usize) {
+        let Some(pending) = self.pending.take_if(|p| p.token == token) else {
+            return;
+        };
+        let bytes = host
+            .buffer(BufferKind::GrpcReceiveBuffer, 0, size)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let answer = rls::decode(&bytes, pending.asks.len());
+        self.answered(host, pending, answer);
+    }
+
+    fn on_grpc_close(&mut self, host: &dyn Host, token: u32, status_code: u32) {
+        let Some(pending) = self.pending.take_if(|p| p.token == token) else {
+            return;
+        };
+        let why = format!("the rate-limit service failed (gRPC status {status_code})");
+        self.answered(host, pending, Err(why));
+    }
+
+    fn on_http_call_response(
+        &mut self,
+        host: &dyn Host,
+        token: u32,
+        _num_headers: usize,
+        body_size: usize,
+        _num_trailers: usize,
+    ) {
+        let Some(pending) = self.pending.take_if(|p| p.token == token) else {
+            return;
+        };
+        let status = host
+            .header(MapKind::HttpCallResponseHeaders, ":status")
+            .ok()
+            .flatten()
+            .and_then(|s| s.parse::<u16>().ok());
+        let body = host
+            .buffer(BufferKind::HttpCallResponseBody, 0, body_size)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        // Envoy's ratelimit service answers 429 with the same JSON when over the limit.
+        let answer = match status {
+            Some(200 | 429) => rls::decode_json(&body, pending.asks.len()),
+            Some(s) => Err(format!("the rate-limit service answered HTTP {s}")),
+            None => Err("the rate-limit service did not answer".into()),
+        };
+        self.answered(host, pending, answer);
+    }
+}
+
+impl RateLimitStream {
+    /// Sends the global rules' buckets to the service and holds the request.
+    fn ask_service(
+        &mut self,
+        host: &dyn Host,
+        local: Option<Report>,
+        asks: Vec<GlobalAsk>,
+    ) -> HeadersAction {
+        let active = Rc::clone(&self.active);
+        let Some(g) = &active.compiled.global else {
+            return self.apply(host, Verdict::Pass(local));
+        };
+        let plain: Vec<rls::Ask> = asks.iter().map(|a| a.ask.clone()).collect();
+        let timeout = Duration::from_millis(g.timeout_ms);
+        let sent = match g.transport {
+            Transport::Grpc => {
+                let call = GrpcCall {
+                    service: g.service.as_bytes(),
+                    service_name: rls::SERVICE,
+                    method: rls::METHOD,
+                    initial_metadata: &[],
+                };
+                host.grpc_call(&call, &rls::encode(&g.domain, &plain), timeout)
+            }
+            Transport::Http => {
+                let body = rls::encode_json(&g.domain, &plain);
+                let headers = [
+                    (":method", "POST"),
+                    (":path", g.path.as_str()),
+                    (":authority", g.authority.as_str()),
+                    ("content-type", "application/json"),
+                ];
+                host.http_call(&HttpCall {
+                    upstream: &g.service,
+                    headers: &headers,
+                    body: Some(&body),
+                    trailers: &[],
+                    timeout,
+                })
+            }
+        };
+        match sent {
+            Ok(token) => {
+                self.pending = Some(Pending { token, asks, local });
+                HeadersAction::StopIteration
+            }
+            Err(e) => {
+                let (verdict, events) = decide::service_failed(&active.compiled, local, &asks);
+                self.count(host, &events);
+                self.error(host, &format!("cannot call the rate-limit service: {e}"));
+                self.apply(host, verdict)
+            }
+        }
+    }
+
+    /// The service answered (or failed): decide, then resume or refuse the request.
+    fn answered(&mut self, host: &dyn Host, pending: Pending, answer: Result<rls::Reply, String>) {
+        let compiled = &self.active.compiled;
+        let (verdict, events) = match answer {
+            Ok(reply) => decide::settle(compiled, pending.local, &pending.asks, &reply),
+            Err(why) => {
+                self.error(host, &why);
+                decide::service_failed(compiled, pending.local, &pending.asks)
+            }
+        };
+        self.count(host, &events);
+        if self.apply(host, verdict) == HeadersAction::Continue
+            && let Err(e) = host.continue_stream(StreamKind::Request)
+        {
+            host.log(
+                LogLevel::Error,
+                &format!("{FILTER}: cannot resume a request: {e}"),
+            );
+        }
+    }
+
+    fn count(&self, host: &dyn Host, events: &[(usize, Event)]) {
+        let mut m = self.metrics.borrow_mut();
+        for (index, event) in events {
+            let Some(rule) = self.active.compiled.rules.get(*index) else {
+                continue;
+            };
+            m.rules.inc(host, (*index, *event), || {
+                format!("rate_limit.{}.{}", rule.name, event.name())
+            });
+        }
+    }
+
+    fn error(&self, host: &dyn Host, why: &str) {
+        self.metrics
+            .borrow_mut()
+            .general
+            .inc(host, "errors", || "rate_limit.errors".into());
+        host.log(LogLevel::Error, &format!("{FILTER}: {why}"));
+    }
+
+    /// Carries out a verdict: refuse now, or go on with headers for the response.
+    fn apply(&mut self, host: &dyn Host, verdict: Verdict) -> HeadersAction {
+        let compiled = &Rc::clone(&self.active).compiled;
+        match verdict {
+            Verdict::Pass(report) => {
+                if let Some(r) = report {
+                    self.response_headers = headers::for_report(&r, &compiled.response, false);
+                }
+                HeadersAction::Continue
+            }
+            Verdict::Limited { rule, report } => {
+                let extra = headers::for_report(&report, &compiled.response, true);
+                let wait = headers::seconds_up(report.reset).max(1);
+                self.refuse(
+                    host,
+                    compiled.response.status,
+                    "rate_limited",
+                    &format!("too many requests ({rule}); retry in {wait} s"),
+                    &extra,
+                );
+                HeadersAction::StopIteration
+            }
+            Verdict::Unavailable => self.unavailable(host),
+            Verdict::BadPath(problem) => {
+                self.refuse(host, 400, "path_malformed", &problem.to_string(), &[]);
+                HeadersAction::StopIteration
+            }
+        }
+    }
+}
 
 impl StreamFilter for RateLimitStream {
     fn on_request_headers(
@@ -290,6 +493,7 @@ impl StreamFilter for RateLimitStream {
                     events: Vec::new(),
                     conflicts: 0,
                     error: Some("the host has no clock".into()),
+                    asks: Vec::new(),
                 },
             );
             return self.unavailable(host);
@@ -312,31 +516,10 @@ impl StreamFilter for RateLimitStream {
         };
         let decision = decide::decide(compiled, active.mode, slots, active.seed, &request);
         self.record(host, &decision);
-        match decision.verdict {
-            Verdict::Pass(report) => {
-                if let Some(r) = report {
-                    self.response_headers = headers::for_report(&r, &compiled.response, false);
-                }
-                HeadersAction::Continue
-            }
-            Verdict::Limited { rule, report } => {
-                let extra = headers::for_report(&report, &compiled.response, true);
-                let wait = headers::seconds_up(report.reset).max(1);
-                self.refuse(
-                    host,
-                    compiled.response.status,
-                    "rate_limited",
-                    &format!("too many requests ({rule}); retry in {wait} s"),
-                    &extra,
-                );
-                HeadersAction::StopIteration
-            }
-            Verdict::Unavailable => self.unavailable(host),
-            Verdict::BadPath(problem) => {
-                self.refuse(host, 400, "path_malformed", &problem.to_string(), &[]);
-                HeadersAction::StopIteration
-            }
+        if let (Verdict::Pass(local), false) = (&decision.verdict, decision.asks.is_empty()) {
+            return self.ask_service(host, local.clone(), decision.asks);
         }
+        self.apply(host, decision.verdict)
     }
 
     fn on_response_headers(

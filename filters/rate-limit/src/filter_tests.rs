@@ -4,8 +4,8 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use tollgate_kit::Status;
 use tollgate_kit::mock::MockHost;
+use tollgate_kit::{BufferKind, Status, StreamKind};
 
 use super::*;
 
@@ -217,4 +217,240 @@ fn a_path_without_normal_form_is_a_400() {
     let mut r = root(&host, CONFIG);
     let (_, reply) = run(&host, &mut r);
     assert_eq!(reply.unwrap().status, 400);
+}
+
+// ----- global rules: the rate-limit service -----
+
+const GLOBAL: &str = r#"{"local": {"max_keys": 16},
+  "global": {"service": "ratelimit", "domain": "edge", "timeout_ms": 40},
+  "rules": [{"name": "per-ip", "key": ["client_address"], "global": true,
+             "limits": [{"requests": 2, "per": "1s"}]}]}"#;
+
+fn over_limit_answer(over: bool, remaining: u32) -> Vec<u8> {
+    use prost::Message as _;
+    let code = if over {
+        rls::CODE_OVER_LIMIT
+    } else {
+        rls::CODE_OK
+    };
+    rls::RateLimitResponse {
+        overall_code: code,
+        statuses: vec![rls::DescriptorStatus {
+            code,
+            current_limit: Some(rls::CurrentLimit {
+                requests_per_unit: 2,
+                unit: 1,
+                name: String::new(),
+            }),
+            limit_remaining: remaining,
+            duration_until_reset: Some(rls::ProtoDuration {
+                seconds: 3,
+                nanos: 0,
+            }),
+        }],
+    }
+    .encode_to_vec()
+}
+
+/// Starts a request that waits for the service; returns the stream and its call token.
+fn held(host: &MockHost, root: &mut RateLimitRoot) -> (Box<dyn StreamFilter>, u32) {
+    let mut s = root.new_stream(host, 2).unwrap();
+    assert_eq!(
+        s.on_request_headers(host, 3, true),
+        HeadersAction::StopIteration
+    );
+    let token = host.state.borrow().grpc_calls.last().unwrap().0;
+    (s, token)
+}
+
+#[test]
+fn a_global_rule_asks_the_service_and_follows_its_answer() {
+    let host = host();
+    let mut root = root(&host, GLOBAL);
+    assert_eq!(metric(&host, "rate_limit.mode.global"), 1);
+    let (mut s, token) = held(&host, &mut root);
+    {
+        let state = host.state.borrow();
+        let (_, service, method, message) = state.grpc_calls.last().unwrap();
+        assert_eq!(
+            (service.as_str(), method.as_str()),
+            (rls::SERVICE, rls::METHOD)
+        );
+        use prost::Message as _;
+        let req = rls::RateLimitRequest::decode(message.as_slice()).unwrap();
+        assert_eq!(req.domain, "edge");
+        assert_eq!(req.descriptors[0].entries[0].value, "per-ip");
+        assert_eq!(req.descriptors[0].entries[1].value.len(), 32);
+        assert!(
+            !message.windows(8).any(|w| w == b"10.0.0.1"),
+            "the address never leaves in clear"
+        );
+    }
+    let ok = over_limit_answer(false, 1);
+    host.state
+        .borrow_mut()
+        .buffers
+        .insert(BufferKind::GrpcReceiveBuffer, ok.clone());
+    s.on_grpc_message(&host, token, ok.len());
+    assert_eq!(host.state.borrow().continued, [StreamKind::Request]);
+    s.on_response_headers(&host, 1, false);
+    assert_eq!(
+        response_header(&host, "ratelimit").as_deref(),
+        Some("\"per-ip\";r=1;t=3")
+    );
+    assert_eq!(metric(&host, "rate_limit.per-ip.allowed"), 1);
+
+    let (mut s, token) = held(&host, &mut root);
+    let over = over_limit_answer(true, 0);
+    host.state
+        .borrow_mut()
+        .buffers
+        .insert(BufferKind::GrpcReceiveBuffer, over.clone());
+    s.on_grpc_message(&host, token, over.len());
+    let reply = host.state.borrow().local_reply.clone().unwrap();
+    assert_eq!(reply.status, 429);
+    assert!(
+        reply
+            .headers
+            .iter()
+            .any(|(k, v)| k == "retry-after" && v == "3")
+    );
+    assert_eq!(metric(&host, "rate_limit.per-ip.denied"), 1);
+}
+
+#[test]
+fn the_pre_check_refuses_without_asking() {
+    let host = host();
+    let mut root = root(&host, GLOBAL);
+    for _ in 0..2 {
+        let (mut s, token) = held(&host, &mut root);
+        let ok = over_limit_answer(false, 1);
+        host.state
+            .borrow_mut()
+            .buffers
+            .insert(BufferKind::GrpcReceiveBuffer, ok.clone());
+        s.on_grpc_message(&host, token, ok.len());
+    }
+    let calls = host.state.borrow().grpc_calls.len();
+    let (action, reply) = run(&host, &mut root);
+    assert_eq!(action, HeadersAction::StopIteration);
+    assert_eq!(reply.unwrap().status, 429);
+    assert_eq!(host.state.borrow().grpc_calls.len(), calls, "not asked");
+    assert_eq!(metric(&host, "rate_limit.per-ip.pre_checked"), 1);
+}
+
+#[test]
+fn a_failed_service_follows_the_failure_mode() {
+    let host = host();
+    let mut closed = root(&host, GLOBAL);
+    let (mut s, token) = held(&host, &mut closed);
+    s.on_grpc_close(&host, token, 14);
+    assert_eq!(host.state.borrow().local_reply.clone().unwrap().status, 503);
+    assert_eq!(metric(&host, "rate_limit.errors"), 1);
+    assert!(
+        host.state
+            .borrow()
+            .logs
+            .iter()
+            .any(|(_, m)| m.contains("gRPC status 14"))
+    );
+
+    let mut open = root(
+        &host,
+        &GLOBAL.replacen('{', r#"{"failure_mode": "open", "#, 1),
+    );
+    host.state.borrow_mut().local_reply = None;
+    let (mut s, token) = held(&host, &mut open);
+    // A garbled answer is a failure too.
+    host.state
+        .borrow_mut()
+        .buffers
+        .insert(BufferKind::GrpcReceiveBuffer, vec![0xff; 3]);
+    s.on_grpc_message(&host, token, 3);
+    assert!(host.state.borrow().local_reply.is_none());
+    assert_eq!(
+        host.state.borrow().continued.last(),
+        Some(&StreamKind::Request)
+    );
+    // An answer for another token is not this request's (a second later: the
+    // pre-check bucket has refilled).
+    host.state.borrow_mut().now = Some(UNIX_EPOCH + Duration::from_secs(1_700_000_010));
+    let (mut s, token) = held(&host, &mut open);
+    s.on_grpc_close(&host, token + 100, 14);
+    assert!(host.state.borrow().local_reply.is_none());
+}
+
+#[test]
+fn a_call_that_cannot_be_made_follows_the_failure_mode_at_once() {
+    let host = host().failing("proxy_grpc_call", Status::BadArgument);
+    let mut r = root(&host, GLOBAL);
+    let (action, reply) = run(&host, &mut r);
+    assert_eq!(action, HeadersAction::StopIteration);
+    assert_eq!(reply.unwrap().status, 503);
+}
+
+#[test]
+fn kong_asks_the_json_endpoint() {
+    let host = MockHost::kong()
+        .with_headers(
+            MapKind::RequestHeaders,
+            &[(":method", "GET"), (":path", "/a")],
+        )
+        .with_property(&["source", "address"], b"10.0.0.1:4000")
+        .with_time(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+    let grpc_on_kong = GLOBAL.to_string();
+    let mut r = RateLimitRoot::default();
+    let err = r.on_configure(&host, grpc_on_kong.as_bytes()).unwrap_err();
+    assert!(
+        err.contains("global.service") && err.contains("host:port"),
+        "{err}"
+    );
+    let config = GLOBAL.replace(
+        r#""service": "ratelimit""#,
+        r#""service": "127.0.0.1:8081""#,
+    );
+    let mut r = root(&host, &config);
+    let mut s = r.new_stream(&host, 2).unwrap();
+    assert_eq!(
+        s.on_request_headers(&host, 3, true),
+        HeadersAction::StopIteration
+    );
+    let call = host.state.borrow().http_calls.last().cloned().unwrap();
+    assert_eq!(call.upstream, "127.0.0.1:8081");
+    assert!(
+        call.headers
+            .iter()
+            .any(|(k, v)| k == ":path" && v == "/json")
+    );
+    assert_eq!(call.timeout, Duration::from_millis(40));
+    let body = br#"{"overallCode":"OVER_LIMIT","statuses":[{"code":"OVER_LIMIT","durationUntilReset":"2s"}]}"#;
+    {
+        let mut st = host.state.borrow_mut();
+        st.maps.insert(
+            MapKind::HttpCallResponseHeaders,
+            vec![(":status".into(), "429".into())],
+        );
+        st.buffers
+            .insert(BufferKind::HttpCallResponseBody, body.to_vec());
+    }
+    s.on_http_call_response(&host, call.token, 1, body.len(), 0);
+    let reply = host.state.borrow().local_reply.clone().unwrap();
+    assert_eq!(reply.status, 429);
+    assert!(
+        reply
+            .headers
+            .iter()
+            .any(|(k, v)| k == "retry-after" && v == "2")
+    );
+    // A service answering 500 is a failure (closed: 503).
+    host.state.borrow_mut().local_reply = None;
+    let mut s = r.new_stream(&host, 3).unwrap();
+    s.on_request_headers(&host, 3, true);
+    let token = host.state.borrow().http_calls.last().unwrap().token;
+    host.state.borrow_mut().maps.insert(
+        MapKind::HttpCallResponseHeaders,
+        vec![(":status".into(), "500".into())],
+    );
+    s.on_http_call_response(&host, token, 1, 0, 0);
+    assert_eq!(host.state.borrow().local_reply.clone().unwrap().status, 503);
 }

@@ -101,6 +101,50 @@ fn part<'a>(d: &'a Descriptor, r: &Inputs<'a>) -> Option<Cow<'a, str>> {
     }
 }
 
+/// A request's key parts, in order; `None` inside for a missing part the rule groups,
+/// `None` outside when a part is missing and the rule skips such requests.
+fn parts_of<'a>(
+    parts: &'a [Descriptor],
+    missing: Missing,
+    request: &Inputs<'a>,
+) -> Option<Vec<Option<Cow<'a, str>>>> {
+    let mut out = Vec::with_capacity(parts.len());
+    for d in parts {
+        match part(d, request) {
+            Some(text) => out.push(Some(text)),
+            None if missing == Missing::Group => out.push(None),
+            None => return None,
+        }
+    }
+    Some(out)
+}
+
+/// The bucket a rate-limit service counts a request in (`tollgate_key`): SHA-256 over
+/// the limit set's name and the length-prefixed parts, 128 bits in hex. The same on
+/// every proxy (no seed) and one-way, so the service never sees a raw key part.
+pub fn global_key(
+    set: &str,
+    parts: &[Descriptor],
+    missing: Missing,
+    request: &Inputs<'_>,
+) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update((set.len() as u64).to_le_bytes());
+    h.update(set.as_bytes());
+    for p in parts_of(parts, missing, request)? {
+        match p {
+            Some(text) => {
+                h.update((text.len() as u64).to_le_bytes());
+                h.update(text.as_bytes());
+            }
+            None => h.update(u64::MAX.to_le_bytes()),
+        }
+    }
+    let digest = h.finalize();
+    Some(digest.iter().take(16).map(|b| format!("{b:02x}")).collect())
+}
+
 /// The bucket key of `rule` (named `name`, with these `limits`) for a request, or
 /// `None` when a part is missing and the rule skips such requests. Every part is
 /// length-prefixed, so `("ab", "c")` and `("a", "bc")` differ; the limits are part of
@@ -120,14 +164,13 @@ pub fn bucket(
         h.write_u64(l.gcra.emission);
         h.write_u64(l.gcra.capacity);
     }
-    for d in parts {
-        match part(d, request) {
+    for p in parts_of(parts, missing, request)? {
+        match p {
             Some(text) => {
                 h.write_u64(text.len() as u64);
                 h.write(text.as_bytes());
             }
-            None if missing == Missing::Group => h.write_u64(u64::MAX),
-            None => return None,
+            None => h.write_u64(u64::MAX),
         }
     }
     Some(h.finish())

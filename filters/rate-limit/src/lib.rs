@@ -16,6 +16,7 @@ pub mod filter;
 pub mod gcra;
 pub mod headers;
 pub mod key;
+pub mod rls;
 pub mod store;
 pub mod table;
 

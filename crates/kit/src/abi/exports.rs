@@ -31,15 +31,18 @@ thread_local! {
     static REGISTRY: RefCell<Registry> = RefCell::new(Registry::default());
     /// The context whose callback is running: callouts it makes are answered to it.
     static CURRENT: Cell<u32> = const { Cell::new(0) };
-    /// Callout token → the context that made the call. Envoy answers callouts on the
-    /// root context, so the ABI layer routes them back itself.
-    static CALLOUTS: RefCell<HashMap<u32, u32>> = RefCell::new(HashMap::new());
+    /// Callout token → the context that made the call, and whether it is a unary gRPC
+    /// call. Envoy answers callouts on the root context, so the ABI layer routes them
+    /// back itself.
+    static CALLOUTS: RefCell<HashMap<u32, (u32, bool)>> = RefCell::new(HashMap::new());
 }
 
-/// Remembers which context made callout `token`.
-pub(super) fn register_callout(token: u32) {
+/// Remembers which context made callout `token`. A unary gRPC call ends with its one
+/// message (`proxy_on_grpc_receive`) or with `proxy_on_grpc_close`, never both, so its
+/// token is dropped on either; other callouts end with their response or close.
+pub(super) fn register_callout(token: u32, unary_grpc: bool) {
     let current = CURRENT.with(Cell::get);
-    CALLOUTS.with(|c| c.borrow_mut().insert(token, current));
+    CALLOUTS.with(|c| c.borrow_mut().insert(token, (current, unary_grpc)));
 }
 
 /// Runs `f` with `id` as the current context, restoring the previous one after.
@@ -79,16 +82,35 @@ fn with_stream<R>(id: u32, default: R, f: impl FnOnce(&mut dyn StreamFilter) -> 
     out
 }
 
-/// Runs a callout callback on the context that made the call. `finished` drops the
-/// token (the last callback of that callout). Streams that are gone are skipped.
-fn with_callouts(delivered_to: u32, token: u32, finished: bool, f: impl FnOnce(&mut dyn Callouts)) {
+/// Whether a callout callback is the callout's last.
+#[derive(Clone, Copy)]
+enum Ending {
+    Always,
+    /// A gRPC message: the last one of a unary call, not of a stream.
+    IfUnary,
+    Never,
+}
+
+/// Runs a callout callback on the context that made the call. The last callback of a
+/// callout drops its token. Streams that are gone are skipped.
+fn with_callouts(
+    delivered_to: u32,
+    token: u32,
+    finished: Ending,
+    f: impl FnOnce(&mut dyn Callouts),
+) {
     let owner = CALLOUTS.with(|c| {
         let mut map = c.borrow_mut();
-        if finished {
-            map.remove(&token)
-        } else {
-            map.get(&token).copied()
+        let entry = map.get(&token).copied();
+        let ends = match finished {
+            Ending::Always => true,
+            Ending::IfUnary => entry.is_some_and(|(_, unary)| unary),
+            Ending::Never => false,
+        };
+        if ends {
+            map.remove(&token);
         }
+        entry.map(|(context, _)| context)
     });
     let id = owner.unwrap_or(delivered_to);
     let is_stream = REGISTRY.with(|r| r.borrow().streams.contains_key(&id));
@@ -296,7 +318,7 @@ pub extern "C" fn proxy_on_http_call_response(
     body_size: usize,
     num_trailers: usize,
 ) {
-    with_callouts(context_id, token, true, |c| {
+    with_callouts(context_id, token, Ending::Always, |c| {
         c.on_http_call_response(&HOST, token, num_headers, body_size, num_trailers)
     });
 }
@@ -307,14 +329,14 @@ pub extern "C" fn proxy_on_grpc_receive_initial_metadata(
     token: u32,
     num_elements: usize,
 ) {
-    with_callouts(context_id, token, false, |c| {
+    with_callouts(context_id, token, Ending::Never, |c| {
         c.on_grpc_initial_metadata(&HOST, token, num_elements)
     });
 }
 
 #[unsafe(no_mangle)]
 pub extern "C" fn proxy_on_grpc_receive(context_id: u32, token: u32, size: usize) {
-    with_callouts(context_id, token, false, |c| {
+    with_callouts(context_id, token, Ending::IfUnary, |c| {
         c.on_grpc_message(&HOST, token, size)
     });
 }
@@ -325,14 +347,14 @@ pub extern "C" fn proxy_on_grpc_receive_trailing_metadata(
     token: u32,
     num_elements: usize,
 ) {
-    with_callouts(context_id, token, false, |c| {
+    with_callouts(context_id, token, Ending::Never, |c| {
         c.on_grpc_trailing_metadata(&HOST, token, num_elements)
     });
 }
 
 #[unsafe(no_mangle)]
 pub extern "C" fn proxy_on_grpc_close(context_id: u32, token: u32, status_code: u32) {
-    with_callouts(context_id, token, true, |c| {
+    with_callouts(context_id, token, Ending::Always, |c| {
         c.on_grpc_close(&HOST, token, status_code)
     });
 }

@@ -259,7 +259,7 @@ impl Host for AbiHost {
                 &mut token,
             )
         })?;
-        super::exports::register_callout(token);
+        super::exports::register_callout(token, false);
         Ok(token)
     }
 
@@ -283,7 +283,7 @@ impl Host for AbiHost {
                 &mut token,
             )
         })?;
-        super::exports::register_callout(token);
+        super::exports::register_callout(token, true);
         Ok(token)
     }
 
@@ -304,7 +304,7 @@ impl Host for AbiHost {
                 &mut token,
             )
         })?;
-        super::exports::register_callout(token);
+        super::exports::register_callout(token, false);
         Ok(token)
     }
 
