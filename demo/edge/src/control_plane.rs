@@ -226,7 +226,8 @@ impl ControlPlane {
                 .context("no signature")?
                 .to_string();
             let body = r.bytes().await?.to_vec();
-            let revision = verify(&signature, &body, &keys, filter)?;
+            let revision =
+                tollgate_control::gateway::verify_resolved(&signature, &body, &keys, filter)?;
             out.push(Published {
                 filter: (*filter).to_string(),
                 config: String::from_utf8(body)?,
@@ -235,31 +236,6 @@ impl ControlPlane {
         }
         Ok(out)
     }
-}
-
-/// Checks a resolved document's signature: an EdDSA JWS by a published key, over the
-/// body's SHA-256, naming this filter. Returns the revision it names.
-fn verify(signature: &str, body: &[u8], keys: &Value, filter: &str) -> Result<u64> {
-    let kid = jsonwebtoken::decode_header(signature)?
-        .kid
-        .context("the signature names no key")?;
-    let pem = field(keys, "/keys")
-        .as_array()
-        .and_then(|ks| ks.iter().find(|k| field(k, "/kid") == kid.as_str()))
-        .and_then(|k| field(k, "/public_key_pem").as_str())
-        .context("the signature's key is not published")?;
-    let key = jsonwebtoken::DecodingKey::from_ed_pem(pem.as_bytes())?;
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
-    validation.required_spec_claims.clear();
-    validation.validate_exp = false;
-    let claims = jsonwebtoken::decode::<Value>(signature, &key, &validation)?.claims;
-    let digest = tollgate_control::docs::digest(body);
-    if field(&claims, "/sha256") != digest.as_str() || field(&claims, "/filter") != filter {
-        bail!("the {filter} config does not match its signature");
-    }
-    field(&claims, "/revision")
-        .as_u64()
-        .context("the signature names no revision")
 }
 
 impl Drop for ControlPlane {

@@ -16,6 +16,7 @@ pub mod children;
 mod client;
 mod config;
 mod process;
+mod redis;
 mod s3;
 mod upstream;
 
@@ -23,5 +24,6 @@ pub use binary::{envoy_binary, repo_root};
 pub use client::{HttpRequest, HttpResponse, send};
 pub use config::{EnvoyConfig, FailurePolicy, WasmFilter};
 pub use process::Envoy;
+pub use redis::Redis;
 pub use s3::{S3Server, s3s_fs_binary};
 pub use upstream::{EchoReply, Upstream, echo, grpc_frame, grpc_unframe};
