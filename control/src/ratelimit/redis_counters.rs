@@ -114,16 +114,24 @@ impl RedisCounters {
     }
 
     /// Applies a script's answer to the counters (remaining, expiry); the verdict.
-    fn read(counters: &mut [Counter], answer: &[i64]) -> Authorization {
+    /// `before` is what was added: limitador takes an admitted request's `delta` off
+    /// `remaining` itself, so remaining is reported as it was before the update.
+    fn read(counters: &mut [Counter], answer: &[i64], before: u64) -> Authorization {
         let at = |i: usize| answer.get(i).copied().unwrap_or(0);
+        let admitted = at(0) == 1;
         let set = |c: &mut Counter, value: i64, pttl: i64| {
-            let used = u64::try_from(value).unwrap_or(0);
+            let value = u64::try_from(value).unwrap_or(0);
+            let used = if admitted {
+                value.saturating_sub(before)
+            } else {
+                value
+            };
             c.set_remaining(c.max_value().saturating_sub(used));
             if let Ok(ms) = u64::try_from(pttl) {
                 c.set_expires_in(Duration::from_millis(ms));
             }
         };
-        if at(0) == 1 {
+        if admitted {
             for (i, c) in counters.iter_mut().enumerate() {
                 set(c, at(1 + 2 * i), at(2 + 2 * i));
             }
@@ -179,7 +187,7 @@ impl AsyncCounterStorage for RedisCounters {
         delta: u64,
     ) -> Result<Authorization, StorageErr> {
         match self.run(&self.check, counters, delta).await {
-            Ok(answer) => Ok(Self::read(counters, &answer)),
+            Ok(answer) => Ok(Self::read(counters, &answer, 0)),
             Err(e) => Ok(self.failed(&e)),
         }
     }
@@ -190,7 +198,7 @@ impl AsyncCounterStorage for RedisCounters {
         delta: u64,
     ) -> Result<Authorization, StorageErr> {
         match self.run(&self.check_and_update, counters, delta).await {
-            Ok(answer) => Ok(Self::read(counters, &answer)),
+            Ok(answer) => Ok(Self::read(counters, &answer, delta)),
             Err(e) => Ok(self.failed(&e)),
         }
     }

@@ -25,6 +25,7 @@ mod jwt_auth_wasm;
 mod layout;
 mod profiles;
 mod rate_limit_envoy;
+mod rate_limit_global;
 mod rate_limit_real_hosts;
 mod rate_limit_wasm;
 mod real_hosts;
