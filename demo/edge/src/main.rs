@@ -9,6 +9,7 @@
 
 mod bench;
 mod bench_jwt;
+mod bench_rate_limit;
 mod bench_rego;
 mod control_plane;
 mod demo_idp;
@@ -67,6 +68,15 @@ enum Command {
         #[arg(long, default_value = "dist")]
         dist: PathBuf,
     },
+    /// Measure rate-limit against Envoy's native local_ratelimit and ratelimit through
+    /// real Envoy (needs wrk).
+    BenchRateLimit {
+        /// Seconds per wrk run.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value = "dist")]
+        dist: PathBuf,
+    },
     /// Measure jwt-auth against Envoy's native jwt_authn through real Envoy (needs wrk).
     BenchJwt {
         /// Seconds per wrk run.
@@ -91,6 +101,9 @@ fn main() -> ExitCode {
         }
         Command::BenchRego { seconds, dist } => {
             bench_rego::run(seconds, &dist).map(|()| ExitCode::SUCCESS)
+        }
+        Command::BenchRateLimit { seconds, dist } => {
+            bench_rate_limit::run(seconds, &dist).map(|()| ExitCode::SUCCESS)
         }
         Command::BenchJwt { seconds, dist } => {
             bench_jwt::run(seconds, &dist).map(|()| ExitCode::SUCCESS)

@@ -69,6 +69,9 @@ impl WasmFilter {
 pub struct EnvoyConfig {
     pub upstream: SocketAddr,
     pub filters: Vec<WasmFilter>,
+    /// Raw YAML fields of the one virtual host (`rate_limits:` for Envoy's native
+    /// `ratelimit` filter), at its indentation.
+    pub virtual_host_yaml: Vec<String>,
     /// Raw YAML http filter entries placed before the wasm filters (native filters for
     /// comparison benchmarks). Each is a list item without the leading `- `.
     pub native_filters: Vec<String>,
@@ -102,6 +105,7 @@ impl EnvoyConfig {
             upstream,
             filters: Vec::new(),
             native_filters: Vec::new(),
+            virtual_host_yaml: Vec::new(),
             clusters: Vec::new(),
             routes: Vec::new(),
             concurrency: 1,
@@ -173,6 +177,11 @@ impl EnvoyConfig {
             y.push_str(PATH_NORMALIZATION);
         }
         y.push_str("          route_config:\n            virtual_hosts:\n            - name: all\n              domains: [\"*\"]\n");
+        for extra in &self.virtual_host_yaml {
+            for line in extra.lines() {
+                let _ = writeln!(y, "              {line}");
+            }
+        }
         y.push_str("              routes:\n");
         let timeout = self
             .route_timeout

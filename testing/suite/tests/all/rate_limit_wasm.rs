@@ -172,3 +172,28 @@ fn refusals_and_admissions_carry_their_headers_on_every_profile() -> Result<()> 
     }
     Ok(())
 }
+
+#[test]
+fn a_request_costs_few_hostcalls() -> Result<()> {
+    let mut p = plugin(
+        Profile::Envoy,
+        1,
+        config(json!({"response": {"ratelimit_headers": false}})),
+    )?;
+    p.send(Request::get("/api"))?;
+    let out = p.send(Request::get("/api"))?;
+    let calls: Vec<&str> = out.hostcalls.iter().map(|h| h.name).collect();
+    eprintln!("{calls:?}");
+    // One header read, one clock read, the bucket read and written once, one counter.
+    for (call, most) in [
+        ("proxy_get_header_map_pairs", 1),
+        ("proxy_get_current_time_nanoseconds", 1),
+        ("proxy_get_shared_data", 1),
+        ("proxy_set_shared_data", 1),
+        ("proxy_increment_metric", 1),
+    ] {
+        assert!(out.hostcall_count(call) <= most, "{call}: {calls:?}");
+    }
+    assert!(calls.len() <= 6, "{calls:?}");
+    Ok(())
+}
