@@ -110,9 +110,9 @@ impl HostFacts {
         self.kind != HostKind::Apisix
     }
 
-    /// Whether gRPC callouts work: Envoy's do; Kong links `proxy_grpc_call` as a no-op
-    /// (NYI in ngx_wasm_module: a call "succeeds" and is never answered) and APISIX
-    /// answers `Unimplemented`.
+    /// Whether gRPC callouts work: Envoy's do; Kong links `proxy_grpc_call` but a call
+    /// traps (not yet implemented in ngx_wasm_module), and APISIX answers
+    /// `Unimplemented`.
     pub fn grpc_callouts(self) -> bool {
         self.kind == HostKind::Envoy
     }

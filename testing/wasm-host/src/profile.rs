@@ -56,6 +56,21 @@ impl Profile {
         }
     }
 
+    /// Whether calling `hostcall` traps. Kong links the gRPC hostcalls but implements
+    /// none of them: a call traps with "host trap (function not yet implemented)"
+    /// (ngx_wasm_module's `ngx_proxy_wasm_hfuncs_nop`).
+    pub fn traps_on(self, hostcall: &str) -> bool {
+        self == Self::Kong
+            && matches!(
+                hostcall,
+                "proxy_grpc_call"
+                    | "proxy_grpc_stream"
+                    | "proxy_grpc_send"
+                    | "proxy_grpc_cancel"
+                    | "proxy_grpc_close"
+            )
+    }
+
     /// Whether the host ever calls `proxy_on_queue_ready`.
     pub fn delivers_queue_ready(self) -> bool {
         matches!(self, Self::Envoy)

@@ -208,3 +208,40 @@ fn a_reply_from_the_root_context_reaches_the_stream_on_envoy_and_kills_a_kong_wo
     assert!(crash.is_some_and(|c| c.contains("root context")));
     Ok(())
 }
+
+/// Kong links the gRPC hostcalls but implements none: a call traps, in the real host and
+/// in the profile alike (so filters refuse gRPC modes on Kong at configure time).
+#[test]
+fn a_grpc_call_traps_on_kong_and_in_its_profile() -> Result<()> {
+    let app = Upstream::start()?;
+    let filter = NginxFilter::new(
+        "conformance",
+        &fixture_path("conformance-portable")?,
+        r#"{"callout_cluster":"upstream","grpc_cluster":"127.0.0.1:9","tick_ms":50,"queue":false}"#,
+    );
+    let kong = Nginx::start(&NginxConfig::new(NginxHost::Kong, app.addr()).filter(filter))?;
+    let real =
+        kong.send(&HttpRequest::get("/conformance/grpc").header("x-conformance-id", "g1"))?;
+    assert!(real.status >= 500, "{} {}", real.status, real.body_text());
+    assert!(
+        kong.error_log().contains("not yet implemented"),
+        "{}",
+        kong.log_tail()
+    );
+    assert!(app.seen().is_empty());
+    let mut t = WasmtimeTarget::with_module(Profile::Kong, &portable()?)?;
+    let emulated = t.plugin.send(
+        tollgate_wasm_host::Request::get("/conformance/grpc").header("x-conformance-id", "g1"),
+    )?;
+    assert!(emulated.trapped());
+    assert!(emulated.client.status >= 500);
+    assert!(
+        emulated
+            .logs
+            .iter()
+            .any(|(_, m)| m.contains("not yet implemented")),
+        "{:?}",
+        emulated.logs
+    );
+    Ok(())
+}

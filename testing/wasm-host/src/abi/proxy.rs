@@ -24,6 +24,12 @@ fn run(
         caller.data().record(name, Status::Unimplemented);
         return Ok(Status::Unimplemented.code());
     }
+    if caller.data().plugin.profile.traps_on(name) {
+        caller.data().record(name, Status::InternalFailure);
+        return Err(wasmtime::Error::msg(format!(
+            "host trap (function not yet implemented): {name}"
+        )));
+    }
     let status = match f(caller) {
         Ok(()) => Status::Ok,
         Err(Fail::Status(s)) => s,
