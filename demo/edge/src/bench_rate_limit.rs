@@ -49,16 +49,15 @@ const NATIVE_DESCRIPTORS: &str = r#"rate_limits:
   - request_headers: {header_name: x-user, descriptor_key: tollgate_key}"#;
 
 fn ours(global: bool) -> serde_json::Value {
-    let mut c = json!({
+    let service =
+        global.then(|| json!({"service": "ratelimit", "domain": "edge", "timeout_ms": 500}));
+    json!({
         "rules": [{"name": "per-user", "key": [{"header": "x-user"}], "global": global,
                    "limits": [{"requests": HUGE, "per": "1h"}]}],
         "local": {"max_keys": 10000},
-        "response": {"ratelimit_headers": false}
-    });
-    if global {
-        c["global"] = json!({"service": "ratelimit", "domain": "edge", "timeout_ms": 500});
-    }
-    c
+        "response": {"ratelimit_headers": false},
+        "global": service
+    })
 }
 
 pub fn run(seconds: u64, dist: &Path) -> Result<()> {
