@@ -105,3 +105,125 @@ fn event_names_are_stable() {
         assert_eq!(e.name(), name);
     }
 }
+
+#[test]
+fn a_wildcard_needs_a_label_before_the_domain() {
+    let p = vec!["*.example.com".to_string()];
+    assert!(!host_matches(&p, ".example.com"));
+    assert!(host_matches(&p, "a.example.com"));
+}
+
+fn load(json: serde_json::Value) -> Compiled {
+    crate::config::load(json.to_string().as_bytes(), HostFacts::default()).unwrap()
+}
+
+fn get(headers: &[(String, String)], now: u64) -> Request<'_> {
+    Request {
+        headers,
+        peer: None,
+        now,
+    }
+}
+
+fn plain_headers() -> Vec<(String, String)> {
+    vec![
+        (":method".into(), "GET".into()),
+        (":path".into(), "/".into()),
+    ]
+}
+
+#[test]
+fn the_tightest_rule_is_reported_and_ties_go_to_the_first() {
+    let c = load(serde_json::json!({"rules": [
+        {"name": "wide", "limits": [{"requests": 10, "per": "1s"}]},
+        {"name": "narrow", "limits": [{"requests": 3, "per": "1s"}]},
+        {"name": "narrow-too", "limits": [{"requests": 3, "per": "1s"}]},
+        {"name": "wider", "limits": [{"requests": 20, "per": "1s"}]}]}));
+    let slots = crate::store::MemorySlots::new(c.max_keys);
+    let h = plain_headers();
+    let d = decide(&c, Mode::Shared, &slots, (0, 0), &get(&h, 1));
+    let Verdict::Pass(Some(report)) = d.verdict else {
+        panic!("{:?}", d.verdict);
+    };
+    assert_eq!((report.policy.as_str(), report.remaining), ("narrow", 2));
+}
+
+fn global_config(shadow: bool) -> Compiled {
+    load(serde_json::json!({
+        "global": {"service": "rls"},
+        "rules": [{"name": "g", "global": true, "shadow": shadow,
+                   "limits": [{"requests": 10, "per": "1s"}, {"requests": 100, "per": "1h"}]}]}))
+}
+
+fn asked(c: &Compiled) -> Vec<GlobalAsk> {
+    let slots = crate::store::MemorySlots::new(c.max_keys);
+    let h = plain_headers();
+    decide(c, Mode::Shared, &slots, (0, 0), &get(&h, 1)).asks
+}
+
+fn answer(over: bool, limit: Option<u64>, remaining: u64) -> Reply {
+    Reply {
+        over,
+        answers: vec![crate::rls::Answer {
+            over,
+            limit,
+            remaining: Some(remaining),
+            reset: Some(7),
+        }],
+    }
+}
+
+#[test]
+fn the_service_names_the_limit_it_applied() {
+    let c = global_config(false);
+    let asks = asked(&c);
+    assert_eq!(asks.len(), 1);
+    let (v, _) = settle(&c, None, &asks, &answer(true, Some(100), 0));
+    let Verdict::Limited { report, .. } = v else {
+        panic!("{v:?}")
+    };
+    assert_eq!(report.policy, "g-1h");
+    let (v, _) = settle(&c, None, &asks, &answer(true, Some(10), 0));
+    let Verdict::Limited { report, .. } = v else {
+        panic!("{v:?}")
+    };
+    assert_eq!(report.policy, "g-1s");
+    let (v, _) = settle(&c, None, &asks, &answer(true, None, 0));
+    let Verdict::Limited { report, .. } = v else {
+        panic!("{v:?}")
+    };
+    assert_eq!(
+        (report.policy.as_str(), report.reset),
+        ("g-1s", 7),
+        "unnamed: the first"
+    );
+}
+
+#[test]
+fn a_shadow_global_rule_only_counts() {
+    let c = global_config(true);
+    let asks = asked(&c);
+    let (v, events) = settle(&c, None, &asks, &answer(true, Some(10), 0));
+    assert_eq!(v, Verdict::Pass(None));
+    assert_eq!(events, [(0, Event::ShadowDenied)]);
+}
+
+#[test]
+fn the_service_report_replaces_a_looser_local_one_only() {
+    let c = global_config(false);
+    let asks = asked(&c);
+    let local = |remaining| Report {
+        policy: "local".into(),
+        gcra: crate::gcra::Gcra::new(1, 1, 1).unwrap(),
+        remaining,
+        reset: 1,
+    };
+    let pick =
+        |l: u64, g: u64| match settle(&c, Some(local(l)), &asks, &answer(false, Some(10), g)).0 {
+            Verdict::Pass(Some(r)) => r.policy,
+            other => panic!("{other:?}"),
+        };
+    assert_eq!(pick(5, 2), "g-1s");
+    assert_eq!(pick(2, 5), "local");
+    assert_eq!(pick(3, 3), "local", "ties keep the first");
+}

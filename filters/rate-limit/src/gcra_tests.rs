@@ -156,3 +156,40 @@ fn a_refusal_names_the_limit_that_refuses_longest() {
     assert!(!idle(&tats, T0));
     assert!(idle(&tats, T0 + 3600 * SECOND));
 }
+
+#[test]
+fn of_several_refusing_limits_the_longest_wait_is_reported_and_ties_go_to_the_first() {
+    let per_second = Gcra::new(1, SECOND, 1).unwrap();
+    let per_hour = Gcra::new(1, 3600 * SECOND, 1).unwrap();
+    let Outcome::Admit { tats, .. } = check_all(&[per_second, per_hour], &[], T0) else {
+        panic!("the first request must pass");
+    };
+    assert_eq!(
+        check_all(&[per_second, per_hour], &tats, T0),
+        Outcome::Deny {
+            limit: 1,
+            retry_after: 3600 * SECOND
+        }
+    );
+    let reversed = [tats[1], tats[0]];
+    assert_eq!(
+        check_all(&[per_hour, per_second], &reversed, T0),
+        Outcome::Deny {
+            limit: 0,
+            retry_after: 3600 * SECOND
+        }
+    );
+    // Two equal limits: the first one is named, for refusals and for admissions.
+    let Outcome::Admit { tats, tightest, .. } = check_all(&[per_second, per_second], &[], T0)
+    else {
+        panic!("the first request must pass");
+    };
+    assert_eq!(tightest, 0);
+    assert_eq!(
+        check_all(&[per_second, per_second], &tats, T0),
+        Outcome::Deny {
+            limit: 0,
+            retry_after: SECOND
+        }
+    );
+}
