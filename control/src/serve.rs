@@ -167,6 +167,46 @@ pub async fn serve(
     Ok(())
 }
 
+/// Logs to stderr, as JSON lines or text, at `RUST_LOG` (default `info`): for the
+/// service binaries.
+pub fn init_logging(json: bool) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Runs `main` on a multi-threaded runtime; its error, or a runtime that cannot start,
+/// is printed as `<name>: <error>` with a failing exit code.
+pub fn block_on<E: std::fmt::Display>(
+    name: &str,
+    main: impl std::future::Future<Output = Result<(), E>>,
+) -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{name}: cannot start: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(main) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Resolves on SIGTERM or SIGINT (Ctrl-C elsewhere).
 pub async fn shutdown_signal() {
     #[cfg(unix)]

@@ -50,16 +50,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if args.log_json {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
+    tollgate_control::serve::init_logging(args.log_json);
     let settings = Settings {
         max_body_bytes: args.max_body_bytes,
         rate_per_second: args.rate,
@@ -77,25 +68,12 @@ fn main() -> ExitCode {
         admin_token_file: args.admin_token_file,
         settings,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("tollgate-control: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(run(options, |addr| {
-        // Scripts and tests wait for this line.
-        println!("listening on {addr}");
-    }));
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("tollgate-control: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    tollgate_control::serve::block_on("tollgate-control", async move {
+        run(options, |addr| {
+            // Scripts and tests wait for this line.
+            println!("listening on {addr}");
+        })
+        .await
+        .map_err(|e| format!("{e:#}"))
+    })
 }

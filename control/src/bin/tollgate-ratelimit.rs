@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::Parser;
 use tollgate_control::ratelimit::server::{Options, start};
 use tollgate_control::ratelimit::source::Source;
-use tollgate_control::serve::shutdown_signal;
+use tollgate_control::serve::{block_on, init_logging, shutdown_signal};
 
 #[derive(Parser)]
 #[command(
@@ -88,32 +88,6 @@ async fn run(args: Args) -> Result<(), String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if args.log_json {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("tollgate-ratelimit: cannot start: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("tollgate-ratelimit: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    init_logging(args.log_json);
+    block_on("tollgate-ratelimit", run(args))
 }

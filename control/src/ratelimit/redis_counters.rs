@@ -25,11 +25,11 @@ use sha2::{Digest, Sha256};
 /// failure comes back as this "limit" and the service turns it into an error.
 pub const UNAVAILABLE: &str = "\u{0}tollgate:redis-unavailable";
 
-/// Checks all counters, then adds `delta` to each only if every one has room.
-/// KEYS: the counters. ARGV: delta, then per key its maximum and window (ms).
-/// Returns `{1, value1, pttl1, value2, pttl2, …}` when admitted, `{0, index, value,
-/// pttl}` for the first counter without room.
-const CHECK_AND_UPDATE: &str = r"
+/// The first counter without room for `delta` ends the script with `{0, index, value,
+/// pttl}`. KEYS: the counters. ARGV: delta, then per key its maximum and window (ms).
+macro_rules! check_all {
+    () => {
+        r"
 local delta = tonumber(ARGV[1])
 for i, key in ipairs(KEYS) do
   local max = tonumber(ARGV[2 * i])
@@ -38,7 +38,15 @@ for i, key in ipairs(KEYS) do
     return {0, i, value, redis.call('PTTL', key)}
   end
 end
-local out = {1}
+"
+    };
+}
+
+/// Checks all counters, then adds `delta` to each only if every one has room. Returns
+/// `{1, value1, pttl1, value2, pttl2, …}` when admitted.
+const CHECK_AND_UPDATE: &str = concat!(
+    check_all!(),
+    r"local out = {1}
 for i, key in ipairs(KEYS) do
   local window = tonumber(ARGV[2 * i + 1])
   local value = redis.call('INCRBY', key, delta)
@@ -51,20 +59,11 @@ for i, key in ipairs(KEYS) do
   table.insert(out, ttl)
 end
 return out
-";
+"
+);
 
 /// The same check, without adding.
-const CHECK: &str = r"
-local delta = tonumber(ARGV[1])
-for i, key in ipairs(KEYS) do
-  local max = tonumber(ARGV[2 * i])
-  local value = tonumber(redis.call('GET', key) or '0')
-  if value + delta > max then
-    return {0, i, value, redis.call('PTTL', key)}
-  end
-end
-return {1}
-";
+const CHECK: &str = concat!(check_all!(), "return {1}\n");
 
 pub struct RedisCounters {
     conn: ConnectionManager,

@@ -13,6 +13,7 @@
 //!   proxy-wasm exports to them.
 
 pub mod config;
+pub mod connection;
 pub mod contract;
 pub mod counters;
 pub mod facts;

@@ -9,7 +9,7 @@ use tollgate_kit::host::{GrpcCall, HttpCall, LocalReply, Pairs};
 use tollgate_kit::reply::error_body;
 use tollgate_kit::slot::ConfigSlot;
 use tollgate_kit::{
-    BufferKind, Callouts, HeadersAction, Host, HostFacts, HostKind, LogLevel, MapKind, MetricKind,
+    BufferKind, Callouts, HeadersAction, Host, HostFacts, LogLevel, MapKind, MetricKind,
     RootFilter, StreamFilter, StreamKind,
 };
 
@@ -223,18 +223,6 @@ struct Pending {
     asks: Vec<GlobalAsk>,
     /// The local decision's report, kept for the response.
     local: Option<Report>,
-}
-
-fn peer(host: &dyn Host, facts: HostFacts) -> Option<String> {
-    let path: &[&str] = match facts.kind {
-        HostKind::Apisix => &["remote_addr"],
-        HostKind::Envoy | HostKind::Kong => &["source", "address"],
-    };
-    host.property(path)
-        .ok()
-        .flatten()
-        .and_then(|b| String::from_utf8(b).ok())
-        .filter(|s| !s.is_empty())
 }
 
 impl RateLimitStream {
@@ -474,7 +462,7 @@ impl StreamFilter for RateLimitStream {
             .header_pairs(MapKind::RequestHeaders)
             .unwrap_or_default();
         let peer = if self.active.needs_peer {
-            peer(host, self.facts)
+            tollgate_kit::connection::peer(host, self.facts)
         } else {
             None
         };

@@ -9,8 +9,8 @@ use tollgate_kit::host::{HttpCall, LocalReply, Pairs};
 use tollgate_kit::reply::{self, Refusal};
 use tollgate_kit::slot::ConfigSlot;
 use tollgate_kit::{
-    BodyAction, BufferKind, Callouts, HeadersAction, Host, HostFacts, HostKind, LogLevel, MapKind,
-    Mutation, RootFilter, StreamFilter, TrailersAction, Verdict, mutation,
+    BodyAction, BufferKind, Callouts, HeadersAction, Host, HostFacts, LogLevel, MapKind, Mutation,
+    RootFilter, StreamFilter, TrailersAction, Verdict, mutation,
 };
 
 use crate::cache::DecisionCache;
@@ -250,49 +250,19 @@ impl Failure {
     }
 }
 
-fn property_text(host: &dyn Host, path: &[&str]) -> Option<String> {
-    host.property(path)
-        .ok()
-        .flatten()
-        .and_then(|b| String::from_utf8(b).ok())
-        .filter(|s| !s.is_empty())
-}
-
 impl RegoAuthzStream {
     fn compiled(&self) -> &Compiled {
         &self.active.compiled
     }
 
-    /// Peer and listener addresses and the protocol: Envoy attributes on Envoy and Kong,
-    /// nginx variables on APISIX.
+    /// Peer and listener addresses and the protocol, as this host gives them.
     fn connection(&self, host: &dyn Host) -> (Option<String>, Option<String>, Option<String>) {
-        match self.facts.kind {
-            HostKind::Apisix => {
-                let join = |a: Option<String>, p: Option<String>| {
-                    a.map(|a| match p {
-                        Some(p) if a.contains(':') => format!("[{a}]:{p}"),
-                        Some(p) => format!("{a}:{p}"),
-                        None => a,
-                    })
-                };
-                (
-                    join(
-                        property_text(host, &["remote_addr"]),
-                        property_text(host, &["remote_port"]),
-                    ),
-                    join(
-                        property_text(host, &["server_addr"]),
-                        property_text(host, &["server_port"]),
-                    ),
-                    property_text(host, &["server_protocol"]),
-                )
-            }
-            HostKind::Envoy | HostKind::Kong => (
-                property_text(host, &["source", "address"]),
-                property_text(host, &["destination", "address"]),
-                property_text(host, &["request", "protocol"]),
-            ),
-        }
+        use tollgate_kit::connection;
+        (
+            connection::peer(host, self.facts),
+            connection::local(host, self.facts),
+            connection::protocol(host, self.facts),
+        )
     }
 
     /// Builds the input, decides (cache or engine), logs, and applies.
