@@ -146,6 +146,10 @@ fn the_json_endpoint() {
         ]
     );
     assert!(!decode_json(br#"{"overallCode":"OK"}"#, 0).unwrap().over);
+    // Numeric codes, as some JSON encoders write enums.
+    let numeric = decode_json(br#"{"overallCode":2,"statuses":[{"code":2}]}"#, 1).unwrap();
+    assert!(numeric.over && numeric.answers[0].over);
+    assert!(!decode_json(br#"{"overallCode":1}"#, 0).unwrap().over);
     assert!(decode_json(br#"{"overallCode":"UNKNOWN"}"#, 0).is_err());
     assert!(decode_json(b"<html>", 0).is_err());
     assert_eq!(

@@ -108,3 +108,7 @@ pub fn shared_seed(host: &dyn Host, key: &str, fresh: (u64, u64)) -> Result<(u64
     }
     Err(SlotError("the shared hash key stayed contended".into()))
 }
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;
