@@ -207,3 +207,23 @@ fn a_store_error_is_reported() {
     ));
     assert!(create_slots(&Broken, 4).is_err());
 }
+
+#[test]
+fn of_equally_live_buckets_the_first_probed_is_evicted() {
+    let store = MemorySlots::new(PROBES);
+    let slow = Gcra::new(1, 100 * SECOND, 1).unwrap();
+    for key in 0..u64::from(PROBES) {
+        assert!(admits(&store, PROBES, key, slow, T0));
+    }
+    // Key 100 starts probing at slot 0 (100 % 4): all four buckets refill at once.
+    let a = acquire(&store, PROBES, 100, &[slow], T0, WhenFull::Evict, 0).unwrap();
+    assert!(a.evicted);
+    assert!(
+        !admits(&store, PROBES, 3, slow, T0),
+        "the last probed keeps its bucket"
+    );
+    assert!(
+        admits(&store, PROBES, 0, slow, T0),
+        "the first probed lost it"
+    );
+}
