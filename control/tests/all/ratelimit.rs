@@ -298,3 +298,40 @@ async fn limits_come_from_the_control_service() {
     assert!(refused.err().unwrap().contains("401"));
     served.abort();
 }
+
+#[tokio::test]
+async fn the_control_service_validates_rate_limit_configs_for_the_group_host() {
+    let h = Harness::new().await;
+    h.project(false).await;
+    let r = h
+        .put_json(
+            "/v1/projects/hcp/groups/edge-apisix",
+            &h.admin,
+            None,
+            &json!({"host": "apisix"}),
+        )
+        .await;
+    assert!(r.status.is_success(), "{:?}", r.json());
+    let config = json!({"rules": [{"name": "r", "limits": [{"requests": 1, "per": "1s"}]}]});
+    // Fine for Envoy (shared data); refused for APISIX, naming the field.
+    let ok = h
+        .put_json(
+            "/v1/projects/hcp/groups/prod-eu/configs/rate-limit",
+            &h.admin,
+            None,
+            &config,
+        )
+        .await;
+    assert!(ok.status.is_success(), "{:?}", ok.json());
+    let refused = h
+        .put_json(
+            "/v1/projects/hcp/groups/edge-apisix/configs/rate-limit",
+            &h.admin,
+            None,
+            &config,
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{:?}", refused.json());
+    let body = refused.json().to_string();
+    assert!(body.contains("local.workers"), "{body}");
+}
