@@ -22,11 +22,12 @@ impl SharedSlots<'_> {
 
 impl Slots for SharedSlots<'_> {
     fn read(&self, index: u32) -> Result<Option<Slot>, SlotError> {
-        match self.host.shared_data(&self.key(index)) {
-            Ok(v) => Ok(v.value.map(|value| (value, v.cas))),
-            Err(e) if e.status == Status::NotFound => Ok(None),
-            Err(e) => Err(SlotError(e.to_string())),
-        }
+        // The kit answers an absent key (`NotFound`) with no value.
+        let v = self
+            .host
+            .shared_data(&self.key(index))
+            .map_err(|e| SlotError(e.to_string()))?;
+        Ok(v.value.map(|value| (value, v.cas)))
     }
 
     fn write(&self, index: u32, value: &[u8], cas: Option<u32>) -> Result<bool, SlotError> {
@@ -88,17 +89,22 @@ pub fn shared_seed(host: &dyn Host, key: &str, fresh: (u64, u64)) -> Result<(u64
     let mut bytes = fresh.0.to_le_bytes().to_vec();
     bytes.extend_from_slice(&fresh.1.to_le_bytes());
     for _ in 0..8 {
-        let current = match host.shared_data(key) {
-            Ok(v) => v,
-            Err(e) if e.status == Status::NotFound => {
+        let current = host
+            .shared_data(key)
+            .map_err(|e| SlotError(e.to_string()))?;
+        match current.value.as_deref() {
+            // Absent: create it empty (harmless if another worker does too), then fill
+            // it by compare-and-swap on the next round.
+            None => {
                 host.set_shared_data(key, Some(&[]), None)
                     .map_err(|e| SlotError(e.to_string()))?;
                 continue;
             }
-            Err(e) => return Err(SlotError(e.to_string())),
-        };
-        if let Some(seed) = current.value.as_deref().and_then(decode) {
-            return Ok(seed);
+            Some(v) => {
+                if let Some(seed) = decode(v) {
+                    return Ok(seed);
+                }
+            }
         }
         match host.set_shared_data(key, Some(&bytes), current.cas) {
             Ok(()) => return Ok(fresh),

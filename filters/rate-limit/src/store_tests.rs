@@ -141,3 +141,21 @@ fn filling_the_seed_retries_lost_races_and_reports_other_failures() {
     let e = shared_seed(&refused, "seed", (1, 2)).unwrap_err();
     assert!(e.0.contains("BadArgument"), "{}", e.0);
 }
+
+#[test]
+fn an_absent_seed_is_created_empty_before_it_is_filled() {
+    // Two workers that both find no seed must not both write theirs unconditionally:
+    // the first write is an empty value, the fill is a compare-and-swap.
+    let host = MockHost::new();
+    assert_eq!(shared_seed(&host, "seed", (1, 2)), Ok((1, 2)));
+    let calls: Vec<&str> = host.state.borrow().hostcalls.clone();
+    assert_eq!(
+        calls,
+        [
+            "proxy_get_shared_data",
+            "proxy_set_shared_data",
+            "proxy_get_shared_data",
+            "proxy_set_shared_data"
+        ]
+    );
+}
