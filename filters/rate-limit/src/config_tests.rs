@@ -146,3 +146,50 @@ fn apisix_with_only_global_rules_needs_no_worker_count_and_skips_the_pre_check()
         ("tollgate", "/json", "rls", 100)
     );
 }
+
+#[test]
+fn eight_limits_are_allowed() {
+    let limits: Vec<String> = (1..=8)
+        .map(|i| format!(r#"{{"requests": 1, "per": "{i}s"}}"#))
+        .collect();
+    let json = format!(
+        r#"{{"rules": [{{"name": "r", "limits": [{}]}}]}}"#,
+        limits.join(",")
+    );
+    assert_eq!(
+        load_on(HostKind::Envoy, &json).unwrap().rules[0]
+            .limits
+            .len(),
+        8
+    );
+}
+
+#[test]
+fn warnings_start_exactly_at_their_thresholds() {
+    let shares = |burst: u64| {
+        load_on(
+            HostKind::Apisix,
+            &format!(r#"{{"local": {{"workers": 4}}, "rules": [{{"name": "r", "limits": [{{"requests": 10, "per": "1s", "burst": {burst}}}]}}]}}"#),
+        )
+        .unwrap()
+        .warnings
+        .iter()
+        .any(|w| w.contains("pass at once"))
+    };
+    assert!(shares(3));
+    assert!(
+        !shares(4),
+        "a burst equal to the worker count is one per worker"
+    );
+    let kong = |keys: u32| {
+        load_on(
+            HostKind::Kong,
+            &format!(r#"{{"local": {{"max_keys": {keys}}}, "rules": [{{"name": "r", "limits": [{{"requests": 1, "per": "1s"}}]}}]}}"#),
+        )
+        .unwrap()
+        .warnings
+        .len()
+    };
+    assert_eq!(kong(20_000), 0);
+    assert_eq!(kong(20_001), 1);
+}

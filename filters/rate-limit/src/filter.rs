@@ -228,13 +228,12 @@ struct Pending {
 impl RateLimitStream {
     fn record(&self, host: &dyn Host, decision: &Decision) {
         self.count(host, &decision.events);
-        if decision.conflicts > 0 {
-            let mut m = self.metrics.borrow_mut();
-            for _ in 0..decision.conflicts.min(1000) {
-                m.general
-                    .inc(host, "cas_conflicts", || "rate_limit.cas_conflicts".into());
-            }
+        let mut m = self.metrics.borrow_mut();
+        for _ in 0..decision.conflicts.min(1000) {
+            m.general
+                .inc(host, "cas_conflicts", || "rate_limit.cas_conflicts".into());
         }
+        drop(m);
         if let Some(why) = &decision.error {
             self.error(host, why);
         }

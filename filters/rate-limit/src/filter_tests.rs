@@ -454,3 +454,62 @@ fn kong_asks_the_json_endpoint() {
     s.on_http_call_response(&host, token, 1, 0, 0);
     assert_eq!(host.state.borrow().local_reply.clone().unwrap().status, 503);
 }
+
+#[test]
+fn separate_proxies_draw_separate_seeds_and_slots_are_created_once() {
+    let (a, b) = (host(), host());
+    let ra = root(&a, CONFIG);
+    let rb = root(&b, CONFIG);
+    assert_ne!(
+        ra.config.current().unwrap().seed,
+        rb.config.current().unwrap().seed
+    );
+    let created = |h: &MockHost| {
+        h.state
+            .borrow()
+            .logs
+            .iter()
+            .filter(|(_, m)| m.contains("created 16 bucket slots"))
+            .count()
+    };
+    assert_eq!(created(&a), 1);
+    let _again = root(&a, CONFIG);
+    assert_eq!(created(&a), 1, "a second worker creates nothing");
+}
+
+fn logged(host: &MockHost, text: &str) -> bool {
+    host.state
+        .borrow()
+        .logs
+        .iter()
+        .any(|(_, m)| m.contains(text))
+}
+
+#[test]
+fn the_log_and_gauges_say_which_modes_run() {
+    // Local and global rules on Envoy: both modes, and the right counts.
+    let host = host();
+    let mixed = r#"{"global": {"service": "rls"}, "local": {"max_keys": 16}, "rules": [
+        {"name": "l", "limits": [{"requests": 1, "per": "1s"}]},
+        {"name": "g1", "global": true, "limits": [{"requests": 1, "per": "1s"}]},
+        {"name": "g2", "global": true, "limits": [{"requests": 1, "per": "1s"}]}]}"#;
+    let _r = root(&host, mixed);
+    assert!(logged(&host, "3 rules, mode shared on Envoy"));
+    assert!(logged(&host, "mode global: 2 rules enforced"));
+    // A service configured but no global rule: no global mode.
+    let host = self::host();
+    let _r = root(
+        &host,
+        &CONFIG.replacen('{', r#"{"global": {"service": "rls"}, "#, 1),
+    );
+    assert_eq!(metric(&host, "rate_limit.mode.global"), 0);
+    assert!(!logged(&host, "mode global"));
+    // APISIX with only global rules and no worker count: global only, no local mode.
+    let apisix = MockHost::apisix().with_time(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+    let only_global = r#"{"global": {"service": "127.0.0.1:8081"}, "local": {"max_keys": 16},
+        "rules": [{"name": "g", "global": true, "limits": [{"requests": 1, "per": "1s"}]}]}"#;
+    let _r = root(&apisix, only_global);
+    assert_eq!(metric(&apisix, "rate_limit.mode.global"), 1);
+    assert_eq!(metric(&apisix, "rate_limit.mode.per_worker"), 0);
+    assert!(!logged(&apisix, "mode per_worker"));
+}
