@@ -46,12 +46,14 @@ pub struct Active {
     pub memory: Option<MemorySlots>,
     /// Whether a rule keys on the client address (the peer is read only then).
     pub needs_peer: bool,
+    /// Counters by (rule index, event). Per config: another config's rule 0 is
+    /// another rule, with another name.
+    rule_counters: RefCell<tollgate_kit::counters::Counters<(usize, Event)>>,
 }
 
-/// Counters by (rule index, event), and the filter-wide ones by name.
+/// The filter-wide counters, by name.
 #[derive(Default)]
 struct Metrics {
-    rules: tollgate_kit::counters::Counters<(usize, Event)>,
     general: tollgate_kit::counters::Counters<&'static str>,
 }
 
@@ -171,6 +173,7 @@ impl RateLimitRoot {
             seed,
             memory,
             needs_peer,
+            rule_counters: RefCell::default(),
         })
     }
 }
@@ -400,12 +403,12 @@ impl RateLimitStream {
     }
 
     fn count(&self, host: &dyn Host, events: &[(usize, Event)]) {
-        let mut m = self.metrics.borrow_mut();
+        let mut counters = self.active.rule_counters.borrow_mut();
         for (index, event) in events {
             let Some(rule) = self.active.compiled.rules.get(*index) else {
                 continue;
             };
-            m.rules.inc(host, (*index, *event), || {
+            counters.inc(host, (*index, *event), || {
                 format!("rate_limit.{}.{}", rule.name, event.name())
             });
         }

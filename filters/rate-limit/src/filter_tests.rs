@@ -514,3 +514,15 @@ fn the_log_and_gauges_say_which_modes_run() {
     assert_eq!(metric(&apisix, "rate_limit.mode.per_worker"), 0);
     assert!(!logged(&apisix, "mode per_worker"));
 }
+
+#[test]
+fn a_new_config_counts_under_its_own_rule_names() {
+    let host = host();
+    let mut r = root(&host, CONFIG);
+    run(&host, &mut r);
+    r.on_configure(&host, CONFIG.replace("per-ip", "renamed").as_bytes())
+        .unwrap();
+    run(&host, &mut r);
+    assert_eq!(metric(&host, "rate_limit.per-ip.allowed"), 1);
+    assert_eq!(metric(&host, "rate_limit.renamed.allowed"), 1);
+}
