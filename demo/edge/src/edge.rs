@@ -232,6 +232,10 @@ fn self_check(envoy: &Envoy, token: &str) -> Result<()> {
         anonymous.status == 401 && admitted.status == 200 && admitted.body_text().contains("alice"),
         envoy,
     )?;
+    // rate-limit counted alice's request in her bucket (the tightest of her two rules).
+    let limit = admitted.header("ratelimit").unwrap_or_default();
+    println!("self-check: rate-limit counted it: RateLimit: {limit}");
+    check("rate-limit", limit.starts_with("\"per-user\";r="), envoy)?;
     // The demo provider takes only encrypted tokens: the bare signed one is refused.
     let plain = crate::demo_idp::mint_signed("alice", 60)?;
     let refused = envoy.send(
