@@ -25,25 +25,24 @@ pub struct Refusal<'a> {
 
 /// Sends `refusal` for `filter` (`jwt-auth`); a host that cannot send it is logged.
 pub fn refuse(host: &dyn Host, filter: &str, refusal: &Refusal<'_>) {
+    refuse_with(host, filter, refusal, &[]);
+}
+
+/// [`refuse`] with more response headers (`Retry-After`, rate-limit headers).
+pub fn refuse_with(host: &dyn Host, filter: &str, refusal: &Refusal<'_>, extra: &[(&str, &str)]) {
     let details = format!("tollgate_{}.{}", filter.replace('-', "_"), refusal.code);
-    let common = [
+    let mut headers: Vec<(&str, &str)> = vec![
         ("content-type", "application/json"),
         ("cache-control", "no-store"),
     ];
-    let with_www = [
-        common[0],
-        common[1],
-        ("www-authenticate", refusal.www_authenticate),
-    ];
-    let headers: &[(&str, &str)] = if refusal.www_authenticate.is_empty() {
-        &common
-    } else {
-        &with_www
-    };
+    if !refusal.www_authenticate.is_empty() {
+        headers.push(("www-authenticate", refusal.www_authenticate));
+    }
+    headers.extend_from_slice(extra);
     let reply = LocalReply {
         status: u32::from(refusal.status),
         details: &details,
-        headers,
+        headers: &headers,
         body: refusal.body.as_bytes(),
         grpc_status: None,
     };

@@ -5,8 +5,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, UNIX_EPOCH};
 
-use tollgate_kit::host::{GrpcCall, HttpCall, LocalReply, Pairs};
-use tollgate_kit::reply::error_body;
+use tollgate_kit::host::{GrpcCall, HttpCall, Pairs};
+use tollgate_kit::reply::{self, Refusal, error_body};
 use tollgate_kit::slot::ConfigSlot;
 use tollgate_kit::{
     BufferKind, Callouts, HeadersAction, Host, HostFacts, LogLevel, MapKind, MetricKind,
@@ -250,26 +250,18 @@ impl RateLimitStream {
         message: &str,
         extra: &[(String, String)],
     ) {
-        let details = format!("tollgate_{}.{code}", FILTER.replace('-', "_"));
         let body = error_body(code, message);
-        let mut headers: Vec<(&str, &str)> = vec![
-            ("content-type", "application/json"),
-            ("cache-control", "no-store"),
-        ];
-        headers.extend(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let reply = LocalReply {
-            status: u32::from(status),
-            details: &details,
-            headers: &headers,
-            body: body.as_bytes(),
-            grpc_status: None,
+        let extra: Vec<(&str, &str)> = extra
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let refusal = Refusal {
+            status,
+            code,
+            body: &body,
+            www_authenticate: "",
         };
-        if let Err(e) = host.send_local_response(&reply) {
-            host.log(
-                LogLevel::Error,
-                &format!("{FILTER}: cannot refuse a request: {e}"),
-            );
-        }
+        reply::refuse_with(host, FILTER, &refusal, &extra);
     }
 }
 
