@@ -116,6 +116,14 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ConfigError> {
     Ok(value)
 }
 
+/// Whether `name` is an HTTP field name (an RFC 9110 token).
+pub fn valid_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
 /// Parses then compiles: what `on_configure` and the control service both call.
 pub fn load<T: Compile>(bytes: &[u8]) -> Result<T::Compiled, ConfigError> {
     #[derive(serde::Deserialize)]

@@ -16,3 +16,21 @@ pub const PAYLOAD_HEADER: &str = "x-tollgate-jwt-payload";
 /// later filters and access logs (rego-authz's `metadata_property` default). On APISIX
 /// the server block must declare it: `set $tollgate_rego_metadata '';`.
 pub const POLICY_METADATA_PROPERTY: &str = "tollgate_rego_metadata";
+
+/// Decodes jwt-auth's payload header ([`PAYLOAD_HEADER`]: base64url JSON object, padding
+/// tolerated); anything else is no claims. Only trustworthy after jwt-auth ran, which
+/// removes a client's own copy of the header.
+pub fn claims_from(header: Option<&str>) -> Option<serde_json::Map<String, serde_json::Value>> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header?.trim_end_matches('='))
+        .ok()?;
+    match serde_json::from_slice(&bytes).ok()? {
+        serde_json::Value::Object(m) => Some(m),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+#[path = "contract_tests.rs"]
+mod tests;

@@ -32,6 +32,7 @@ pub mod reply;
 pub mod request;
 pub mod route;
 pub mod slot;
+pub mod slots;
 pub mod target;
 pub mod types;
 

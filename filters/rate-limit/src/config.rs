@@ -463,13 +463,6 @@ fn valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
-fn valid_header_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
-
 fn compile_rule(rule: RuleConfig, at: &str) -> Result<Rule, ConfigError> {
     if !valid_name(&rule.name) {
         return Err(ConfigError::new(
@@ -613,7 +606,7 @@ pub fn compile_on(c: RateLimitConfig, facts: HostFacts) -> Result<Compiled, Conf
         Mode::PerWorker { workers }
     };
     let claims_header = c.claims_header.to_ascii_lowercase();
-    if !valid_header_name(&claims_header) {
+    if !tollgate_kit::config::valid_header_name(&claims_header) {
         return Err(ConfigError::new("claims_header", "expected a header name"));
     }
     let status = c.response.status;

@@ -2,7 +2,6 @@
 //! so it is tested natively. The glue (`filter.rs`) only reads the request and applies
 //! the result.
 
-use base64::Engine;
 use serde_json::{Map, Value};
 use tollgate_kit::path;
 use tollgate_kit::route::path_only;
@@ -107,18 +106,6 @@ pub struct GlobalAsk {
     pub limits: Vec<Limit>,
 }
 
-/// Decodes jwt-auth's payload header (base64url JSON object); anything else is no
-/// claims.
-pub fn claims_from(header: Option<&str>) -> Option<Map<String, Value>> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(header?.trim_end_matches('='))
-        .ok()?;
-    match serde_json::from_slice(&bytes).ok()? {
-        Value::Object(m) => Some(m),
-        _ => None,
-    }
-}
-
 fn holds(claims: Option<&Map<String, Value>>, c: &ClaimCondition) -> bool {
     let Some(claims) = claims else {
         return false;
@@ -212,7 +199,7 @@ pub fn decide(
         }
         let claims = if rule.reads_claims {
             claims
-                .get_or_insert_with(|| claims_from(header(request.headers, &config.claims_header)))
+                .get_or_insert_with(|| tollgate_kit::contract::claims_from(header(request.headers, &config.claims_header)))
                 .as_ref()
         } else {
             None

@@ -8,6 +8,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use tollgate_kit::host::{GrpcCall, HttpCall, Pairs};
 use tollgate_kit::reply::{self, Refusal, error_body};
 use tollgate_kit::slot::ConfigSlot;
+use tollgate_kit::slots::{self as store, MemorySlots, SharedSlots};
 use tollgate_kit::{
     BufferKind, Callouts, HeadersAction, Host, HostFacts, LogLevel, MapKind, MetricKind,
     RootFilter, StreamFilter, StreamKind,
@@ -18,7 +19,6 @@ use crate::decide::{self, Decision, Event, GlobalAsk, Report, Request, Verdict};
 use crate::headers;
 use crate::key::Descriptor;
 use crate::rls;
-use crate::store::{self, MemorySlots, SharedSlots};
 use crate::table::{self, Slots};
 
 /// The filter's name in logs and response details.

@@ -3,7 +3,8 @@
 //! Split by concern:
 //! * [`gcra`]: the limiter, one number per limit;
 //! * [`table`]: a bounded table of buckets, updated by compare-and-swap;
-//! * [`store`]: its slots in shared data (every worker) or in memory (per worker);
+//! * the kit's `slots`: the table's slots in shared data (every worker) or in memory
+//!   (per worker);
 //! * [`key`]: bucket keys from claims, headers, the client address, path, method;
 //! * [`decide`]: a request's decision over plain data;
 //! * [`headers`]: `Retry-After`, `RateLimit-Policy`, `RateLimit`, `X-RateLimit-*`;
@@ -17,7 +18,6 @@ pub mod gcra;
 pub mod headers;
 pub mod key;
 pub mod rls;
-pub mod store;
 pub mod table;
 
 pub use filter::RateLimitRoot;

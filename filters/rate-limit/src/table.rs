@@ -13,6 +13,7 @@
 //! `retries` times. That is what makes a budget exact across worker VMs.
 
 use crate::gcra::{self, Gcra, Outcome};
+pub use tollgate_kit::slots::{Slot, SlotError, Slots, create_slots};
 
 /// How many consecutive slots a key may use.
 pub const PROBES: u32 = 4;
@@ -20,21 +21,6 @@ pub const PROBES: u32 = 4;
 /// The format of a slot's value, so a later build can tell old values apart.
 const FORMAT: u8 = 1;
 
-/// A slot's value and its CAS token (none where nothing else writes it).
-pub type Slot = (Vec<u8>, Option<u32>);
-
-/// Where slots live: shared data (every worker) or this VM's memory (per worker).
-pub trait Slots {
-    /// The slot's value and CAS token; `Ok(None)`: the slot was never created.
-    fn read(&self, index: u32) -> Result<Option<Slot>, SlotError>;
-    /// Writes if the slot's CAS token is still `cas` (`None`: unconditionally).
-    /// `Ok(false)`: someone wrote it in between.
-    fn write(&self, index: u32, value: &[u8], cas: Option<u32>) -> Result<bool, SlotError>;
-}
-
-/// A slot store that failed (the hostcall's error, for the log).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SlotError(pub String);
 
 /// What to do for a new key when its slots all hold live buckets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
@@ -227,21 +213,6 @@ pub fn acquire(
         }
     }
     Err(TableError::Contended { attempts })
-}
-
-/// Creates every slot that does not exist yet, so that no request ever writes a slot
-/// without a CAS token (Envoy's shared data has no "create if absent": two workers
-/// creating one key at once would both succeed, and one update would be lost). Run at
-/// configure time, before the table serves. Returns how many slots it created.
-pub fn create_slots(store: &dyn Slots, slots: u32) -> Result<u32, SlotError> {
-    let mut created = 0;
-    for index in 0..slots {
-        if store.read(index)?.is_none() {
-            store.write(index, &[], None)?;
-            created += 1;
-        }
-    }
-    Ok(created)
 }
 
 #[cfg(test)]

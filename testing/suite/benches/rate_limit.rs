@@ -22,7 +22,7 @@ use tollgate_kit::mock::MockHost;
 use tollgate_kit::{HostFacts, MapKind, RootFilter};
 use tollgate_rate_limit::RateLimitRoot;
 use tollgate_rate_limit::decide::{Request as DecideRequest, decide};
-use tollgate_rate_limit::store::MemorySlots;
+use tollgate_kit::slots::MemorySlots;
 use tollgate_wasm_host::{Plugin, Request, UpstreamReply};
 
 /// Never refused within a run.

@@ -1,12 +1,48 @@
-//! The two homes of a table's slots: the proxy's shared data, which every worker VM of
-//! one vm_id sees (Envoy, Kong), and this VM's own memory (APISIX, where each worker is
-//! its own VM with no shared data).
+//! Fixed tables of slots that filters keep state in (rate-limit's buckets,
+//! response-cache's entries), and their two homes: the proxy's shared data, which every
+//! worker VM of one vm_id sees (Envoy, Kong), and this VM's own memory (APISIX, where
+//! each worker is its own VM with no shared data).
+//!
+//! Envoy's shared data can never remove a key, so state that grows with clients (a
+//! bucket per API key, an entry per URL) cannot be a key each: it lives in a fixed
+//! number of slots, created once at configure time ([`create_slots`]) so that no
+//! request ever writes a slot without a CAS token.
 
 use std::cell::RefCell;
 
-use tollgate_kit::{Host, Status};
+use crate::host::Host;
+use crate::types::Status;
 
-use crate::table::{Slot, SlotError, Slots};
+/// A slot's value and its CAS token (none where nothing else writes it).
+pub type Slot = (Vec<u8>, Option<u32>);
+
+/// Where slots live: shared data (every worker) or this VM's memory (per worker).
+pub trait Slots {
+    /// The slot's value and CAS token; `Ok(None)`: the slot was never created.
+    fn read(&self, index: u32) -> Result<Option<Slot>, SlotError>;
+    /// Writes if the slot's CAS token is still `cas` (`None`: unconditionally).
+    /// `Ok(false)`: someone wrote it in between.
+    fn write(&self, index: u32, value: &[u8], cas: Option<u32>) -> Result<bool, SlotError>;
+}
+
+/// A slot store that failed (the hostcall's error, for the log).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotError(pub String);
+
+/// Creates every slot that does not exist yet (Envoy's shared data has no "create if
+/// absent": two workers creating one key at once would both succeed, and one update
+/// would be lost). Run at configure time, before the table serves. Returns how many
+/// slots it created.
+pub fn create_slots(store: &dyn Slots, slots: u32) -> Result<u32, SlotError> {
+    let mut created = 0;
+    for index in 0..slots {
+        if store.read(index)?.is_none() {
+            store.write(index, &[], None)?;
+            created += 1;
+        }
+    }
+    Ok(created)
+}
 
 /// Slots in shared data, as keys `<prefix><index>`.
 pub struct SharedSlots<'a> {
@@ -76,7 +112,7 @@ impl Slots for MemorySlots {
     }
 }
 
-/// The bucket hash key every worker of a proxy must use, kept in shared data under
+/// The hash key every worker of a proxy must use, kept in shared data under
 /// `key`: the first worker stores `fresh`, the others read it. Shared data cannot create
 /// a key only if absent, so the value is created empty first and then filled with a
 /// compare-and-swap: of two workers racing, one fills it and the other reads that.
@@ -116,5 +152,5 @@ pub fn shared_seed(host: &dyn Host, key: &str, fresh: (u64, u64)) -> Result<(u64
 }
 
 #[cfg(test)]
-#[path = "store_tests.rs"]
+#[path = "slots_tests.rs"]
 mod tests;

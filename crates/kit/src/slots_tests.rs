@@ -1,7 +1,7 @@
 //! Slots and the seed over the mock host's shared data (CAS tokens as Envoy keeps them),
 //! and what each hostcall failure becomes.
 
-use tollgate_kit::mock::MockHost;
+use crate::mock::MockHost;
 
 use super::*;
 
@@ -158,4 +158,20 @@ fn an_absent_seed_is_created_empty_before_it_is_filled() {
             "proxy_set_shared_data"
         ]
     );
+}
+
+#[test]
+fn create_slots_creates_only_missing_ones() {
+    let m = MemorySlots::new(3);
+    assert_eq!(create_slots(&m, 3), Ok(0), "memory slots exist from the start");
+    let host = MockHost::new();
+    let shared = SharedSlots {
+        host: &host,
+        prefix: "c/",
+    };
+    assert_eq!(shared.write(1, b"kept", None), Ok(true));
+    assert_eq!(create_slots(&shared, 3), Ok(2));
+    assert_eq!(shared.read(1).unwrap().unwrap().0, b"kept");
+    assert_eq!(shared.read(0).unwrap().unwrap().0, b"");
+    assert_eq!(create_slots(&shared, 3), Ok(0));
 }
