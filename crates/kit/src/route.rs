@@ -92,6 +92,34 @@ impl Matcher {
     }
 }
 
+/// A host or `host:port` (`[v6]:port` too) without its port.
+pub fn without_port(address: &str) -> &str {
+    if let Some(rest) = address.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match address.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => {
+            host
+        }
+        _ => address,
+    }
+}
+
+/// Whether `authority` (port ignored, any case) is one of `patterns`: exact names or
+/// `*.suffix` (at least one label before the suffix); no patterns: any host.
+pub fn host_matches(patterns: &[String], authority: &str) -> bool {
+    if patterns.is_empty() {
+        return true;
+    }
+    let host = without_port(authority).to_ascii_lowercase();
+    patterns.iter().any(|p| match p.strip_prefix("*.") {
+        Some(suffix) => host
+            .strip_suffix(suffix)
+            .is_some_and(|rest| rest.len() > 1 && rest.ends_with('.')),
+        None => *p == host,
+    })
+}
+
 #[cfg(test)]
 #[path = "route_tests.rs"]
 mod tests;

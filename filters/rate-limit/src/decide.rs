@@ -8,7 +8,8 @@ use tollgate_kit::route::path_only;
 
 use crate::config::{ClaimCondition, Compiled, FailureMode, Limit, Mode, Rule};
 use crate::gcra::{Gcra, Outcome};
-use crate::key::{self, Inputs, claim_text};
+use crate::key::{self, Inputs};
+use tollgate_kit::route::host_matches;
 use crate::rls::{Ask, Reply};
 use crate::table::{self, Slots, TableError};
 
@@ -107,28 +108,9 @@ pub struct GlobalAsk {
 }
 
 fn holds(claims: Option<&Map<String, Value>>, c: &ClaimCondition) -> bool {
-    let Some(claims) = claims else {
-        return false;
-    };
-    match tollgate_kit::json::lookup(claims, &c.claim) {
-        Some(Value::Array(items)) => items.iter().any(|v| v.as_str() == Some(c.value.as_str())),
-        Some(_) => claim_text(claims, &c.claim).is_some_and(|t| t == c.value),
-        None => false,
-    }
+    claims.is_some_and(|m| tollgate_kit::json::claim_holds(m, &c.claim, &c.value))
 }
 
-fn host_matches(patterns: &[String], authority: &str) -> bool {
-    if patterns.is_empty() {
-        return true;
-    }
-    let host = key::without_port(authority).to_ascii_lowercase();
-    patterns.iter().any(|p| match p.strip_prefix("*.") {
-        Some(suffix) => host
-            .strip_suffix(suffix)
-            .is_some_and(|rest| rest.len() > 1 && rest.ends_with('.')),
-        None => *p == host,
-    })
-}
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers

@@ -77,14 +77,7 @@ pub struct Inputs<'a> {
     pub claims: Option<&'a Map<String, Value>>,
 }
 
-/// A claim's value as a key part: strings as they are, anything else as JSON.
-pub fn claim_text<'a>(claims: &'a Map<String, Value>, path: &str) -> Option<Cow<'a, str>> {
-    match tollgate_kit::json::lookup(claims, path)? {
-        Value::Null => None,
-        Value::String(s) => Some(Cow::Borrowed(s)),
-        other => Some(Cow::Owned(other.to_string())),
-    }
-}
+pub use tollgate_kit::json::claim_text;
 
 fn part<'a>(d: &'a Descriptor, r: &Inputs<'a>) -> Option<Cow<'a, str>> {
     match d {
@@ -204,18 +197,8 @@ pub fn client_address<'a>(
     chain.get(index).copied()
 }
 
-/// An address without its port: `10.0.0.1:5000` → `10.0.0.1`, `[::1]:80` → `::1`.
-pub fn without_port(address: &str) -> &str {
-    if let Some(rest) = address.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest);
-    }
-    match address.rsplit_once(':') {
-        Some((host, port)) if !host.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => {
-            host
-        }
-        _ => address,
-    }
-}
+
+pub use tollgate_kit::route::without_port;
 
 #[cfg(test)]
 #[path = "key_tests.rs"]
