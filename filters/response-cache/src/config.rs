@@ -34,7 +34,8 @@ pub struct ResponseCacheConfig {
     #[serde(default)]
     pub identity: IdentityConfig,
     /// What a successful write invalidates besides its own URI and its `Location` and
-    /// `Content-Location` (RFC 9111 §4.4), for every identity. Default: `[]`.
+    /// `Content-Location` (RFC 9111 §4.4), for every identity: the first rule whose
+    /// `glob` and `methods` fit the write adds its `prefixes`. Default: `[]`.
     #[serde(default)]
     pub invalidate: Vec<InvalidateConfig>,
     /// Purging entries on request. Default: none (no purge endpoint).
@@ -158,7 +159,9 @@ pub enum Unverified {
     Anonymous,
 }
 
-/// After a successful write that fits `glob`, entries under `prefixes` go too.
+/// After a successful write that fits `glob`, entries under `prefixes` go too. Rules
+/// are tried in order and the first that fits applies, so a rule with no prefixes
+/// can exempt paths from a broader rule after it.
 ///
 /// ```json
 /// {"glob": "/*/**", "methods": ["PUT", "POST", "DELETE"], "prefixes": ["/{1}"]}
@@ -173,9 +176,10 @@ pub struct InvalidateConfig {
     /// Default: `["POST", "PUT", "PATCH", "DELETE"]`.
     #[serde(default = "default_unsafe")]
     pub methods: Vec<String>,
-    /// Path prefixes to invalidate (every query, every identity). `{n}` is the n-th
-    /// `*` or `**` of `glob`, counted from 1. Required, at least one.
-    /// Example: `["/{1}"]` (an S3 object write drops its bucket's listings).
+    /// Path prefixes to invalidate (every query, every identity): each covers itself
+    /// and the paths below it. `{n}` is the n-th `*` or `**` of `glob`, counted from 1.
+    /// Required (may be empty). Example: `["/{1}"]` (an S3 object write drops its
+    /// bucket's listings).
     pub prefixes: Vec<String>,
 }
 
@@ -449,12 +453,6 @@ fn compile_invalidate(v: InvalidateConfig, at: &str) -> Result<Invalidate, Confi
         &format!("{at}.methods"),
         &["POST", "PUT", "PATCH", "DELETE"],
     )?;
-    if v.prefixes.is_empty() {
-        return Err(ConfigError::new(
-            format!("{at}.prefixes"),
-            "expected at least one prefix",
-        ));
-    }
     let prefixes = v
         .prefixes
         .iter()
@@ -471,7 +469,11 @@ fn compile_invalidate(v: InvalidateConfig, at: &str) -> Result<Invalidate, Confi
     })
 }
 
-fn check_range(value: u64, range: std::ops::RangeInclusive<u64>, at: &str) -> Result<(), ConfigError> {
+fn check_range(
+    value: u64,
+    range: std::ops::RangeInclusive<u64>,
+    at: &str,
+) -> Result<(), ConfigError> {
     if range.contains(&value) {
         Ok(())
     } else {
@@ -492,7 +494,10 @@ pub fn compile(c: ResponseCacheConfig, facts: HostFacts) -> Result<Compiled, Con
         let at = format!("rules[{i}]");
         let rule = compile_rule(r, &at)?;
         if rules.iter().any(|o| o.name == rule.name) {
-            return Err(ConfigError::new(format!("{at}.name"), "another rule has this name"));
+            return Err(ConfigError::new(
+                format!("{at}.name"),
+                "another rule has this name",
+            ));
         }
         rules.push(rule);
     }
@@ -549,13 +554,24 @@ pub fn compile(c: ResponseCacheConfig, facts: HostFacts) -> Result<Compiled, Con
             ));
         }
         if p.claim.is_empty() || p.claim.split('.').any(str::is_empty) {
-            return Err(ConfigError::new("purge.claim", "expected a claim name or a dotted path"));
+            return Err(ConfigError::new(
+                "purge.claim",
+                "expected a claim name or a dotted path",
+            ));
         }
     }
     let s = &c.storage;
     check_range(s.max_bytes, 65_536..=(4 << 30), "storage.max_bytes")?;
-    check_range(s.max_entry_bytes, 1024..=s.max_bytes, "storage.max_entry_bytes")?;
-    check_range(u64::from(s.max_entries), 16..=1_000_000, "storage.max_entries")?;
+    check_range(
+        s.max_entry_bytes,
+        1024..=s.max_bytes,
+        "storage.max_entry_bytes",
+    )?;
+    check_range(
+        u64::from(s.max_entries),
+        16..=1_000_000,
+        "storage.max_entries",
+    )?;
     check_range(
         u64::from(s.invalidation_marks),
         64..=1_000_000,

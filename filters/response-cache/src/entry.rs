@@ -137,7 +137,8 @@ impl Entry {
             .map(|(k, v)| {
                 (
                     k.as_str(),
-                    v.as_ref().map_or_else(|| "0".to_string(), |v| format!("1{v}")),
+                    v.as_ref()
+                        .map_or_else(|| "0".to_string(), |v| format!("1{v}")),
                 )
             })
             .collect();

@@ -32,6 +32,8 @@ pub enum NotStored {
     TooLarge,
     /// A partial response or a response to a range request.
     Partial,
+    /// The response to a HEAD (no body to serve a GET with).
+    Head,
 }
 
 impl NotStored {
@@ -46,6 +48,7 @@ impl NotStored {
             Self::Credentials => "credentials",
             Self::TooLarge => "too_large",
             Self::Partial => "partial",
+            Self::Head => "head",
         }
     }
 }
@@ -186,12 +189,11 @@ pub fn storable(response: &Response<'_>, policy: &Policy) -> Result<Freshness, N
         .s_maxage
         .lifetime()
         .or(cc.max_age.lifetime())
-        .or_else(|| {
-            expires.map(|e| e.saturating_sub(date.unwrap_or(response.response_time)))
-        });
+        .or_else(|| expires.map(|e| e.saturating_sub(date.unwrap_or(response.response_time))));
     let status = response.status;
-    let heuristic_ok = HEURISTIC.contains(&status);
-    if !heuristic_ok && !(EXPLICIT_ONLY.contains(&status) && explicit.is_some()) {
+    let understood =
+        HEURISTIC.contains(&status) || (EXPLICIT_ONLY.contains(&status) && explicit.is_some());
+    if !understood {
         return Err(NotStored::Status);
     }
     let last_modified = first(h, "last-modified").and_then(http_date);

@@ -116,9 +116,9 @@ fn match_from<'p>(
         return at == segments.len();
     };
     match first {
-        Part::Literal(l) => segments
-            .get(at)
-            .is_some_and(|s| segment_matches(l, s) && match_from(others, rest, segments, at + 1, captures)),
+        Part::Literal(l) => segments.get(at).is_some_and(|s| {
+            segment_matches(l, s) && match_from(others, rest, segments, at + 1, captures)
+        }),
         Part::One => match segments.get(at) {
             Some(s) if !s.is_empty() => {
                 captures.push(s);
