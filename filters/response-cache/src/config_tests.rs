@@ -1,1 +1,52 @@
 use super::*;
+
+#[test]
+fn defaults_and_host_warnings() {
+    let text = br#"{"rules": [{"name": "r", "glob": "/a/**", "ttl_s": 5}]}"#;
+    let envoy = load(text, HostFacts::default()).unwrap();
+    assert!(envoy.warnings.is_empty());
+    assert!(envoy.shared && envoy.replies_after_upstream);
+    assert_eq!(envoy.rules[0].methods, ["GET", "HEAD"]);
+    assert_eq!(envoy.identity.claims, ["iss", "sub", "tenant"]);
+    let kong = load(text, HostFacts::of(HostKind::Kong)).unwrap();
+    assert!(kong.shared && !kong.replies_after_upstream);
+    assert_eq!(kong.warnings.len(), 1);
+    let apisix = load(text, HostFacts::of(HostKind::Apisix)).unwrap();
+    assert!(!apisix.shared);
+    assert!(
+        apisix
+            .warnings
+            .iter()
+            .any(|w| w.contains("each worker keeps its own"))
+    );
+}
+
+#[test]
+fn prefix_depths_come_from_the_templates() {
+    let c = load(
+        br#"{"rules": [{"name": "r", "glob": "/**"}],
+             "invalidate": [{"glob": "/*/x/*", "prefixes": ["/{1}", "/a/{2}/", "/{1}/b"]}]}"#,
+        HostFacts::default(),
+    )
+    .unwrap();
+    assert_eq!(c.prefix_depths, [1, 2]);
+    let any = load(
+        br#"{"rules": [{"name": "r", "glob": "/**"}],
+             "invalidate": [{"glob": "/*/**", "prefixes": ["/{2}"]}]}"#,
+        HostFacts::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        any.prefix_depths,
+        (1..=crate::invalidate::MAX_PREFIX_DEPTH).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn the_trait_compiles_for_envoy() {
+    let parsed: ResponseCacheConfig =
+        tollgate_kit::config::parse(br#"{"rules": [{"name": "r", "glob": "/a"}]}"#).unwrap();
+    let c = Compile::compile(parsed).unwrap();
+    assert!(c.shared);
+    assert!(load(br#"{"version": 1, "rules": []}"#, HostFacts::default()).is_err());
+}

@@ -22,8 +22,10 @@ use crate::entry::{Entry, KeyHash};
 
 /// How many consecutive slots a key may use.
 pub const PROBES: u32 = 4;
-/// How many slots an eviction looks at.
+/// How many entries an eviction round compares.
 pub const SAMPLE: u32 = 8;
+/// How many slots an eviction round reads at most, empty ones included.
+pub const SCAN: u32 = 64;
 /// Compare-and-swap attempts before giving up (the entry is then not stored).
 const ATTEMPTS: u32 = 8;
 /// The meta format.
@@ -261,18 +263,23 @@ impl Store<'_> {
         ))
     }
 
-    /// Drops entries near `keep` until the total is within the budget (a few rounds
-    /// at most: each request does a bounded amount of work).
+    /// Drops entries until the total is within the budget: each round samples up to
+    /// [`SAMPLE`] entries (scanning at most [`SCAN`] slots past empty ones) and drops
+    /// the most useless or least recently used. A few rounds at most: every request
+    /// does a bounded amount of work.
     fn evict(&self, keep: u32, now: u64, mut total: u64) -> Result<u32, SlotError> {
         let mut evicted = 0;
-        let mut start = keep.wrapping_mul(2_654_435_761) % self.entries.max(1);
+        let slots = self.entries.max(1);
+        let mut at = keep.wrapping_mul(2_654_435_761).wrapping_add(now as u32) % slots;
         for _ in 0..4 {
             if total <= self.max_bytes {
                 break;
             }
             let mut victim: Option<(u32, Meta, Option<u32>, u64)> = None;
-            for step in 0..SAMPLE.min(self.entries) {
-                let index = (start + step) % self.entries;
+            let mut sampled = 0;
+            for _ in 0..SCAN.min(slots) {
+                let index = at;
+                at = (at + 1) % slots;
                 if index == keep {
                     continue;
                 }
@@ -286,10 +293,13 @@ impl Store<'_> {
                 if victim.as_ref().is_none_or(|v| rank < v.3) {
                     victim = Some((index, m, cas, rank));
                 }
+                sampled += 1;
+                if sampled == SAMPLE {
+                    break;
+                }
             }
-            start = (start + SAMPLE) % self.entries.max(1);
             let Some((index, m, cas, _)) = victim else {
-                continue;
+                break;
             };
             if self.meta.write(index, &[], cas)? {
                 self.body.write(index, &[], None)?;
