@@ -163,7 +163,11 @@ fn an_absent_seed_is_created_empty_before_it_is_filled() {
 #[test]
 fn create_slots_creates_only_missing_ones() {
     let m = MemorySlots::new(3);
-    assert_eq!(create_slots(&m, 3), Ok(0), "memory slots exist from the start");
+    assert_eq!(
+        create_slots(&m, 3),
+        Ok(0),
+        "memory slots exist from the start"
+    );
     let host = MockHost::new();
     let shared = SharedSlots {
         host: &host,

@@ -56,6 +56,16 @@ pub static FILTERS: &[Filter] = &[
         schema: || schemars::schema_for!(tollgate_rego_authz::config::RegoAuthzConfig),
     },
     Filter {
+        name: "response-cache",
+        package: "tollgate-response-cache",
+        summary: "caches responses per verified identity (RFC 9111, invalidation on writes, shared by every worker)",
+        config_version: tollgate_response_cache::config::VERSION,
+        check: |bytes, facts| {
+            tollgate_response_cache::config::load(bytes, facts).map(|c| c.warnings)
+        },
+        schema: || schemars::schema_for!(tollgate_response_cache::config::ResponseCacheConfig),
+    },
+    Filter {
         name: "hcp-auth",
         package: "tollgate-hcp-auth",
         summary: "turns verified credentials into HCP management auth and S3 SigV4",

@@ -9,9 +9,9 @@ use tollgate_kit::route::path_only;
 use crate::config::{ClaimCondition, Compiled, FailureMode, Limit, Mode, Rule};
 use crate::gcra::{Gcra, Outcome};
 use crate::key::{self, Inputs};
-use tollgate_kit::route::host_matches;
 use crate::rls::{Ask, Reply};
 use crate::table::{self, Slots, TableError};
+use tollgate_kit::route::host_matches;
 
 /// The request as the decision sees it.
 #[derive(Debug, Clone, Copy)]
@@ -111,7 +111,6 @@ fn holds(claims: Option<&Map<String, Value>>, c: &ClaimCondition) -> bool {
     claims.is_some_and(|m| tollgate_kit::json::claim_holds(m, &c.claim, &c.value))
 }
 
-
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
         .iter()
@@ -181,7 +180,12 @@ pub fn decide(
         }
         let claims = if rule.reads_claims {
             claims
-                .get_or_insert_with(|| tollgate_kit::contract::claims_from(header(request.headers, &config.claims_header)))
+                .get_or_insert_with(|| {
+                    tollgate_kit::contract::claims_from(header(
+                        request.headers,
+                        &config.claims_header,
+                    ))
+                })
                 .as_ref()
         } else {
             None

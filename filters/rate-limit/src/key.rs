@@ -197,7 +197,6 @@ pub fn client_address<'a>(
     chain.get(index).copied()
 }
 
-
 pub use tollgate_kit::route::without_port;
 
 #[cfg(test)]

@@ -21,7 +21,6 @@ pub const PROBES: u32 = 4;
 /// The format of a slot's value, so a later build can tell old values apart.
 const FORMAT: u8 = 1;
 
-
 /// What to do for a new key when its slots all hold live buckets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]

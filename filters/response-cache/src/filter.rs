@@ -175,11 +175,11 @@ impl RootFilter for ResponseCacheRoot {
         host.log(
             LogLevel::Info,
             &format!(
-                "{FILTER}: {rules} rules, {} entries of {budget} bytes",
+                "{FILTER}: {rules} rules; up to {budget} bytes of entries, {}",
                 if shared {
                     "shared by every worker"
                 } else {
-                    "kept per worker"
+                    "kept by each worker"
                 }
             ),
         );

@@ -29,8 +29,29 @@ pub struct EchoReply {
 }
 
 /// The echo upstream's answer to a request: a JSON description of what it received.
-/// `/slow…` answers after 3 s; `/status/<code>` answers with that status.
+/// `/slow…` answers after 3 s; `/status/<code>` answers with that status;
+/// `/etag/<tag>…` is a cacheable resource (`ETag: "<tag>"`, `Cache-Control: max-age=1`)
+/// that answers a matching `If-None-Match` with 304.
 pub fn echo(method: &str, path: &str, headers: &[(String, String)], body: &[u8]) -> EchoReply {
+    if let Some(tag) = path
+        .strip_prefix("/etag/")
+        .and_then(|rest| rest.split(['/', '?']).next())
+    {
+        let etag = format!("\"{tag}\"");
+        let matches = headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("if-none-match") && *v == etag);
+        let mut reply = echo(method, "/", headers, body);
+        reply.headers.push(("etag".into(), etag));
+        reply
+            .headers
+            .push(("cache-control".into(), "max-age=1".into()));
+        if matches {
+            reply.status = 304;
+            reply.body.clear();
+        }
+        return reply;
+    }
     let status = path
         .strip_prefix("/status/")
         .and_then(|rest| rest.split(['/', '?']).next())
@@ -382,6 +403,16 @@ mod tests {
         assert_eq!(v["body"], "hi");
         assert_eq!(v["headers"][0][0], "x-a");
         assert_eq!(echo("GET", "/slow", &[], b"").delay, Duration::from_secs(3));
+        let tagged = echo("GET", "/etag/v1", &[], b"");
+        assert_eq!(tagged.status, 200);
+        assert!(tagged.headers.contains(&("etag".into(), "\"v1\"".into())));
+        let again = echo(
+            "GET",
+            "/etag/v1",
+            &[("If-None-Match".into(), "\"v1\"".into())],
+            b"",
+        );
+        assert_eq!((again.status, again.body.len()), (304, 0));
     }
 
     #[test]

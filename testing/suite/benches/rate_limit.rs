@@ -19,10 +19,10 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
 use tollgate_host_suite::{fixture_path, wasm};
 use tollgate_kit::mock::MockHost;
+use tollgate_kit::slots::MemorySlots;
 use tollgate_kit::{HostFacts, MapKind, RootFilter};
 use tollgate_rate_limit::RateLimitRoot;
 use tollgate_rate_limit::decide::{Request as DecideRequest, decide};
-use tollgate_kit::slots::MemorySlots;
 use tollgate_wasm_host::{Plugin, Request, UpstreamReply};
 
 /// Never refused within a run.

@@ -9,11 +9,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::Value;
 use tollgate_cases::Case;
+use tollgate_kit::slots::MemorySlots;
 use tollgate_kit::{HostFacts, HostKind};
 use tollgate_rate_limit::config::{self, Mode};
 use tollgate_rate_limit::decide::{Request, Verdict, decide};
 use tollgate_rate_limit::headers;
-use tollgate_kit::slots::MemorySlots;
 
 /// 2023-11-14T22:13:20Z, in nanoseconds.
 const T0: u64 = 1_700_000_000_000_000_000;

@@ -32,4 +32,5 @@ mod real_hosts;
 mod rego_authz_envoy;
 mod rego_authz_real_hosts;
 mod rego_authz_wasm;
+mod response_cache_envoy;
 mod traps;
