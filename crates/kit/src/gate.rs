@@ -12,6 +12,13 @@ pub fn want_request_body(host: &dyn Host) {
     let _ = host.set_property(&["wasm_process_req_body"], b"true");
 }
 
+/// Asks for the response body's callbacks (a filter that reads the body as it
+/// streams: response-cache storing it). APISIX runs them only for a filter that sets
+/// `wasm_process_resp_body`; Envoy and Kong always do, and ignore the property.
+pub fn want_response_body(host: &dyn Host) {
+    let _ = host.set_property(&["wasm_process_resp_body"], b"true");
+}
+
 /// Where a request stands with one filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Verdict {

@@ -33,3 +33,13 @@ fn asking_for_the_body_sets_apisix_opt_in_and_never_fails() {
         crate::mock::MockHost::new().failing("proxy_set_property", crate::types::Status::NotFound);
     want_request_body(&refusing);
 }
+
+#[test]
+fn body_callbacks_are_asked_for_by_property() {
+    let host = crate::mock::MockHost::new();
+    want_request_body(&host);
+    want_response_body(&host);
+    let props = &host.state.borrow().properties;
+    assert_eq!(props[&vec!["wasm_process_req_body".to_string()]], b"true");
+    assert_eq!(props[&vec!["wasm_process_resp_body".to_string()]], b"true");
+}

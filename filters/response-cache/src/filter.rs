@@ -437,7 +437,12 @@ impl StreamFilter for ResponseCacheStream {
                 }
                 let _ = host.replace_header(MapKind::ResponseHeaders, "x-cache", fetch.label);
                 let storing = match decide::may_store(c, &fetch, status, &headers, now) {
-                    Ok(()) => true,
+                    Ok(()) => {
+                        if !end_of_stream {
+                            tollgate_kit::gate::want_response_body(host);
+                        }
+                        true
+                    }
                     Err(why) => {
                         self.count(host, &[Event::NotStored(why.name())]);
                         false

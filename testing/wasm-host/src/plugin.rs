@@ -318,6 +318,12 @@ impl Plugin {
         lock(&self.shared.shared).metrics.value(name)
     }
 
+    /// The shared data under `prefix` (the plugin's vm_id), sorted by key: what the
+    /// filter's workers share, for tests that check its consistency.
+    pub fn shared_data(&self, prefix: &str) -> Vec<(String, Vec<u8>)> {
+        lock(&self.shared.shared).entries(&self.shared.vm_id, prefix)
+    }
+
     /// A histogram's samples.
     pub fn histogram(&self, name: &str) -> Vec<u64> {
         lock(&self.shared.shared).metrics.samples(name)

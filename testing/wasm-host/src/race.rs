@@ -13,9 +13,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow, bail};
-use tollgate_kit::MapKind;
+use tollgate_kit::{BufferKind, MapKind};
 
-use crate::exchange::Request;
+use crate::exchange::{Request, UpstreamReply};
 use crate::plugin::Plugin;
 use crate::properties::StreamInfo;
 use crate::vm::{ContextData, Effect, Vm, lock};
@@ -116,13 +116,18 @@ impl Drop for Finished<'_> {
     }
 }
 
-/// One request through the request-headers callback only, as a rate limiter sees it:
-/// the status of the filter's local reply, or 200 when it lets the request on.
+/// What a hammered request's origin answers, when the response phase runs too.
+pub type Origin<'a> = &'a (dyn Fn(&Request) -> UpstreamReply + Sync);
+
+/// One request through the request-headers callback, as a rate limiter sees it (and,
+/// with `origin`, through the response headers and body too, in one chunk): the
+/// status of the filter's local reply, or of the origin's, or 200.
 fn headers_only(
     vm: &mut Vm,
     request: &Request,
     source: SocketAddr,
     start: std::time::SystemTime,
+    origin: Option<Origin<'_>>,
 ) -> Result<u16> {
     let mut headers = vec![
         (":authority".to_string(), request.authority.clone()),
@@ -165,13 +170,15 @@ fn headers_only(
         .get_mut(&ctx)
         .map(|d| std::mem::take(&mut d.effects))
         .unwrap_or_default();
-    let status = effects
-        .iter()
-        .find_map(|e| match e {
-            Effect::LocalReply { status, .. } => Some(*status),
-            _ => None,
-        })
-        .unwrap_or(200);
+    let local = effects.iter().find_map(|e| match e {
+        Effect::LocalReply { status, .. } => Some(*status),
+        _ => None,
+    });
+    let status = match (local, origin) {
+        (Some(status), _) => status,
+        (None, None) => 200,
+        (None, Some(origin)) => respond(vm, ctx, &origin(request))?,
+    };
     for f in [vm.exports.on_log.clone()].into_iter().flatten() {
         f.call(&mut vm.store, ctx).map_err(anyhow::Error::from)?;
     }
@@ -186,6 +193,30 @@ fn headers_only(
     Ok(status)
 }
 
+/// Runs the response phase of `ctx` with `reply` (its body in one chunk).
+fn respond(vm: &mut Vm, ctx: u32, reply: &UpstreamReply) -> Result<u16> {
+    let mut headers = vec![(":status".to_string(), reply.status.to_string())];
+    headers.extend(reply.headers.iter().cloned());
+    let body = reply.body_chunks.concat();
+    let count = u32::try_from(headers.len()).unwrap_or(u32::MAX);
+    let size = u32::try_from(body.len()).unwrap_or(u32::MAX);
+    if let Some(d) = vm.store.data_mut().contexts.get_mut(&ctx) {
+        d.maps.insert(MapKind::ResponseHeaders, headers);
+        d.buffers.insert(BufferKind::HttpResponseBody, body.clone());
+    }
+    if let Some(f) = vm.exports.on_response_headers.clone() {
+        f.call(&mut vm.store, (ctx, count, u32::from(body.is_empty())))
+            .map_err(anyhow::Error::from)?;
+    }
+    if !body.is_empty()
+        && let Some(f) = vm.exports.on_response_body.clone()
+    {
+        f.call(&mut vm.store, (ctx, size, 1))
+            .map_err(anyhow::Error::from)?;
+    }
+    Ok(reply.status)
+}
+
 impl Plugin {
     /// Every worker VM sends `per_worker` requests (`make(worker, i)`) at the same
     /// virtual instant, all workers at once on their own threads, interleaved at every
@@ -197,6 +228,28 @@ impl Plugin {
         per_worker: usize,
         seed: u64,
         make: impl Fn(usize, usize) -> Request + Sync,
+    ) -> Result<Vec<Vec<u16>>> {
+        self.hammer_with(per_worker, seed, make, None)
+    }
+
+    /// [`Self::hammer`], with requests the filter lets on answered by `origin` through
+    /// the response headers and body callbacks (a cache filling its store races too).
+    pub fn hammer_exchanges(
+        &mut self,
+        per_worker: usize,
+        seed: u64,
+        make: impl Fn(usize, usize) -> Request + Sync,
+        origin: Origin<'_>,
+    ) -> Result<Vec<Vec<u16>>> {
+        self.hammer_with(per_worker, seed, make, Some(origin))
+    }
+
+    fn hammer_with(
+        &mut self,
+        per_worker: usize,
+        seed: u64,
+        make: impl Fn(usize, usize) -> Request + Sync,
+        origin: Option<Origin<'_>>,
     ) -> Result<Vec<Vec<u16>>> {
         let workers = self.workers.len();
         let baton = Arc::new(Baton::new(workers, seed));
@@ -219,7 +272,7 @@ impl Plugin {
                             .ok_or_else(|| anyhow!("worker {w} has no VM"))?;
                         let source = SocketAddr::from(([127, 0, 0, 1], 40_000 + w as u16));
                         (0..per_worker)
-                            .map(|i| headers_only(vm, &make(w, i), source, start))
+                            .map(|i| headers_only(vm, &make(w, i), source, start, origin))
                             .collect()
                     })
                 })

@@ -40,6 +40,20 @@ impl SharedState {
             .ok_or(Status::NotFound)
     }
 
+    /// Every key of `vm_id` starting with `prefix`, with its value, sorted by key.
+    pub fn entries(&self, vm_id: &str, prefix: &str) -> Vec<(String, Vec<u8>)> {
+        let mut out: Vec<(String, Vec<u8>)> = self
+            .data
+            .get(vm_id)
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(k, (v, _))| (k.clone(), v.clone()))
+            .collect();
+        out.sort();
+        out
+    }
+
     /// `cas == 0` writes unconditionally; otherwise it must match the current token.
     pub fn set(&mut self, vm_id: &str, key: &str, value: Vec<u8>, cas: u32) -> Result<(), Status> {
         let current = self
