@@ -117,6 +117,19 @@ impl HostFacts {
         self.kind == HostKind::Envoy
     }
 
+    /// Whether `end_of_stream` on response headers means the response has no body.
+    /// APISIX passes it set on every response (`resty.proxy-wasm` hardcodes 1), so a
+    /// body may still follow there.
+    pub fn response_headers_end_stream(self) -> bool {
+        self.kind != HostKind::Apisix
+    }
+
+    /// Whether a local reply's non-empty body reaches the client with a line feed
+    /// appended (Kong's `ngx_http_wasm_local_response` adds one).
+    pub fn local_reply_appends_newline(self) -> bool {
+        self.kind == HostKind::Kong
+    }
+
     /// The request header that carries the upstream authority: `:authority` on Envoy;
     /// on the nginx hosts `:authority` cannot be written (Kong ignores it, APISIX sets
     /// the method), and `Host` is what their `proxy_pass` forwards.

@@ -346,6 +346,10 @@ impl Host for MockHost {
         {
             return err("proxy_set_shared_data", Status::CasMismatch);
         }
+        // Kong's shm_kv takes a write without a token only for a key that is absent.
+        if cas.is_none_or(|c| c == 0) && current.is_some() && self.kind == Some(HostKind::Kong) {
+            return err("proxy_set_shared_data", Status::CasMismatch);
+        }
         let next = current.map_or(1, |c| c.wrapping_add(1).max(1));
         state
             .shared

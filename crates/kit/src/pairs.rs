@@ -52,7 +52,8 @@ fn len_u32(len: usize) -> u32 {
 /// Name/value pairs as raw bytes.
 pub type RawPairs = Vec<(Vec<u8>, Vec<u8>)>;
 
-/// Decodes the ABI format into raw byte pairs. Empty input is an empty map.
+/// Decodes the ABI format into raw byte pairs. Empty input is an empty map; bytes
+/// after the last pair are ignored.
 pub fn decode(bytes: &[u8]) -> Result<RawPairs, PairsError> {
     if bytes.is_empty() {
         return Ok(Vec::new());
@@ -75,9 +76,8 @@ pub fn decode(bytes: &[u8]) -> Result<RawPairs, PairsError> {
         reader.nul()?;
         pairs.push((name, value));
     }
-    if reader.pos != bytes.len() {
-        return Err(PairsError("trailing bytes after the last pair"));
-    }
+    // Bytes after the last pair are ignored: the count says where the map ends, and
+    // APISIX's response header map comes with a few bytes of slack.
     Ok(pairs)
 }
 

@@ -20,8 +20,8 @@ pub type Slot = (Vec<u8>, Option<u32>);
 pub trait Slots {
     /// The slot's value and CAS token; `Ok(None)`: the slot was never created.
     fn read(&self, index: u32) -> Result<Option<Slot>, SlotError>;
-    /// Writes if the slot's CAS token is still `cas` (`None`: unconditionally).
-    /// `Ok(false)`: someone wrote it in between.
+    /// Writes if the slot's CAS token is still `cas` (`None`: unconditionally, on
+    /// every host). `Ok(false)`: someone wrote it in between.
     fn write(&self, index: u32, value: &[u8], cas: Option<u32>) -> Result<bool, SlotError>;
 }
 
@@ -67,14 +67,37 @@ impl Slots for SharedSlots<'_> {
     }
 
     fn write(&self, index: u32, value: &[u8], cas: Option<u32>) -> Result<bool, SlotError> {
-        match self
-            .host
-            .set_shared_data(&self.key(index), Some(value), cas)
-        {
+        let key = self.key(index);
+        match self.host.set_shared_data(&key, Some(value), cas) {
             Ok(()) => Ok(true),
+            // Kong refuses a write without a token over a key that exists: take the
+            // key's token and write with it (an unconditional write, portably).
+            Err(e) if e.status == Status::CasMismatch && cas.is_none() => {
+                self.overwrite(&key, value)
+            }
             Err(e) if e.status == Status::CasMismatch => Ok(false),
             Err(e) => Err(SlotError(e.to_string())),
         }
+    }
+}
+
+impl SharedSlots<'_> {
+    /// Writes `value` over whatever `key` holds, with its current token, retrying a
+    /// few times if another worker writes in between.
+    fn overwrite(&self, key: &str, value: &[u8]) -> Result<bool, SlotError> {
+        for _ in 0..8 {
+            let token = self
+                .host
+                .shared_data(key)
+                .map_err(|e| SlotError(e.to_string()))?
+                .cas;
+            match self.host.set_shared_data(key, Some(value), token) {
+                Ok(()) => return Ok(true),
+                Err(e) if e.status == Status::CasMismatch => continue,
+                Err(e) => return Err(SlotError(e.to_string())),
+            }
+        }
+        Err(SlotError("an unconditional write stayed contended".into()))
     }
 }
 

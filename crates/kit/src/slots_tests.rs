@@ -179,3 +179,31 @@ fn create_slots_creates_only_missing_ones() {
     assert_eq!(shared.read(0).unwrap().unwrap().0, b"");
     assert_eq!(create_slots(&shared, 3), Ok(0));
 }
+
+#[test]
+fn unconditional_writes_work_on_kong_too() {
+    // Kong's shm_kv refuses a write without a token over an existing key.
+    let host = MockHost::kong();
+    let slots = SharedSlots {
+        host: &host,
+        prefix: "k/",
+    };
+    assert_eq!(slots.write(0, b"a", None), Ok(true), "absent: created");
+    assert!(
+        host.set_shared_data("k/0", Some(b"raw"), None).is_err(),
+        "the host refuses"
+    );
+    assert_eq!(
+        slots.write(0, b"b", None),
+        Ok(true),
+        "written with the key's token"
+    );
+    assert_eq!(slots.read(0).unwrap().unwrap().0, b"b");
+    let stale = slots.read(0).unwrap().unwrap().1;
+    assert_eq!(slots.write(0, b"c", None), Ok(true));
+    assert_eq!(
+        slots.write(0, b"d", stale),
+        Ok(false),
+        "a stale token still loses"
+    );
+}

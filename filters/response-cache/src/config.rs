@@ -334,6 +334,9 @@ pub struct Compiled {
     /// Whether a stale entry may be revalidated, or served for an origin error,
     /// from the response phase (only where the host can reply there).
     pub replies_after_upstream: bool,
+    /// Kong appends a line feed to every local reply's body: a stored body must end
+    /// with one (which is then sent without it) or be text, where it is harmless.
+    pub newline_appended: bool,
     /// For the operator, logged at configure time.
     pub warnings: Vec<String>,
 }
@@ -597,6 +600,14 @@ pub fn compile(c: ResponseCacheConfig, facts: HostFacts) -> Result<Compiled, Con
             facts.name()
         ));
     }
+    if facts.local_reply_appends_newline() {
+        warnings.push(format!(
+            "{} appends a line feed to every body the filter answers with: binary \
+             responses that do not end with one are not stored, and text ones are served \
+             with one more trailing line feed",
+            facts.name()
+        ));
+    }
     Ok(Compiled {
         rules,
         identity,
@@ -608,6 +619,7 @@ pub fn compile(c: ResponseCacheConfig, facts: HostFacts) -> Result<Compiled, Con
         shared,
         prefix_depths,
         replies_after_upstream,
+        newline_appended: facts.local_reply_appends_newline(),
         warnings,
     })
 }

@@ -534,6 +534,10 @@ pub fn store_response(
     let Some(rule) = c.rules.get(fetch.rule) else {
         return;
     };
+    if c.newline_appended && !survives_newline(origin.headers, origin.body) {
+        events.push(Event::NotStored(NotStored::HostAltersBody.name()));
+        return;
+    }
     let now = origin.now_ns / NANOS;
     let mut headers = storable_headers(origin.headers);
     if first(&headers, "date").is_empty() {
@@ -573,6 +577,27 @@ pub struct Write<'a> {
     pub status: u16,
     pub headers: &'a [(String, String)],
     pub now_ns: u64,
+}
+
+/// Whether a body can be answered with by a host that appends a line feed: empty,
+/// ending with one (sent without it), or text, where one more is insignificant.
+fn survives_newline(headers: &[(String, String)], body: &[u8]) -> bool {
+    let kind = first(headers, "content-type").to_ascii_lowercase();
+    body.is_empty()
+        || body.ends_with(b"\n")
+        || kind.starts_with("text/")
+        || kind.contains("json")
+        || kind.contains("xml")
+        || kind.contains("javascript")
+}
+
+/// The body to hand a host that appends a line feed to it (Kong): one less, if the
+/// stored body ends with one, so the client gets exactly the stored bytes.
+pub fn body_for_host<'b>(c: &Compiled, body: &'b [u8]) -> &'b [u8] {
+    match body.strip_suffix(b"\n") {
+        Some(shorter) if c.newline_appended => shorter,
+        _ => body,
+    }
 }
 
 /// After an unsafe request: the scopes its success invalidates, marked at its time.

@@ -228,6 +228,21 @@ pub struct ResponseCacheStream {
     state: State,
 }
 
+/// Whether a response has no body to wait for: the host says the headers end the
+/// stream (where it means it), or the status or `content-length: 0` says so.
+fn no_body(
+    facts: HostFacts,
+    fetch: &Fetch,
+    status: u16,
+    headers: &[(String, String)],
+    end_of_stream: bool,
+) -> bool {
+    (end_of_stream && facts.response_headers_end_stream())
+        || fetch.head
+        || matches!(status, 204 | 304)
+        || first(headers, "content-length") == "0"
+}
+
 fn now_ns(host: &dyn Host) -> Option<u64> {
     host.now()
         .ok()
@@ -265,7 +280,7 @@ impl ResponseCacheStream {
             status: u32::from(reply.status),
             details: "tollgate_response_cache.hit",
             headers: &headers,
-            body: &reply.body,
+            body: decide::body_for_host(&self.active.compiled, &reply.body),
             grpc_status: None,
         });
         match sent {
@@ -436,9 +451,10 @@ impl StreamFilter for ResponseCacheStream {
                     }
                 }
                 let _ = host.replace_header(MapKind::ResponseHeaders, "x-cache", fetch.label);
+                let bodiless = no_body(self.facts, &fetch, status, &headers, end_of_stream);
                 let storing = match decide::may_store(c, &fetch, status, &headers, now) {
                     Ok(()) => {
-                        if !end_of_stream {
+                        if !bodiless {
                             tollgate_kit::gate::want_response_body(host);
                         }
                         true
@@ -454,7 +470,7 @@ impl StreamFilter for ResponseCacheStream {
                     headers,
                     body: storing.then(Vec::new),
                 };
-                if storing && end_of_stream {
+                if storing && bodiless {
                     self.finish(host, now);
                 }
             }

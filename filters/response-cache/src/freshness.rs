@@ -34,6 +34,8 @@ pub enum NotStored {
     Partial,
     /// The response to a HEAD (no body to serve a GET with).
     Head,
+    /// A binary body the host would alter when answering with it (Kong's line feed).
+    HostAltersBody,
 }
 
 impl NotStored {
@@ -49,6 +51,7 @@ impl NotStored {
             Self::TooLarge => "too_large",
             Self::Partial => "partial",
             Self::Head => "head",
+            Self::HostAltersBody => "host_alters_body",
         }
     }
 }

@@ -600,7 +600,14 @@ pub fn facts(host: &dyn Host) -> Value {
             json!({ "set": observe::status(&set), "get": got }),
         );
     }
+    // An unconditional write (no CAS token) over a key that exists: Envoy writes it;
+    // Kong's shm_kv compares the token 0 with the key's and refuses (CasMismatch).
+    let key = "tollgate.conformance.overwrite/facts";
+    let create = host.set_shared_data(key, Some(b"1"), None);
+    let overwrite = host.set_shared_data(key, Some(b"2"), None);
     json!({
+        "shared_create_unconditional": observe::status(&create),
+        "shared_overwrite_unconditional": observe::status(&overwrite),
         "effective_context_unknown_id": observe::status(&effective),
         "proxy_clock": observe::status(&clock),
         "detected": detected,

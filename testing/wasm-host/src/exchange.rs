@@ -135,9 +135,10 @@ impl UpstreamReply {
         Self::new(200).chunk(body)
     }
 
+    /// A response header, spelt as given: Envoy's codec lowercases names, the nginx
+    /// hosts hand them to filters as the upstream spelt them.
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        self.headers
-            .push((name.to_ascii_lowercase(), value.to_string()));
+        self.headers.push((name.to_string(), value.to_string()));
         self
     }
 

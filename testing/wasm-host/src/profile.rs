@@ -71,6 +71,32 @@ impl Profile {
             )
     }
 
+    /// Whether a shared-data write without a CAS token (0) is refused for a key that
+    /// exists (Kong's `shm_kv` compares 0 with the key's token: `CasMismatch`); on
+    /// Envoy 0 writes unconditionally.
+    pub fn unconditional_write_needs_absent_key(self) -> bool {
+        matches!(self, Self::Kong)
+    }
+
+    /// Whether `proxy_on_response_headers` gets `end_of_stream = 1` even when a body
+    /// follows (APISIX's `resty.proxy-wasm` always passes 1).
+    pub fn response_headers_always_end_stream(self) -> bool {
+        matches!(self, Self::Apisix)
+    }
+
+    /// Bytes of slack after the last pair of the response header map
+    /// (wasm-nginx-module sizes the `connection` pair as if it were named
+    /// `content-length`: 4 bytes too many).
+    pub fn response_pairs_slack(self) -> usize {
+        if matches!(self, Self::Apisix) { 4 } else { 0 }
+    }
+
+    /// Whether a local reply's non-empty body gets a line feed appended (Kong's
+    /// `ngx_http_wasm_local_response`).
+    pub fn local_reply_appends_newline(self) -> bool {
+        matches!(self, Self::Kong)
+    }
+
     /// Whether the host ever calls `proxy_on_queue_ready`.
     pub fn delivers_queue_ready(self) -> bool {
         matches!(self, Self::Envoy)

@@ -131,7 +131,16 @@ impl<'p> StreamRun<'p> {
                 outcome.upstream = Some(forwarded);
                 let mut headers: Headers =
                     vec![(":status".into(), upstream_reply.status.to_string())];
-                headers.extend(upstream_reply.headers.iter().cloned());
+                let envoy = self.profile() == Profile::Envoy;
+                headers.extend(upstream_reply.headers.iter().map(|(n, v)| {
+                    // Envoy's codec lowercases names; nginx keeps the upstream's spelling.
+                    let n = if envoy {
+                        n.to_ascii_lowercase()
+                    } else {
+                        n.clone()
+                    };
+                    (n, v.clone())
+                }));
                 let total: usize = upstream_reply.body_chunks.iter().map(Vec::len).sum();
                 if !headers
                     .iter()
@@ -411,7 +420,9 @@ impl<'p> StreamRun<'p> {
             d.buffers.insert(dir.buffer, Vec::new());
         }
         let has_body = !chunks.is_empty();
-        let headers_eos = !has_body && trailers.is_empty();
+        let headers_eos = (!has_body && trailers.is_empty())
+            || (dir.kind != StreamKind::Request
+                && self.profile().response_headers_always_end_stream());
         let n = len32(&headers);
         let action = self
             .call(|vm, ctx| {
@@ -640,6 +651,10 @@ impl<'p> StreamRun<'p> {
         }
         let chunks = if body.is_empty() {
             Vec::new()
+        } else if self.profile().local_reply_appends_newline() {
+            let mut body = body;
+            body.push(b'\n');
+            vec![body]
         } else {
             vec![body]
         };

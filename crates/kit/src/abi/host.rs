@@ -18,8 +18,17 @@ fn millis(d: Duration) -> u32 {
     u32::try_from(d.as_millis()).unwrap_or(u32::MAX)
 }
 
+/// Header names in lower case, as Envoy and HTTP/2 keep them: the nginx hosts hand
+/// over upstream response headers as the upstream spelt them (`Content-Type`).
 fn decode_pairs(call: &'static str, bytes: &[u8]) -> HostResult<Pairs> {
-    pairs::decode_lossy(bytes).map_err(|_| HostError::new(call, Status::SerializationFailure))
+    let mut pairs = pairs::decode_lossy(bytes)
+        .map_err(|_| HostError::new(call, Status::SerializationFailure))?;
+    for (name, _) in &mut pairs {
+        if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            name.make_ascii_lowercase();
+        }
+    }
+    Ok(pairs)
 }
 
 fn path_bytes(path: &[&str]) -> Vec<u8> {

@@ -102,6 +102,9 @@ fn kong_profile_tells_the_truth() -> Result<()> {
     assert_eq!(p["tollgate_credentials"]["set"], "NotFound");
     assert_eq!(p["wasmx.tollgate_credentials"]["set"], "Ok");
     assert_eq!(p["wasmx.tollgate_credentials"]["get"], "handed-over");
+    // shm_kv takes a write without a CAS token only for a key that does not exist.
+    assert_eq!(f["shared_create_unconditional"], "Ok");
+    assert_eq!(f["shared_overwrite_unconditional"], "CasMismatch");
     Ok(())
 }
 
@@ -243,5 +246,36 @@ fn a_grpc_call_traps_on_kong_and_in_its_profile() -> Result<()> {
         "{:?}",
         emulated.logs
     );
+    Ok(())
+}
+
+/// A local reply's body as the client gets it: Kong appends a line feed (its
+/// `ngx_http_wasm_local_response`), APISIX and the profiles match their host.
+#[test]
+fn local_reply_bodies_as_each_host_sends_them() -> Result<()> {
+    let local = || {
+        HttpRequest::get("/conformance/local")
+            .header("host", "conformance.test")
+            .header("x-conformance-id", "local")
+    };
+    for (host, profile, expected) in [
+        (NginxHost::Kong, Profile::Kong, "denied by conformance\n"),
+        (NginxHost::Apisix, Profile::Apisix, "denied by conformance"),
+    ] {
+        let app = Upstream::start()?;
+        let filter = NginxFilter::new(
+            "conformance",
+            &fixture_path("conformance-portable")?,
+            r#"{"callout_cluster":"upstream","grpc_cluster":"grpc","tick_ms":50,"queue":false}"#,
+        );
+        let nginx = Nginx::start(&NginxConfig::new(host, app.addr()).filter(filter))?;
+        let real = nginx.send(&local())?;
+        nginx.assert_healthy()?;
+        let mut t = WasmtimeTarget::with_module(profile, &portable()?)?;
+        let emulated = t.send(&local())?;
+        assert_eq!(real.status, 403, "{host:?}");
+        assert_eq!(real.body_text(), expected, "{host:?}");
+        assert_eq!(emulated.body_text(), expected, "{profile:?} profile");
+    }
     Ok(())
 }

@@ -104,8 +104,13 @@ fn hits_ages_identities_and_ttl_under_every_profile() -> Result<()> {
         let hit = p.send(get("/mapi/tenants/acme/statistics", "alice"))?;
         assert_eq!(hit.client.header("x-cache"), Some("HIT"), "{profile:?}");
         assert_eq!(hit.client.header("age"), Some("30"), "{profile:?}");
+        // The whole chunked body; Kong appends a line feed to what a filter answers.
+        let mut expected = miss.client.body.clone();
+        if profile == Profile::Kong {
+            expected.push(b'\n');
+        }
         assert_eq!(
-            hit.client.body, miss.client.body,
+            hit.client.body, expected,
             "{profile:?}: the whole chunked body"
         );
         assert!(

@@ -262,8 +262,14 @@ pub fn define(linker: &mut Linker<VmState>) -> Result<()> {
         linker,
         "proxy_get_header_map_pairs",
         |cx, map: u32, ptr_ptr: u32, size_ptr: u32| {
-            let headers = get_map(cx.data_mut(), map_kind(map)?)?;
-            return_bytes(cx, &pairs::encode(&headers), ptr_ptr, size_ptr)
+            let kind = map_kind(map)?;
+            let headers = get_map(cx.data_mut(), kind)?;
+            let mut bytes = pairs::encode(&headers);
+            if kind == MapKind::ResponseHeaders {
+                let slack = cx.data().plugin.profile.response_pairs_slack();
+                bytes.resize(bytes.len() + slack, 0);
+            }
+            return_bytes(cx, &bytes, ptr_ptr, size_ptr)
         }
     );
     hostcall!(
@@ -424,7 +430,14 @@ pub fn define(linker: &mut Linker<VmState>) -> Result<()> {
             } else {
                 cas
             };
-            lock(&plugin.shared).set(&plugin.vm_id, &key, value, cas)?;
+            let mut shared = lock(&plugin.shared);
+            if cas == 0
+                && plugin.profile.unconditional_write_needs_absent_key()
+                && shared.get(&plugin.vm_id, &key).is_ok()
+            {
+                return Err(Status::CasMismatch.into());
+            }
+            shared.set(&plugin.vm_id, &key, value, cas)?;
             Ok(())
         }
     );
