@@ -31,12 +31,17 @@ use crate::signals::{Signals, Stop};
 /// to the control service (with references it resolves: the JWE key is a secret,
 /// rego-authz's policy is the group's signed bundle). jwt-auth verifies tokens from the
 /// demo identity provider (see `demo_idp`), `/health` passes without one; rego-authz
-/// runs policies/hcp; hcp-auth turns the verified token's credentials into HCP
+/// runs policies/hcp; response-cache keeps the HCP profile's TTL table per identity;
+/// hcp-auth turns the verified token's credentials into HCP
 /// management auth (`/mapi/`) and S3 signatures (`/demo-bucket`).
 const CONFIGS: &[(&str, &str)] = &[
     ("jwt-auth", include_str!("../configs/jwt-auth.json")),
     ("rate-limit", include_str!("../configs/rate-limit.json")),
     ("rego-authz", include_str!("../configs/rego-authz.json")),
+    (
+        "response-cache",
+        include_str!("../configs/response-cache.json"),
+    ),
     ("hcp-auth", include_str!("../configs/hcp-auth.json")),
 ];
 
@@ -299,6 +304,26 @@ fn self_check(envoy: &Envoy, token: &str) -> Result<()> {
     check(
         "rego-authz (the HCP policy)",
         read.status == 200 && write.status == 403 && other.status == 403,
+        envoy,
+    )?;
+    // response-cache: alice's listing again comes from her own entry; bob's does not.
+    let again = envoy.send(
+        &HttpRequest::get("/mapi/tenants/acme/namespaces").header("authorization", &bearer),
+    )?;
+    let bobs = envoy.send(
+        &HttpRequest::get("/mapi/tenants/acme/namespaces").header("authorization", &monitor),
+    )?;
+    println!(
+        "self-check: GET /mapi/tenants/acme/namespaces again -> {} x-cache {}; as bob -> x-cache {}",
+        again.status,
+        again.header("x-cache").unwrap_or_default(),
+        bobs.header("x-cache").unwrap_or_default()
+    );
+    check(
+        "response-cache (per identity)",
+        again.header("x-cache") == Some("HIT")
+            && again.body == mapi.body
+            && bobs.header("x-cache") == Some("MISS"),
         envoy,
     )?;
     Ok(())

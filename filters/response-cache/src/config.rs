@@ -51,6 +51,133 @@ pub struct ResponseCacheConfig {
     /// Default: `"normalize"`.
     #[serde(default)]
     pub paths: PathHandling,
+    /// Entries and invalidations shared by several gateways through `tollgate-cache`
+    /// (Redis behind it). Default: none (each gateway alone). Not on APISIX, which has
+    /// no timers to follow invalidations with.
+    #[serde(default)]
+    pub shared_tier: Option<SharedTierConfig>,
+}
+
+/// The shared tier: `tollgate-cache` in front of Redis.
+///
+/// ```json
+/// {"service": "tollgate-cache", "key": "<base64 of 32 random bytes>", "token": "<service token>"}
+/// ```
+#[derive(Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SharedTierConfig {
+    /// The service: an Envoy cluster name, or `host:port` on Kong. Required.
+    /// Example: `"tollgate-cache"`.
+    pub service: String,
+    /// The `:authority` of calls to it. Default: `service`.
+    #[serde(default)]
+    pub authority: Option<String>,
+    /// A secret every gateway of the tier shares (base64, at least 32 bytes): entries
+    /// are stored under an HMAC of their key (an identity cannot be guessed into a key)
+    /// and carry an HMAC of their bytes (a tampered entry is refused). Required.
+    pub key: String,
+    /// The service's bearer token. Default: none.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// How long a request waits for the tier before going to the origin. Between 1
+    /// and 5000. Default: `100`.
+    #[serde(default = "default_tier_timeout")]
+    pub timeout_ms: u64,
+    /// How often invalidations are fetched: every gateway drops invalidated entries
+    /// within about this long. Between 50 and 60000. Default: `250`.
+    #[serde(default = "default_poll")]
+    pub poll_ms: u64,
+    /// How far back a gateway that starts reads invalidations (entries in the tier
+    /// live at most this long). Between 60 and 604800. Default: `86400`.
+    #[serde(default = "default_horizon")]
+    pub horizon_s: u64,
+}
+
+impl std::fmt::Debug for SharedTierConfig {
+    // The key and token are secrets: never in logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedTierConfig")
+            .field("service", &self.service)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("poll_ms", &self.poll_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+fn default_tier_timeout() -> u64 {
+    100
+}
+fn default_poll() -> u64 {
+    250
+}
+fn default_horizon() -> u64 {
+    86_400
+}
+
+/// A compiled [`SharedTierConfig`].
+#[derive(Clone)]
+pub struct SharedTier {
+    pub service: String,
+    pub authority: String,
+    pub key: Vec<u8>,
+    /// `Bearer <token>`, or empty.
+    pub authorization: String,
+    pub timeout_ms: u64,
+    pub poll_ms: u64,
+    pub horizon_s: u64,
+}
+
+impl std::fmt::Debug for SharedTier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedTier")
+            .field("service", &self.service)
+            .finish_non_exhaustive()
+    }
+}
+
+fn compile_tier(
+    t: Option<SharedTierConfig>,
+    facts: HostFacts,
+) -> Result<Option<SharedTier>, ConfigError> {
+    let Some(t) = t else {
+        return Ok(None);
+    };
+    if facts.kind == HostKind::Apisix {
+        return Err(ConfigError::new(
+            "shared_tier",
+            "APISIX has no timers or shared data to follow the tier's invalidations with: \
+             use it on Envoy or Kong",
+        ));
+    }
+    if t.service.is_empty() {
+        return Err(ConfigError::new(
+            "shared_tier.service",
+            "expected a cluster or host:port",
+        ));
+    }
+    use base64::Engine as _;
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(t.key.trim())
+        .map_err(|_| ConfigError::new("shared_tier.key", "expected base64"))?;
+    if key.len() < 32 {
+        return Err(ConfigError::new(
+            "shared_tier.key",
+            "expected at least 32 bytes (base64 of 32 random bytes)",
+        ));
+    }
+    check_range(t.timeout_ms, 1..=5000, "shared_tier.timeout_ms")?;
+    check_range(t.poll_ms, 50..=60_000, "shared_tier.poll_ms")?;
+    check_range(t.horizon_s, 60..=604_800, "shared_tier.horizon_s")?;
+    Ok(Some(SharedTier {
+        authority: t.authority.unwrap_or_else(|| t.service.clone()),
+        service: t.service,
+        key,
+        authorization: t.token.map(|t| format!("Bearer {t}")).unwrap_or_default(),
+        timeout_ms: t.timeout_ms,
+        poll_ms: t.poll_ms,
+        horizon_s: t.horizon_s,
+    }))
 }
 
 /// One row of the TTL table.
@@ -334,6 +461,8 @@ pub struct Compiled {
     /// Whether a stale entry may be revalidated, or served for an origin error,
     /// from the response phase (only where the host can reply there).
     pub replies_after_upstream: bool,
+    /// The shared tier, if configured.
+    pub tier: Option<SharedTier>,
     /// Kong appends a line feed to every local reply's body: a stored body must end
     /// with one (which is then sent without it) or be text, where it is harmless.
     pub newline_appended: bool,
@@ -620,6 +749,7 @@ pub fn compile(c: ResponseCacheConfig, facts: HostFacts) -> Result<Compiled, Con
         prefix_depths,
         replies_after_upstream,
         newline_appended: facts.local_reply_appends_newline(),
+        tier: compile_tier(c.shared_tier, facts)?,
         warnings,
     })
 }

@@ -58,6 +58,10 @@ pub enum Event {
     Evicted,
     Invalidated,
     Purged,
+    /// Served from the shared tier (and kept locally).
+    TierHit,
+    /// The tier failed to answer or to take something (the request went on without it).
+    TierErrors,
     Errors,
 }
 
@@ -74,6 +78,8 @@ impl Event {
             Self::Evicted => "evictions".into(),
             Self::Invalidated => "invalidations".into(),
             Self::Purged => "purges".into(),
+            Self::TierHit => "tier_hits".into(),
+            Self::TierErrors => "tier_errors".into(),
             Self::Errors => "errors".into(),
         }
     }
@@ -473,7 +479,8 @@ fn policy(c: &Compiled, rule: &Rule, fetch: &Fetch) -> Policy {
     }
 }
 
-fn put(store: &Store<'_>, entry: &Entry, now: u64, events: &mut Vec<Event>) {
+/// Stores `entry`; whether it went in.
+fn put(store: &Store<'_>, entry: &Entry, now: u64, events: &mut Vec<Event>) -> bool {
     match store.put(entry, now) {
         Ok(s) => {
             if s.stored {
@@ -484,8 +491,12 @@ fn put(store: &Store<'_>, entry: &Entry, now: u64, events: &mut Vec<Event>) {
             for _ in 0..s.evicted {
                 events.push(Event::Evicted);
             }
+            s.stored
         }
-        Err(_) => events.push(Event::Errors),
+        Err(_) => {
+            events.push(Event::Errors);
+            false
+        }
     }
 }
 
@@ -518,7 +529,8 @@ pub fn may_store(
     freshness::storable(&response, &policy(c, rule, fetch)).map(|_| ())
 }
 
-/// Stores the origin's whole response to `fetch` if it may be.
+/// Stores the origin's whole response to `fetch` if it may be; returns what was
+/// stored (for the shared tier).
 pub fn store_response(
     c: &Compiled,
     store: &Store<'_>,
@@ -526,17 +538,15 @@ pub fn store_response(
     origin: &Origin<'_>,
     request: &[(String, String)],
     events: &mut Vec<Event>,
-) {
+) -> Option<Entry> {
     if origin.body.len() as u64 > c.storage.max_entry_bytes {
         events.push(Event::NotStored(NotStored::TooLarge.name()));
-        return;
+        return None;
     }
-    let Some(rule) = c.rules.get(fetch.rule) else {
-        return;
-    };
+    let rule = c.rules.get(fetch.rule)?;
     if c.newline_appended && !survives_newline(origin.headers, origin.body) {
         events.push(Event::NotStored(NotStored::HostAltersBody.name()));
-        return;
+        return None;
     }
     let now = origin.now_ns / NANOS;
     let mut headers = storable_headers(origin.headers);
@@ -561,9 +571,12 @@ pub fn store_response(
                 headers,
                 body: origin.body.to_vec(),
             };
-            put(store, &entry, now, events);
+            put(store, &entry, now, events).then_some(entry)
         }
-        Err(why) => events.push(Event::NotStored(why.name())),
+        Err(why) => {
+            events.push(Event::NotStored(why.name()));
+            None
+        }
     }
 }
 
@@ -577,6 +590,49 @@ pub struct Write<'a> {
     pub status: u16,
     pub headers: &'a [(String, String)],
     pub now_ns: u64,
+}
+
+/// An entry the shared tier answered a [`Fetch`] with: served (and kept locally) if
+/// it is the request's, sealed by a gateway of the tier, not invalidated since it was
+/// filled, matches `Vary` and is fresh; `None`: go to the origin.
+pub fn from_tier(
+    c: &Compiled,
+    store: &Store<'_>,
+    fetch: &Fetch,
+    sealed: &[u8],
+    request: &[(String, String)],
+    now_ns: u64,
+    events: &mut Vec<Event>,
+) -> Option<Reply> {
+    let tier = c.tier.as_ref()?;
+    let Some(entry) = crate::tier::open(tier, sealed).and_then(Entry::decode) else {
+        events.push(Event::TierErrors);
+        return None;
+    };
+    if entry.key != fetch.key || !key::vary_matches(&entry.vary, request) {
+        return None;
+    }
+    let (authority, full_path) = target(c, request)?;
+    let scopes = invalidate::lookup_scopes(&authority, path_only(&full_path), &c.prefix_depths);
+    let mark = store.latest_mark(&scopes).ok()?;
+    let now = now_ns / NANOS;
+    let cc = RequestDirectives::parse(
+        &values(request, "cache-control"),
+        &values(request, "pragma"),
+    );
+    if mark >= entry.request_time_ns || freshness::usable(&entry.freshness, &cc, now) != Use::Fresh
+    {
+        return None;
+    }
+    put(store, &entry, now, events);
+    events.push(Event::TierHit);
+    Some(answer(&entry, request, now, "HIT"))
+}
+
+/// The request's authority and path (normal form, query kept).
+fn target(c: &Compiled, h: &[(String, String)]) -> Option<(String, String)> {
+    let path = c.paths.prepare(first(h, ":path")).ok()?;
+    Some((authority(h).to_string(), path.into_owned()))
 }
 
 /// Whether a body can be answered with by a host that appends a line feed: empty,

@@ -4,22 +4,23 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, UNIX_EPOCH};
 
 use tollgate_kit::contract::CREDENTIALS_PROPERTY;
-use tollgate_kit::host::{LocalReply, Pairs};
+use tollgate_kit::host::{HttpCall, LocalReply, Pairs};
 use tollgate_kit::pairs::first;
 use tollgate_kit::reply::{self, Refusal, error_body};
 use tollgate_kit::slot::ConfigSlot;
 use tollgate_kit::slots::{self, MemorySlots, SharedSlots};
 use tollgate_kit::{
     BodyAction, BufferKind, Callouts, HeadersAction, Host, HostFacts, LogLevel, MapKind,
-    MetricKind, RootFilter, StreamFilter,
+    MetricKind, RootFilter, StreamFilter, StreamKind,
 };
 
-use crate::config::Compiled;
+use crate::config::{Compiled, SharedTier};
 use crate::decide::{self, Event, Fetch, Origin, Plan, Reply, Request};
 use crate::store::Store;
+use crate::tier;
 
 const FILTER: &str = "response-cache";
 
@@ -40,10 +41,19 @@ struct MemoryTables {
 pub struct Active {
     pub compiled: Compiled,
     prefix: String,
+    tier_prefix: String,
     memory: Option<MemoryTables>,
 }
 
 impl Active {
+    /// The tier's state slots (shared data; the tier is refused without it).
+    fn tier_state<'h>(&'h self, host: &'h dyn Host) -> Option<SharedSlots<'h>> {
+        (self.memory.is_none() && self.compiled.tier.is_some()).then(|| SharedSlots {
+            host,
+            prefix: &self.tier_prefix,
+        })
+    }
+
     /// The store over shared data (or this VM's memory), for one callback.
     fn with_store<R>(&self, host: &dyn Host, f: impl FnOnce(&Store<'_>) -> R) -> R {
         let s = &self.compiled.storage;
@@ -81,6 +91,11 @@ fn tables(prefix: &str) -> [String; 4] {
     ["m", "b", "i", "n"].map(|t| format!("{prefix}{t}/"))
 }
 
+/// The shared-data table of the tier's own state (lease, cursor).
+fn tier_table(prefix: &str) -> String {
+    format!("{prefix}t/")
+}
+
 #[derive(Default)]
 struct Metrics {
     counters: tollgate_kit::counters::Counters<Event>,
@@ -111,6 +126,10 @@ pub struct ResponseCacheRoot {
     config: ConfigSlot<Active>,
     facts: HostFacts,
     metrics: Rc<RefCell<Metrics>>,
+    /// Work for the shared tier, from streams.
+    outbox: Rc<RefCell<Outbox>>,
+    /// The invalidations poll in flight.
+    poll: Option<u32>,
 }
 
 impl ResponseCacheRoot {
@@ -127,11 +146,19 @@ impl ResponseCacheRoot {
                     account: m(1),
                 }),
                 compiled,
+                tier_prefix: tier_table(&prefix),
                 prefix,
             });
         }
         let names = tables(&prefix);
-        let sizes = [s.max_entries, s.max_entries, s.invalidation_marks, 1];
+        let names = [names.as_slice(), &[tier_table(&prefix)]].concat();
+        let sizes = [
+            s.max_entries,
+            s.max_entries,
+            s.invalidation_marks,
+            1,
+            tier::STATE_SLOTS,
+        ];
         let mut created = 0;
         for (name, size) in names.iter().zip(sizes) {
             let table = SharedSlots { host, prefix: name };
@@ -150,13 +177,199 @@ impl ResponseCacheRoot {
         }
         Ok(Active {
             compiled,
+            tier_prefix: tier_table(&prefix),
             prefix,
             memory: None,
         })
     }
 }
 
-impl Callouts for ResponseCacheRoot {}
+impl Callouts for ResponseCacheRoot {
+    fn on_http_call_response(
+        &mut self,
+        host: &dyn Host,
+        token: u32,
+        _num_headers: usize,
+        body_size: usize,
+        _num_trailers: usize,
+    ) {
+        let status = host
+            .header(MapKind::HttpCallResponseHeaders, ":status")
+            .ok()
+            .flatten()
+            .and_then(|s| s.parse::<u16>().ok());
+        if self.poll.take_if(|t| *t == token).is_none() {
+            // A job's answer: only failures matter.
+            if !status.is_some_and(|s| (200..300).contains(&s)) {
+                self.metrics.borrow_mut().count(host, &[Event::TierErrors]);
+            }
+            return;
+        }
+        let Some(active) = self.config.current() else {
+            return;
+        };
+        let body = host
+            .buffer(BufferKind::HttpCallResponseBody, 0, body_size)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let page = match status {
+            Some(200) => tier::page(&body),
+            other => Err(format!(
+                "the tier answered {other:?} to the invalidations poll"
+            )),
+        };
+        let mut events = Vec::new();
+        match page {
+            Ok(page) => active.with_store(host, |s| {
+                for item in &page.items {
+                    decide::mark(s, &item.scopes, item.at_ns, &mut events);
+                }
+            }),
+            Err(why) => {
+                events.push(Event::TierErrors);
+                host.log(LogLevel::Warn, &format!("{FILTER}: {why}"));
+            }
+        }
+        if let (Ok(page), Some(state)) = (tier::page(&body), active.tier_state(host))
+            && status == Some(200)
+            && let Err(e) = tier::advance(&state, &page.next)
+        {
+            host.log(
+                LogLevel::Warn,
+                &format!("{FILTER}: cannot record the tier cursor: {}", e.0),
+            );
+        }
+        self.metrics.borrow_mut().count(host, &events);
+    }
+}
+
+impl ResponseCacheRoot {
+    /// Sends what streams left for the tier, then (one worker per proxy, by lease)
+    /// asks for invalidations.
+    fn sync(&mut self, host: &dyn Host) {
+        let Some(active) = self.config.current() else {
+            return;
+        };
+        let Some(t) = &active.compiled.tier else {
+            return;
+        };
+        let jobs = self.outbox.borrow_mut().take(JOBS_PER_TICK);
+        for job in jobs {
+            let (method, path, body, ttl) = match &job {
+                Job::Put { name, sealed, ttl } => (
+                    "PUT",
+                    format!("{}{name}", tier::ENTRIES),
+                    sealed.clone(),
+                    ttl.to_string(),
+                ),
+                Job::Invalidate(p) => (
+                    "POST",
+                    tier::INVALIDATIONS.to_string(),
+                    serde_json::to_vec(p).unwrap_or_default(),
+                    String::new(),
+                ),
+            };
+            if let Err(e) = call_tier(host, t, method, &path, Some(&body), &ttl) {
+                self.metrics.borrow_mut().count(host, &[Event::TierErrors]);
+                host.log(
+                    LogLevel::Warn,
+                    &format!("{FILTER}: cannot reach the tier: {e}"),
+                );
+            }
+        }
+        if self.poll.is_some() {
+            return;
+        }
+        let Some(now) = now_ns(host) else {
+            return;
+        };
+        let Some(state) = active.tier_state(host) else {
+            return;
+        };
+        let period = t.poll_ms.saturating_mul(2_000_000);
+        if !tier::take_lease(&state, now, period).unwrap_or(false) {
+            return;
+        }
+        let cursor = tier::cursor(&state).unwrap_or_default();
+        let path = tier::poll_path(t, &cursor, now / 1_000_000);
+        match call_tier(host, t, "GET", &path, None, "") {
+            Ok(token) => self.poll = Some(token),
+            Err(_) => self.metrics.borrow_mut().count(host, &[Event::TierErrors]),
+        }
+    }
+}
+
+/// Jobs sent per tick at most (the rest wait for the next).
+const JOBS_PER_TICK: usize = 64;
+/// Jobs kept waiting at most; beyond, the oldest are dropped (counted): the tier is an
+/// optimisation, never a reason to grow without bound.
+const OUTBOX_LIMIT: usize = 1024;
+
+/// Work for the tier, handed from streams to the root, which outlives them: a PUT is
+/// never cancelled with the stream that filled the entry.
+pub enum Job {
+    Put {
+        name: String,
+        sealed: Vec<u8>,
+        ttl: u64,
+    },
+    Invalidate(tier::Published),
+}
+
+#[derive(Default)]
+pub struct Outbox {
+    jobs: std::collections::VecDeque<Job>,
+}
+
+impl Outbox {
+    /// Queues `job`; `false` when the oldest had to go.
+    fn push(&mut self, job: Job) -> bool {
+        let room = self.jobs.len() < OUTBOX_LIMIT;
+        if !room {
+            self.jobs.pop_front();
+        }
+        self.jobs.push_back(job);
+        room
+    }
+
+    fn take(&mut self, n: usize) -> Vec<Job> {
+        let n = n.min(self.jobs.len());
+        self.jobs.drain(..n).collect()
+    }
+}
+
+/// One call to the tier.
+fn call_tier(
+    host: &dyn Host,
+    t: &SharedTier,
+    method: &str,
+    path: &str,
+    body: Option<&[u8]>,
+    ttl: &str,
+) -> Result<u32, tollgate_kit::HostError> {
+    let mut headers: Vec<(&str, &str)> = vec![
+        (":method", method),
+        (":path", path),
+        (":authority", t.authority.as_str()),
+    ];
+    if !t.authorization.is_empty() {
+        headers.push(("authorization", t.authorization.as_str()));
+    }
+    if !ttl.is_empty() {
+        headers.push(("x-ttl-seconds", ttl));
+    }
+    if body.is_some() {
+        headers.push(("content-type", "application/octet-stream"));
+    }
+    host.http_call(&HttpCall {
+        upstream: &t.service,
+        headers: &headers,
+        body,
+        trailers: &[],
+        timeout: Duration::from_millis(t.timeout_ms.max(1000)),
+    })
+}
 
 impl RootFilter for ResponseCacheRoot {
     fn on_configure(&mut self, host: &dyn Host, bytes: &[u8]) -> Result<(), String> {
@@ -183,8 +396,22 @@ impl RootFilter for ResponseCacheRoot {
                 }
             ),
         );
+        if let Some(t) = &active.compiled.tier
+            && let Err(e) = host.set_tick_period(Duration::from_millis(t.poll_ms))
+        {
+            host.log(
+                LogLevel::Warn,
+                &format!(
+                    "{FILTER}: no timer ({e}): the shared tier's invalidations are not followed"
+                ),
+            );
+        }
         self.config.replace(active);
         Ok(())
+    }
+
+    fn on_tick(&mut self, host: &dyn Host) {
+        self.sync(host);
     }
 
     fn new_stream(&mut self, _host: &dyn Host, _context_id: u32) -> Option<Box<dyn StreamFilter>> {
@@ -192,6 +419,7 @@ impl RootFilter for ResponseCacheRoot {
             active: self.config.current()?,
             facts: self.facts,
             metrics: Rc::clone(&self.metrics),
+            outbox: Rc::clone(&self.outbox),
             request: Vec::new(),
             state: State::Idle,
         }))
@@ -217,12 +445,18 @@ enum State {
         authority: String,
         path: String,
     },
+    /// Asking the shared tier before the origin.
+    Asking {
+        fetch: Box<Fetch>,
+        token: u32,
+    },
 }
 
 pub struct ResponseCacheStream {
     active: Rc<Active>,
     facts: HostFacts,
     metrics: Rc<RefCell<Metrics>>,
+    outbox: Rc<RefCell<Outbox>>,
     /// The request's headers (for `Vary` and for answering conditionals later).
     request: Pairs,
     state: State,
@@ -308,9 +542,17 @@ impl ResponseCacheStream {
             return HeadersAction::StopIteration;
         };
         let mut events = vec![Event::Purged];
-        self.active
-            .with_store(host, |s| decide::mark(s, &[scope], now, &mut events));
+        self.active.with_store(host, |s| {
+            decide::mark(s, std::slice::from_ref(&scope), now, &mut events)
+        });
         self.count(host, &events);
+        if self.active.compiled.tier.is_some() {
+            let job = Job::Invalidate(tier::Published {
+                scopes: vec![scope],
+                at_ns: now,
+            });
+            self.publish(host, job);
+        }
         let reply = Reply {
             status: 200,
             headers: vec![
@@ -325,7 +567,105 @@ impl ResponseCacheStream {
     }
 }
 
-impl Callouts for ResponseCacheStream {}
+impl Callouts for ResponseCacheStream {
+    fn on_http_call_response(
+        &mut self,
+        host: &dyn Host,
+        token: u32,
+        _num_headers: usize,
+        body_size: usize,
+        _num_trailers: usize,
+    ) {
+        let State::Asking { fetch, token: mine } = std::mem::replace(&mut self.state, State::Idle)
+        else {
+            return;
+        };
+        if mine != token {
+            self.state = State::Asking { fetch, token: mine };
+            return;
+        }
+        let status = host
+            .header(MapKind::HttpCallResponseHeaders, ":status")
+            .ok()
+            .flatten();
+        let now = now_ns(host).unwrap_or(0);
+        let mut events = Vec::new();
+        let reply = if status.as_deref() == Some("200") {
+            let sealed = host
+                .buffer(BufferKind::HttpCallResponseBody, 0, body_size)
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            let active = Rc::clone(&self.active);
+            active.with_store(host, |s| {
+                decide::from_tier(
+                    &active.compiled,
+                    s,
+                    &fetch,
+                    &sealed,
+                    &self.request,
+                    now,
+                    &mut events,
+                )
+            })
+        } else {
+            if status.as_deref() != Some("404") {
+                events.push(Event::TierErrors);
+            }
+            None
+        };
+        self.count(host, &events);
+        if let Some(reply) = reply
+            && self.send(host, &reply)
+        {
+            self.state = State::Served;
+            return;
+        }
+        self.state = State::Fetching {
+            fetch,
+            status: 0,
+            headers: Vec::new(),
+            body: None,
+        };
+        if let Err(e) = host.continue_stream(StreamKind::Request) {
+            host.log(
+                LogLevel::Error,
+                &format!("{FILTER}: cannot resume a request: {e}"),
+            );
+        }
+    }
+}
+
+impl ResponseCacheStream {
+    /// Asks the shared tier for `fetch`'s entry, if there is a tier this proxy has
+    /// caught up with; the request waits for the answer.
+    fn ask_tier(&mut self, host: &dyn Host, fetch: &Fetch) -> Option<u32> {
+        let active = Rc::clone(&self.active);
+        let t = active.compiled.tier.as_ref()?;
+        if fetch.revalidating.is_some() {
+            return None;
+        }
+        let state = active.tier_state(host)?;
+        if tier::cursor(&state).ok()?.is_empty() {
+            return None;
+        }
+        let path = format!("{}{}", tier::ENTRIES, tier::tier_key(t, &fetch.key));
+        match call_tier(host, t, "GET", &path, None, "") {
+            Ok(token) => Some(token),
+            Err(_) => {
+                self.count(host, &[Event::TierErrors]);
+                None
+            }
+        }
+    }
+
+    /// Hands `job` to the root for the tier.
+    fn publish(&self, host: &dyn Host, job: Job) {
+        if !self.outbox.borrow_mut().push(job) {
+            self.count(host, &[Event::TierErrors]);
+        }
+    }
+}
 
 impl StreamFilter for ResponseCacheStream {
     fn on_request_headers(
@@ -378,6 +718,13 @@ impl StreamFilter for ResponseCacheStream {
                 for (name, value) in &fetch.conditional {
                     let _ = host.replace_header(MapKind::RequestHeaders, name, value);
                 }
+                if let Some(token) = self.ask_tier(host, &fetch) {
+                    self.state = State::Asking {
+                        fetch: Box::new(fetch),
+                        token,
+                    };
+                    return HeadersAction::StopIteration;
+                }
                 self.state = State::Fetching {
                     fetch: Box::new(fetch),
                     status: 0,
@@ -413,7 +760,7 @@ impl StreamFilter for ResponseCacheStream {
             State::Writing { authority, path } => {
                 let mut events = Vec::new();
                 let method = first(&self.request, ":method");
-                active.with_store(host, |s| {
+                let scopes = active.with_store(host, |s| {
                     let write = decide::Write {
                         method,
                         authority: &authority,
@@ -425,6 +772,12 @@ impl StreamFilter for ResponseCacheStream {
                     decide::written(c, s, &write, &mut events)
                 });
                 self.count(host, &events);
+                if c.tier.is_some() && !scopes.is_empty() {
+                    self.publish(
+                        host,
+                        Job::Invalidate(tier::Published { scopes, at_ns: now }),
+                    );
+                }
             }
             State::Fetching { fetch, .. } => {
                 if fetch.revalidating.is_some() {
@@ -532,7 +885,7 @@ impl ResponseCacheStream {
             now_ns: now,
         };
         let mut events = Vec::new();
-        active.with_store(host, |s| {
+        let stored = active.with_store(host, |s| {
             decide::store_response(
                 &active.compiled,
                 s,
@@ -540,9 +893,17 @@ impl ResponseCacheStream {
                 &origin,
                 &self.request,
                 &mut events,
-            );
+            )
         });
         self.count(host, &events);
+        if let (Some(entry), Some(t)) = (stored, &active.compiled.tier) {
+            let job = Job::Put {
+                name: tier::tier_key(t, &entry.key),
+                sealed: tier::seal(t, &entry.encode()),
+                ttl: tier::ttl_seconds(t, entry.freshness.useless_after(), now / 1_000_000_000),
+            };
+            self.publish(host, job);
+        }
     }
 }
 

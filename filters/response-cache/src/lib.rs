@@ -10,6 +10,8 @@
 //! * [`store`]: entries in slot tables shared by every worker, LRU within a byte
 //!   budget, invalidation marks;
 //! * [`invalidate`]: what a write invalidates and what a lookup checks;
+//! * [`tier`]: the shared tier several gateways exchange entries and invalidations
+//!   through;
 //! * [`glob`]: the path globs of the TTL table;
 //! * [`decide`]: a request's and a response's decisions over plain data;
 //! * [`config`]: the documented configuration and its compiled form;
@@ -25,6 +27,7 @@ pub mod glob;
 pub mod invalidate;
 pub mod key;
 pub mod store;
+pub mod tier;
 
 pub use filter::ResponseCacheRoot;
 

@@ -34,5 +34,6 @@ mod rego_authz_real_hosts;
 mod rego_authz_wasm;
 mod response_cache_envoy;
 mod response_cache_real_hosts;
+mod response_cache_tier;
 mod response_cache_wasm;
 mod traps;
