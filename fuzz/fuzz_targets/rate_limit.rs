@@ -8,7 +8,7 @@ use libfuzzer_sys::fuzz_target;
 use tollgate_kit::HostFacts;
 use tollgate_rate_limit::decide::{Request, Verdict, decide};
 use tollgate_rate_limit::rls;
-use tollgate_rate_limit::store::MemorySlots;
+use tollgate_kit::slots::MemorySlots;
 
 const CONFIG: &str = r#"{"local": {"max_keys": 16},
   "rules": [

@@ -11,6 +11,7 @@ mod bench;
 mod bench_jwt;
 mod bench_rate_limit;
 mod bench_rego;
+mod bench_response_cache;
 mod control_plane;
 mod demo_idp;
 mod edge;
@@ -77,6 +78,15 @@ enum Command {
         #[arg(long, default_value = "dist")]
         dist: PathBuf,
     },
+    /// Measure response-cache's hits, misses and bypasses against the origin's round
+    /// trip through real Envoy (needs wrk).
+    BenchResponseCache {
+        /// Seconds per wrk run.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value = "dist")]
+        dist: PathBuf,
+    },
     /// Measure jwt-auth against Envoy's native jwt_authn through real Envoy (needs wrk).
     BenchJwt {
         /// Seconds per wrk run.
@@ -104,6 +114,9 @@ fn main() -> ExitCode {
         }
         Command::BenchRateLimit { seconds, dist } => {
             bench_rate_limit::run(seconds, &dist).map(|()| ExitCode::SUCCESS)
+        }
+        Command::BenchResponseCache { seconds, dist } => {
+            bench_response_cache::run(seconds, &dist).map(|()| ExitCode::SUCCESS)
         }
         Command::BenchJwt { seconds, dist } => {
             bench_jwt::run(seconds, &dist).map(|()| ExitCode::SUCCESS)

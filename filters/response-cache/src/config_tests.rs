@@ -51,3 +51,50 @@ fn the_trait_compiles_for_envoy() {
     assert!(c.shared);
     assert!(load(br#"{"version": 1, "rules": []}"#, HostFacts::default()).is_err());
 }
+
+#[test]
+fn the_shared_tier_is_checked_and_refused_on_apisix() {
+    let tier = |extra: &str| {
+        format!(
+            r#"{{"rules": [{{"name": "r", "glob": "/a"}}], "shared_tier": {{"service": "t", "key": "{}"{extra}}}}}"#,
+            "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="
+        )
+    };
+    let c = load(tier("").as_bytes(), HostFacts::default()).unwrap();
+    let t = c.tier.unwrap();
+    assert_eq!(
+        (t.authority.as_str(), t.poll_ms, t.key.len()),
+        ("t", 250, 32)
+    );
+    assert!(
+        !format!("{t:?}").contains("AQEB"),
+        "the key never in debug output"
+    );
+    let e = load(tier("").as_bytes(), HostFacts::of(HostKind::Apisix)).unwrap_err();
+    assert_eq!(e.path, "shared_tier");
+    let short = r#"{"rules": [{"name": "r", "glob": "/a"}], "shared_tier": {"service": "t", "key": "c2hvcnQ="}}"#;
+    assert_eq!(
+        load(short.as_bytes(), HostFacts::default())
+            .unwrap_err()
+            .path,
+        "shared_tier.key"
+    );
+    let e = load(tier(r#", "poll_ms": 1"#).as_bytes(), HostFacts::default()).unwrap_err();
+    assert_eq!(e.path, "shared_tier.poll_ms");
+    let e = load(
+        tier(r#", "token": "s3cret", "tokn": 1"#).as_bytes(),
+        HostFacts::default(),
+    )
+    .unwrap_err();
+    assert_eq!(e.path, "shared_tier.tokn");
+    let with_token = load(
+        tier(r#", "token": "s3cret""#).as_bytes(),
+        HostFacts::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        with_token.tier.as_ref().unwrap().authorization,
+        "Bearer s3cret"
+    );
+    assert!(!format!("{:?}", with_token.tier).contains("s3cret"));
+}

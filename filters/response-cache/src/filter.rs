@@ -745,6 +745,14 @@ impl StreamFilter for ResponseCacheStream {
         _num_headers: usize,
         end_of_stream: bool,
     ) -> HeadersAction {
+        // A bypassed request only gets its label: no header read, no clock.
+        if matches!(self.state, State::Bypass) {
+            let _ = host.replace_header(MapKind::ResponseHeaders, "x-cache", "BYPASS");
+            return HeadersAction::Continue;
+        }
+        if !matches!(self.state, State::Writing { .. } | State::Fetching { .. }) {
+            return HeadersAction::Continue;
+        }
         let headers = host
             .header_pairs(MapKind::ResponseHeaders)
             .unwrap_or_default();
@@ -753,10 +761,6 @@ impl StreamFilter for ResponseCacheStream {
         let active = Rc::clone(&self.active);
         let c = &active.compiled;
         match std::mem::replace(&mut self.state, State::Idle) {
-            State::Bypass => {
-                let _ = host.replace_header(MapKind::ResponseHeaders, "x-cache", "BYPASS");
-                self.state = State::Bypass;
-            }
             State::Writing { authority, path } => {
                 let mut events = Vec::new();
                 let method = first(&self.request, ":method");

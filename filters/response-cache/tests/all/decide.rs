@@ -315,7 +315,7 @@ fn run_step(c: &config::Compiled, store: &Store<'_>, step: &Step) -> Vec<String>
             if then == "PASS" {
                 match decide::may_store(c, &fetch, origin.status, origin.headers, origin.now_ns) {
                     Ok(()) => {
-                        decide::store_response(c, store, &fetch, &origin, &headers, &mut events)
+                        decide::store_response(c, store, &fetch, &origin, &headers, &mut events);
                     }
                     Err(why) => events.push(Event::NotStored(why.name())),
                 }
