@@ -51,6 +51,12 @@ pub struct ResponseCacheConfig {
     /// Default: `"normalize"`.
     #[serde(default)]
     pub paths: PathHandling,
+    /// How long concurrent misses for one key wait for the first one's fill instead of
+    /// all going to the origin, in milliseconds; `0`: they never wait. Only on Envoy
+    /// (elsewhere the root cannot resume a waiting request). Between 0 and 30000.
+    /// Default: `2000`.
+    #[serde(default = "default_coalesce")]
+    pub coalesce_ms: u64,
     /// Entries and invalidations shared by several gateways through `tollgate-cache`
     /// (Redis behind it). Default: none (each gateway alone). Not on APISIX, which has
     /// no timers to follow invalidations with.
@@ -105,6 +111,9 @@ impl std::fmt::Debug for SharedTierConfig {
     }
 }
 
+fn default_coalesce() -> u64 {
+    2000
+}
 fn default_tier_timeout() -> u64 {
     100
 }
@@ -463,6 +472,8 @@ pub struct Compiled {
     pub replies_after_upstream: bool,
     /// The shared tier, if configured.
     pub tier: Option<SharedTier>,
+    /// How long a miss waits for another's fill (`None`: never; not on this host).
+    pub coalesce_ms: Option<u64>,
     /// Kong appends a line feed to every local reply's body: a stored body must end
     /// with one (which is then sent without it) or be text, where it is harmless.
     pub newline_appended: bool,
@@ -729,6 +740,15 @@ pub fn compile(c: ResponseCacheConfig, facts: HostFacts) -> Result<Compiled, Con
             facts.name()
         ));
     }
+    check_range(c.coalesce_ms, 0..=30_000, "coalesce_ms")?;
+    let can_coalesce = facts.switches_context() && facts.shares_data();
+    if c.coalesce_ms > 0 && !can_coalesce {
+        warnings.push(format!(
+            "{} cannot resume a waiting request from the root: concurrent misses are not \
+             coalesced",
+            facts.name()
+        ));
+    }
     if facts.local_reply_appends_newline() {
         warnings.push(format!(
             "{} appends a line feed to every body the filter answers with: binary \
@@ -750,6 +770,7 @@ pub fn compile(c: ResponseCacheConfig, facts: HostFacts) -> Result<Compiled, Con
         replies_after_upstream,
         newline_appended: facts.local_reply_appends_newline(),
         tier: compile_tier(c.shared_tier, facts)?,
+        coalesce_ms: (c.coalesce_ms > 0 && can_coalesce).then_some(c.coalesce_ms),
         warnings,
     })
 }

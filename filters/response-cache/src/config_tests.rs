@@ -10,7 +10,8 @@ fn defaults_and_host_warnings() {
     assert_eq!(envoy.identity.claims, ["iss", "sub", "tenant"]);
     let kong = load(text, HostFacts::of(HostKind::Kong)).unwrap();
     assert!(kong.shared && !kong.replies_after_upstream && kong.newline_appended);
-    assert_eq!(kong.warnings.len(), 2);
+    assert_eq!(kong.warnings.len(), 3);
+    assert!(kong.coalesce_ms.is_none() && envoy.coalesce_ms == Some(2000));
     assert!(kong.warnings.iter().any(|w| w.contains("line feed")));
     let apisix = load(text, HostFacts::of(HostKind::Apisix)).unwrap();
     assert!(!apisix.shared && !apisix.newline_appended && !envoy.newline_appended);

@@ -17,10 +17,13 @@ use tollgate_kit::{
     MetricKind, RootFilter, StreamFilter, StreamKind,
 };
 
+use crate::coalesce::{self, Claim};
 use crate::config::{Compiled, SharedTier};
 use crate::decide::{self, Event, Fetch, Origin, Plan, Reply, Request};
+use crate::entry::KeyHash;
 use crate::store::Store;
 use crate::tier;
+use crate::waiting::{Wait, Waiters};
 
 const FILTER: &str = "response-cache";
 
@@ -42,10 +45,19 @@ pub struct Active {
     pub compiled: Compiled,
     prefix: String,
     tier_prefix: String,
+    locks_prefix: String,
     memory: Option<MemoryTables>,
 }
 
 impl Active {
+    /// The fill locks, where misses are coalesced (shared data on Envoy).
+    fn locks<'h>(&'h self, host: &'h dyn Host) -> Option<SharedSlots<'h>> {
+        (self.memory.is_none() && self.compiled.coalesce_ms.is_some()).then(|| SharedSlots {
+            host,
+            prefix: &self.locks_prefix,
+        })
+    }
+
     /// The tier's state slots (shared data; the tier is refused without it).
     fn tier_state<'h>(&'h self, host: &'h dyn Host) -> Option<SharedSlots<'h>> {
         (self.memory.is_none() && self.compiled.tier.is_some()).then(|| SharedSlots {
@@ -96,6 +108,14 @@ fn tier_table(prefix: &str) -> String {
     format!("{prefix}t/")
 }
 
+/// The shared-data table of fill locks (coalescing).
+fn locks_table(prefix: &str) -> String {
+    format!("{prefix}f/")
+}
+
+/// How often the root looks at held requests while there are some.
+const WAIT_TICK: Duration = Duration::from_millis(20);
+
 #[derive(Default)]
 struct Metrics {
     counters: tollgate_kit::counters::Counters<Event>,
@@ -130,6 +150,8 @@ pub struct ResponseCacheRoot {
     outbox: Rc<RefCell<Outbox>>,
     /// The invalidations poll in flight.
     poll: Option<u32>,
+    /// Requests waiting for another's fill.
+    waiters: Rc<RefCell<Waiters>>,
 }
 
 impl ResponseCacheRoot {
@@ -147,17 +169,23 @@ impl ResponseCacheRoot {
                 }),
                 compiled,
                 tier_prefix: tier_table(&prefix),
+                locks_prefix: locks_table(&prefix),
                 prefix,
             });
         }
         let names = tables(&prefix);
-        let names = [names.as_slice(), &[tier_table(&prefix)]].concat();
+        let names = [
+            names.as_slice(),
+            &[tier_table(&prefix), locks_table(&prefix)],
+        ]
+        .concat();
         let sizes = [
             s.max_entries,
             s.max_entries,
             s.invalidation_marks,
             1,
             tier::STATE_SLOTS,
+            coalesce::LOCKS,
         ];
         let mut created = 0;
         for (name, size) in names.iter().zip(sizes) {
@@ -178,6 +206,7 @@ impl ResponseCacheRoot {
         Ok(Active {
             compiled,
             tier_prefix: tier_table(&prefix),
+            locks_prefix: locks_table(&prefix),
             prefix,
             memory: None,
         })
@@ -245,6 +274,57 @@ impl Callouts for ResponseCacheRoot {
 }
 
 impl ResponseCacheRoot {
+    /// Decides again the requests whose fill ended (stored or not) or whose wait ran
+    /// out: a hit is answered, anything else goes upstream. Only on hosts where the
+    /// root can act on a stream (Envoy): nowhere else are misses held.
+    fn resume(&mut self, host: &dyn Host) {
+        if self.waiters.borrow().is_empty() {
+            return;
+        }
+        let (Some(active), Some(now)) = (self.config.current(), now_ns(host)) else {
+            return;
+        };
+        let ready = {
+            let locks = active.locks(host);
+            self.waiters.borrow_mut().take(|w| {
+                now >= w.deadline_ns
+                    || !locks
+                        .as_ref()
+                        .is_some_and(|l| coalesce::filling(l, &w.key, now).unwrap_or(false))
+            })
+        };
+        let c = &active.compiled;
+        for wait in ready {
+            let mut w = wait.borrow_mut();
+            if host.set_effective_context(w.context_id).is_err() {
+                continue;
+            }
+            let req = Request {
+                headers: &w.request,
+                credentials: w.credentials.as_deref(),
+                now_ns: now,
+            };
+            let mut events = Vec::new();
+            let plan = active.with_store(host, |s| decide::request(c, s, &req, &mut events));
+            self.metrics.borrow_mut().count(host, &events);
+            match plan {
+                Ok(Plan::Serve(reply)) if answer(host, c, &reply).is_ok() => {}
+                Ok(Plan::Fetch(fetch)) => {
+                    w.outcome = Some(fetch);
+                    let _ = host.continue_stream(StreamKind::Request);
+                }
+                _ => {
+                    let _ = host.continue_stream(StreamKind::Request);
+                }
+            }
+        }
+        if self.waiters.borrow().is_empty() {
+            // Back to the tier's period (or no tick at all).
+            let period = c.tier.as_ref().map_or(0, |t| t.poll_ms);
+            let _ = host.set_tick_period(Duration::from_millis(period));
+        }
+    }
+
     /// Sends what streams left for the tier, then (one worker per proxy, by lease)
     /// asks for invalidations.
     fn sync(&mut self, host: &dyn Host) {
@@ -411,17 +491,21 @@ impl RootFilter for ResponseCacheRoot {
     }
 
     fn on_tick(&mut self, host: &dyn Host) {
+        self.resume(host);
         self.sync(host);
     }
 
-    fn new_stream(&mut self, _host: &dyn Host, _context_id: u32) -> Option<Box<dyn StreamFilter>> {
+    fn new_stream(&mut self, _host: &dyn Host, context_id: u32) -> Option<Box<dyn StreamFilter>> {
         Some(Box::new(ResponseCacheStream {
+            context_id,
             active: self.config.current()?,
             facts: self.facts,
             metrics: Rc::clone(&self.metrics),
             outbox: Rc::clone(&self.outbox),
+            waiters: Rc::clone(&self.waiters),
             request: Vec::new(),
             state: State::Idle,
+            lock: None,
         }))
     }
 }
@@ -450,16 +534,38 @@ enum State {
         fetch: Box<Fetch>,
         token: u32,
     },
+    /// Held while another request fills its key; the root decides it again.
+    Waiting(Rc<RefCell<Wait>>),
 }
 
 pub struct ResponseCacheStream {
+    context_id: u32,
     active: Rc<Active>,
     facts: HostFacts,
     metrics: Rc<RefCell<Metrics>>,
     outbox: Rc<RefCell<Outbox>>,
+    waiters: Rc<RefCell<Waiters>>,
     /// The request's headers (for `Vary` and for answering conditionals later).
     request: Pairs,
     state: State,
+    /// The fill lock this request holds (released when its response is stored or not).
+    lock: Option<KeyHash>,
+}
+
+/// Answers the current stream with `reply`.
+fn answer(host: &dyn Host, c: &Compiled, reply: &Reply) -> Result<(), tollgate_kit::HostError> {
+    let headers: Vec<(&str, &str)> = reply
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    host.send_local_response(&LocalReply {
+        status: u32::from(reply.status),
+        details: "tollgate_response_cache.hit",
+        headers: &headers,
+        body: decide::body_for_host(c, &reply.body),
+        grpc_status: None,
+    })
 }
 
 /// Whether a response has no body to wait for: the host says the headers end the
@@ -505,19 +611,7 @@ impl ResponseCacheStream {
     }
 
     fn send(&self, host: &dyn Host, reply: &Reply) -> bool {
-        let headers: Vec<(&str, &str)> = reply
-            .headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let sent = host.send_local_response(&LocalReply {
-            status: u32::from(reply.status),
-            details: "tollgate_response_cache.hit",
-            headers: &headers,
-            body: decide::body_for_host(&self.active.compiled, &reply.body),
-            grpc_status: None,
-        });
-        match sent {
+        match answer(host, &self.active.compiled, reply) {
             Ok(()) => true,
             Err(e) => {
                 self.error(host, &format!("cannot answer from the cache: {e}"));
@@ -637,6 +731,40 @@ impl Callouts for ResponseCacheStream {
 }
 
 impl ResponseCacheStream {
+    /// Takes the fill lock for `fetch`'s key (this request then fills it), or, when
+    /// another request is filling it, the time until which to wait for that.
+    fn claim(&mut self, host: &dyn Host, fetch: &Fetch, now: u64) -> Option<u64> {
+        let wait_ms = self.active.compiled.coalesce_ms?;
+        if fetch.revalidating.is_some() || fetch.no_store || fetch.head {
+            return None;
+        }
+        let active = Rc::clone(&self.active);
+        let locks = active.locks(host)?;
+        match coalesce::claim(&locks, &fetch.key, now, wait_ms.saturating_mul(1_000_000)) {
+            Ok(Claim::Leader) => {
+                self.lock = Some(fetch.key);
+                None
+            }
+            Ok(Claim::Wait { until_ns }) => Some(until_ns),
+            Ok(Claim::Alone) => None,
+            Err(e) => {
+                self.error(host, &format!("the fill locks failed ({})", e.0));
+                None
+            }
+        }
+    }
+
+    /// Lets requests waiting for this one's fill go on (stored or not).
+    fn release(&mut self, host: &dyn Host) {
+        let Some(key) = self.lock.take() else {
+            return;
+        };
+        let active = Rc::clone(&self.active);
+        if let Some(locks) = active.locks(host) {
+            let _ = coalesce::release(&locks, &key);
+        }
+    }
+
     /// Asks the shared tier for `fetch`'s entry, if there is a tier this proxy has
     /// caught up with; the request waits for the answer.
     fn ask_tier(&mut self, host: &dyn Host, fetch: &Fetch) -> Option<u32> {
@@ -725,6 +853,21 @@ impl StreamFilter for ResponseCacheStream {
                     };
                     return HeadersAction::StopIteration;
                 }
+                if let Some(until_ns) = self.claim(host, &fetch, now) {
+                    let wait = Rc::new(RefCell::new(Wait {
+                        context_id: self.context_id,
+                        key: fetch.key,
+                        deadline_ns: until_ns,
+                        request: self.request.clone(),
+                        credentials: credentials.clone(),
+                        outcome: None,
+                    }));
+                    self.waiters.borrow_mut().hold(&wait);
+                    if host.set_tick_period(WAIT_TICK).is_ok() {
+                        self.state = State::Waiting(wait);
+                        return HeadersAction::StopIteration;
+                    }
+                }
                 self.state = State::Fetching {
                     fetch: Box::new(fetch),
                     status: 0,
@@ -745,6 +888,19 @@ impl StreamFilter for ResponseCacheStream {
         _num_headers: usize,
         end_of_stream: bool,
     ) -> HeadersAction {
+        // A request the root let go upstream after waiting: what it decided.
+        if let State::Waiting(wait) = &self.state {
+            let outcome = wait.borrow_mut().outcome.take();
+            self.state = match outcome {
+                Some(fetch) => State::Fetching {
+                    fetch: Box::new(fetch),
+                    status: 0,
+                    headers: Vec::new(),
+                    body: None,
+                },
+                None => State::Idle,
+            };
+        }
         // A bypassed request only gets its label: no header read, no clock.
         if matches!(self.state, State::Bypass) {
             let _ = host.replace_header(MapKind::ResponseHeaders, "x-cache", "BYPASS");
@@ -821,6 +977,10 @@ impl StreamFilter for ResponseCacheStream {
                         false
                     }
                 };
+                if !storing || bodiless {
+                    // Nothing more to wait for: requests held for this fill decide again.
+                    self.release(host);
+                }
                 self.state = State::Fetching {
                     fetch,
                     status,
@@ -864,8 +1024,15 @@ impl StreamFilter for ResponseCacheStream {
         if end_of_stream {
             let now = now_ns(host).unwrap_or(0);
             self.finish(host, now);
+            self.release(host);
         }
         BodyAction::Continue
+    }
+
+    fn on_delete(&mut self, host: &dyn Host) {
+        // A stream that ends without its response (a reset, the client gone) must not
+        // keep others waiting for a fill that will not come.
+        self.release(host);
     }
 }
 

@@ -55,12 +55,15 @@ fn root(host: &MockHost, config: &str) -> ResponseCacheRoot {
     root
 }
 
+/// The origin's answer: status, headers, body chunks.
+type OriginReply<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [&'a [u8]]);
+
 /// Runs a request through; `origin` answers it unless the cache does. Returns the
 /// cache's own reply, if any, and the response headers the origin's response left with.
 fn run(
     host: &MockHost,
     root: &mut ResponseCacheRoot,
-    origin: (&str, &[(&str, &str)], &[&[u8]]),
+    origin: OriginReply<'_>,
 ) -> (Option<RecordedReply>, Pairs) {
     let mut s = root.new_stream(host, 2).unwrap();
     if s.on_request_headers(host, 3, true) != HeadersAction::Continue {
@@ -301,5 +304,104 @@ fn credentials_are_read_only_when_keyed_by() {
             .borrow()
             .hostcalls
             .contains(&"proxy_get_property")
+    );
+}
+
+#[test]
+fn concurrent_misses_wait_for_one_fill() {
+    let host = at(MockHost::new(), 0);
+    let mut root = root(&host, CONFIG);
+    request(&host, "GET", "/mapi/slow", Some("bob"));
+    let mut leader = root.new_stream(&host, 2).unwrap();
+    assert_eq!(
+        leader.on_request_headers(&host, 3, true),
+        HeadersAction::Continue
+    );
+    // A second miss for the key while the first is upstream: held.
+    let mut follower = root.new_stream(&host, 3).unwrap();
+    assert_eq!(
+        follower.on_request_headers(&host, 3, true),
+        HeadersAction::StopIteration
+    );
+    assert!(
+        host.state.borrow().tick_period.is_some(),
+        "the root looks at it on its tick"
+    );
+    // Nothing changes while the fill runs.
+    root.on_tick(&host);
+    assert!(host.state.borrow().local_reply.is_none());
+    // The leader's response is stored; the follower is answered from it on the tick.
+    host.state.borrow_mut().maps.insert(
+        MapKind::ResponseHeaders,
+        vec![(":status".into(), "200".into())],
+    );
+    leader.on_response_headers(&host, 1, false);
+    host.state
+        .borrow_mut()
+        .buffers
+        .insert(BufferKind::HttpResponseBody, b"one fill".to_vec());
+    leader.on_response_body(&host, 8, true);
+    root.on_tick(&host);
+    let reply = host
+        .state
+        .borrow()
+        .local_reply
+        .clone()
+        .expect("answered from the fill");
+    assert_eq!(reply.body, b"one fill");
+    assert_eq!(header(&reply.headers, "x-cache"), Some("HIT"));
+    assert!(
+        host.state
+            .borrow()
+            .hostcalls
+            .contains(&"proxy_set_effective_context")
+    );
+    drop(follower);
+}
+
+#[test]
+fn a_fill_that_is_not_stored_lets_the_waiters_go_upstream() {
+    let host = at(MockHost::new(), 0);
+    let mut root = root(&host, CONFIG);
+    request(&host, "GET", "/mapi/private", Some("bob"));
+    let mut leader = root.new_stream(&host, 2).unwrap();
+    leader.on_request_headers(&host, 3, true);
+    let mut follower = root.new_stream(&host, 3).unwrap();
+    assert_eq!(
+        follower.on_request_headers(&host, 3, true),
+        HeadersAction::StopIteration
+    );
+    host.state.borrow_mut().maps.insert(
+        MapKind::ResponseHeaders,
+        vec![
+            (":status".into(), "200".into()),
+            ("cache-control".into(), "no-store".into()),
+        ],
+    );
+    leader.on_response_headers(&host, 1, true);
+    root.on_tick(&host);
+    assert!(host.state.borrow().local_reply.is_none());
+    assert!(
+        host.state
+            .borrow()
+            .continued
+            .contains(&tollgate_kit::StreamKind::Request)
+    );
+    // It goes upstream itself, and its response is considered for storing.
+    follower.on_response_headers(&host, 1, true);
+    assert_eq!(metric(&host, "response_cache.not_stored.no_store"), 2);
+}
+
+#[test]
+fn kong_never_holds_a_miss() {
+    let host = at(MockHost::kong(), 0);
+    let mut root = root(&host, CONFIG);
+    request(&host, "GET", "/mapi/slow", Some("bob"));
+    let mut first = root.new_stream(&host, 2).unwrap();
+    first.on_request_headers(&host, 3, true);
+    let mut second = root.new_stream(&host, 3).unwrap();
+    assert_eq!(
+        second.on_request_headers(&host, 3, true),
+        HeadersAction::Continue
     );
 }

@@ -7,6 +7,7 @@
 //! * [`key`]: whose an entry is (verified identity) and which request it answers
 //!   (`Vary`);
 //! * [`entry`]: a stored response and its byte form;
+//! * [`coalesce`]: concurrent misses for one key wait for one fill;
 //! * [`store`]: entries in slot tables shared by every worker, LRU within a byte
 //!   budget, invalidation marks;
 //! * [`invalidate`]: what a write invalidates and what a lookup checks;
@@ -17,6 +18,7 @@
 //! * [`config`]: the documented configuration and its compiled form;
 //! * [`filter`]: the thin proxy-wasm glue.
 
+pub mod coalesce;
 pub mod config;
 pub mod decide;
 pub mod directives;
@@ -28,6 +30,7 @@ pub mod invalidate;
 pub mod key;
 pub mod store;
 pub mod tier;
+pub mod waiting;
 
 pub use filter::ResponseCacheRoot;
 

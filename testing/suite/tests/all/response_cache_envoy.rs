@@ -39,6 +39,10 @@ fn cache_config() -> Result<String> {
         }
     }
     rules.insert(0, json!({"name": "etag", "glob": "/etag/**"}));
+    rules.insert(
+        0,
+        json!({"name": "slow", "glob": "/slow-list", "ttl_s": 60}),
+    );
     Ok(c.to_string())
 }
 
@@ -53,14 +57,15 @@ fn start() -> Result<Edge> {
             "keys": {"remote": {"upstream": "idp", "path": "/jwks"}},
             "credential_claims": ["password"]
         }},
-        "rules": [{"match": {"prefix": "/etag/"}},
+        "rules": [{"match": {"prefix": "/etag/"}}, {"match": {"path": "/slow-list"}},
                   {"match": {"prefix": "/"}, "requires": {"provider": "hcp"}}]
     });
     let hcp_auth = json!({
         "hcp_domain": "hcp.test",
         "trusted_payload_header": "x-tollgate-jwt-payload",
         "routes": [{"match": {"prefix": "/mapi/"}, "mode": "management"},
-                   {"match": {"prefix": "/etag/"}, "mode": "passthrough"}]
+                   {"match": {"prefix": "/etag/"}, "mode": "passthrough"},
+                   {"match": {"path": "/slow-list"}, "mode": "passthrough"}]
     });
     let envoy = Envoy::start(
         &EnvoyConfig::new(app.addr())
@@ -233,5 +238,56 @@ fn a_304_to_a_revalidation_is_served_from_the_cache() -> Result<()> {
         "HIT",
     );
     assert_eq!(edge.app.hits("/etag/v1"), 2);
+    Ok(())
+}
+
+/// Concurrent misses for one key, on both workers, wait for the first one's fill: the
+/// origin (400 ms to answer) sees one request, and every client gets its answer.
+#[test]
+fn concurrent_misses_reach_the_origin_once() -> Result<()> {
+    let edge = start()?;
+    edge.app.route_after(
+        "/slow-list",
+        200,
+        r#"{"items": [1, 2, 3]}"#,
+        Duration::from_millis(400),
+    );
+    let answers: Vec<HttpResponse> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let edge = &edge;
+                s.spawn(move || {
+                    // Staggered a little, so the first is surely upstream.
+                    std::thread::sleep(Duration::from_millis(20 * u64::from(i > 0)));
+                    edge.envoy.send(&HttpRequest::get("/slow-list"))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("client thread"))
+            .collect::<Result<Vec<_>>>()
+    })?;
+    let labels: Vec<&str> = answers
+        .iter()
+        .map(|r| r.header("x-cache").unwrap_or("none"))
+        .collect();
+    eprintln!(
+        "8 concurrent misses: {labels:?}, origin saw {}",
+        edge.app.hits("/slow-list")
+    );
+    assert!(
+        answers
+            .iter()
+            .all(|r| r.status == 200 && r.body_text().contains("items")),
+        "{labels:?}"
+    );
+    assert_eq!(
+        edge.app.hits("/slow-list"),
+        1,
+        "{labels:?}\n{}",
+        edge.envoy.log_tail()
+    );
+    assert_eq!(labels.iter().filter(|l| **l == "MISS").count(), 1);
     Ok(())
 }
