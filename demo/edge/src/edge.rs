@@ -156,7 +156,11 @@ pub fn start_supervised(
                 anyhow::anyhow!("{} is missing: run scripts/build-wasm", wasm.display()).into(),
             );
         }
-        filters.push(WasmFilter::new(f.name, &wasm).config(&p.config));
+        filters.push(
+            WasmFilter::new(f.name, &wasm)
+                .config(&p.config)
+                .allow_on_headers_stop_iteration(f.holds_headers_for_body),
+        );
     }
     // Nothing per request is kept: the job may serve millions.
     let upstream = step(signals, "starting the demo upstream", || {
@@ -180,6 +184,7 @@ pub fn start_supervised(
         .cluster("hcp", hcp.addr(), false)
         .cluster("s3", s3.addr(), false)
         .route("/mapi/", "hcp")
+        .route("/query", "hcp")
         .route(&format!("/{BUCKET}"), "s3")
         .route_timeout(ROUTE_TIMEOUT)
         .concurrency(concurrency);
@@ -319,6 +324,26 @@ fn self_check(envoy: &Envoy, token: &str) -> Result<()> {
         again.header("x-cache").unwrap_or_default(),
         bobs.header("x-cache").unwrap_or_default()
     );
+    // response-cache: a metadata query (a POST read) is answered again from the cache.
+    let query = || {
+        HttpRequest::new("POST", "/query")
+            .header("authorization", &bearer)
+            .header("content-type", "application/json")
+            .body(br#"{"object": {"query": "namespace:default"}}"#.to_vec())
+    };
+    let (q1, q2) = (envoy.send(&query())?, envoy.send(&query())?);
+    println!(
+        "self-check: POST /query twice -> {} x-cache {}, {} x-cache {}",
+        q1.status,
+        q1.header("x-cache").unwrap_or_default(),
+        q2.status,
+        q2.header("x-cache").unwrap_or_default()
+    );
+    check(
+        "response-cache (metadata query)",
+        q1.status == 200 && q2.header("x-cache") == Some("HIT") && q2.body == q1.body,
+        envoy,
+    )?;
     check(
         "response-cache (per identity)",
         again.header("x-cache") == Some("HIT")

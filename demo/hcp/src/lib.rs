@@ -14,6 +14,9 @@
 //! * `GET /mapi/tenants/{tenant}/namespaces`: namespace names (monitor or admin);
 //! * `PUT /mapi/tenants/{tenant}/namespaces`: create one from `{"name": …}` (admin);
 //! * `GET /mapi/tenants/{tenant}/statistics`: usage figures (monitor or admin);
+//! * `POST /query`: a metadata query (`{"object": …}` or `{"operation": …}`), answered
+//!   with the query and a result number that grows with every query run (monitor or
+//!   admin of the tenant the host names);
 //! * `GET /health`: no authentication.
 
 use std::collections::BTreeMap;
@@ -96,6 +99,8 @@ struct Tenant {
 }
 
 struct Inner {
+    /// Metadata queries run so far (each answer carries its number).
+    queries: std::sync::atomic::AtomicU64,
     domain: String,
     users: Vec<User>,
     tenants: Mutex<BTreeMap<String, Tenant>>,
@@ -130,6 +135,7 @@ impl HcpDemo {
             });
         }
         let state: Shared = Arc::new(Inner {
+            queries: std::sync::atomic::AtomicU64::new(0),
             domain: domain.to_ascii_lowercase(),
             users,
             tenants: Mutex::new(tenants),
@@ -145,6 +151,7 @@ impl HcpDemo {
                 get(list_namespaces).put(create_namespace),
             )
             .route("/mapi/tenants/{tenant}/statistics", get(statistics))
+            .route("/query", axum::routing::post(metadata_query))
             .with_state(state);
         runtime.spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -346,4 +353,29 @@ async fn statistics(
         "ingestedVolume": 48_234_496 * count,
     }))
     .into_response()
+}
+
+/// HCP's metadata query API, reduced: the kind of query is its top-level key.
+async fn metadata_query(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(r) = authorize(&state, &headers, None, &[Role::Admin, Role::Monitor]) {
+        return r.into_response();
+    }
+    let query: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(v @ serde_json::Value::Object(_)) => v,
+        _ => return error(StatusCode::BAD_REQUEST, "The query is not a JSON object."),
+    };
+    let kind = ["object", "operation"]
+        .into_iter()
+        .find(|k| query.get(k).is_some());
+    let Some(kind) = kind else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Expected an object or operation query.",
+        );
+    };
+    let run = state
+        .queries
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        + 1;
+    axum::Json(json!({"queryKind": kind, "query": query[kind], "run": run})).into_response()
 }

@@ -22,6 +22,10 @@ pub struct Filter {
     pub summary: &'static str,
     /// The config format this build reads (`tollgate.<filter>.v<n>`).
     pub config_version: &'static str,
+    /// Whether it may hold a request's headers while it reads the body, which Envoy
+    /// allows only with `allow_on_headers_stop_iteration: true` (response-cache's POST
+    /// reads).
+    pub holds_headers_for_body: bool,
     /// Parses and compiles a config as the filter does on `host`; the warnings it
     /// would log.
     check: fn(&[u8], HostFacts) -> Result<Vec<String>, ConfigError>,
@@ -33,6 +37,7 @@ pub struct Filter {
 pub static FILTERS: &[Filter] = &[
     Filter {
         name: "jwt-auth",
+        holds_headers_for_body: false,
         package: "tollgate-jwt-auth",
         summary: "verifies JWTs (Envoy jwt_authn semantics, remote JWKS, encrypted tokens)",
         config_version: tollgate_jwt_auth::config::VERSION,
@@ -41,6 +46,7 @@ pub static FILTERS: &[Filter] = &[
     },
     Filter {
         name: "rate-limit",
+        holds_headers_for_body: false,
         package: "tollgate-rate-limit",
         summary: "limits request rates, exact across the proxy's workers (GCRA in shared data)",
         config_version: tollgate_rate_limit::config::VERSION,
@@ -49,6 +55,7 @@ pub static FILTERS: &[Filter] = &[
     },
     Filter {
         name: "rego-authz",
+        holds_headers_for_body: false,
         package: "tollgate-rego-authz",
         summary: "evaluates Rego policies in the proxy (OPA-Envoy input and decisions, OPA bundles)",
         config_version: tollgate_rego_authz::config::VERSION,
@@ -57,6 +64,7 @@ pub static FILTERS: &[Filter] = &[
     },
     Filter {
         name: "response-cache",
+        holds_headers_for_body: true,
         package: "tollgate-response-cache",
         summary: "caches responses per verified identity (RFC 9111, invalidation on writes, shared by every worker)",
         config_version: tollgate_response_cache::config::VERSION,
@@ -67,6 +75,7 @@ pub static FILTERS: &[Filter] = &[
     },
     Filter {
         name: "hcp-auth",
+        holds_headers_for_body: false,
         package: "tollgate-hcp-auth",
         summary: "turns verified credentials into HCP management auth and S3 SigV4",
         config_version: tollgate_hcp_auth::config::VERSION,

@@ -226,6 +226,35 @@ pub struct RuleConfig {
     /// everyone. Default: `false` (one entry per identity).
     #[serde(default)]
     pub public: bool,
+    /// For a read sent as a POST (HCP's metadata query API): the request body is part
+    /// of the key, and the rule fits only bodies it describes. With it, `methods` is
+    /// `["POST"]`, and such a POST invalidates nothing. Envoy must let the filter hold
+    /// the headers for the body (`allow_on_headers_stop_iteration: true`).
+    /// Default: none.
+    #[serde(default)]
+    pub body: Option<BodyConfig>,
+}
+
+/// How a POST read's body makes its key.
+///
+/// ```json
+/// {"json_key": "object", "max_bytes": 65536}
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct BodyConfig {
+    /// The rule fits only a JSON object body with this top-level key (HCP: `object`
+    /// for object queries, `operation` for operation queries). Default: any body.
+    #[serde(default)]
+    pub json_key: Option<String>,
+    /// Larger bodies pass uncached. Between 1 and 1048576. Default: `65536`.
+    #[serde(default = "default_body_bytes")]
+    pub max_bytes: u64,
+}
+
+fn default_body_bytes() -> u64 {
+    65_536
 }
 
 fn default_methods() -> Vec<String> {
@@ -442,6 +471,8 @@ pub struct Rule {
     pub cache: bool,
     pub ttl_s: Option<u64>,
     pub public: bool,
+    /// A POST read keyed by its body.
+    pub body: Option<BodyConfig>,
 }
 
 /// A compiled invalidation rule.
@@ -474,6 +505,8 @@ pub struct Compiled {
     pub tier: Option<SharedTier>,
     /// How long a miss waits for another's fill (`None`: never; not on this host).
     pub coalesce_ms: Option<u64>,
+    /// The largest body a POST read rule keys by (0: no such rule).
+    pub body_bytes: u64,
     /// Kong appends a line feed to every local reply's body: a stored body must end
     /// with one (which is then sent without it) or be text, where it is harmless.
     pub newline_appended: bool,
@@ -563,7 +596,20 @@ fn compile_rule(r: RuleConfig, at: &str) -> Result<Rule, ConfigError> {
             }
         })
         .collect::<Result<_, _>>()?;
-    let methods = methods(&r.methods, &format!("{at}.methods"), &["GET", "HEAD"])?;
+    let methods = if r.body.is_some() {
+        if r.methods.iter().any(|m| !m.eq_ignore_ascii_case("POST")) || r.methods.is_empty() {
+            return Err(ConfigError::new(
+                format!("{at}.methods"),
+                "a rule keyed by the body is for POST reads: expected [\"POST\"]",
+            ));
+        }
+        vec!["POST".to_string()]
+    } else {
+        methods(&r.methods, &format!("{at}.methods"), &["GET", "HEAD"])?
+    };
+    if let Some(b) = &r.body {
+        check_range(b.max_bytes, 1..=1_048_576, &format!("{at}.body.max_bytes"))?;
+    }
     if let Some(ttl) = r.ttl_s
         && !(1..=31_536_000).contains(&ttl)
     {
@@ -586,6 +632,7 @@ fn compile_rule(r: RuleConfig, at: &str) -> Result<Rule, ConfigError> {
         cache: r.cache,
         ttl_s: r.ttl_s,
         public: r.public,
+        body: r.body,
     })
 }
 
@@ -741,6 +788,11 @@ pub fn compile(c: ResponseCacheConfig, facts: HostFacts) -> Result<Compiled, Con
         ));
     }
     check_range(c.coalesce_ms, 0..=30_000, "coalesce_ms")?;
+    let body_bytes = rules
+        .iter()
+        .filter_map(|r| r.body.as_ref().map(|b| b.max_bytes))
+        .max()
+        .unwrap_or(0);
     let can_coalesce = facts.switches_context() && facts.shares_data();
     if c.coalesce_ms > 0 && !can_coalesce {
         warnings.push(format!(
@@ -771,6 +823,7 @@ pub fn compile(c: ResponseCacheConfig, facts: HostFacts) -> Result<Compiled, Con
         newline_appended: facts.local_reply_appends_newline(),
         tier: compile_tier(c.shared_tier, facts)?,
         coalesce_ms: (c.coalesce_ms > 0 && can_coalesce).then_some(c.coalesce_ms),
+        body_bytes,
         warnings,
     })
 }

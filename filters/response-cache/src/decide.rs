@@ -131,6 +131,45 @@ pub struct Request<'a> {
     pub headers: &'a [(String, String)],
     pub credentials: Option<&'a [u8]>,
     pub now_ns: u64,
+    /// The body of a POST a body rule may fit (read only when [`needs_body`] says so).
+    pub body: Option<&'a [u8]>,
+}
+
+/// Whether a request may be a POST read: its body must be read before deciding.
+pub fn needs_body(c: &Compiled, h: &[(String, String)]) -> bool {
+    if c.body_bytes == 0 || first(h, ":method") != "POST" {
+        return false;
+    }
+    let Ok(path) = c.paths.prepare(first(h, ":path")) else {
+        return false;
+    };
+    let (authority, path) = (authority(h), path_only(&path));
+    c.rules
+        .iter()
+        .any(|r| r.body.is_some() && r.glob.matches(path) && host_matches(&r.hosts, authority))
+}
+
+/// The first body rule that fits a POST read and its body.
+fn body_rule<'c>(
+    c: &'c Compiled,
+    authority: &str,
+    path: &str,
+    body: &[u8],
+) -> Option<(usize, &'c Rule)> {
+    let object: Option<serde_json::Map<String, serde_json::Value>> =
+        serde_json::from_slice(body).ok();
+    c.rules.iter().enumerate().find(|(_, r)| {
+        let Some(b) = &r.body else {
+            return false;
+        };
+        let fits = match &b.json_key {
+            None => true,
+            Some(k) => object.as_ref().is_some_and(|o| o.contains_key(k)),
+        };
+        fits && body.len() as u64 <= b.max_bytes
+            && r.glob.matches(path)
+            && host_matches(&r.hosts, authority)
+    })
 }
 
 /// The authority a request names (`:authority`, or `host` on nginx hosts).
@@ -196,13 +235,24 @@ pub fn request(
         return Ok(Plan::Bypass(Bypass::BadPath));
     };
     let path = path_only(&full_path);
-    if invalidate::is_unsafe(method) {
+    // A POST a body rule fits is a read (a query): keyed by its body, invalidating
+    // nothing.
+    let read_by_body = match (method, req.body) {
+        ("POST", Some(body)) => body_rule(c, &authority, path, body),
+        _ => None,
+    };
+    if invalidate::is_unsafe(method) && read_by_body.is_none() {
+        if needs_body(c, h) {
+            // A POST to a query path whose body no rule describes: passed untouched.
+            events.push(Event::Bypass);
+            return Ok(Plan::Bypass(Bypass::NoRule));
+        }
         return Ok(Plan::Write {
             authority,
             path: path.to_string(),
         });
     }
-    let Some((index, rule)) = rule_for(c, method, &authority, path) else {
+    let Some((index, rule)) = read_by_body.or_else(|| rule_for(c, method, &authority, path)) else {
         events.push(Event::Bypass);
         return Ok(Plan::Bypass(Bypass::NoRule));
     };
@@ -223,7 +273,10 @@ pub fn request(
         return Ok(Plan::Bypass(Bypass::Unverified));
     };
     let cc = RequestDirectives::parse(&values(h, "cache-control"), &values(h, "pragma"));
-    let key = key::primary(&identity, &authority, &full_path);
+    let key = match (&rule.body, req.body) {
+        (Some(_), Some(body)) => key::primary_with_body(&identity, &authority, &full_path, body),
+        _ => key::primary(&identity, &authority, &full_path),
+    };
     let now = req.now_ns / NANOS;
     let fetch = |revalidating: Option<Box<Found>>, conditional: Vec<(String, String)>| Fetch {
         key,

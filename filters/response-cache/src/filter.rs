@@ -303,6 +303,7 @@ impl ResponseCacheRoot {
                 headers: &w.request,
                 credentials: w.credentials.as_deref(),
                 now_ns: now,
+                body: None,
             };
             let mut events = Vec::new();
             let plan = active.with_store(host, |s| decide::request(c, s, &req, &mut events));
@@ -536,6 +537,10 @@ enum State {
     },
     /// Held while another request fills its key; the root decides it again.
     Waiting(Rc<RefCell<Wait>>),
+    /// A POST read's headers held while its body arrives.
+    Reading {
+        credentials: Option<Vec<u8>>,
+    },
 }
 
 pub struct ResponseCacheStream {
@@ -800,7 +805,7 @@ impl StreamFilter for ResponseCacheStream {
         &mut self,
         host: &dyn Host,
         _num_headers: usize,
-        _end_of_stream: bool,
+        end_of_stream: bool,
     ) -> HeadersAction {
         self.request = host
             .header_pairs(MapKind::RequestHeaders)
@@ -822,9 +827,16 @@ impl StreamFilter for ResponseCacheStream {
             headers: &self.request,
             credentials: credentials.as_deref(),
             now_ns: now,
+            body: end_of_stream.then_some(&[][..]),
         };
         if let Some(outcome) = decide::purge(c, &req) {
             return self.purge(host, outcome, now);
+        }
+        if !end_of_stream && decide::needs_body(c, &self.request) {
+            // A POST read: decided once its body is here (held until then).
+            tollgate_kit::gate::want_request_body(host);
+            self.state = State::Reading { credentials };
+            return HeadersAction::StopIteration;
         }
         let mut events = Vec::new();
         let plan = active.with_store(host, |s| decide::request(c, s, &req, &mut events));
@@ -994,6 +1006,70 @@ impl StreamFilter for ResponseCacheStream {
             other => self.state = other,
         }
         HeadersAction::Continue
+    }
+
+    fn on_request_body(
+        &mut self,
+        host: &dyn Host,
+        body_size: usize,
+        end_of_stream: bool,
+    ) -> BodyAction {
+        // Only a POST read waits for its body; every other state passes it untouched.
+        if !matches!(self.state, State::Reading { .. }) {
+            return BodyAction::Continue;
+        }
+        let State::Reading { credentials } = std::mem::replace(&mut self.state, State::Idle) else {
+            return BodyAction::Continue;
+        };
+        let active = Rc::clone(&self.active);
+        let c = &active.compiled;
+        if body_size as u64 > c.body_bytes {
+            // Too large to key by: it passes, uncached.
+            self.count(host, &[Event::Bypass]);
+            self.state = State::Bypass;
+            return BodyAction::Continue;
+        }
+        if !end_of_stream {
+            self.state = State::Reading { credentials };
+            return BodyAction::StopAndBuffer;
+        }
+        let body = host
+            .buffer(BufferKind::HttpRequestBody, 0, body_size)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let Some(now) = now_ns(host) else {
+            self.state = State::Bypass;
+            return BodyAction::Continue;
+        };
+        let req = Request {
+            headers: &self.request,
+            credentials: credentials.as_deref(),
+            now_ns: now,
+            body: Some(&body),
+        };
+        let mut events = Vec::new();
+        let plan = active.with_store(host, |s| decide::request(c, s, &req, &mut events));
+        self.count(host, &events);
+        self.state = match plan {
+            Ok(Plan::Serve(reply)) if self.send(host, &reply) => {
+                self.state = State::Served;
+                return BodyAction::StopNoBuffer;
+            }
+            Ok(Plan::Fetch(fetch)) => State::Fetching {
+                fetch: Box::new(fetch),
+                status: 0,
+                headers: Vec::new(),
+                body: None,
+            },
+            Ok(Plan::Write { authority, path }) => State::Writing { authority, path },
+            Err(why) => {
+                self.error(host, &format!("the store failed ({why})"));
+                State::Bypass
+            }
+            _ => State::Bypass,
+        };
+        BodyAction::Continue
     }
 
     fn on_response_body(

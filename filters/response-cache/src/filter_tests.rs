@@ -405,3 +405,87 @@ fn kong_never_holds_a_miss() {
         HeadersAction::Continue
     );
 }
+
+#[test]
+fn a_post_read_is_decided_on_its_body() {
+    let host = at(MockHost::new(), 0);
+    let config = r#"{"rules": [{"name": "q", "glob": "/query", "methods": ["POST"], "ttl_s": 60,
+                                "body": {"json_key": "object"}}]}"#;
+    let mut root = root(&host, config);
+    let query = br#"{"object": {"query": "x"}}"#;
+    let send = |root: &mut ResponseCacheRoot| {
+        request(&host, "POST", "/query", Some("bob"));
+        let mut s = root.new_stream(&host, 2).unwrap();
+        assert_eq!(
+            s.on_request_headers(&host, 3, false),
+            HeadersAction::StopIteration
+        );
+        host.state
+            .borrow_mut()
+            .buffers
+            .insert(BufferKind::HttpRequestBody, query[..10].to_vec());
+        assert_eq!(
+            s.on_request_body(&host, 10, false),
+            BodyAction::StopAndBuffer
+        );
+        host.state
+            .borrow_mut()
+            .buffers
+            .insert(BufferKind::HttpRequestBody, query.to_vec());
+        let action = s.on_request_body(&host, query.len(), true);
+        (s, action)
+    };
+    let (mut first, action) = send(&mut root);
+    assert_eq!(
+        action,
+        BodyAction::Continue,
+        "a miss goes upstream with its body"
+    );
+    host.state.borrow_mut().maps.insert(
+        MapKind::ResponseHeaders,
+        vec![(":status".into(), "200".into())],
+    );
+    first.on_response_headers(&host, 1, false);
+    host.state
+        .borrow_mut()
+        .buffers
+        .insert(BufferKind::HttpResponseBody, b"results".to_vec());
+    first.on_response_body(&host, 7, true);
+    let (_, action) = send(&mut root);
+    assert_eq!(action, BodyAction::StopNoBuffer);
+    let reply = host.state.borrow().local_reply.clone().expect("a hit");
+    assert_eq!(reply.body, b"results");
+    assert!(
+        host.state
+            .borrow()
+            .properties
+            .contains_key(&vec!["wasm_process_req_body".to_string()])
+    );
+}
+
+#[test]
+fn a_write_with_a_body_still_invalidates() {
+    // A PUT's body callbacks must leave the write's state alone.
+    let host = at(MockHost::new(), 0);
+    let mut root = root(&host, CONFIG);
+    request(&host, "GET", "/mapi/t/ns", Some("bob"));
+    run(&host, &mut root, ("200", &[], &[b"list"]));
+    set_time(&host, 1);
+    request(&host, "PUT", "/mapi/t/ns", Some("alice"));
+    let mut s = root.new_stream(&host, 2).unwrap();
+    assert_eq!(
+        s.on_request_headers(&host, 3, false),
+        HeadersAction::Continue
+    );
+    host.state
+        .borrow_mut()
+        .buffers
+        .insert(BufferKind::HttpRequestBody, b"{}".to_vec());
+    assert_eq!(s.on_request_body(&host, 2, true), BodyAction::Continue);
+    host.state.borrow_mut().maps.insert(
+        MapKind::ResponseHeaders,
+        vec![(":status".into(), "201".into())],
+    );
+    s.on_response_headers(&host, 1, true);
+    assert_eq!(metric(&host, "response_cache.invalidations"), 1);
+}

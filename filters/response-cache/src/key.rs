@@ -102,6 +102,19 @@ pub fn primary(identity: &Identity, authority: &str, path: &str) -> KeyHash {
     h.finalize().into()
 }
 
+/// The primary key of a POST read: the body's SHA-256 goes in beside the path.
+pub fn primary_with_body(identity: &Identity, authority: &str, path: &str, body: &[u8]) -> KeyHash {
+    let digest = Sha256::digest(body);
+    let mut with_body = String::with_capacity(path.len() + 72);
+    with_body.push_str(path);
+    // A NUL never appears in a request path: the two can never be confused.
+    with_body.push_str("\0body:");
+    for b in digest {
+        with_body.push_str(&format!("{b:02x}"));
+    }
+    primary(identity, authority, &with_body)
+}
+
 /// The request headers a response's `Vary` names, with the request's values
 /// (combined, whitespace normalized), for storing with it. `Vary: *` is refused
 /// before this (such a response is never stored).

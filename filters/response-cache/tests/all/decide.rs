@@ -64,6 +64,9 @@ struct Step {
     user: Option<String>,
     #[serde(default)]
     headers: BTreeMap<String, String>,
+    /// The request body (a POST read's). Default: empty.
+    #[serde(default)]
+    body_sent: String,
     /// What the cache does: `HIT`, `STALE` (served), `MISS`, `REVALIDATE` (upstream),
     /// `BYPASS`, `WRITE`, `PURGED`, `FORBIDDEN`, `GATEWAY_TIMEOUT` (504 from the cache).
     expect: String,
@@ -231,6 +234,7 @@ fn run_step(c: &config::Compiled, store: &Store<'_>, step: &Step) -> Vec<String>
         headers: &headers,
         credentials: None,
         now_ns,
+        body: Some(step.body_sent.as_bytes()),
     };
     let mut events = Vec::new();
     let origin_spec = step.origin.as_ref();
@@ -364,5 +368,5 @@ fn sequences(path: &Path) {
 tollgate_cases::case_files!(
     dir: "tests/cases/decide",
     run: sequences,
-    files: [freshness, requests, validation, identity, invalidation, storing]
+    files: [freshness, requests, validation, identity, invalidation, storing, queries]
 );

@@ -64,6 +64,7 @@ fn start() -> Result<Edge> {
         "hcp_domain": "hcp.test",
         "trusted_payload_header": "x-tollgate-jwt-payload",
         "routes": [{"match": {"prefix": "/mapi/"}, "mode": "management"},
+                   {"match": {"path": "/query"}, "mode": "management"},
                    {"match": {"prefix": "/etag/"}, "mode": "passthrough"},
                    {"match": {"path": "/slow-list"}, "mode": "passthrough"}]
     });
@@ -72,6 +73,7 @@ fn start() -> Result<Edge> {
             .cluster("idp", idp.addr(), false)
             .cluster("hcp", hcp.addr(), false)
             .route("/mapi/", "hcp")
+            .route("/query", "hcp")
             .filter(
                 WasmFilter::new("jwt-auth", &wasm_path("jwt-auth")?)
                     .config(&jwt.to_string())
@@ -80,6 +82,8 @@ fn start() -> Result<Edge> {
             .filter(
                 WasmFilter::new("response-cache", &wasm_path("response-cache")?)
                     .config(&cache_config()?)
+                    // POST reads (metadata queries) are decided on their body.
+                    .allow_on_headers_stop_iteration(true)
                     .failure_policy(FailurePolicy::FailClosed),
             )
             .filter(
@@ -289,5 +293,66 @@ fn concurrent_misses_reach_the_origin_once() -> Result<()> {
         edge.envoy.log_tail()
     );
     assert_eq!(labels.iter().filter(|l| **l == "MISS").count(), 1);
+    Ok(())
+}
+
+/// HCP's metadata queries are POST reads keyed by their body: the same query by the
+/// same user is answered from the cache (the demo HCP numbers every query it runs),
+/// another query or another user is not.
+#[test]
+fn metadata_queries_are_cached_by_their_body() -> Result<()> {
+    let edge = start()?;
+    let alice = token("alice", "alice-demo-pw", "acme")?;
+    let bob = token("bob", "bob-demo-pw", "acme")?;
+    let query = |body: &str| {
+        HttpRequest::new("POST", "/query")
+            .header("content-type", "application/json")
+            .body(body.to_string())
+    };
+    let run = |r: &HttpResponse| -> u64 {
+        serde_json::from_slice::<Value>(&r.body)
+            .ok()
+            .and_then(|v| v["run"].as_u64())
+            .unwrap_or(0)
+    };
+    let objects = r#"{"object": {"query": "namespace:\"acme-archive\""}}"#;
+    let first = call(&edge, query(objects), &alice)?;
+    expect(&edge, &first, 200, "MISS");
+    let again = call(&edge, query(objects), &alice)?;
+    expect(&edge, &again, 200, "HIT");
+    assert_eq!(run(&again), run(&first), "the same result, not run again");
+    let other = call(&edge, query(r#"{"object": {"query": "size:>1"}}"#), &alice)?;
+    expect(&edge, &other, 200, "MISS");
+    expect(&edge, &call(&edge, query(objects), &bob)?, 200, "MISS");
+    let operations = call(&edge, query(r#"{"operation": {"count": 5}}"#), &alice)?;
+    expect(&edge, &operations, 200, "MISS");
+    expect(
+        &edge,
+        &call(&edge, query(r#"{"operation": {"count": 5}}"#), &alice)?,
+        200,
+        "HIT",
+    );
+    // A query is a read: alice's cached listing survives it.
+    expect(
+        &edge,
+        &call(
+            &edge,
+            HttpRequest::get("/mapi/tenants/acme/namespaces"),
+            &alice,
+        )?,
+        200,
+        "MISS",
+    );
+    call(&edge, query(objects), &alice)?;
+    expect(
+        &edge,
+        &call(
+            &edge,
+            HttpRequest::get("/mapi/tenants/acme/namespaces"),
+            &alice,
+        )?,
+        200,
+        "HIT",
+    );
     Ok(())
 }
