@@ -83,3 +83,20 @@ ensure_opa_bridge() {
     [ -f "$lib" ] || { echo "libopabridge.so not found after install" >&2; exit 1; }
     export TOLLGATE_OPA_BRIDGE="$lib"
 }
+
+# http-cache-tests (cache-tests.fyi), the independent test suite for HTTP caches, from
+# the npm registry into .tollgate/tools (run with the machine's Node.js): the suite's
+# response_cache_conformance test runs it through real Envoy with response-cache.
+CACHE_TESTS_VERSION="0.4.5"
+ensure_cache_tests() {
+    local dir="$ROOT/.tollgate/tools/cache-tests-$CACHE_TESTS_VERSION"
+    local suite="$dir/node_modules/http-cache-tests"
+    if ! [ -f "$suite/cli.mjs" ]; then
+        log "installing http-cache-tests $CACHE_TESTS_VERSION (npm) into .tollgate/tools"
+        mkdir -p "$dir"
+        npm install --silent --no-audit --no-fund --prefix "$dir" \
+            "http-cache-tests@$CACHE_TESTS_VERSION" >/dev/null
+    fi
+    [ -f "$suite/cli.mjs" ] || { echo "http-cache-tests not found after install" >&2; exit 1; }
+    export TOLLGATE_CACHE_TESTS="$suite"
+}

@@ -105,6 +105,9 @@ pub struct Fetch {
     pub credentials: bool,
     /// A HEAD: its response has no body and must not become the GET's entry.
     pub head: bool,
+    /// The entry is one verified caller's own (not anonymous, not public): only then
+    /// may a `private` response be kept.
+    pub own: bool,
     /// The stale entry being revalidated, and the validators added to the request.
     pub revalidating: Option<Box<Found>>,
     pub conditional: Vec<(String, String)>,
@@ -285,6 +288,7 @@ pub fn request(
         no_store: cc.no_store,
         credentials: !first(h, "authorization").is_empty(),
         head: method == "HEAD",
+        own: matches!(identity, key::Identity::Caller(_)),
         revalidating,
         conditional,
         label: "MISS",
@@ -400,6 +404,15 @@ fn first_opt<'a>(h: &'a [(String, String)], name: &str) -> Option<&'a str> {
     h.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
+/// Stored headers a 304 does not replace: they describe the stored content itself.
+const KEPT_ON_304: [&str; 5] = [
+    "content-encoding",
+    "content-length",
+    "content-md5",
+    "content-range",
+    "etag",
+];
+
 /// Headers a 304 carries (RFC 9110 §15.4.5).
 const NOT_MODIFIED_HEADERS: [&str; 6] = [
     "cache-control",
@@ -480,7 +493,12 @@ pub fn refreshed(
     let found = fetch.revalidating.as_ref()?;
     let old = &found.entry;
     let now = origin.now_ns / NANOS;
-    let mut fresh_headers = storable_headers(origin.headers);
+    // §3.2: the stored response's own framing and identity stay (a 304 that names
+    // another ETag or encoding does not change the stored bytes).
+    let mut fresh_headers: Vec<(String, String)> = storable_headers(origin.headers)
+        .into_iter()
+        .filter(|(k, _)| !KEPT_ON_304.contains(&k.as_str()))
+        .collect();
     if first(&fresh_headers, "date").is_empty() {
         fresh_headers.push(("date".into(), format_date(now)));
     }
@@ -529,6 +547,7 @@ fn policy(c: &Compiled, rule: &Rule, fetch: &Fetch) -> Policy {
         heuristic_max: c.heuristic.max_s,
         public: rule.public,
         credentials: fetch.credentials,
+        own: fetch.own,
     }
 }
 

@@ -136,6 +136,8 @@ pub struct Policy {
     pub public: bool,
     /// The request carried credentials (`Authorization`).
     pub credentials: bool,
+    /// The entry is one verified caller's own: a `private` response may be kept.
+    pub own: bool,
 }
 
 /// Every value of header `name` (lower case).
@@ -161,7 +163,9 @@ pub fn storable(response: &Response<'_>, policy: &Policy) -> Result<Freshness, N
     if cc.no_store {
         return Err(NotStored::NoStore);
     }
-    if cc.private && policy.public {
+    // A shared cache never stores `private` (§5.2.2.7); an entry that is one
+    // verified caller's alone is that caller's private cache.
+    if cc.private && (policy.public || !policy.own) {
         return Err(NotStored::Private);
     }
     if first(h, "set-cookie").is_some() {
@@ -217,9 +221,16 @@ pub fn storable(response: &Response<'_>, policy: &Policy) -> Result<Freshness, N
     if lifetime == 0 && !validator {
         return Err(NotStored::NoFreshness);
     }
-    let age_value = first(h, "age")
-        .and_then(crate::directives::delta_seconds)
-        .unwrap_or(0);
+    // One Age of delta-seconds; anything else (a list, a sign, a fraction, a suffix)
+    // cannot be trusted, and the response is taken as stale.
+    let ages = values(h, "age");
+    let age_value = match ages.as_slice() {
+        [] => 0,
+        [one] => {
+            crate::directives::delta_seconds(one.trim()).unwrap_or(crate::directives::DELTA_MAX)
+        }
+        _ => crate::directives::DELTA_MAX,
+    };
     let apparent_age = date.map_or(0, |d| response.response_time.saturating_sub(d));
     let response_delay = response.response_time.saturating_sub(response.request_time);
     let corrected_age_value = age_value.saturating_add(response_delay);

@@ -32,6 +32,7 @@ mod real_hosts;
 mod rego_authz_envoy;
 mod rego_authz_real_hosts;
 mod rego_authz_wasm;
+mod response_cache_conformance;
 mod response_cache_envoy;
 mod response_cache_real_hosts;
 mod response_cache_tier;
