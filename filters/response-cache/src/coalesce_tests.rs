@@ -46,3 +46,31 @@ fn an_expired_lock_is_taken_over() {
     assert_eq!(claim(&locks, &key(2, 3), 200, 50), Ok(Claim::Leader));
     assert_eq!(claim(&locks, &k, 210, 50), Ok(Claim::Alone));
 }
+
+#[test]
+fn keys_in_other_slots_fill_at_once() {
+    let locks = MemorySlots::new(LOCKS);
+    assert_eq!(claim(&locks, &key(1, 5), 100, 50), Ok(Claim::Leader));
+    assert_eq!(claim(&locks, &key(2, 6), 100, 50), Ok(Claim::Leader));
+    assert_eq!(claim(&locks, &key(3, 7), 100, 50), Ok(Claim::Leader));
+}
+
+#[test]
+fn a_lock_ends_at_its_deadline() {
+    let locks = MemorySlots::new(LOCKS);
+    let k = key(1, 9);
+    assert_eq!(claim(&locks, &k, 100, 50), Ok(Claim::Leader));
+    assert_eq!(claim(&locks, &k, 149, 50), Ok(Claim::Wait { until_ns: 150 }));
+    assert_eq!(claim(&locks, &key(2, 9), 149, 50), Ok(Claim::Alone));
+    assert_eq!(claim(&locks, &key(2, 9), 150, 50), Ok(Claim::Leader), "expired exactly then");
+    assert_eq!(claim(&locks, &key(2, 9), 151, 50), Ok(Claim::Wait { until_ns: 200 }));
+    assert_eq!(claim(&locks, &k, 200, 50), Ok(Claim::Leader), "the other's lock ended too");
+}
+
+#[test]
+fn its_own_key_expires_at_the_deadline_too() {
+    let locks = MemorySlots::new(LOCKS);
+    let k = key(4, 11);
+    assert_eq!(claim(&locks, &k, 100, 50), Ok(Claim::Leader));
+    assert_eq!(claim(&locks, &k, 150, 50), Ok(Claim::Leader), "a fill that ran out is taken over");
+}
