@@ -64,7 +64,7 @@ fuzz_target!(|data: &[u8]| {
         max_bytes: 65536,
     };
     let now = 1_700_000_000_000_000_000u64;
-    let req = Request { headers: &request, credentials: None, now_ns: now };
+    let req = Request { headers: &request, credentials: None, now_ns: now, body: Some(&body) };
     let _ = decide::purge(&c, &req);
     let mut events = Vec::new();
     let status: u16 = response[0].1.parse().unwrap_or(200);
@@ -85,7 +85,7 @@ fuzz_target!(|data: &[u8]| {
         _ => None,
     };
     // The same request again: a served answer is the entry stored for its own key.
-    let again = Request { headers: &request, credentials: None, now_ns: now + 2 };
+    let again = Request { headers: &request, credentials: None, now_ns: now + 2, body: Some(&body) };
     if let (Ok(Plan::Serve(reply)), Some(key)) = (decide::request(&c, &store, &again, &mut events), stored_key) {
         if reply.status != 504 && reply.status != 304 && request[0].1 == "GET" {
             let found = store.lookup(&key).ok().flatten();

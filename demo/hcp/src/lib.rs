@@ -377,5 +377,6 @@ async fn metadata_query(State(state): State<Shared>, headers: HeaderMap, body: B
         .queries
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         + 1;
-    axum::Json(json!({"queryKind": kind, "query": query[kind], "run": run})).into_response()
+    let asked = query.get(kind).cloned().unwrap_or_default();
+    axum::Json(json!({"queryKind": kind, "query": asked, "run": run})).into_response()
 }

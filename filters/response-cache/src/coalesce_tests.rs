@@ -60,11 +60,25 @@ fn a_lock_ends_at_its_deadline() {
     let locks = MemorySlots::new(LOCKS);
     let k = key(1, 9);
     assert_eq!(claim(&locks, &k, 100, 50), Ok(Claim::Leader));
-    assert_eq!(claim(&locks, &k, 149, 50), Ok(Claim::Wait { until_ns: 150 }));
+    assert_eq!(
+        claim(&locks, &k, 149, 50),
+        Ok(Claim::Wait { until_ns: 150 })
+    );
     assert_eq!(claim(&locks, &key(2, 9), 149, 50), Ok(Claim::Alone));
-    assert_eq!(claim(&locks, &key(2, 9), 150, 50), Ok(Claim::Leader), "expired exactly then");
-    assert_eq!(claim(&locks, &key(2, 9), 151, 50), Ok(Claim::Wait { until_ns: 200 }));
-    assert_eq!(claim(&locks, &k, 200, 50), Ok(Claim::Leader), "the other's lock ended too");
+    assert_eq!(
+        claim(&locks, &key(2, 9), 150, 50),
+        Ok(Claim::Leader),
+        "expired exactly then"
+    );
+    assert_eq!(
+        claim(&locks, &key(2, 9), 151, 50),
+        Ok(Claim::Wait { until_ns: 200 })
+    );
+    assert_eq!(
+        claim(&locks, &k, 200, 50),
+        Ok(Claim::Leader),
+        "the other's lock ended too"
+    );
 }
 
 #[test]
@@ -72,5 +86,9 @@ fn its_own_key_expires_at_the_deadline_too() {
     let locks = MemorySlots::new(LOCKS);
     let k = key(4, 11);
     assert_eq!(claim(&locks, &k, 100, 50), Ok(Claim::Leader));
-    assert_eq!(claim(&locks, &k, 150, 50), Ok(Claim::Leader), "a fill that ran out is taken over");
+    assert_eq!(
+        claim(&locks, &k, 150, 50),
+        Ok(Claim::Leader),
+        "a fill that ran out is taken over"
+    );
 }

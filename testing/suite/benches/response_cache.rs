@@ -84,6 +84,7 @@ fn bench(c: &mut Criterion) {
             headers: &hit_headers,
             credentials: None,
             now_ns: now,
+            body: None,
         },
         &mut events,
     ) {
@@ -105,6 +106,7 @@ fn bench(c: &mut Criterion) {
                     headers: &hit_headers,
                     credentials: None,
                     now_ns: now + NANOS,
+                    body: None,
                 },
                 &mut events,
             );
@@ -127,6 +129,7 @@ fn bench(c: &mut Criterion) {
                     headers: &h,
                     credentials: None,
                     now_ns: at,
+                    body: None,
                 },
                 &mut events,
             ) {
