@@ -23,21 +23,27 @@ pub trait Slots {
     /// Writes if the slot's CAS token is still `cas` (`None`: unconditionally, on
     /// every host). `Ok(false)`: someone wrote it in between.
     fn write(&self, index: u32, value: &[u8], cas: Option<u32>) -> Result<bool, SlotError>;
+
+    /// Creates a slot that did not exist, holding `value`. `Ok(false)`: it exists by
+    /// now (another worker created it), and it is left as it is.
+    fn create(&self, index: u32, value: &[u8]) -> Result<bool, SlotError> {
+        self.write(index, value, None)
+    }
 }
 
 /// A slot store that failed (the hostcall's error, for the log).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlotError(pub String);
 
-/// Creates every slot that does not exist yet (Envoy's shared data has no "create if
-/// absent": two workers creating one key at once would both succeed, and one update
-/// would be lost). Run at configure time, before the table serves. Returns how many
-/// slots it created.
+/// Creates every slot that does not exist yet, empty, so that no request ever writes a
+/// slot without a CAS token (Envoy's shared data has no "create if absent": two
+/// workers creating one key at once both succeed, harmlessly, as both write it empty;
+/// Kong's refuses the second, which then leaves the slot alone). Run at configure
+/// time, before the table serves. Returns how many slots this call created.
 pub fn create_slots(store: &dyn Slots, slots: u32) -> Result<u32, SlotError> {
     let mut created = 0;
     for index in 0..slots {
-        if store.read(index)?.is_none() {
-            store.write(index, &[], None)?;
+        if store.read(index)?.is_none() && store.create(index, &[])? {
             created += 1;
         }
     }
@@ -57,6 +63,10 @@ impl SharedSlots<'_> {
 }
 
 impl Slots for SharedSlots<'_> {
+    fn create(&self, index: u32, value: &[u8]) -> Result<bool, SlotError> {
+        self.create_key(index, value)
+    }
+
     fn read(&self, index: u32) -> Result<Option<Slot>, SlotError> {
         // The kit answers an absent key (`NotFound`) with no value.
         let v = self
@@ -82,6 +92,18 @@ impl Slots for SharedSlots<'_> {
 }
 
 impl SharedSlots<'_> {
+    fn create_key(&self, index: u32, value: &[u8]) -> Result<bool, SlotError> {
+        match self
+            .host
+            .set_shared_data(&self.key(index), Some(value), None)
+        {
+            Ok(()) => Ok(true),
+            // Kong: the key exists by now; whoever created it, it stays.
+            Err(e) if e.status == Status::CasMismatch => Ok(false),
+            Err(e) => Err(SlotError(e.to_string())),
+        }
+    }
+
     /// Writes `value` over whatever `key` holds, with its current token, retrying a
     /// few times if another worker writes in between.
     fn overwrite(&self, key: &str, value: &[u8]) -> Result<bool, SlotError> {
@@ -154,9 +176,14 @@ pub fn shared_seed(host: &dyn Host, key: &str, fresh: (u64, u64)) -> Result<(u64
         match current.value.as_deref() {
             // Absent: create it empty (harmless if another worker does too), then fill
             // it by compare-and-swap on the next round.
+            // Absent: create it empty (harmless if another worker does too on Envoy;
+            // on Kong the second is refused, and both read the winner next round).
             None => {
-                host.set_shared_data(key, Some(&[]), None)
-                    .map_err(|e| SlotError(e.to_string()))?;
+                match host.set_shared_data(key, Some(&[]), None) {
+                    Ok(()) => {}
+                    Err(e) if e.status == Status::CasMismatch => {}
+                    Err(e) => return Err(SlotError(e.to_string())),
+                }
                 continue;
             }
             Some(v) => {

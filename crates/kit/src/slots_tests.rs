@@ -207,3 +207,27 @@ fn unconditional_writes_work_on_kong_too() {
         "a stale token still loses"
     );
 }
+
+#[test]
+fn creating_on_kong_leaves_another_workers_slot_and_seed_alone() {
+    // Two workers configure at once: the second's create finds the slot (or the seed)
+    // already there, and Kong refuses a token-less write over it.
+    let host = MockHost::kong();
+    let slots = SharedSlots {
+        host: &host,
+        prefix: "k/",
+    };
+    assert_eq!(slots.create(0, b""), Ok(true));
+    assert_eq!(
+        slots.write(0, b"bucket", slots.read(0).unwrap().unwrap().1),
+        Ok(true)
+    );
+    assert_eq!(slots.create(0, b""), Ok(false), "exists: left alone");
+    assert_eq!(slots.read(0).unwrap().unwrap().0, b"bucket");
+    // A seed another worker created empty between this one's read and its create.
+    host.state
+        .borrow_mut()
+        .shared
+        .insert("seed".into(), (Vec::new(), 3));
+    assert_eq!(shared_seed(&host, "seed", (5, 6)), Ok((5, 6)));
+}
