@@ -389,7 +389,7 @@ fn not_modified(entry: &Entry, h: &[(String, String)]) -> bool {
             .flat_map(|v| v.split(','))
             .any(|t| t.trim() == "*" || weak_eq(t, etag));
     }
-    let Some(since) = first_opt(h, "if-modified-since").and_then(http_date) else {
+    let Some(since) = freshness::first(h, "if-modified-since").and_then(http_date) else {
         return false;
     };
     let modified = entry
@@ -398,10 +398,6 @@ fn not_modified(entry: &Entry, h: &[(String, String)]) -> bool {
         .and_then(http_date)
         .unwrap_or(entry.freshness.response_time);
     modified <= since
-}
-
-fn first_opt<'a>(h: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    h.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
 /// Stored headers a 304 does not replace: they describe the stored content itself.

@@ -30,13 +30,6 @@ pub struct Who<'a> {
     pub credentials: Option<&'a [u8]>,
 }
 
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
-
 fn push_part(out: &mut Vec<u8>, part: Option<&[u8]>) {
     match part {
         None => out.push(0),
@@ -54,7 +47,10 @@ pub fn identity(config: &IdentityConfig, public: bool, who: &Who<'_>) -> Option<
     if public {
         return Some(Identity::Public);
     }
-    let claims = tollgate_kit::contract::claims_from(header(who.headers, &config.claims_header));
+    let claims = tollgate_kit::contract::claims_from(crate::freshness::first(
+        who.headers,
+        &config.claims_header,
+    ));
     let Some(claims) = claims else {
         let credentials = who
             .headers
