@@ -124,6 +124,13 @@ impl HostFacts {
         self.kind != HostKind::Apisix
     }
 
+    /// Whether `proxy_close_stream` resets a stream, so a response that must not go on
+    /// ends in an error the client sees. Envoy resets it; Kong links the hostcall to a
+    /// not-yet-implemented stub that traps; APISIX has none.
+    pub fn resets_streams(self) -> bool {
+        self.kind == HostKind::Envoy
+    }
+
     /// Whether a local reply's non-empty body reaches the client with a line feed
     /// appended (Kong's `ngx_http_wasm_local_response` adds one).
     pub fn local_reply_appends_newline(self) -> bool {

@@ -56,9 +56,9 @@ impl Profile {
         }
     }
 
-    /// Whether calling `hostcall` traps. Kong links the gRPC hostcalls but implements
-    /// none of them: a call traps with "host trap (function not yet implemented)"
-    /// (ngx_wasm_module's `ngx_proxy_wasm_hfuncs_nop`).
+    /// Whether calling `hostcall` traps. Kong links the gRPC hostcalls and
+    /// `proxy_close_stream` but implements none of them: a call traps with "host trap
+    /// (function not yet implemented)" (ngx_wasm_module's `ngx_proxy_wasm_hfuncs_nop`).
     pub fn traps_on(self, hostcall: &str) -> bool {
         self == Self::Kong
             && matches!(
@@ -68,6 +68,7 @@ impl Profile {
                     | "proxy_grpc_send"
                     | "proxy_grpc_cancel"
                     | "proxy_grpc_close"
+                    | "proxy_close_stream"
             )
     }
 

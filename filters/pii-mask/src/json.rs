@@ -1,0 +1,658 @@
+//! A streaming JSON walker: field rules by JSON Pointer, detectors on string values,
+//! valid JSON out for valid JSON in, without ever holding the whole body.
+//!
+//! The walker keeps the path to the current value (member names and indexes), the
+//! open containers and a few bytes of the current token. Dropping a member removes
+//! its name, value and one comma, so the output stays valid. A string's escapes end a
+//! detector segment: no mask ever cuts an escape in two. Numbers that hold a detected
+//! value (a card number sent as a number) become strings with the mask, so the output
+//! still parses. Invalid JSON is not repaired: from the first byte that cannot be JSON
+//! the rest is masked as text.
+
+use crate::action::Action;
+use crate::pointer::Pattern;
+use crate::segment::{Masker, Segment, Tally, TextStream};
+
+/// What a field rule does to the value at its pointer and everything inside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Every string, number and boolean inside becomes the action's output.
+    Mask(Action),
+    /// Nothing inside is masked.
+    Never,
+    /// The member or element is removed.
+    Drop,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub pointer: Pattern,
+    pub effect: Effect,
+}
+
+/// The deepest a document may nest before it is masked as text.
+pub const MAX_DEPTH: usize = 256;
+/// The longest member name matched against rules; a longer one is masked as text.
+pub const MAX_KEY: usize = 4096;
+/// The longest value a partial mask or pseudonym is computed over; a longer one gets
+/// the placeholder `[REDACTED]`.
+pub const MAX_VALUE: usize = 4096;
+/// The longest number or literal.
+const MAX_BARE: usize = 256;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Detectors run.
+    Scan,
+    /// Passed as it is (a `never` rule, or inside a dropped value).
+    Keep,
+    /// The rule at this index masks every scalar.
+    Mask(usize),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Key,
+    Value(Mode),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// A value may start (`first`: right after `[`, where `]` may come).
+    Value { first: bool },
+    /// A member name may start (`first`: right after `{`).
+    Key { first: bool },
+    Colon,
+    After,
+    Str(Role),
+    Escape(Role),
+    Unicode(Role, u8),
+    Bare(Mode),
+    Text,
+}
+
+#[derive(Debug, Clone)]
+struct Frame {
+    object: bool,
+    mode: Mode,
+    /// The current member's name or element's index.
+    seg: Vec<u8>,
+    next_index: usize,
+    /// Members or elements written out so far (a comma goes before the next).
+    written: usize,
+}
+
+/// The walker's state between chunks.
+#[derive(Debug, Clone)]
+pub struct JsonStream {
+    state: State,
+    stack: Vec<Frame>,
+    /// Depth of a value being dropped: nothing is written until it ends.
+    skip: Option<usize>,
+    /// A comma and whitespace after a value, written only if a kept one follows.
+    sep: Vec<u8>,
+    /// The whitespace before a container's first member or element when that one was
+    /// dropped: what the first kept one gets instead of the dropped one's comma.
+    lead: Option<Vec<u8>>,
+    key: Vec<u8>,
+    /// The rule of the member whose name was just read.
+    member_rule: Option<usize>,
+    bare: Vec<u8>,
+    value: Vec<u8>,
+    segment: Segment,
+    text: TextStream,
+}
+
+impl Default for JsonStream {
+    fn default() -> Self {
+        Self {
+            state: State::Value { first: false },
+            stack: Vec::new(),
+            skip: None,
+            sep: Vec::new(),
+            lead: None,
+            key: Vec::new(),
+            member_rule: None,
+            bare: Vec::new(),
+            value: Vec::new(),
+            segment: Segment::default(),
+            text: TextStream::default(),
+        }
+    }
+}
+
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+fn is_bare(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'+' | b'.')
+}
+
+fn valid_bare(t: &[u8]) -> bool {
+    if matches!(t, b"true" | b"false" | b"null") {
+        return true;
+    }
+    std::str::from_utf8(t).is_ok_and(|s| {
+        s.parse::<f64>().is_ok()
+            && !s.starts_with('+')
+            && !s.starts_with('.')
+            && !s.contains("inf")
+            && !s.contains("nan")
+            && !s.contains("NaN")
+            && !s.contains("Inf")
+    })
+}
+
+/// The content of a string up to (not including) its next `"` or `\`.
+fn run_len(data: &[u8]) -> usize {
+    data.iter().position(|&b| b == b'"' || b == b'\\').unwrap_or(data.len())
+}
+
+pub struct Ctx<'a> {
+    pub masker: &'a Masker,
+    pub rules: &'a [Rule],
+}
+
+impl JsonStream {
+    /// Whether the walker gave up on JSON and masks the rest as text.
+    pub fn is_text(&self) -> bool {
+        self.state == State::Text
+    }
+
+    /// Bytes held back (the current segment or token).
+    pub fn held(&self) -> usize {
+        self.segment.held() + self.key.len() + self.bare.len() + self.value.len() + self.text.held()
+    }
+
+    fn emit(&self, out: &mut Vec<u8>, bytes: &[u8]) {
+        if self.skip.is_none() {
+            out.extend_from_slice(bytes);
+        }
+    }
+
+    fn inherited(&self) -> Mode {
+        self.stack.last().map_or(Mode::Scan, |f| f.mode)
+    }
+
+    fn own_rule(&self, rules: &[Rule], own: Option<&[u8]>) -> Option<usize> {
+        if rules.is_empty() {
+            return None;
+        }
+        let mut path: Vec<&[u8]> = self.stack.iter().map(|f| f.seg.as_slice()).collect();
+        if let Some(o) = own {
+            path.push(o);
+        }
+        rules.iter().position(|r| r.pointer.matches(&path))
+    }
+
+    /// A member or element is dropped: its separator goes with it.
+    fn dropping(&mut self) {
+        let sep = std::mem::take(&mut self.sep);
+        if self.lead.is_none() && self.stack.last().is_some_and(|f| f.written == 0) {
+            self.lead = Some(sep.into_iter().filter(|&b| b != b',').collect());
+        }
+    }
+
+    /// Writes the pending separator before a kept member or element.
+    fn write_sep(&mut self, out: &mut Vec<u8>) {
+        let sep = std::mem::take(&mut self.sep);
+        if let Some(f) = self.stack.last_mut() {
+            if self.skip.is_none() {
+                if f.written > 0 {
+                    out.extend_from_slice(&sep);
+                } else if let Some(lead) = self.lead.take() {
+                    out.extend_from_slice(&lead);
+                } else {
+                    out.extend(sep.iter().filter(|&&b| b != b','));
+                }
+                f.written += 1;
+            }
+        } else {
+            self.emit(out, &sep);
+        }
+    }
+
+    fn whitespace(&mut self, b: u8, out: &mut Vec<u8>) {
+        if self.stack.is_empty() {
+            self.emit(out, &[b]);
+        } else {
+            self.sep.push(b);
+        }
+    }
+
+    /// A value starts with `b` (not yet consumed).
+    fn begin_value(&mut self, cx: &Ctx<'_>, b: u8, out: &mut Vec<u8>) -> Result<(), ()> {
+        let depth = self.stack.len();
+        let rule = match self.stack.last_mut() {
+            Some(f) if f.object => self.member_rule.take(),
+            Some(f) => {
+                f.seg.clear();
+                f.seg.extend_from_slice(f.next_index.to_string().as_bytes());
+                f.next_index += 1;
+                if self.skip.is_some() { None } else { self.own_rule(cx.rules, None) }
+            }
+            None => if self.skip.is_some() { None } else { self.own_rule(cx.rules, None) },
+        };
+        let is_member = self.stack.last().is_some_and(|f| f.object);
+        let effect = rule.and_then(|i| cx.rules.get(i)).map(|r| &r.effect);
+        if !is_member {
+            if effect == Some(&Effect::Drop) && self.skip.is_none() {
+                self.dropping();
+                self.skip = Some(depth);
+            } else {
+                self.write_sep(out);
+            }
+        }
+        let mode = if self.skip.is_some() {
+            Mode::Keep
+        } else {
+            match (rule, effect) {
+                (Some(i), Some(Effect::Mask(_))) => Mode::Mask(i),
+                (Some(_), Some(Effect::Never)) => Mode::Keep,
+                _ => self.inherited(),
+            }
+        };
+        match b {
+            b'"' => {
+                self.emit(out, b"\"");
+                if let Mode::Mask(i) = mode
+                    && let Some(Rule { effect: Effect::Mask(a), .. }) = cx.rules.get(i)
+                    && !a.needs_value()
+                    && self.skip.is_none()
+                {
+                    a.apply(None, b"", &cx.masker.key, out);
+                }
+                self.value.clear();
+                self.state = State::Str(Role::Value(mode));
+            }
+            b'{' | b'[' => {
+                if depth >= MAX_DEPTH {
+                    return Err(());
+                }
+                self.emit(out, &[b]);
+                self.lead = None;
+                self.stack.push(Frame {
+                    object: b == b'{',
+                    mode,
+                    seg: Vec::new(),
+                    next_index: 0,
+                    written: 0,
+                });
+                self.state = if b == b'{' { State::Key { first: true } } else { State::Value { first: true } };
+            }
+            b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => {
+                self.bare.clear();
+                self.state = State::Bare(mode);
+                return Ok(());
+            }
+            _ => return Err(()),
+        }
+        Ok(())
+    }
+
+    /// The value at the current depth ended.
+    fn end_value(&mut self) {
+        if self.skip == Some(self.stack.len()) {
+            self.skip = None;
+        }
+        self.state = State::After;
+    }
+
+    fn close(&mut self, b: u8, out: &mut Vec<u8>) -> Result<(), ()> {
+        let Some(f) = self.stack.last() else { return Err(()) };
+        if f.object != (b == b'}') {
+            return Err(());
+        }
+        let sep = std::mem::take(&mut self.sep);
+        if sep.contains(&b',') {
+            return Err(()); // a trailing comma
+        }
+        self.lead = None;
+        self.emit(out, &sep);
+        self.emit(out, &[b]);
+        self.stack.pop();
+        self.end_value();
+        Ok(())
+    }
+
+    fn key_done(&mut self, cx: &Ctx<'_>, out: &mut Vec<u8>, tally: &mut Tally) {
+        if let Some(f) = self.stack.last_mut() {
+            f.seg.clear();
+            f.seg.extend_from_slice(&self.key);
+        }
+        let rule = if self.skip.is_some() { None } else { self.own_rule(cx.rules, None) };
+        let drop = rule.and_then(|i| cx.rules.get(i)).is_some_and(|r| r.effect == Effect::Drop);
+        if drop && self.skip.is_none() {
+            self.dropping();
+            self.skip = Some(self.stack.len());
+        } else {
+            self.write_sep(out);
+        }
+        if self.skip.is_none() {
+            out.push(b'"');
+            let key = std::mem::take(&mut self.key);
+            mask_raw_string(cx.masker, &key, out, tally);
+            self.key = key;
+            out.push(b'"');
+        }
+        self.key.clear();
+        self.member_rule = rule;
+        self.state = State::Colon;
+    }
+
+    fn bare_done(&mut self, cx: &Ctx<'_>, mode: Mode, out: &mut Vec<u8>, tally: &mut Tally) -> Result<(), ()> {
+        if !valid_bare(&self.bare) {
+            return Err(());
+        }
+        let bare = std::mem::take(&mut self.bare);
+        if self.skip.is_none() {
+            match mode {
+                Mode::Keep => out.extend_from_slice(&bare),
+                _ if bare == b"null" => out.extend_from_slice(&bare),
+                Mode::Mask(i) => {
+                    out.push(b'"');
+                    if let Some(Rule { effect: Effect::Mask(a), .. }) = cx.rules.get(i) {
+                        a.apply(None, &bare, &cx.masker.key, out);
+                    }
+                    out.push(b'"');
+                }
+                Mode::Scan => {
+                    let mut masked = Vec::new();
+                    cx.masker.mask_all(&bare, &mut masked, tally);
+                    if masked == bare {
+                        out.extend_from_slice(&bare);
+                    } else {
+                        out.push(b'"');
+                        out.extend_from_slice(&masked);
+                        out.push(b'"');
+                    }
+                }
+            }
+        }
+        self.bare = bare;
+        self.bare.clear();
+        self.end_value();
+        Ok(())
+    }
+
+    /// String content (no quote, no backslash) of a value in `mode`.
+    fn content(&mut self, cx: &Ctx<'_>, mode: Mode, run: &[u8], out: &mut Vec<u8>, tally: &mut Tally) {
+        if self.skip.is_some() {
+            return;
+        }
+        match mode {
+            Mode::Scan => self.segment.push(cx.masker, run, out, tally),
+            Mode::Keep => out.extend_from_slice(run),
+            Mode::Mask(i) => {
+                if needs_value(cx, i) && self.value.len() <= MAX_VALUE {
+                    self.value.extend_from_slice(run);
+                }
+            }
+        }
+    }
+
+    /// Escape bytes (the backslash included) of a value in `mode`.
+    fn escape(&mut self, cx: &Ctx<'_>, mode: Mode, bytes: &[u8], out: &mut Vec<u8>, tally: &mut Tally) {
+        if self.skip.is_some() {
+            return;
+        }
+        match mode {
+            Mode::Scan => {
+                self.segment.end(cx.masker, out, tally);
+                out.extend_from_slice(bytes);
+            }
+            Mode::Keep => out.extend_from_slice(bytes),
+            Mode::Mask(_) => self.content(cx, mode, bytes, out, tally),
+        }
+    }
+
+    fn string_done(&mut self, cx: &Ctx<'_>, mode: Mode, out: &mut Vec<u8>, tally: &mut Tally) {
+        if self.skip.is_none() {
+            match mode {
+                Mode::Scan => self.segment.end(cx.masker, out, tally),
+                Mode::Keep => {}
+                Mode::Mask(i) => {
+                    if let Some(Rule { effect: Effect::Mask(a), .. }) = cx.rules.get(i)
+                        && a.needs_value()
+                    {
+                        if self.value.len() <= MAX_VALUE {
+                            a.apply(None, &self.value, &cx.masker.key, out);
+                        } else {
+                            out.extend_from_slice(b"[REDACTED]");
+                        }
+                    }
+                    self.value.clear();
+                }
+            }
+            out.push(b'"');
+        }
+        self.end_value();
+    }
+
+    /// Walks `data`, writing the masked JSON to `out`.
+    pub fn push(&mut self, cx: &Ctx<'_>, data: &[u8], out: &mut Vec<u8>, tally: &mut Tally) {
+        let mut i = 0;
+        // Each round consumes at least one byte, or changes state without consuming
+        // (a bare token's end), after which the next round consumes.
+        let mut rounds = 0usize;
+        let limit = data.len().saturating_mul(2).saturating_add(4);
+        while i < data.len() && rounds < limit {
+            rounds += 1;
+            let Some(&b) = data.get(i) else { break };
+            let step = match self.state {
+                State::Text => {
+                    self.text.push(cx.masker, data.get(i..).unwrap_or_default(), out, tally);
+                    return;
+                }
+                State::Value { first } => {
+                    if is_ws(b) {
+                        // After a member's colon whitespace belongs to the member;
+                        // between elements it waits with the comma.
+                        if self.stack.last().is_some_and(|f| f.object) {
+                            self.emit(out, &[b]);
+                        } else {
+                            self.whitespace(b, out);
+                        }
+                        Ok(1)
+                    } else if b == b']' && first {
+                        self.close(b, out).map(|()| 1)
+                    } else {
+                        self.begin_value(cx, b, out).map(|()| usize::from(!matches!(self.state, State::Bare(_))))
+                    }
+                }
+                State::Key { first } => match b {
+                    _ if is_ws(b) => {
+                        self.whitespace(b, out);
+                        Ok(1)
+                    }
+                    b'"' => {
+                        self.key.clear();
+                        self.state = State::Str(Role::Key);
+                        Ok(1)
+                    }
+                    b'}' if first => self.close(b, out).map(|()| 1),
+                    _ => Err(()),
+                },
+                State::Colon => match b {
+                    _ if is_ws(b) => {
+                        self.emit(out, &[b]);
+                        Ok(1)
+                    }
+                    b':' => {
+                        self.emit(out, b":");
+                        self.state = State::Value { first: false };
+                        Ok(1)
+                    }
+                    _ => Err(()),
+                },
+                State::After => match (b, self.stack.last().map(|f| f.object)) {
+                    (_, _) if is_ws(b) => {
+                        self.whitespace(b, out);
+                        Ok(1)
+                    }
+                    (b',', Some(object)) => {
+                        self.sep.push(b',');
+                        self.state = if object { State::Key { first: false } } else { State::Value { first: false } };
+                        Ok(1)
+                    }
+                    (b']' | b'}', Some(_)) => self.close(b, out).map(|()| 1),
+                    // Another document (JSON Lines, concatenated JSON).
+                    (_, None) => {
+                        self.state = State::Value { first: false };
+                        Ok(0)
+                    }
+                    _ => Err(()),
+                },
+                State::Str(role) => {
+                    let rest = data.get(i..).unwrap_or_default();
+                    let n = run_len(rest);
+                    let run = rest.get(..n).unwrap_or_default();
+                    match role {
+                        Role::Key => {
+                            self.key.extend_from_slice(run);
+                            if self.key.len() > MAX_KEY {
+                                Err(())
+                            } else {
+                                Ok(n)
+                            }
+                        }
+                        Role::Value(mode) => {
+                            self.content(cx, mode, run, out, tally);
+                            Ok(n)
+                        }
+                    }
+                    .map(|n| {
+                        match rest.get(n) {
+                            Some(b'"') => {
+                                match role {
+                                    Role::Key => self.key_done(cx, out, tally),
+                                    Role::Value(mode) => self.string_done(cx, mode, out, tally),
+                                }
+                                n + 1
+                            }
+                            Some(_) => {
+                                match role {
+                                    Role::Key => self.key.push(b'\\'),
+                                    Role::Value(mode) => self.escape(cx, mode, b"\\", out, tally),
+                                }
+                                self.state = State::Escape(role);
+                                n + 1
+                            }
+                            None => n,
+                        }
+                    })
+                }
+                State::Escape(role) | State::Unicode(role, _) => {
+                    let next = match self.state {
+                        State::Unicode(_, 1) => State::Str(role),
+                        State::Unicode(_, left) => State::Unicode(role, left - 1),
+                        _ if b == b'u' => State::Unicode(role, 4),
+                        _ => State::Str(role),
+                    };
+                    if matches!(self.state, State::Unicode(..)) && !b.is_ascii_hexdigit() {
+                        Err(())
+                    } else {
+                        match role {
+                            Role::Key => self.key.push(b),
+                            Role::Value(mode) => match mode {
+                                Mode::Scan | Mode::Keep => self.emit(out, &[b]),
+                                Mode::Mask(_) => self.content(cx, mode, &[b], out, tally),
+                            },
+                        }
+                        self.state = next;
+                        Ok(1)
+                    }
+                }
+                State::Bare(mode) => {
+                    if is_bare(b) {
+                        self.bare.push(b);
+                        if self.bare.len() > MAX_BARE { Err(()) } else { Ok(1) }
+                    } else {
+                        self.bare_done(cx, mode, out, tally).map(|()| 0)
+                    }
+                }
+            };
+            match step {
+                Ok(n) => i += n,
+                Err(()) => {
+                    self.give_up(cx, out, tally);
+                    // The byte that broke JSON is masked as text, with the rest.
+                }
+            }
+        }
+    }
+
+    /// Ends the body: a token still open is finished as far as it can be.
+    pub fn finish(&mut self, cx: &Ctx<'_>, out: &mut Vec<u8>, tally: &mut Tally) {
+        match self.state {
+            State::Bare(mode) => {
+                if self.bare_done(cx, mode, out, tally).is_err() {
+                    self.give_up(cx, out, tally);
+                }
+            }
+            State::Str(_) | State::Escape(_) | State::Unicode(..) | State::Key { .. } | State::Colon => {
+                self.give_up(cx, out, tally);
+            }
+            _ => {}
+        }
+        if self.state == State::Text {
+            self.text.finish(cx.masker, out, tally);
+        } else if !self.sep.is_empty() {
+            let sep = std::mem::take(&mut self.sep);
+            self.emit(out, &sep);
+        }
+    }
+
+    /// From here on the body is masked as text: whatever is half read is masked and
+    /// written first.
+    fn give_up(&mut self, cx: &Ctx<'_>, out: &mut Vec<u8>, tally: &mut Tally) {
+        let m = cx.masker;
+        self.segment.end(m, out, tally);
+        let sep = std::mem::take(&mut self.sep);
+        out.extend_from_slice(&sep);
+        if let State::Str(Role::Key) | State::Escape(Role::Key) | State::Unicode(Role::Key, _) = self.state {
+            out.push(b'"');
+            let key = std::mem::take(&mut self.key);
+            m.mask_all(&key, out, tally);
+        }
+        if !self.bare.is_empty() {
+            let bare = std::mem::take(&mut self.bare);
+            m.mask_all(&bare, out, tally);
+        }
+        if !self.value.is_empty() {
+            self.value.clear();
+            out.extend_from_slice(b"[REDACTED]");
+        }
+        self.skip = None;
+        self.stack.clear();
+        self.state = State::Text;
+    }
+}
+
+fn needs_value(cx: &Ctx<'_>, i: usize) -> bool {
+    matches!(cx.rules.get(i), Some(Rule { effect: Effect::Mask(a), .. }) if a.needs_value())
+}
+
+/// Masks a JSON string's raw content (escapes as written) whole: escapes end
+/// segments, so no mask cuts one.
+pub fn mask_raw_string(m: &Masker, raw: &[u8], out: &mut Vec<u8>, tally: &mut Tally) {
+    let mut seg = Segment::default();
+    let mut i = 0;
+    while i < raw.len() {
+        let rest = raw.get(i..).unwrap_or_default();
+        let n = rest.iter().position(|&b| b == b'\\').unwrap_or(rest.len());
+        seg.push(m, rest.get(..n).unwrap_or_default(), out, tally);
+        seg.end(m, out, tally);
+        i += n;
+        if i < raw.len() {
+            let len = if raw.get(i + 1) == Some(&b'u') { 6 } else { 2 };
+            out.extend_from_slice(raw.get(i..(i + len).min(raw.len())).unwrap_or_default());
+            i += len;
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "json_tests.rs"]
+mod tests;

@@ -1,0 +1,164 @@
+//! Masking one stretch of text that arrives in pieces: a line of a text body, or a
+//! JSON string's content between escapes. Matches never cross a segment's end (no
+//! detector matches a line feed, a quote or a backslash), so a segment is where text
+//! stops being held back.
+//!
+//! Only bytes that can still be the start of an undecided match are held: at most the
+//! detectors' window. Whatever is emitted is what masking the whole text emits.
+
+use std::collections::BTreeMap;
+
+use crate::action::{Action, PseudonymKey};
+use crate::detect::{Detector, Detectors, Found, Kind, Next};
+
+/// The detectors and what each one's matches become.
+#[derive(Debug, Clone)]
+pub struct Masker {
+    pub detectors: Detectors,
+    /// By detector; a detector without one uses its kind's placeholder.
+    pub actions: BTreeMap<DetectorKey, Action>,
+    pub key: PseudonymKey,
+}
+
+/// An ordered key for [`Detector`].
+pub type DetectorKey = (u8, usize);
+
+pub fn detector_key(d: Detector) -> DetectorKey {
+    match d {
+        Detector::Builtin(k) => (0, k as usize),
+        Detector::Custom(i) => (1, i),
+    }
+}
+
+/// What masking saw: matches by detector and bytes scanned.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub matches: BTreeMap<DetectorKey, u64>,
+    pub bytes: u64,
+}
+
+impl Tally {
+    pub fn total(&self) -> u64 {
+        self.matches.values().sum()
+    }
+}
+
+impl Masker {
+    /// Appends the replacement of `found` (whose bytes are `value`) to `out`.
+    pub fn replace(&self, found: Found, value: &[u8], out: &mut Vec<u8>, tally: &mut Tally) {
+        let key = detector_key(found.detector);
+        *tally.matches.entry(key).or_default() += 1;
+        let kind = match found.detector {
+            Detector::Builtin(k) => Some(k),
+            Detector::Custom(_) => None,
+        };
+        match self.actions.get(&key) {
+            Some(a) => a.apply(kind, value, &self.key, out),
+            None => Action::Placeholder(kind.map_or("REDACTED", Kind::label).to_string())
+                .apply(kind, value, &self.key, out),
+        }
+    }
+
+    /// Masks a whole segment at once.
+    pub fn mask_all(&self, text: &[u8], out: &mut Vec<u8>, tally: &mut Tally) {
+        let mut s = Segment::default();
+        s.push(self, text, out, tally);
+        s.end(self, out, tally);
+    }
+}
+
+/// The held-back tail of the current segment.
+#[derive(Debug, Clone, Default)]
+pub struct Segment {
+    /// `buf[..ctx]` was already emitted and is kept as the byte before the rest
+    /// (validators look at it); `buf[ctx..]` is held.
+    buf: Vec<u8>,
+    ctx: usize,
+}
+
+impl Segment {
+    /// Adds `data` to the segment and emits what is decided.
+    pub fn push(&mut self, m: &Masker, data: &[u8], out: &mut Vec<u8>, tally: &mut Tally) {
+        tally.bytes += data.len() as u64;
+        if m.detectors.is_empty() {
+            out.extend_from_slice(data);
+            return;
+        }
+        self.buf.extend_from_slice(data);
+        self.drain(m, false, out, tally);
+    }
+
+    /// Ends the segment: everything held is decided and emitted.
+    pub fn end(&mut self, m: &Masker, out: &mut Vec<u8>, tally: &mut Tally) {
+        if self.buf.len() > self.ctx {
+            self.drain(m, true, out, tally);
+        }
+        self.buf.clear();
+        self.ctx = 0;
+    }
+
+    /// How many bytes are held back.
+    pub fn held(&self) -> usize {
+        self.buf.len().saturating_sub(self.ctx)
+    }
+
+    fn drain(&mut self, m: &Masker, last: bool, out: &mut Vec<u8>, tally: &mut Tally) {
+        let n = self.buf.len();
+        let mut emitted = self.ctx;
+        let mut pos = self.ctx;
+        let safe = loop {
+            match m.detectors.next(&self.buf, pos, last) {
+                Next::Found(f) => {
+                    let (s, e) = f.span;
+                    out.extend_from_slice(self.buf.get(emitted..s).unwrap_or_default());
+                    m.replace(f, self.buf.get(s..e).unwrap_or_default(), out, tally);
+                    emitted = e;
+                    pos = e;
+                }
+                // A start before the candidate may still become a match too.
+                Next::Undecided(s) => break s.min(n.saturating_sub(m.detectors.window())).max(pos),
+                Next::Clear if last => break n,
+                Next::Clear => break n.saturating_sub(m.detectors.window()).max(pos),
+            }
+        };
+        let safe = safe.max(emitted);
+        out.extend_from_slice(self.buf.get(emitted..safe).unwrap_or_default());
+        // Keep one emitted byte: the context of the next candidate.
+        let keep_from = safe.saturating_sub(1).max(0);
+        self.buf.drain(..keep_from.min(n));
+        self.ctx = safe - keep_from.min(n);
+    }
+}
+
+/// A text body: lines are segments.
+#[derive(Debug, Clone, Default)]
+pub struct TextStream {
+    segment: Segment,
+}
+
+impl TextStream {
+    pub fn push(&mut self, m: &Masker, data: &[u8], out: &mut Vec<u8>, tally: &mut Tally) {
+        let mut rest = data;
+        while let Some(i) = rest.iter().position(|&b| b == b'\n') {
+            let (line, tail) = rest.split_at(i);
+            self.segment.push(m, line, out, tally);
+            self.segment.end(m, out, tally);
+            out.push(b'\n');
+            tally.bytes += 1;
+            rest = tail.get(1..).unwrap_or_default();
+        }
+        self.segment.push(m, rest, out, tally);
+    }
+
+    pub fn finish(&mut self, m: &Masker, out: &mut Vec<u8>, tally: &mut Tally) {
+        self.segment.end(m, out, tally);
+    }
+
+    pub fn held(&self) -> usize {
+        self.segment.held()
+    }
+}
+
+#[cfg(test)]
+#[path = "segment_tests.rs"]
+mod tests;

@@ -1,0 +1,417 @@
+//! The checks that tell a real value from a lookalike, run only on the candidates the
+//! multi-pattern scan found. Each takes the whole buffer (so it can look at the bytes
+//! around a candidate) and the candidate's span, and gives the span to mask, which
+//! may be shorter than the candidate (a card followed by a year) or, for tokens the
+//! pattern only anchors (JWTs, bearer tokens), longer.
+
+use base64::Engine as _;
+
+/// The span to mask, `start..end` in the buffer.
+pub type Span = (usize, usize);
+
+fn at(hay: &[u8], i: usize) -> u8 {
+    hay.get(i).copied().unwrap_or(b' ')
+}
+
+fn before(hay: &[u8], start: usize) -> u8 {
+    start.checked_sub(1).map_or(b' ', |i| at(hay, i))
+}
+
+fn slice(hay: &[u8], start: usize, end: usize) -> &[u8] {
+    hay.get(start..end).unwrap_or_default()
+}
+
+fn digits(bytes: &[u8]) -> Vec<u8> {
+    bytes
+        .iter()
+        .filter(|b| b.is_ascii_digit())
+        .map(|b| b - b'0')
+        .collect()
+}
+
+/// The Luhn checksum (ISO/IEC 7812-1) over decimal digits.
+pub fn luhn(digits: &[u8]) -> bool {
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| {
+            let d = u32::from(d);
+            if i % 2 == 1 {
+                let x = d * 2;
+                if x > 9 { x - 9 } else { x }
+            } else {
+                d
+            }
+        })
+        .sum();
+    !digits.is_empty() && sum % 10 == 0
+}
+
+fn number(digits: &[u8], n: usize) -> u32 {
+    digits
+        .iter()
+        .take(n)
+        .fold(0u32, |acc, &d| acc * 10 + u32::from(d))
+}
+
+/// Whether a card number's issuer prefix allows its length (the networks' published
+/// IIN ranges).
+pub fn card_network_fits(d: &[u8]) -> bool {
+    let len = d.len();
+    let p1 = number(d, 1);
+    let p2 = number(d, 2);
+    let p3 = number(d, 3);
+    let p4 = number(d, 4);
+    let p6 = number(d, 6);
+    match p1 {
+        4 => matches!(len, 13 | 16 | 19),
+        5 => (51..=55).contains(&p2) && len == 16 || (p2 == 50 || (56..=59).contains(&p2)) && (12..=19).contains(&len),
+        2 => (2221..=2720).contains(&p4) && len == 16,
+        3 => {
+            (p2 == 34 || p2 == 37) && len == 15
+                || ((300..=305).contains(&p3) || p2 == 36 || p2 == 38 || p2 == 39) && (14..=19).contains(&len)
+                || (3528..=3589).contains(&p4) && (16..=19).contains(&len)
+        }
+        6 => {
+            (p4 == 6011 || (644..=649).contains(&p3) || p2 == 65 || (622_126..=622_925).contains(&p6))
+                && (16..=19).contains(&len)
+                || p2 == 62 && (16..=19).contains(&len)
+                || (60..=69).contains(&p2) && (12..=19).contains(&len) && p2 != 64
+        }
+        _ => false,
+    }
+}
+
+/// A payment card: 13 to 19 digits in groups, Luhn-valid, with a network's prefix
+/// and length. Tries the longest run of whole groups first, so a card followed by a
+/// year or a quantity is still found.
+pub fn card(hay: &[u8], start: usize, end: usize) -> Option<Span> {
+    if before(hay, start).is_ascii_alphanumeric() {
+        return None;
+    }
+    group_ends(hay, start, end).into_iter().find_map(|e| {
+        let d = digits(slice(hay, start, e));
+        let next = at(hay, e);
+        let clean_end = !next.is_ascii_alphanumeric() && !(matches!(next, b'.' | b',') && at(hay, e + 1).is_ascii_digit());
+        // One kind of separator: "4111-1111 1111.1111" is not how cards are written.
+        let seps: Vec<u8> = slice(hay, start, e).iter().copied().filter(|b| !b.is_ascii_digit()).collect();
+        let uniform = seps.windows(2).all(|w| w.first() == w.get(1));
+        ((13..=19).contains(&d.len()) && clean_end && uniform && luhn(&d) && card_network_fits(&d)).then_some((start, e))
+    })
+}
+
+/// IBAN lengths by country (ISO 13616 registry, SWIFT release 2024).
+const IBAN_LENGTHS: &[(&[u8; 2], usize)] = &[
+    (b"AD", 24), (b"AE", 23), (b"AL", 28), (b"AT", 20), (b"AZ", 28), (b"BA", 20), (b"BE", 16),
+    (b"BG", 22), (b"BH", 22), (b"BI", 27), (b"BR", 29), (b"BY", 28), (b"CH", 21), (b"CR", 22),
+    (b"CY", 28), (b"CZ", 24), (b"DE", 22), (b"DJ", 27), (b"DK", 18), (b"DO", 28), (b"EE", 20),
+    (b"EG", 29), (b"ES", 24), (b"FI", 18), (b"FK", 18), (b"FO", 18), (b"FR", 27), (b"GB", 22),
+    (b"GE", 22), (b"GI", 23), (b"GL", 18), (b"GR", 27), (b"GT", 28), (b"HR", 21), (b"HU", 28),
+    (b"IE", 22), (b"IL", 23), (b"IQ", 23), (b"IS", 26), (b"IT", 27), (b"JO", 30), (b"KW", 30),
+    (b"KZ", 20), (b"LB", 28), (b"LC", 32), (b"LI", 21), (b"LT", 20), (b"LU", 20), (b"LV", 21),
+    (b"LY", 25), (b"MC", 27), (b"MD", 24), (b"ME", 22), (b"MK", 19), (b"MN", 20), (b"MR", 27),
+    (b"MT", 31), (b"MU", 30), (b"NI", 28), (b"NL", 18), (b"NO", 15), (b"OM", 23), (b"PK", 24),
+    (b"PL", 28), (b"PS", 29), (b"PT", 25), (b"QA", 29), (b"RO", 24), (b"RS", 22), (b"RU", 33),
+    (b"SA", 24), (b"SC", 31), (b"SD", 18), (b"SE", 24), (b"SI", 19), (b"SK", 24), (b"SM", 27),
+    (b"SO", 23), (b"ST", 25), (b"SV", 28), (b"TL", 23), (b"TN", 24), (b"TR", 26), (b"UA", 29),
+    (b"VA", 22), (b"VG", 24), (b"XK", 20), (b"YE", 30),
+];
+
+/// The IBAN check (ISO 7064 mod 97-10) over the characters, spaces removed.
+pub fn iban_checksum(chars: &[u8]) -> bool {
+    if chars.len() < 5 {
+        return false;
+    }
+    let (head, tail) = chars.split_at(4);
+    let mut rem: u32 = 0;
+    for &c in tail.iter().chain(head) {
+        let v = match c {
+            b'0'..=b'9' => u32::from(c - b'0'),
+            b'A'..=b'Z' => u32::from(c - b'A') + 10,
+            _ => return false,
+        };
+        rem = if v >= 10 { (rem * 100 + v) % 97 } else { (rem * 10 + v) % 97 };
+    }
+    rem == 1
+}
+
+/// An IBAN: a known country, its exact length, mod-97; printed with or without
+/// groups of four.
+pub fn iban(hay: &[u8], start: usize, end: usize) -> Option<Span> {
+    if before(hay, start).is_ascii_alphanumeric() {
+        return None;
+    }
+    let text = slice(hay, start, end);
+    let country = text.get(..2)?;
+    let len = IBAN_LENGTHS
+        .iter()
+        .find(|(c, _)| c.as_slice() == country)
+        .map(|&(_, l)| l)?;
+    let mut chars = Vec::with_capacity(len);
+    let mut stop = None;
+    for (i, &b) in text.iter().enumerate() {
+        if b == b' ' {
+            continue;
+        }
+        chars.push(b);
+        if chars.len() == len {
+            stop = Some(start + i + 1);
+            break;
+        }
+    }
+    let stop = stop?;
+    (!at(hay, stop).is_ascii_alphanumeric() && iban_checksum(&chars)).then_some((start, stop))
+}
+
+/// A US Social Security number written `AAA-GG-SSSS` (or with spaces): never area
+/// 000, 666 or 900-999, group 00 or serial 0000 (SSA's rules since 2011).
+pub fn ssn(hay: &[u8], start: usize, end: usize) -> Option<Span> {
+    if before(hay, start).is_ascii_alphanumeric() || matches!(before(hay, start), b'-' | b'.') {
+        return None;
+    }
+    let next = at(hay, end);
+    if next.is_ascii_alphanumeric() || (matches!(next, b'-' | b'.') && at(hay, end + 1).is_ascii_digit()) {
+        return None;
+    }
+    let text = slice(hay, start, end);
+    let sep = *text.get(3)?;
+    if text.get(6) != Some(&sep) {
+        return None;
+    }
+    let d = digits(text);
+    let area = number(&d, 3);
+    let group = number(d.get(3..)?, 2);
+    let serial = number(d.get(5..)?, 4);
+    (area != 0 && area != 666 && area < 900 && group != 0 && serial != 0).then_some((start, end))
+}
+
+fn ip_edge_ok(hay: &[u8], start: usize, end: usize) -> bool {
+    let prev = before(hay, start);
+    let next = at(hay, end);
+    !(prev.is_ascii_alphanumeric() || prev == b'.' || prev == b':' || prev == b'_')
+        && !(next.is_ascii_alphanumeric() || next == b'_' || next == b':')
+        && !(next == b'.' && at(hay, end + 1).is_ascii_alphanumeric())
+}
+
+/// An IPv4 address in dotted-quad form: four octets up to 255, no leading zeros, not
+/// part of a longer dotted number (a version such as `1.2.3.4.5`); a port may follow.
+pub fn ipv4(hay: &[u8], start: usize, end: usize) -> Option<Span> {
+    let prev = before(hay, start);
+    let next = at(hay, end);
+    if prev.is_ascii_alphanumeric()
+        || matches!(prev, b'.' | b'_')
+        || next.is_ascii_alphanumeric()
+        || next == b'_'
+        || (next == b'.' && at(hay, end + 1).is_ascii_alphanumeric())
+    {
+        return None;
+    }
+    let text = std::str::from_utf8(slice(hay, start, end)).ok()?;
+    let ok = text.split('.').count() == 4
+        && text.split('.').all(|o| {
+            !o.is_empty() && o.len() <= 3 && (o.len() == 1 || !o.starts_with('0')) && o.parse::<u16>().is_ok_and(|v| v <= 255)
+        });
+    ok.then_some((start, end))
+}
+
+/// An IPv6 address as `std` parses it (any compressed form, embedded IPv4), with at
+/// least two groups spelled out or `::` and one, so `::`, times and MAC addresses are
+/// not masked.
+pub fn ipv6(hay: &[u8], start: usize, end: usize) -> Option<Span> {
+    if !ip_edge_ok(hay, start, end) {
+        return None;
+    }
+    let text = std::str::from_utf8(slice(hay, start, end)).ok()?;
+    let addr: std::net::Ipv6Addr = text.parse().ok()?;
+    (!addr.is_unspecified() && text.bytes().any(|b| b.is_ascii_hexdigit())).then_some((start, end))
+}
+
+/// A phone number: `+` and 8 to 15 digits (E.164, with the usual separators), or a
+/// national number whose grouping shows it is one: `(415) 555-2671`, `415-555-2671`,
+/// `415.555.2671`, `020 7946 0958`. Bare digit runs are not phones (they are ids,
+/// amounts and timestamps far more often). The longest fitting prefix of the
+/// candidate that ends a digit group is taken, so a date after a number stays.
+pub fn phone(hay: &[u8], start: usize, end: usize) -> Option<Span> {
+    let prev = before(hay, start);
+    if prev.is_ascii_alphanumeric() || matches!(prev, b'+' | b'-' | b'.' | b'/' | b'_') {
+        return None;
+    }
+    group_ends(hay, start, end).into_iter().find_map(|e| {
+        let next = at(hay, e);
+        let clean = !next.is_ascii_alphanumeric()
+            && !(matches!(next, b'-' | b'.' | b'/' | b',' | b':') && at(hay, e + 1).is_ascii_digit());
+        let text = slice(hay, start, e);
+        let fits = if text.first() == Some(&b'+') { e164(text) } else { national(text) };
+        (clean && fits).then_some((start, e))
+    })
+}
+
+/// The ends of the candidate's digit groups, longest first.
+fn group_ends(hay: &[u8], start: usize, end: usize) -> Vec<usize> {
+    let text = slice(hay, start, end);
+    let mut ends: Vec<usize> = text
+        .iter()
+        .enumerate()
+        .filter(|&(i, b)| b.is_ascii_digit() && !text.get(i + 1).is_some_and(u8::is_ascii_digit))
+        .map(|(i, _)| start + i + 1)
+        .collect();
+    ends.reverse();
+    ends
+}
+
+/// `+` and 8 to 15 digits; a country code never starts with 0.
+fn e164(text: &[u8]) -> bool {
+    let d = digits(text);
+    (8..=15).contains(&d.len()) && d.first() != Some(&0)
+}
+
+fn national(text: &[u8]) -> bool {
+    let d = digits(text);
+    let groups: Vec<&[u8]> = text
+        .split(|b| !b.is_ascii_digit())
+        .filter(|g| !g.is_empty())
+        .collect();
+    let seps: Vec<u8> = text
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_digit() && *b != b'(' && *b != b')')
+        .collect();
+    let parens = text.first() == Some(&b'(');
+    if groups.len() < 3 {
+        return false;
+    }
+    // One kind of separator (after an optional area code in parentheses).
+    let uniform = seps.windows(2).all(|w| w.first() == w.get(1)) || parens;
+    let lens: Vec<usize> = groups.iter().map(|g| g.len()).collect();
+    let nanp = matches!(lens.as_slice(), [3, 3, 4]) && d.first().is_some_and(|&a| a >= 2);
+    // A trunk prefix 0 then a non-zero area digit; never the SSN shape 3-2-4.
+    let trunk = d.first() == Some(&0)
+        && d.get(1).is_some_and(|&a| a != 0)
+        && (9..=11).contains(&d.len())
+        && lens.iter().all(|&l| l >= 2)
+        && lens.as_slice() != [3, 2, 4];
+    (nanp || trunk) && uniform && !looks_like_date(&lens, &seps)
+}
+
+fn looks_like_date(lens: &[usize], seps: &[u8]) -> bool {
+    matches!(lens, [4, 2, 2] | [2, 2, 4]) && seps.iter().all(|&s| s == b'-' || s == b'/' || s == b'.')
+}
+
+/// An email address (RFC 5321 sizes): a local part that does not start or end with a
+/// dot and has no two in a row, a domain of labels that do not start or end with a
+/// hyphen, and an alphabetic top-level domain.
+pub fn email(hay: &[u8], start: usize, end: usize) -> Option<Span> {
+    // A dot before is allowed: `john..doe@x.com` is not an address, but its tail is
+    // masked rather than left whole.
+    if matches!(before(hay, start), b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'%' | b'+' | b'-') {
+        return None;
+    }
+    let text = slice(hay, start, end);
+    let at_pos = text.iter().position(|&b| b == b'@')?;
+    let (local, domain) = (text.get(..at_pos)?, text.get(at_pos + 1..)?);
+    // The pattern may have taken a sentence's final dot.
+    let domain = domain.strip_suffix(b".").unwrap_or(domain);
+    let end = start + at_pos + 1 + domain.len();
+    if local.first() == Some(&b'.') || local.last() == Some(&b'.') || local.windows(2).any(|w| w == b"..") {
+        return None;
+    }
+    let labels: Vec<&[u8]> = domain.split(|&b| b == b'.').collect();
+    let tld = labels.last()?;
+    let ok = labels.len() >= 2
+        && domain.len() <= 253
+        && labels.iter().all(|l| !l.is_empty() && l.len() <= 63 && l.first() != Some(&b'-') && l.last() != Some(&b'-'))
+        && tld.len() >= 2
+        && tld.iter().all(u8::is_ascii_alphabetic);
+    ok.then_some((start, end))
+}
+
+fn b64url_run(hay: &[u8], from: usize, limit: usize) -> usize {
+    let mut i = from;
+    while i < limit && matches!(at(hay, i), b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_') {
+        i += 1;
+    }
+    i
+}
+
+/// A JWT (JWS compact form): three base64url parts whose first decodes to a JSON
+/// header naming an `alg`. The pattern only anchors on `eyJ`; this reads the token to
+/// its end, at most `max` bytes.
+pub fn jwt(hay: &[u8], start: usize, max: usize) -> Option<Span> {
+    if matches!(before(hay, start), b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_') {
+        return None;
+    }
+    let limit = (start + max).min(hay.len());
+    let h_end = b64url_run(hay, start, limit);
+    if at(hay, h_end) != b'.' {
+        return None;
+    }
+    let p_end = b64url_run(hay, h_end + 1, limit);
+    if p_end == h_end + 1 || at(hay, p_end) != b'.' {
+        return None;
+    }
+    let s_end = b64url_run(hay, p_end + 1, limit);
+    if s_end >= limit && limit < hay.len() {
+        return None; // longer than any token we mask: leave it whole rather than cut it
+    }
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(slice(hay, start, h_end))
+        .ok()?;
+    let header: serde_json::Value = serde_json::from_slice(&header).ok()?;
+    header.get("alg")?.as_str()?;
+    Some((start, s_end))
+}
+
+/// The token after `Bearer ` (RFC 6750 `b64token`), 16 to `max` bytes: only the token
+/// is masked, so logs still show the scheme.
+pub fn bearer(hay: &[u8], start: usize, end: usize, max: usize) -> Option<Span> {
+    if before(hay, start).is_ascii_alphanumeric() {
+        return None;
+    }
+    let limit = (end + max).min(hay.len());
+    let mut i = end;
+    while i < limit && matches!(at(hay, i), b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'+' | b'/') {
+        i += 1;
+    }
+    while i < limit && at(hay, i) == b'=' {
+        i += 1;
+    }
+    (i - end >= 16 && !(i >= limit && limit < hay.len())).then_some((end, i))
+}
+
+/// The value of an HCP management `Authorization` echoed in a body:
+/// `HCP base64(user):md5hex(password)`. The scheme stays, the credentials go.
+pub fn hcp_authorization(hay: &[u8], start: usize, end: usize) -> Option<Span> {
+    if before(hay, start).is_ascii_alphanumeric() || at(hay, end).is_ascii_alphanumeric() {
+        return None;
+    }
+    let text = slice(hay, start, end);
+    let colon = text.iter().rposition(|&b| b == b':')?;
+    let user = text.get(4..colon)?;
+    let ok = base64::engine::general_purpose::STANDARD.decode(user).is_ok();
+    ok.then_some((start + 4, end))
+}
+
+/// An AWS access key id (`AKIA…`, `ASIA…` and the other documented prefixes, 20
+/// characters) on its own, not inside a longer word.
+pub fn aws_key(hay: &[u8], start: usize, end: usize) -> Option<Span> {
+    (!before(hay, start).is_ascii_alphanumeric() && !at(hay, end).is_ascii_alphanumeric()).then_some((start, end))
+}
+
+/// An AWS secret access key after its name (`aws_secret_access_key = …`): the 40
+/// characters only.
+pub fn aws_secret(hay: &[u8], start: usize, end: usize) -> Option<Span> {
+    let key_start = end.checked_sub(40)?;
+    (!before(hay, start).is_ascii_alphanumeric() && !at(hay, end).is_ascii_alphanumeric() && at(hay, end) != b'/' && at(hay, end) != b'+')
+        .then_some((key_start, end))
+}
+
+/// A match of an operator's own pattern, taken as it is (the edges are the
+/// pattern's business).
+pub fn custom(_hay: &[u8], start: usize, end: usize) -> Option<Span> {
+    (end > start).then_some((start, end))
+}
+
+#[cfg(test)]
+#[path = "validate_tests.rs"]
+mod tests;
