@@ -74,6 +74,15 @@ pub static FILTERS: &[Filter] = &[
         schema: || schemars::schema_for!(tollgate_response_cache::config::ResponseCacheConfig),
     },
     Filter {
+        name: "pii-mask",
+        holds_headers_for_body: false,
+        package: "tollgate-pii-mask",
+        summary: "masks PII and secrets in bodies as they stream (validated detectors, JSON field rules, pseudonyms)",
+        config_version: tollgate_pii_mask::config::VERSION,
+        check: |bytes, facts| tollgate_pii_mask::config::load(bytes, facts).map(|c| c.warnings),
+        schema: || schemars::schema_for!(tollgate_pii_mask::config::PiiMaskConfig),
+    },
+    Filter {
         name: "hcp-auth",
         holds_headers_for_body: false,
         package: "tollgate-hcp-auth",

@@ -176,6 +176,7 @@ impl BodyMasker {
             out.extend_from_slice(plain);
             return Ok(());
         }
+        tally.bytes += plain.len() as u64;
         let room = usize::try_from(self.limit.saturating_sub(self.seen)).unwrap_or(usize::MAX);
         let (within, beyond) = plain.split_at(room.min(plain.len()));
         self.seen += within.len() as u64;

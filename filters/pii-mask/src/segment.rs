@@ -30,7 +30,7 @@ pub fn detector_key(d: Detector) -> DetectorKey {
     }
 }
 
-/// What masking saw: matches by detector and bytes scanned.
+/// What masking saw: matches by detector, and bytes scanned (counted by the body).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tally {
     pub matches: BTreeMap<DetectorKey, u64>,
@@ -79,7 +79,6 @@ pub struct Segment {
 impl Segment {
     /// Adds `data` to the segment and emits what is decided.
     pub fn push(&mut self, m: &Masker, data: &[u8], out: &mut Vec<u8>, tally: &mut Tally) {
-        tally.bytes += data.len() as u64;
         if m.detectors.is_empty() {
             out.extend_from_slice(data);
             return;
@@ -144,7 +143,6 @@ impl TextStream {
             self.segment.push(m, line, out, tally);
             self.segment.end(m, out, tally);
             out.push(b'\n');
-            tally.bytes += 1;
             rest = tail.get(1..).unwrap_or_default();
         }
         self.segment.push(m, rest, out, tally);

@@ -36,5 +36,6 @@ mod response_cache_conformance;
 mod response_cache_envoy;
 mod response_cache_real_hosts;
 mod response_cache_tier;
+mod pii_mask_wasm;
 mod response_cache_wasm;
 mod traps;
