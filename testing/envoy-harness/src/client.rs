@@ -136,7 +136,11 @@ pub fn send(addr: SocketAddr, req: &HttpRequest, timeout: Duration) -> Result<Ht
     } else if find("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
         for _ in 0..1_000_000 {
             line.clear();
-            reader.read_line(&mut line)?;
+            // A connection closed before the last chunk is a failed response (a reset
+            // stream), never a complete one.
+            if reader.read_line(&mut line)? == 0 {
+                bail!("the connection closed before the body's last chunk ({} bytes read)", body.len());
+            }
             let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or("0"), 16)
                 .unwrap_or(0);
             if size == 0 {

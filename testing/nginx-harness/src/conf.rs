@@ -56,6 +56,7 @@ pub struct NginxConfig {
     /// nginx variables the server declares: on APISIX a property is an nginx variable,
     /// which must exist before a filter can set it.
     pub variables: Vec<String>,
+    pub proxy_buffering: bool,
 }
 
 /// The variables a Tollgate deployment on APISIX declares: the two APISIX's own
@@ -76,7 +77,17 @@ impl NginxConfig {
             filters: Vec::new(),
             workers: 1,
             variables: APISIX_VARIABLES.iter().map(|v| v.to_string()).collect(),
+            proxy_buffering: true,
         }
+    }
+
+    /// nginx's `proxy_buffering` (on by default). A filter that rewrites response
+    /// bodies needs it off on Kong (Kong Gateway: the route's `response_buffering:
+    /// false`): with it on, a streamed response larger than the proxy buffers stalls
+    /// once a filter replaces its chunks.
+    pub fn proxy_buffering(mut self, on: bool) -> Self {
+        self.proxy_buffering = on;
+        self
     }
 
     pub fn filter(mut self, filter: NginxFilter) -> Self {
@@ -112,6 +123,7 @@ impl NginxConfig {
              \x20   scgi_temp_path {prefix}/tmp/scgi;\n"
         );
         let upstream = self.upstream;
+        let buffering = if self.proxy_buffering { "" } else { "            proxy_buffering off;\n" };
         match self.host {
             NginxHost::Kong => {
                 let modules: String = self
@@ -133,7 +145,7 @@ impl NginxConfig {
                 format!(
                     "{common}wasm {{\n{modules}    shm_kv * 4m;\n    resolver 127.0.0.1 ipv6=off;\n    resolver_timeout 2s;\n}}\n\
                      http {{\n{temp}    server {{\n        listen 127.0.0.1:{port};\n        location / {{\n{chain}\
-                     \x20           proxy_set_header Host $http_host;\n            proxy_pass http://{upstream};\n        }}\n    }}\n}}\n"
+                     {buffering}\x20           proxy_set_header Host $http_host;\n            proxy_pass http://{upstream};\n        }}\n    }}\n}}\n"
                 )
             }
             NginxHost::Apisix => {
@@ -167,7 +179,7 @@ impl NginxConfig {
                      \x20           access_by_lua_block {{ require(\"apisix_wasm_shim\").access({{{chain}}}) }}\n\
                      \x20           header_filter_by_lua_block {{ require(\"apisix_wasm_shim\").header_filter({{{chain}}}) }}\n\
                      \x20           body_filter_by_lua_block {{ require(\"apisix_wasm_shim\").body_filter({{{chain}}}) }}\n\
-                     \x20           proxy_set_header Host $http_host;\n            proxy_pass http://{upstream};\n        }}\n    }}\n}}\n",
+                     {buffering}\x20           proxy_set_header Host $http_host;\n            proxy_pass http://{upstream};\n        }}\n    }}\n}}\n",
                     lualib = lualib.display()
                 )
             }

@@ -4,6 +4,7 @@
 // Test support: a probe answer without the expected field fails the test that asked.
 #![allow(clippy::indexing_slicing)]
 
+pub mod chunked_origin;
 pub mod tokens;
 
 use std::path::PathBuf;
