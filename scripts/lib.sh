@@ -30,6 +30,16 @@ ensure_envoy() {
     export TOLLGATE_ENVOY="$bin"
 }
 
+# Faker, which writes pii-mask's labelled synthetic corpus (scripts/pii_corpus.py).
+FAKER_VERSION="37.12.0"
+ensure_faker() {
+    ensure_envoy
+    if ! "$ROOT/.venv/bin/python" -c "import faker, sys; sys.exit(faker.VERSION != '$FAKER_VERSION')" 2>/dev/null; then
+        log "installing Faker $FAKER_VERSION (PyPI) into .venv"
+        "$ROOT/.venv/bin/pip" install --quiet --disable-pip-version-check "faker==$FAKER_VERSION"
+    fi
+}
+
 ensure_apt() {
     local missing=()
     for pkg in "$@"; do

@@ -30,6 +30,11 @@ pub enum Kind {
     Phone,
 }
 
+/// What an AWS access key id starts with.
+const AWS_KEY_PREFIXES: [&[u8; 4]; 12] = [
+    b"AKIA", b"ASIA", b"ABIA", b"ACCA", b"AGPA", b"AIDA", b"AIPA", b"ANPA", b"ANVA", b"AROA", b"APKA", b"ASCA",
+];
+
 /// The longest JWT masked whole; a longer run is left alone rather than cut.
 pub const JWT_MAX: usize = 8192;
 /// The longest bearer token masked.
@@ -90,27 +95,49 @@ impl Kind {
 
     /// The candidate pattern (ASCII; the validator decides). Bounded, so the window is.
     fn pattern(self) -> &'static str {
+        // `\b` (ASCII) before a letter or digit: a value never starts inside a word or
+        // a number (the validators refuse it anyway), and the automaton need not try.
         match self {
-            Kind::Jwt => r"eyJ[A-Za-z0-9_-]{4}",
-            Kind::Bearer => r"(?i:bearer)[ ]{1,4}",
-            Kind::HcpAuthorization => r"HCP [A-Za-z0-9+/]{1,200}={0,2}:[0-9a-f]{32}",
+            Kind::Jwt => r"\beyJ[A-Za-z0-9_-]{4}",
+            Kind::Bearer => r"\b(?i:bearer)[ ]{1,4}",
+            Kind::HcpAuthorization => r"\bHCP [A-Za-z0-9+/]{1,200}={0,2}:[0-9a-f]{32}",
             Kind::AwsAccessKey => {
-                r"(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|AROA|APKA|ASCA)[A-Z0-9]{16}"
+                r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|AROA|APKA|ASCA)[A-Z0-9]{16}"
             }
             Kind::AwsSecretKey => {
-                r#"(?i:aws_secret_access_key)["']?[ ]{0,3}[:=][ ]{0,3}["']?[A-Za-z0-9/+]{40}"#
+                r#"\b(?i:aws_secret_access_key)["']?[ ]{0,3}[:=][ ]{0,3}["']?[A-Za-z0-9/+]{40}"#
             }
             Kind::Email => {
-                r"[A-Za-z0-9_%+-][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9][A-Za-z0-9.-]{0,250}[A-Za-z]{2}"
+                r"\b[A-Za-z0-9_][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9][A-Za-z0-9.-]{0,250}[A-Za-z]{2}"
             }
-            Kind::Iban => r"[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]){11,30}",
-            Kind::Card => r"[0-9](?:[ -]?[0-9]){12,18}",
-            Kind::Ssn => r"[0-9]{3}[- ][0-9]{2}[- ][0-9]{4}",
-            Kind::Ipv6 => r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.[0-9]{1,3}){0,3}",
-            Kind::Ipv4 => r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}",
-            Kind::Phone => {
-                r"\+[0-9][0-9 ().-]{6,20}[0-9]|\(?[0-9]{2,4}\)?[ .-]{1,2}[0-9]{2,4}[ .-][0-9]{3,4}(?:[ .-][0-9]{2,4})?|0[1-9](?:[ .-][0-9]{2}){4}"
+            Kind::Iban => r"\b[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]){11,30}",
+            // 12 to 19 digits together, or in the groups cards are printed in:
+            // 4-4-4(-4)(-3), 4-6-5, 4-6-4.
+            Kind::Card => {
+                r"\b(?:[0-9]{12,19}|[0-9]{4}(?:[ -][0-9]{4}){2}(?:[ -][0-9]{1,4})?(?:[ -][0-9]{3})?|[0-9]{4}[ -][0-9]{6}[ -][0-9]{4,5})"
             }
+            Kind::Ssn => r"\b[0-9]{3}[- ][0-9]{2}[- ][0-9]{4}",
+            Kind::Ipv6 => {
+                r"\b[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.[0-9]{1,3}){0,3}|::[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){0,6}(?:\.[0-9]{1,3}){0,3}"
+            }
+            Kind::Ipv4 => r"\b[0-9]{1,3}(?:\.[0-9]{1,3}){3}",
+            Kind::Phone => concat!(
+                // E.164: + and digits with the usual separators.
+                r"\+[0-9][0-9 ().-]{6,20}[0-9]",
+                // An area code in parentheses.
+                r"|\([0-9]{2,5}\)[ .-]?[0-9]{2,4}[ .-]?[0-9]{3,7}(?:[ .-][0-9]{2,4})?",
+                // NANP with separators: 415-555-2671.
+                r"|\b[2-9][0-9]{2}[ .-][2-9][0-9]{2}[ .-][0-9]{4}",
+                // A trunk 0 and groups: 020 7946 0958, 07700 900123, 01 23 45 67 89.
+                r"|\b0[1-9][0-9]{0,3}[ .-]{1,2}[0-9]{2,4}(?:[ .-]?[0-9]{2,7})?(?:[ .-][0-9]{2,4}){0,2}",
+                // 00 and a country code: 001-415-555-2671.
+                r"|\b00[1-9][0-9]{0,2}[ .-][0-9 .-]{6,16}[0-9]",
+                // Bare digits after a word that says they are a phone number (no digit
+                // or `@` between, so no other value is passed over)...
+                r"|\b(?i:phone|tel|mobile|cell|fax|call|sms|whatsapp|contact|reach)[^0-9@\n]{0,40}[0-9]{9,11}",
+                // ...or as a field of a delimited record.
+                r"|[,;|\t][ ]?[0-9]{9,11}",
+            ),
         }
     }
 
@@ -119,6 +146,7 @@ impl Kind {
         match self {
             Kind::Jwt => JWT_MAX,
             Kind::Bearer => BEARER_MAX + 4,
+            Kind::Phone => validate::PHONE_TAIL + 1,
             _ => 0,
         }
     }
@@ -175,6 +203,9 @@ pub enum PatternError {
     Empty,
 }
 
+/// How many bytes before a candidate validators may look at.
+pub const CONTEXT: usize = 8;
+
 /// The longest match a custom pattern may have: the window bytes are held back.
 pub const CUSTOM_MAX: usize = 1024;
 
@@ -207,6 +238,7 @@ pub struct Detectors {
     all: Regex,
     detectors: Vec<Detector>,
     window: usize,
+    custom_patterns: bool,
 }
 
 impl Detectors {
@@ -241,6 +273,7 @@ impl Detectors {
             all,
             detectors,
             window: window + 1,
+            custom_patterns: !custom.is_empty(),
         })
     }
 
@@ -261,9 +294,9 @@ impl Detectors {
     }
 
     /// The first decided match at or after `pos` in `hay`, where `hay` is everything
-    /// of the current text seen so far (`last`: and all of it). A match is only
-    /// reported when the bytes that decide it are in `hay`, so the answer never
-    /// changes when more arrive.
+    /// of the current text seen so far (`last`: and all of it), with up to
+    /// [`CONTEXT`] bytes before `pos`. A match is only reported when the bytes that
+    /// decide it are in `hay`, so the answer never changes when more arrive.
     pub fn next(&self, hay: &[u8], pos: usize, last: bool) -> Next {
         if self.detectors.is_empty() {
             return Next::Clear;
@@ -280,10 +313,17 @@ impl Detectors {
             if !last && s + self.window > n {
                 return Next::Undecided(s);
             }
+            // The leftmost match is the first pattern (in priority order) that fits at
+            // `s`: most candidates are decided by it alone.
+            if let Some(d) = self.detectors.get(m.pattern().as_usize()).copied()
+                && let Some(span) = self.validate(d, hay, s, m.end())
+            {
+                return Next::Found(Found { detector: d, span });
+            }
             set.clear();
             let at_s = Input::new(hay).range(s..n).anchored(Anchored::Yes);
             self.all.which_overlapping_matches(&at_s, &mut set);
-            for pid in set.iter() {
+            for pid in set.iter().filter(|&p| p != m.pattern()) {
                 let Some(d) = self.detectors.get(pid.as_usize()).copied() else {
                     continue;
                 };
@@ -295,9 +335,49 @@ impl Detectors {
                     return Next::Found(Found { detector: d, span });
                 }
             }
-            pos = s + 1;
+            pos = self.after_failed(hay, s);
         }
         Next::Clear
+    }
+
+    /// Where to look next after every candidate at `s` failed. Every built-in
+    /// detector refuses a value that starts right after a letter or digit, so without
+    /// custom patterns (which may match inside words) the rest of a word or number is
+    /// skipped: a 40-digit id costs one candidate, not forty.
+    fn after_failed(&self, hay: &[u8], s: usize) -> usize {
+        if self.custom_patterns {
+            return s + 1;
+        }
+        let rest = hay.get(s + 1..).unwrap_or_default();
+        s + 1 + rest.iter().position(|b| !b.is_ascii_alphanumeric()).unwrap_or(rest.len())
+    }
+
+    /// Whether `text` can hold a match at all: every built-in pattern needs a digit,
+    /// `@`, `:` or `_`, or starts with `eyJ`, `bearer` (any case) or an AWS key prefix.
+    /// Exact, and far cheaper than the automaton: names, words and prose without any
+    /// of these are passed over. With custom patterns, always `true`.
+    pub fn may_match(&self, text: &[u8]) -> bool {
+        if self.custom_patterns {
+            return true;
+        }
+        text.iter().enumerate().any(|(i, &b)| match b {
+            b'0'..=b'9' | b'@' | b':' | b'_' => true,
+            b'e' => text.get(i + 1..i + 3) == Some(b"yJ"),
+            b'b' | b'B' => text.get(i + 1..i + 6).is_some_and(|t| t.eq_ignore_ascii_case(b"earer")),
+            b'A' => text.get(i + 1..i + 4).is_some_and(|t| AWS_KEY_PREFIXES.iter().any(|p| p.get(1..) == Some(t))),
+            _ => false,
+        })
+    }
+
+    /// Every match in a whole text, in order (what masking it would replace).
+    pub fn find_all(&self, text: &[u8]) -> Vec<Found> {
+        let mut found = Vec::new();
+        let mut pos = 0;
+        while let Next::Found(f) = self.next(text, pos, true) {
+            found.push(f);
+            pos = f.span.1.max(pos + 1);
+        }
+        found
     }
 
     /// The detector behind a pattern id (for tests and metrics).

@@ -97,6 +97,9 @@ pub struct JsonStream {
     key: Vec<u8>,
     /// The rule of the member whose name was just read.
     member_rule: Option<usize>,
+    /// The string value being read is named like a phone number (until its first
+    /// escape).
+    value_hint: bool,
     bare: Vec<u8>,
     value: Vec<u8>,
     segment: Segment,
@@ -113,6 +116,7 @@ impl Default for JsonStream {
             lead: None,
             key: Vec::new(),
             member_rule: None,
+            value_hint: false,
             bare: Vec::new(),
             value: Vec::new(),
             segment: Segment::default(),
@@ -169,6 +173,13 @@ impl JsonStream {
         if self.skip.is_none() {
             out.extend_from_slice(bytes);
         }
+    }
+
+    /// Whether the current value's member name says it is a phone number.
+    fn phone_hint(&self) -> bool {
+        self.stack
+            .last()
+            .is_some_and(|f| f.object && crate::validate::phone_member(&f.seg))
     }
 
     fn inherited(&self) -> Mode {
@@ -256,6 +267,7 @@ impl JsonStream {
         match b {
             b'"' => {
                 self.emit(out, b"\"");
+                self.value_hint = self.phone_hint();
                 if let Mode::Mask(i) = mode
                     && let Some(Rule { effect: Effect::Mask(a), .. }) = cx.rules.get(i)
                     && !a.needs_value()
@@ -359,7 +371,7 @@ impl JsonStream {
                 }
                 Mode::Scan => {
                     let mut masked = Vec::new();
-                    cx.masker.mask_all(&bare, &mut masked, tally);
+                    cx.masker.mask_all(&bare, self.phone_hint(), &mut masked, tally);
                     if masked == bare {
                         out.extend_from_slice(&bare);
                     } else {
@@ -382,7 +394,12 @@ impl JsonStream {
             return;
         }
         match mode {
-            Mode::Scan => self.segment.push(cx.masker, run, out, tally),
+            Mode::Scan => {
+                if self.segment.is_fresh() {
+                    self.segment.hint(std::mem::take(&mut self.value_hint));
+                }
+                self.segment.push(cx.masker, run, out, tally);
+            }
             Mode::Keep => out.extend_from_slice(run),
             Mode::Mask(i) => {
                 if needs_value(cx, i) && self.value.len() <= MAX_VALUE {
@@ -400,6 +417,7 @@ impl JsonStream {
         match mode {
             Mode::Scan => {
                 self.segment.end(cx.masker, out, tally);
+                self.value_hint = false;
                 out.extend_from_slice(bytes);
             }
             Mode::Keep => out.extend_from_slice(bytes),
@@ -517,6 +535,17 @@ impl JsonStream {
                                 Ok(n)
                             }
                         }
+                        // A whole string (or the rest after an escape) in this chunk:
+                        // masked in place, nothing held.
+                        Role::Value(Mode::Scan)
+                            if self.skip.is_none()
+                                && self.segment.is_fresh()
+                                && rest.get(n).is_some() =>
+                        {
+                            let hint = std::mem::take(&mut self.value_hint);
+                            cx.masker.mask_all(run, hint, out, tally);
+                            Ok(n)
+                        }
                         Role::Value(mode) => {
                             self.content(cx, mode, run, out, tally);
                             Ok(n)
@@ -614,11 +643,11 @@ impl JsonStream {
         if let State::Str(Role::Key) | State::Escape(Role::Key) | State::Unicode(Role::Key, _) = self.state {
             out.push(b'"');
             let key = std::mem::take(&mut self.key);
-            m.mask_all(&key, out, tally);
+            m.mask_all(&key, false, out, tally);
         }
         if !self.bare.is_empty() {
             let bare = std::mem::take(&mut self.bare);
-            m.mask_all(&bare, out, tally);
+            m.mask_all(&bare, false, out, tally);
         }
         if !self.value.is_empty() {
             self.value.clear();
@@ -637,13 +666,11 @@ fn needs_value(cx: &Ctx<'_>, i: usize) -> bool {
 /// Masks a JSON string's raw content (escapes as written) whole: escapes end
 /// segments, so no mask cuts one.
 pub fn mask_raw_string(m: &Masker, raw: &[u8], out: &mut Vec<u8>, tally: &mut Tally) {
-    let mut seg = Segment::default();
     let mut i = 0;
     while i < raw.len() {
         let rest = raw.get(i..).unwrap_or_default();
         let n = rest.iter().position(|&b| b == b'\\').unwrap_or(rest.len());
-        seg.push(m, rest.get(..n).unwrap_or_default(), out, tally);
-        seg.end(m, out, tally);
+        m.mask_all(rest.get(..n).unwrap_or_default(), false, out, tally);
         i += n;
         if i < raw.len() {
             let len = if raw.get(i + 1) == Some(&b'u') { 6 } else { 2 };

@@ -59,9 +59,28 @@ impl Masker {
         }
     }
 
-    /// Masks a whole segment at once.
-    pub fn mask_all(&self, text: &[u8], out: &mut Vec<u8>, tally: &mut Tally) {
+    /// Masks a whole segment at once (`hint`: it is about phones).
+    pub fn mask_all(&self, text: &[u8], hint: bool, out: &mut Vec<u8>, tally: &mut Tally) {
+        if !self.detectors.may_match(text) {
+            out.extend_from_slice(text);
+            return;
+        }
+        if !hint {
+            // In place: nothing to copy or hold.
+            let mut emitted = 0;
+            let mut pos = 0;
+            while let crate::detect::Next::Found(f) = self.detectors.next(text, pos, true) {
+                let (s, e) = f.span;
+                out.extend_from_slice(text.get(emitted..s).unwrap_or_default());
+                self.replace(f, text.get(s..e).unwrap_or_default(), out, tally);
+                emitted = e;
+                pos = e;
+            }
+            out.extend_from_slice(text.get(emitted..).unwrap_or_default());
+            return;
+        }
         let mut s = Segment::default();
+        s.hint(hint);
         s.push(self, text, out, tally);
         s.end(self, out, tally);
     }
@@ -70,11 +89,15 @@ impl Masker {
 /// The held-back tail of the current segment.
 #[derive(Debug, Clone, Default)]
 pub struct Segment {
-    /// `buf[..ctx]` was already emitted and is kept as the byte before the rest
-    /// (validators look at it); `buf[ctx..]` is held.
+    /// `buf[..ctx]` was already emitted and is kept as the bytes before the rest
+    /// (validators look at them); `buf[ctx..]` is held.
     buf: Vec<u8>,
     ctx: usize,
 }
+
+/// What a segment about phones (a JSON member named `phone`) starts with, as context
+/// already emitted: bare digits after it count as a phone number.
+const PHONE_CONTEXT: &[u8] = b"phone ";
 
 impl Segment {
     /// Adds `data` to the segment and emits what is decided.
@@ -94,6 +117,20 @@ impl Segment {
         }
         self.buf.clear();
         self.ctx = 0;
+    }
+
+    /// Marks the segment as being about phones: it starts with [`PHONE_CONTEXT`] as
+    /// context (never emitted). Only at the segment's start.
+    pub fn hint(&mut self, on: bool) {
+        if on && self.buf.is_empty() {
+            self.buf.extend_from_slice(PHONE_CONTEXT);
+            self.ctx = PHONE_CONTEXT.len();
+        }
+    }
+
+    /// Whether nothing of the current segment has arrived yet.
+    pub fn is_fresh(&self) -> bool {
+        self.buf.is_empty()
     }
 
     /// How many bytes are held back.
@@ -122,8 +159,8 @@ impl Segment {
         };
         let safe = safe.max(emitted);
         out.extend_from_slice(self.buf.get(emitted..safe).unwrap_or_default());
-        // Keep one emitted byte: the context of the next candidate.
-        let keep_from = safe.saturating_sub(1).max(0);
+        // Keep some emitted bytes: the context of the next candidate.
+        let keep_from = safe.saturating_sub(crate::detect::CONTEXT);
         self.buf.drain(..keep_from.min(n));
         self.ctx = safe - keep_from.min(n);
     }
@@ -140,8 +177,12 @@ impl TextStream {
         let mut rest = data;
         while let Some(i) = rest.iter().position(|&b| b == b'\n') {
             let (line, tail) = rest.split_at(i);
-            self.segment.push(m, line, out, tally);
-            self.segment.end(m, out, tally);
+            if self.segment.is_fresh() {
+                m.mask_all(line, false, out, tally);
+            } else {
+                self.segment.push(m, line, out, tally);
+                self.segment.end(m, out, tally);
+            }
             out.push(b'\n');
             rest = tail.get(1..).unwrap_or_default();
         }

@@ -17,8 +17,15 @@ fn before(hay: &[u8], start: usize) -> u8 {
     start.checked_sub(1).map_or(b' ', |i| at(hay, i))
 }
 
+/// `hay[start..end]`, cut at the end of `hay`.
 fn slice(hay: &[u8], start: usize, end: usize) -> &[u8] {
-    hay.get(start..end).unwrap_or_default()
+    hay.get(start..end.min(hay.len())).unwrap_or_default()
+}
+
+/// Whether the candidate continues a longer run of digit groups (`… 3704 0044`): a
+/// number cut out of another is not a value of its own.
+fn continues_digits(hay: &[u8], start: usize) -> bool {
+    matches!(before(hay, start), b' ' | b'-' | b'.') && start >= 2 && at(hay, start - 2).is_ascii_digit()
 }
 
 fn digits(bytes: &[u8]) -> Vec<u8> {
@@ -64,30 +71,26 @@ pub fn card_network_fits(d: &[u8]) -> bool {
     let p3 = number(d, 3);
     let p4 = number(d, 4);
     let p6 = number(d, 6);
-    match p1 {
-        4 => matches!(len, 13 | 16 | 19),
-        5 => (51..=55).contains(&p2) && len == 16 || (p2 == 50 || (56..=59).contains(&p2)) && (12..=19).contains(&len),
-        2 => (2221..=2720).contains(&p4) && len == 16,
-        3 => {
-            (p2 == 34 || p2 == 37) && len == 15
-                || ((300..=305).contains(&p3) || p2 == 36 || p2 == 38 || p2 == 39) && (14..=19).contains(&len)
-                || (3528..=3589).contains(&p4) && (16..=19).contains(&len)
-        }
-        6 => {
-            (p4 == 6011 || (644..=649).contains(&p3) || p2 == 65 || (622_126..=622_925).contains(&p6))
-                && (16..=19).contains(&len)
-                || p2 == 62 && (16..=19).contains(&len)
-                || (60..=69).contains(&p2) && (12..=19).contains(&len) && p2 != 64
-        }
-        _ => false,
-    }
+    let visa = p1 == 4 && matches!(len, 13 | 16 | 19);
+    let mastercard = ((51..=55).contains(&p2) || (2221..=2720).contains(&p4)) && len == 16;
+    let amex = (p2 == 34 || p2 == 37) && len == 15;
+    let diners = ((300..=305).contains(&p3) || p2 == 36 || p2 == 38 || p2 == 39) && (14..=19).contains(&len);
+    // JCB: 35 (3528-3589 assigned; issuers' test data uses all of 35), and the old
+    // 15-digit 2131 and 1800.
+    let jcb = p2 == 35 && (16..=19).contains(&len) || (p4 == 2131 || p4 == 1800) && len == 15;
+    let discover = (p4 == 6011 || (644..=649).contains(&p3) || p2 == 65 || (622_126..=622_925).contains(&p6))
+        && (16..=19).contains(&len);
+    let unionpay = p2 == 62 && (16..=19).contains(&len);
+    // Maestro: 50, 56-69 (and 6304, 6759, 6761-6763), 12 to 19 digits.
+    let maestro = (p2 == 50 || (56..=69).contains(&p2)) && (12..=19).contains(&len);
+    visa || mastercard || amex || diners || jcb || discover || unionpay || maestro
 }
 
 /// A payment card: 13 to 19 digits in groups, Luhn-valid, with a network's prefix
 /// and length. Tries the longest run of whole groups first, so a card followed by a
 /// year or a quantity is still found.
 pub fn card(hay: &[u8], start: usize, end: usize) -> Option<Span> {
-    if before(hay, start).is_ascii_alphanumeric() {
+    if before(hay, start).is_ascii_alphanumeric() || continues_digits(hay, start) {
         return None;
     }
     group_ends(hay, start, end).into_iter().find_map(|e| {
@@ -97,7 +100,7 @@ pub fn card(hay: &[u8], start: usize, end: usize) -> Option<Span> {
         // One kind of separator: "4111-1111 1111.1111" is not how cards are written.
         let seps: Vec<u8> = slice(hay, start, e).iter().copied().filter(|b| !b.is_ascii_digit()).collect();
         let uniform = seps.windows(2).all(|w| w.first() == w.get(1));
-        ((13..=19).contains(&d.len()) && clean_end && uniform && luhn(&d) && card_network_fits(&d)).then_some((start, e))
+        ((12..=19).contains(&d.len()) && clean_end && uniform && luhn(&d) && card_network_fits(&d)).then_some((start, e))
     })
 }
 
@@ -167,7 +170,7 @@ pub fn iban(hay: &[u8], start: usize, end: usize) -> Option<Span> {
 /// A US Social Security number written `AAA-GG-SSSS` (or with spaces): never area
 /// 000, 666 or 900-999, group 00 or serial 0000 (SSA's rules since 2011).
 pub fn ssn(hay: &[u8], start: usize, end: usize) -> Option<Span> {
-    if before(hay, start).is_ascii_alphanumeric() || matches!(before(hay, start), b'-' | b'.') {
+    if before(hay, start).is_ascii_alphanumeric() || matches!(before(hay, start), b'-' | b'.') || continues_digits(hay, start) {
         return None;
     }
     let next = at(hay, end);
@@ -227,24 +230,58 @@ pub fn ipv6(hay: &[u8], start: usize, end: usize) -> Option<Span> {
     (!addr.is_unspecified() && text.bytes().any(|b| b.is_ascii_hexdigit())).then_some((start, end))
 }
 
-/// A phone number: `+` and 8 to 15 digits (E.164, with the usual separators), or a
-/// national number whose grouping shows it is one: `(415) 555-2671`, `415-555-2671`,
-/// `415.555.2671`, `020 7946 0958`. Bare digit runs are not phones (they are ids,
-/// amounts and timestamps far more often). The longest fitting prefix of the
-/// candidate that ends a digit group is taken, so a date after a number stays.
+/// A phone number: `+` and 8 to 15 digits (E.164, with the usual separators; `00` as
+/// the international prefix too), or a national number whose grouping shows it is one:
+/// `(415) 555-2671`, `415-555-2671`, `415.555.2671`, `020 7946 0958`, `(0113) 4960123`.
+/// Bare digit runs (`4155552671`, `07700900123`) are ids, amounts and timestamps far
+/// more often than phones: the pattern takes them only after a word such as `phone`,
+/// `tel` or `call` on the line (a JSON member named like a phone counts), or as a field
+/// of a delimited record; then only the digits are masked, and only with a phone's
+/// digits (NANP: area and exchange codes from 2; national: a trunk 0 then a non-zero
+/// digit, 10 or 11 digits). The longest fitting prefix of a candidate that ends a digit
+/// group is taken, so a date after a number stays; an extension (`x123`) may follow.
 pub fn phone(hay: &[u8], start: usize, end: usize) -> Option<Span> {
+    let first = at(hay, start);
+    if first.is_ascii_alphabetic() || matches!(first, b',' | b';' | b'|' | b'\t') {
+        // The context forms: the digits at the end of the match.
+        let digits_start = end - slice(hay, start, end).iter().rev().take_while(|b| b.is_ascii_digit()).count();
+        let next = at(hay, end);
+        let ok = !before(hay, digits_start).is_ascii_alphanumeric()
+            && !next.is_ascii_alphanumeric()
+            && !(matches!(next, b'-' | b'.' | b'/' | b',' | b':') && at(hay, end + 1).is_ascii_digit())
+            && national(slice(hay, digits_start, end), true, false);
+        return ok.then_some((digits_start, end));
+    }
     let prev = before(hay, start);
-    if prev.is_ascii_alphanumeric() || matches!(prev, b'+' | b'-' | b'.' | b'/' | b'_') {
+    if prev.is_ascii_alphanumeric() || matches!(prev, b'+' | b'-' | b'.' | b'/' | b'_') || continues_digits(hay, start) {
         return None;
     }
+    // The pattern may stop inside a digit group (`03949 8651|0`): finish the group.
+    // (A longer run is another number: the groups before it are tried.)
+    let tail = slice(hay, end, end + PHONE_TAIL + 1).iter().take_while(|b| b.is_ascii_digit()).count();
+    let end = if tail > PHONE_TAIL { end } else { end + tail };
     group_ends(hay, start, end).into_iter().find_map(|e| {
         let next = at(hay, e);
-        let clean = !next.is_ascii_alphanumeric()
+        let extension = next == b'x' && at(hay, e + 1).is_ascii_digit();
+        let clean = (!next.is_ascii_alphanumeric() || extension)
             && !(matches!(next, b'-' | b'.' | b'/' | b',' | b':') && at(hay, e + 1).is_ascii_digit());
         let text = slice(hay, start, e);
-        let fits = if text.first() == Some(&b'+') { e164(text) } else { national(text) };
+        let more_digits = next == b' ' && at(hay, e + 1).is_ascii_digit();
+        let fits = if text.first() == Some(&b'+') { e164(text) } else { national(text, false, more_digits) };
         (clean && fits).then_some((start, e))
     })
+}
+
+/// The most digits a phone's last group may run past its pattern's match.
+pub const PHONE_TAIL: usize = 8;
+
+/// Whether a JSON member name says its value is a phone number.
+pub fn phone_member(name: &[u8]) -> bool {
+    let n = name.to_ascii_lowercase();
+    [&b"phone"[..], b"mobile", b"fax", b"msisdn", b"cell"]
+        .iter()
+        .any(|w| n.windows(w.len()).any(|x| x == *w))
+        || n.starts_with(b"tel")
 }
 
 /// The ends of the candidate's digit groups, longest first.
@@ -260,13 +297,16 @@ fn group_ends(hay: &[u8], start: usize, end: usize) -> Vec<usize> {
     ends
 }
 
-/// `+` and 8 to 15 digits; a country code never starts with 0.
+/// `+` and 8 to 15 digits; a country code never starts with 0. A national trunk
+/// `(0)` after the country code (`+44(0)7700 900123`) is not counted.
 fn e164(text: &[u8]) -> bool {
+    let trunk = text.windows(3).any(|w| w == b"(0)");
     let d = digits(text);
-    (8..=15).contains(&d.len()) && d.first() != Some(&0)
+    let n = d.len() - usize::from(trunk);
+    (8..=15).contains(&n) && d.first() != Some(&0)
 }
 
-fn national(text: &[u8]) -> bool {
+fn national(text: &[u8], context: bool, more_digits: bool) -> bool {
     let d = digits(text);
     let groups: Vec<&[u8]> = text
         .split(|b| !b.is_ascii_digit())
@@ -278,20 +318,35 @@ fn national(text: &[u8]) -> bool {
         .filter(|b| !b.is_ascii_digit() && *b != b'(' && *b != b')')
         .collect();
     let parens = text.first() == Some(&b'(');
-    if groups.len() < 3 {
-        return false;
-    }
+    let lens: Vec<usize> = groups.iter().map(|g| g.len()).collect();
     // One kind of separator (after an optional area code in parentheses).
     let uniform = seps.windows(2).all(|w| w.first() == w.get(1)) || parens;
-    let lens: Vec<usize> = groups.iter().map(|g| g.len()).collect();
-    let nanp = matches!(lens.as_slice(), [3, 3, 4]) && d.first().is_some_and(|&a| a >= 2);
-    // A trunk prefix 0 then a non-zero area digit; never the SSN shape 3-2-4.
-    let trunk = d.first() == Some(&0)
-        && d.get(1).is_some_and(|&a| a != 0)
-        && (9..=11).contains(&d.len())
-        && lens.iter().all(|&l| l >= 2)
-        && lens.as_slice() != [3, 2, 4];
-    (nanp || trunk) && uniform && !looks_like_date(&lens, &seps)
+    if !uniform || looks_like_date(&lens, &seps) {
+        return false;
+    }
+    // `00` then a country code: an international number written the old way.
+    if d.starts_with(&[0, 0]) && groups.len() >= 3 {
+        return !more_digits
+            && (8..=13).contains(&(d.len() - 2))
+            && d.get(2) != Some(&0)
+            && lens.first().is_some_and(|l| (3..=5).contains(l));
+    }
+    let nanp_digits = d.len() == 10 && d.first().is_some_and(|&a| a >= 2) && d.get(3).is_some_and(|&x| x >= 2);
+    let trunk_digits = d.first() == Some(&0) && d.get(1).is_some_and(|&a| a != 0) && (10..=11).contains(&d.len());
+    if lens.as_slice() == [3, 2, 4] {
+        return false; // the SSN shape
+    }
+    match lens.as_slice() {
+        // (415) 555-2671, 415-555-2671, 415.555.2671
+        [3, 3, 4] => nanp_digits || trunk_digits,
+        // 020 7946 0958, 07700 900 123, 01 23 45 67 89
+        _ if groups.len() >= 3 => trunk_digits || (d.first() == Some(&0) && d.len() == 9 && lens.iter().all(|&l| l >= 2)),
+        // (0113) 4960123, 07700 900123, 0171 2345678: an area code, then the number
+        [a, b] => trunk_digits && (3..=5).contains(a) && *b >= 5 && (parens || !seps.is_empty()) || context && trunk_digits,
+        // Bare digits: only where the text says so.
+        [_] => context && (nanp_digits || trunk_digits),
+        _ => false,
+    }
 }
 
 fn looks_like_date(lens: &[usize], seps: &[u8]) -> bool {

@@ -36,6 +36,7 @@ mod response_cache_conformance;
 mod response_cache_envoy;
 mod response_cache_real_hosts;
 mod response_cache_tier;
+mod pii_mask_accuracy;
 mod pii_mask_envoy;
 mod pii_mask_real_hosts;
 mod pii_mask_wasm;
