@@ -25,7 +25,7 @@ pub enum Encoding {
 impl Encoding {
     /// The encoding named by a `content-encoding` value, if decodable; `Ok(None)`
     /// for identity.
-    pub fn parse(value: &str) -> Result<Option<Encoding>, ()> {
+    pub fn parse(value: &str) -> Result<Option<Encoding>, UnknownEncoding> {
         let codings: Vec<&str> = value
             .split(',')
             .map(str::trim)
@@ -33,13 +33,19 @@ impl Encoding {
             .collect();
         match codings.as_slice() {
             [] => Ok(None),
-            [c] if c.eq_ignore_ascii_case("gzip") || c.eq_ignore_ascii_case("x-gzip") => Ok(Some(Encoding::Gzip)),
+            [c] if c.eq_ignore_ascii_case("gzip") || c.eq_ignore_ascii_case("x-gzip") => {
+                Ok(Some(Encoding::Gzip))
+            }
             [c] if c.eq_ignore_ascii_case("deflate") => Ok(Some(Encoding::Deflate)),
             [c] if c.eq_ignore_ascii_case("br") => Ok(Some(Encoding::Brotli)),
-            _ => Err(()),
+            _ => Err(UnknownEncoding),
         }
     }
 }
+
+/// A `content-encoding` that cannot be decoded (zstd, stacked codings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnknownEncoding;
 
 enum Decoder {
     Gzip(flate2::write::GzDecoder<Vec<u8>>),
@@ -62,7 +68,9 @@ impl Decoder {
         match e {
             Encoding::Gzip => Decoder::Gzip(flate2::write::GzDecoder::new(Vec::new())),
             Encoding::Deflate => Decoder::Deflate(flate2::write::ZlibDecoder::new(Vec::new())),
-            Encoding::Brotli => Decoder::Brotli(Box::new(brotli_decompressor::DecompressorWriter::new(Vec::new(), 4096))),
+            Encoding::Brotli => Decoder::Brotli(Box::new(
+                brotli_decompressor::DecompressorWriter::new(Vec::new(), 4096),
+            )),
         }
     }
 
@@ -106,7 +114,7 @@ pub enum Trouble {
 }
 
 enum Stream {
-    Json(JsonStream),
+    Json(Box<JsonStream>),
     Text(TextStream),
 }
 
@@ -138,7 +146,7 @@ impl BodyMasker {
     pub fn new(format: Format, encoding: Option<Encoding>, limit: u64, over: Over) -> Self {
         Self {
             stream: match format {
-                Format::Json => Stream::Json(JsonStream::default()),
+                Format::Json => Stream::Json(Box::default()),
                 Format::Text => Stream::Text(TextStream::default()),
             },
             decoder: encoding.map(Decoder::new),
@@ -153,7 +161,14 @@ impl BodyMasker {
     /// Masks one chunk (`last`: the body's end), appending the output to `out`.
     /// After a [`Trouble`] the body must not go on as if masked: the caller passes or
     /// stops it as configured.
-    pub fn push(&mut self, cx: &Ctx<'_>, data: &[u8], last: bool, out: &mut Vec<u8>, tally: &mut Tally) -> Result<(), Trouble> {
+    pub fn push(
+        &mut self,
+        cx: &Ctx<'_>,
+        data: &[u8],
+        last: bool,
+        out: &mut Vec<u8>,
+        tally: &mut Tally,
+    ) -> Result<(), Trouble> {
         if self.failed {
             return Err(Trouble::Corrupt);
         }

@@ -343,9 +343,14 @@ pub enum MissingType {
 }
 
 fn default_json_types() -> Vec<String> {
-    ["application/json", "+json", "application/x-ndjson", "application/jsonl"]
-        .map(String::from)
-        .to_vec()
+    [
+        "application/json",
+        "+json",
+        "application/x-ndjson",
+        "application/jsonl",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 fn default_text_types() -> Vec<String> {
@@ -443,14 +448,23 @@ pub struct Compiled {
 }
 
 fn valid_label(l: &str) -> bool {
-    (1..=32).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    (1..=32).contains(&l.len())
+        && l.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
 fn valid_name(n: &str) -> bool {
-    (1..=32).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    (1..=32).contains(&n.len())
+        && n.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
-fn action(a: Option<&ActionConfig>, default_label: &str, at: &str, key: &mut bool) -> Result<Action, ConfigError> {
+fn action(
+    a: Option<&ActionConfig>,
+    default_label: &str,
+    at: &str,
+    key: &mut bool,
+) -> Result<Action, ConfigError> {
     let label = |l: &Option<String>| -> Result<String, ConfigError> {
         let l = l.clone().unwrap_or_else(|| default_label.to_string());
         if valid_label(&l) {
@@ -534,10 +548,17 @@ pub fn compile(c: PiiMaskConfig, facts: HostFacts) -> Result<Compiled, ConfigErr
     for (i, cu) in c.custom.iter().enumerate() {
         let at = format!("custom[{i}]");
         if !valid_name(&cu.name) {
-            return Err(ConfigError::new(format!("{at}.name"), "expected 1 to 32 of a-z, 0-9 and `_`"));
+            return Err(ConfigError::new(
+                format!("{at}.name"),
+                "expected 1 to 32 of a-z, 0-9 and `_`",
+            ));
         }
-        if Kind::from_name(&cu.name).is_some() || c.custom.iter().take(i).any(|o| o.name == cu.name) {
-            return Err(ConfigError::new(format!("{at}.name"), format!("`{}` is already a detector's name", cu.name)));
+        if Kind::from_name(&cu.name).is_some() || c.custom.iter().take(i).any(|o| o.name == cu.name)
+        {
+            return Err(ConfigError::new(
+                format!("{at}.name"),
+                format!("`{}` is already a detector's name", cu.name),
+            ));
         }
         check_custom(&cu.pattern).map_err(|e| {
             ConfigError::new(
@@ -551,7 +572,12 @@ pub fn compile(c: PiiMaskConfig, facts: HostFacts) -> Result<Compiled, ConfigErr
             )
         })?;
         let label = cu.name.to_ascii_uppercase();
-        let a = action(cu.action.as_ref(), &label, &format!("{at}.action"), &mut wants_key)?;
+        let a = action(
+            cu.action.as_ref(),
+            &label,
+            &format!("{at}.action"),
+            &mut wants_key,
+        )?;
         let key = detector_key(crate::detect::Detector::Custom(i));
         actions.insert(key, a);
         names.insert(key, format!("custom_{}", cu.name));
@@ -561,17 +587,29 @@ pub fn compile(c: PiiMaskConfig, facts: HostFacts) -> Result<Compiled, ConfigErr
     let mut rules = Vec::new();
     for (i, f) in c.fields.iter().enumerate() {
         let at = format!("fields[{i}]");
-        let pointer = Pattern::parse(&f.pointer).map_err(|e| ConfigError::new(format!("{at}.pointer"), e))?;
+        let pointer =
+            Pattern::parse(&f.pointer).map_err(|e| ConfigError::new(format!("{at}.pointer"), e))?;
         let effect = match f.rule {
-            FieldRule::Mask => Effect::Mask(action(f.action.as_ref(), "REDACTED", &format!("{at}.action"), &mut wants_key)?),
+            FieldRule::Mask => Effect::Mask(action(
+                f.action.as_ref(),
+                "REDACTED",
+                &format!("{at}.action"),
+                &mut wants_key,
+            )?),
             FieldRule::Never | FieldRule::Drop if f.action.is_some() => {
-                return Err(ConfigError::new(format!("{at}.action"), "only a `mask` rule takes an action"));
+                return Err(ConfigError::new(
+                    format!("{at}.action"),
+                    "only a `mask` rule takes an action",
+                ));
             }
             FieldRule::Never => Effect::Never,
             FieldRule::Drop => Effect::Drop,
         };
         if f.rule == FieldRule::Drop && f.pointer.is_empty() {
-            return Err(ConfigError::new(format!("{at}.pointer"), "the whole document cannot be dropped"));
+            return Err(ConfigError::new(
+                format!("{at}.pointer"),
+                "the whole document cannot be dropped",
+            ));
         }
         rules.push(Rule { pointer, effect });
     }
@@ -582,25 +620,40 @@ pub fn compile(c: PiiMaskConfig, facts: HostFacts) -> Result<Compiled, ConfigErr
                 .decode(k.trim())
                 .map_err(|_| ConfigError::new("pseudonym_key", "expected base64"))?;
             if bytes.len() < 32 {
-                return Err(ConfigError::new("pseudonym_key", "expected at least 32 bytes (base64 of 32 random bytes)"));
+                return Err(ConfigError::new(
+                    "pseudonym_key",
+                    "expected at least 32 bytes (base64 of 32 random bytes)",
+                ));
             }
             PseudonymKey::new(bytes)
         }
         (None, true) => {
-            return Err(ConfigError::new("pseudonym_key", "required: an action is `pseudonym`"));
+            return Err(ConfigError::new(
+                "pseudonym_key",
+                "required: an action is `pseudonym`",
+            ));
         }
         (None, false) => PseudonymKey::default(),
     };
     if !(1024..=(1 << 30)).contains(&c.max_body_bytes) {
-        return Err(ConfigError::new("max_body_bytes", "expected 1024 to 1073741824"));
+        return Err(ConfigError::new(
+            "max_body_bytes",
+            "expected 1024 to 1073741824",
+        ));
     }
     let claims_header = c.exempt.claims_header.to_ascii_lowercase();
     if !valid_header_name(&claims_header) {
-        return Err(ConfigError::new("exempt.claims_header", "expected a header name"));
+        return Err(ConfigError::new(
+            "exempt.claims_header",
+            "expected a header name",
+        ));
     }
     for (i, cl) in c.exempt.claims.iter().enumerate() {
         if cl.claim.is_empty() {
-            return Err(ConfigError::new(format!("exempt.claims[{i}].claim"), "expected a claim path"));
+            return Err(ConfigError::new(
+                format!("exempt.claims[{i}].claim"),
+                "expected a claim path",
+            ));
         }
     }
     let rewrites_bodies = facts.kind != HostKind::Apisix;
@@ -610,14 +663,21 @@ pub fn compile(c: PiiMaskConfig, facts: HostFacts) -> Result<Compiled, ConfigErr
             format!(
                 "request bodies can only be masked on Envoy: {} cannot {}",
                 facts.name(),
-                if rewrites_bodies { "keep a request's content-length from reaching the origin" } else { "replace bodies" }
+                if rewrites_bodies {
+                    "keep a request's content-length from reaching the origin"
+                } else {
+                    "replace bodies"
+                }
             ),
         ));
     }
     if c.compression == Compression::StripAcceptEncoding && facts.kind != HostKind::Envoy {
         return Err(ConfigError::new(
             "compression",
-            format!("`strip_accept_encoding` needs a host that removes request headers; {} does not (use `decode`)", facts.name()),
+            format!(
+                "`strip_accept_encoding` needs a host that removes request headers; {} does not (use `decode`)",
+                facts.name()
+            ),
         ));
     }
     if !rewrites_bodies {
@@ -644,7 +704,12 @@ pub fn compile(c: PiiMaskConfig, facts: HostFacts) -> Result<Compiled, ConfigErr
         compression: c.compression,
         on_unknown_encoding: c.on_unknown_encoding,
         routes: routes(c.routes, "routes")?,
-        exempt_claims: c.exempt.claims.iter().map(|x| (x.claim.clone(), x.value.clone())).collect(),
+        exempt_claims: c
+            .exempt
+            .claims
+            .iter()
+            .map(|x| (x.claim.clone(), x.value.clone()))
+            .collect(),
         claims_header,
         exempt_routes: routes(c.exempt.routes, "exempt.routes")?,
         requests: c.requests.enabled,

@@ -52,7 +52,10 @@ impl Unmasked {
     /// Whether a body that should have been masked goes out unmasked (counted in
     /// `pii_mask.unmasked`), as opposed to one that never needed it.
     pub fn is_loss(self) -> bool {
-        matches!(self, Unmasked::Encoding | Unmasked::Oversize | Unmasked::Host)
+        matches!(
+            self,
+            Unmasked::Encoding | Unmasked::Oversize | Unmasked::Host
+        )
     }
 }
 
@@ -69,7 +72,9 @@ pub enum Blocked {
 impl Blocked {
     pub fn message(self) -> &'static str {
         match self {
-            Blocked::Encoding => "the response is in an encoding the edge cannot read, so it cannot be checked for personal data",
+            Blocked::Encoding => {
+                "the response is in an encoding the edge cannot read, so it cannot be checked for personal data"
+            }
             Blocked::Oversize => "the response is larger than the edge checks for personal data",
             Blocked::Host => "this gateway cannot check responses for personal data",
             Blocked::Unreadable => "the response could not be read to check it for personal data",
@@ -111,7 +116,12 @@ pub fn format_of(c: &Compiled, content_type: Option<&str>) -> Option<Format> {
             MissingType::Pass => None,
         };
     };
-    let media = ct.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let media = ct
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     let fits = |list: &[String]| {
         list.iter().any(|t| {
             if let Some(suffix) = t.strip_prefix('+') {
@@ -160,7 +170,10 @@ pub fn request(c: &Compiled, r: &Request<'_>) -> RequestPlan {
             Choice::Pass => RequestPlan::Pass(Unmasked::Host),
         };
     }
-    let body = if c.requests && r.content_encoding.is_none_or(|e| Encoding::parse(e) == Ok(None)) {
+    let body = if c.requests
+        && r.content_encoding
+            .is_none_or(|e| Encoding::parse(e) == Ok(None))
+    {
         format_of(c, r.content_type)
     } else {
         None
@@ -207,7 +220,10 @@ pub struct Response<'a> {
 /// The headers of a masked body: its length and validators are no longer the
 /// origin's.
 fn mask_edits(r: &Response<'_>, decoded: bool) -> Vec<Edit> {
-    let mut edits = vec![Edit::Remove("content-length"), Edit::Remove("accept-ranges")];
+    let mut edits = vec![
+        Edit::Remove("content-length"),
+        Edit::Remove("accept-ranges"),
+    ];
     if decoded {
         edits.push(Edit::Remove("content-encoding"));
     }
@@ -244,7 +260,7 @@ pub fn response(c: &Compiled, r: &Response<'_>) -> ResponsePlan {
     let encoding = match r.content_encoding.map(Encoding::parse) {
         None | Some(Ok(None)) => None,
         Some(Ok(Some(e))) => Some(e),
-        Some(Err(())) => {
+        Some(Err(crate::body::UnknownEncoding)) => {
             return match c.on_unknown_encoding {
                 Choice::Block => ResponsePlan::Block(Blocked::Encoding, block_edits()),
                 Choice::Pass => ResponsePlan::Pass(Unmasked::Encoding),

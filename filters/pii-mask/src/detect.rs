@@ -32,7 +32,8 @@ pub enum Kind {
 
 /// What an AWS access key id starts with.
 const AWS_KEY_PREFIXES: [&[u8; 4]; 12] = [
-    b"AKIA", b"ASIA", b"ABIA", b"ACCA", b"AGPA", b"AIDA", b"AIPA", b"ANPA", b"ANVA", b"AROA", b"APKA", b"ASCA",
+    b"AKIA", b"ASIA", b"ABIA", b"ACCA", b"AGPA", b"AIDA", b"AIPA", b"ANPA", b"ANVA", b"AROA",
+    b"APKA", b"ASCA",
 ];
 
 /// The longest JWT masked whole; a longer run is left alone rather than cut.
@@ -81,9 +82,11 @@ impl Kind {
     /// The default placeholder text, `[EMAIL]`.
     pub fn label(self) -> &'static str {
         match self {
-            Kind::Jwt | Kind::Bearer | Kind::HcpAuthorization | Kind::AwsAccessKey | Kind::AwsSecretKey => {
-                "SECRET"
-            }
+            Kind::Jwt
+            | Kind::Bearer
+            | Kind::HcpAuthorization
+            | Kind::AwsAccessKey
+            | Kind::AwsSecretKey => "SECRET",
             Kind::Email => "EMAIL",
             Kind::Iban => "IBAN",
             Kind::Card => "CARD",
@@ -349,7 +352,11 @@ impl Detectors {
             return s + 1;
         }
         let rest = hay.get(s + 1..).unwrap_or_default();
-        s + 1 + rest.iter().position(|b| !b.is_ascii_alphanumeric()).unwrap_or(rest.len())
+        s + 1
+            + rest
+                .iter()
+                .position(|b| !b.is_ascii_alphanumeric())
+                .unwrap_or(rest.len())
     }
 
     /// Whether `text` can hold a match at all: every built-in pattern needs a digit,
@@ -363,8 +370,12 @@ impl Detectors {
         text.iter().enumerate().any(|(i, &b)| match b {
             b'0'..=b'9' | b'@' | b':' | b'_' => true,
             b'e' => text.get(i + 1..i + 3) == Some(b"yJ"),
-            b'b' | b'B' => text.get(i + 1..i + 6).is_some_and(|t| t.eq_ignore_ascii_case(b"earer")),
-            b'A' => text.get(i + 1..i + 4).is_some_and(|t| AWS_KEY_PREFIXES.iter().any(|p| p.get(1..) == Some(t))),
+            b'b' | b'B' => text
+                .get(i + 1..i + 6)
+                .is_some_and(|t| t.eq_ignore_ascii_case(b"earer")),
+            b'A' => text
+                .get(i + 1..i + 4)
+                .is_some_and(|t| AWS_KEY_PREFIXES.iter().any(|p| p.get(1..) == Some(t))),
             _ => false,
         })
     }

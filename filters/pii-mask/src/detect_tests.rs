@@ -14,7 +14,8 @@ fn found(text: &str) -> Vec<(Detector, String)> {
 
 #[test]
 fn a_pattern_that_stops_inside_a_group_is_finished_by_the_validator() {
-    assert_eq!(found("mobile 03949 86510, ok"), vec![(Detector::Builtin(Kind::Phone), "03949 86510".to_string())]);
+    assert_eq!(
+        found("mobile 03949 86510, ok"),
+        vec![(Detector::Builtin(Kind::Phone), "03949 86510".to_string())]
+    );
 }
-
-

@@ -10,8 +10,8 @@ use tollgate_kit::pairs::first;
 use tollgate_kit::reply::{self, Refusal};
 use tollgate_kit::slot::ConfigSlot;
 use tollgate_kit::{
-    BodyAction, BufferKind, Callouts, HeadersAction, Host, HostFacts, LogLevel, MapKind, RootFilter,
-    StreamFilter, StreamKind, TrailersAction,
+    BodyAction, BufferKind, Callouts, HeadersAction, Host, HostFacts, LogLevel, MapKind,
+    RootFilter, StreamFilter, StreamKind, TrailersAction,
 };
 
 use crate::body::{BodyMasker, Over, Trouble};
@@ -45,7 +45,10 @@ impl RootFilter for PiiMaskRoot {
         self.facts = HostFacts::detect(host);
         let compiled = crate::config::load(bytes, self.facts).map_err(|e| e.to_string())?;
         for w in &compiled.warnings {
-            host.log(LogLevel::Warn, &format!("{FILTER} on {}: {w}", self.facts.name()));
+            host.log(
+                LogLevel::Warn,
+                &format!("{FILTER} on {}: {w}", self.facts.name()),
+            );
         }
         host.log(
             LogLevel::Info,
@@ -135,11 +138,21 @@ impl PiiMaskStream {
         self.counted = true;
         let tally = std::mem::take(&mut self.tally);
         if tally.bytes > 0 {
-            add(&self.counters, host, "bytes_scanned", i64::try_from(tally.bytes).unwrap_or(i64::MAX));
+            add(
+                &self.counters,
+                host,
+                "bytes_scanned",
+                i64::try_from(tally.bytes).unwrap_or(i64::MAX),
+            );
         }
         for (key, n) in &tally.matches {
             if let Some(name) = self.config.detector_names.get(key) {
-                add(&self.counters, host, &format!("matches.{name}"), i64::try_from(*n).unwrap_or(i64::MAX));
+                add(
+                    &self.counters,
+                    host,
+                    &format!("matches.{name}"),
+                    i64::try_from(*n).unwrap_or(i64::MAX),
+                );
             }
         }
     }
@@ -148,10 +161,15 @@ impl PiiMaskStream {
         for e in edits {
             let r = match e {
                 Edit::Remove(name) => host.remove_header(MapKind::ResponseHeaders, name),
-                Edit::Set(name, value) => host.replace_header(MapKind::ResponseHeaders, name, value),
+                Edit::Set(name, value) => {
+                    host.replace_header(MapKind::ResponseHeaders, name, value)
+                }
             };
             if let Err(err) = r {
-                host.log(LogLevel::Warn, &format!("{FILTER}: cannot change a response header: {err}"));
+                host.log(
+                    LogLevel::Warn,
+                    &format!("{FILTER}: cannot change a response header: {err}"),
+                );
             }
         }
     }
@@ -159,7 +177,10 @@ impl PiiMaskStream {
     fn block(&mut self, host: &dyn Host, b: Blocked, edits: &[Edit]) {
         self.count(host, "blocked");
         self.count(host, &format!("blocked.{}", b.name()));
-        host.log(LogLevel::Warn, &format!("{FILTER}: response blocked: {}", b.message()));
+        host.log(
+            LogLevel::Warn,
+            &format!("{FILTER}: response blocked: {}", b.message()),
+        );
         self.edit(host, edits);
         self.response = Phase::Blocking(b);
     }
@@ -177,18 +198,35 @@ impl PiiMaskStream {
                 false
             }
             Trouble::Oversize | Trouble::Corrupt => {
-                let why = if t == Trouble::Oversize { Blocked::Oversize } else { Blocked::Unreadable };
+                let why = if t == Trouble::Oversize {
+                    Blocked::Oversize
+                } else {
+                    Blocked::Unreadable
+                };
                 if self.counted_trouble {
                     return false;
                 }
                 self.counted_trouble = true;
-                self.count(host, if t == Trouble::Oversize { "oversize" } else { "errors" });
+                self.count(
+                    host,
+                    if t == Trouble::Oversize {
+                        "oversize"
+                    } else {
+                        "errors"
+                    },
+                );
                 if self.facts.resets_streams() {
                     self.count(host, "blocked");
                     self.count(host, &format!("blocked.{}", why.name()));
-                    host.log(LogLevel::Warn, &format!("{FILTER}: response reset: {}", why.message()));
+                    host.log(
+                        LogLevel::Warn,
+                        &format!("{FILTER}: response reset: {}", why.message()),
+                    );
                     if let Err(e) = host.close_stream(StreamKind::Response) {
-                        host.log(LogLevel::Error, &format!("{FILTER}: cannot reset the response: {e}"));
+                        host.log(
+                            LogLevel::Error,
+                            &format!("{FILTER}: cannot reset the response: {e}"),
+                        );
                     }
                     self.response = Phase::Stopped;
                     true
@@ -199,11 +237,21 @@ impl PiiMaskStream {
         }
     }
 
-    fn mask_chunk(&mut self, host: &dyn Host, kind: BufferKind, size: usize, eos: bool, masker: &mut BodyMasker) -> Result<(), Trouble> {
+    fn mask_chunk(
+        &mut self,
+        host: &dyn Host,
+        kind: BufferKind,
+        size: usize,
+        eos: bool,
+        masker: &mut BodyMasker,
+    ) -> Result<(), Trouble> {
         let chunk = match host.buffer(kind, 0, size) {
             Ok(b) => b.unwrap_or_default(),
             Err(e) => {
-                host.log(LogLevel::Error, &format!("{FILTER}: cannot read a body chunk: {e}"));
+                host.log(
+                    LogLevel::Error,
+                    &format!("{FILTER}: cannot read a body chunk: {e}"),
+                );
                 Vec::new()
             }
         };
@@ -217,7 +265,10 @@ impl PiiMaskStream {
         if (size > 0 || !out.is_empty())
             && let Err(e) = tollgate_kit::host::replace_body(host, kind, size, &out)
         {
-            host.log(LogLevel::Error, &format!("{FILTER}: cannot replace a body chunk: {e}"));
+            host.log(
+                LogLevel::Error,
+                &format!("{FILTER}: cannot replace a body chunk: {e}"),
+            );
         }
         result
     }
@@ -226,8 +277,15 @@ impl PiiMaskStream {
 impl Callouts for PiiMaskStream {}
 
 impl StreamFilter for PiiMaskStream {
-    fn on_request_headers(&mut self, host: &dyn Host, _num_headers: usize, end_of_stream: bool) -> HeadersAction {
-        let pairs = host.header_pairs(MapKind::RequestHeaders).unwrap_or_default();
+    fn on_request_headers(
+        &mut self,
+        host: &dyn Host,
+        _num_headers: usize,
+        end_of_stream: bool,
+    ) -> HeadersAction {
+        let pairs = host
+            .header_pairs(MapKind::RequestHeaders)
+            .unwrap_or_default();
         let c = Rc::clone(&self.config);
         let req = decide::Request {
             method: first(&pairs, ":method"),
@@ -257,7 +315,10 @@ impl StreamFilter for PiiMaskStream {
                 );
                 HeadersAction::StopIteration
             }
-            RequestPlan::Watch { strip_accept_encoding, body } => {
+            RequestPlan::Watch {
+                strip_accept_encoding,
+                body,
+            } => {
                 self.watching = true;
                 // The masked representation has other offsets: ranges of it are not
                 // served (a range could also start inside a value and escape masking).
@@ -270,18 +331,30 @@ impl StreamFilter for PiiMaskStream {
                 {
                     let _ = host.remove_header(MapKind::RequestHeaders, "content-length");
                     tollgate_kit::gate::want_request_body(host);
-                    self.request = Some(BodyMasker::new(format, None, c.max_body_bytes, self.over()));
+                    self.request =
+                        Some(BodyMasker::new(format, None, c.max_body_bytes, self.over()));
                 }
                 HeadersAction::Continue
             }
         }
     }
 
-    fn on_request_body(&mut self, host: &dyn Host, body_size: usize, end_of_stream: bool) -> BodyAction {
+    fn on_request_body(
+        &mut self,
+        host: &dyn Host,
+        body_size: usize,
+        end_of_stream: bool,
+    ) -> BodyAction {
         let Some(mut masker) = self.request.take() else {
             return BodyAction::Continue;
         };
-        match self.mask_chunk(host, BufferKind::HttpRequestBody, body_size, end_of_stream, &mut masker) {
+        match self.mask_chunk(
+            host,
+            BufferKind::HttpRequestBody,
+            body_size,
+            end_of_stream,
+            &mut masker,
+        ) {
             Ok(()) => {}
             Err(Trouble::Oversize) if self.config.on_oversize == Choice::Pass => {
                 self.count(host, "oversize");
@@ -312,11 +385,18 @@ impl StreamFilter for PiiMaskStream {
         BodyAction::Continue
     }
 
-    fn on_response_headers(&mut self, host: &dyn Host, _num_headers: usize, end_of_stream: bool) -> HeadersAction {
+    fn on_response_headers(
+        &mut self,
+        host: &dyn Host,
+        _num_headers: usize,
+        end_of_stream: bool,
+    ) -> HeadersAction {
         if !self.watching {
             return HeadersAction::Continue;
         }
-        let pairs = host.header_pairs(MapKind::ResponseHeaders).unwrap_or_default();
+        let pairs = host
+            .header_pairs(MapKind::ResponseHeaders)
+            .unwrap_or_default();
         let c = Rc::clone(&self.config);
         let r = decide::Response {
             status: first(&pairs, ":status").parse().unwrap_or(0),
@@ -333,7 +413,11 @@ impl StreamFilter for PiiMaskStream {
                 self.response = Phase::Passing;
             }
             ResponsePlan::Block(b, edits) => self.block(host, b, &edits),
-            ResponsePlan::Mask { format, encoding, edits } => {
+            ResponsePlan::Mask {
+                format,
+                encoding,
+                edits,
+            } => {
                 self.edit(host, &edits);
                 tollgate_kit::gate::want_response_body(host);
                 self.response = Phase::Masking(Box::new(BodyMasker::new(
@@ -347,10 +431,21 @@ impl StreamFilter for PiiMaskStream {
         HeadersAction::Continue
     }
 
-    fn on_response_body(&mut self, host: &dyn Host, body_size: usize, end_of_stream: bool) -> BodyAction {
+    fn on_response_body(
+        &mut self,
+        host: &dyn Host,
+        body_size: usize,
+        end_of_stream: bool,
+    ) -> BodyAction {
         match std::mem::replace(&mut self.response, Phase::Idle) {
             Phase::Masking(mut masker) => {
-                let result = self.mask_chunk(host, BufferKind::HttpResponseBody, body_size, end_of_stream, &mut masker);
+                let result = self.mask_chunk(
+                    host,
+                    BufferKind::HttpResponseBody,
+                    body_size,
+                    end_of_stream,
+                    &mut masker,
+                );
                 self.response = Phase::Masking(masker);
                 if let Err(t) = result
                     && self.trouble(host, t)
@@ -359,14 +454,31 @@ impl StreamFilter for PiiMaskStream {
                 }
             }
             Phase::Blocking(b) => {
-                let body = if end_of_stream { decide::block_body(b) } else { String::new() };
-                if let Err(e) = tollgate_kit::host::replace_body(host, BufferKind::HttpResponseBody, body_size, body.as_bytes()) {
-                    host.log(LogLevel::Error, &format!("{FILTER}: cannot replace a blocked body: {e}"));
+                let body = if end_of_stream {
+                    decide::block_body(b)
+                } else {
+                    String::new()
+                };
+                if let Err(e) = tollgate_kit::host::replace_body(
+                    host,
+                    BufferKind::HttpResponseBody,
+                    body_size,
+                    body.as_bytes(),
+                ) {
+                    host.log(
+                        LogLevel::Error,
+                        &format!("{FILTER}: cannot replace a blocked body: {e}"),
+                    );
                 }
                 self.response = Phase::Blocking(b);
             }
             Phase::Stopped => {
-                let _ = tollgate_kit::host::replace_body(host, BufferKind::HttpResponseBody, body_size, b"");
+                let _ = tollgate_kit::host::replace_body(
+                    host,
+                    BufferKind::HttpResponseBody,
+                    body_size,
+                    b"",
+                );
                 self.response = Phase::Stopped;
                 return BodyAction::StopNoBuffer;
             }
@@ -385,7 +497,13 @@ impl StreamFilter for PiiMaskStream {
             // Proxy-wasm cannot add body bytes from the trailers callback: the held
             // bytes are lost rather than sent unmasked.
             self.count(host, "errors");
-            host.log(LogLevel::Warn, &format!("{FILTER}: a body ended in trailers with {} bytes held back; they are not sent", m.held()));
+            host.log(
+                LogLevel::Warn,
+                &format!(
+                    "{FILTER}: a body ended in trailers with {} bytes held back; they are not sent",
+                    m.held()
+                ),
+            );
         }
         TrailersAction::Continue
     }

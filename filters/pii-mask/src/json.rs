@@ -59,9 +59,13 @@ enum Role {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     /// A value may start (`first`: right after `[`, where `]` may come).
-    Value { first: bool },
+    Value {
+        first: bool,
+    },
     /// A member name may start (`first`: right after `{`).
-    Key { first: bool },
+    Key {
+        first: bool,
+    },
     Colon,
     After,
     Str(Role),
@@ -150,7 +154,9 @@ fn valid_bare(t: &[u8]) -> bool {
 
 /// The content of a string up to (not including) its next `"` or `\`.
 fn run_len(data: &[u8]) -> usize {
-    data.iter().position(|&b| b == b'"' || b == b'\\').unwrap_or(data.len())
+    data.iter()
+        .position(|&b| b == b'"' || b == b'\\')
+        .unwrap_or(data.len())
 }
 
 pub struct Ctx<'a> {
@@ -241,9 +247,19 @@ impl JsonStream {
                 f.seg.clear();
                 f.seg.extend_from_slice(f.next_index.to_string().as_bytes());
                 f.next_index += 1;
-                if self.skip.is_some() { None } else { self.own_rule(cx.rules, None) }
+                if self.skip.is_some() {
+                    None
+                } else {
+                    self.own_rule(cx.rules, None)
+                }
             }
-            None => if self.skip.is_some() { None } else { self.own_rule(cx.rules, None) },
+            None => {
+                if self.skip.is_some() {
+                    None
+                } else {
+                    self.own_rule(cx.rules, None)
+                }
+            }
         };
         let is_member = self.stack.last().is_some_and(|f| f.object);
         let effect = rule.and_then(|i| cx.rules.get(i)).map(|r| &r.effect);
@@ -269,7 +285,10 @@ impl JsonStream {
                 self.emit(out, b"\"");
                 self.value_hint = self.phone_hint();
                 if let Mode::Mask(i) = mode
-                    && let Some(Rule { effect: Effect::Mask(a), .. }) = cx.rules.get(i)
+                    && let Some(Rule {
+                        effect: Effect::Mask(a),
+                        ..
+                    }) = cx.rules.get(i)
                     && !a.needs_value()
                     && self.skip.is_none()
                 {
@@ -291,7 +310,11 @@ impl JsonStream {
                     next_index: 0,
                     written: 0,
                 });
-                self.state = if b == b'{' { State::Key { first: true } } else { State::Value { first: true } };
+                self.state = if b == b'{' {
+                    State::Key { first: true }
+                } else {
+                    State::Value { first: true }
+                };
             }
             b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => {
                 self.bare.clear();
@@ -312,7 +335,9 @@ impl JsonStream {
     }
 
     fn close(&mut self, b: u8, out: &mut Vec<u8>) -> Result<(), ()> {
-        let Some(f) = self.stack.last() else { return Err(()) };
+        let Some(f) = self.stack.last() else {
+            return Err(());
+        };
         if f.object != (b == b'}') {
             return Err(());
         }
@@ -333,8 +358,14 @@ impl JsonStream {
             f.seg.clear();
             f.seg.extend_from_slice(&self.key);
         }
-        let rule = if self.skip.is_some() { None } else { self.own_rule(cx.rules, None) };
-        let drop = rule.and_then(|i| cx.rules.get(i)).is_some_and(|r| r.effect == Effect::Drop);
+        let rule = if self.skip.is_some() {
+            None
+        } else {
+            self.own_rule(cx.rules, None)
+        };
+        let drop = rule
+            .and_then(|i| cx.rules.get(i))
+            .is_some_and(|r| r.effect == Effect::Drop);
         if drop && self.skip.is_none() {
             self.dropping();
             self.skip = Some(self.stack.len());
@@ -353,7 +384,13 @@ impl JsonStream {
         self.state = State::Colon;
     }
 
-    fn bare_done(&mut self, cx: &Ctx<'_>, mode: Mode, out: &mut Vec<u8>, tally: &mut Tally) -> Result<(), ()> {
+    fn bare_done(
+        &mut self,
+        cx: &Ctx<'_>,
+        mode: Mode,
+        out: &mut Vec<u8>,
+        tally: &mut Tally,
+    ) -> Result<(), ()> {
         if !valid_bare(&self.bare) {
             return Err(());
         }
@@ -364,14 +401,19 @@ impl JsonStream {
                 _ if bare == b"null" => out.extend_from_slice(&bare),
                 Mode::Mask(i) => {
                     out.push(b'"');
-                    if let Some(Rule { effect: Effect::Mask(a), .. }) = cx.rules.get(i) {
+                    if let Some(Rule {
+                        effect: Effect::Mask(a),
+                        ..
+                    }) = cx.rules.get(i)
+                    {
                         a.apply(None, &bare, &cx.masker.key, out);
                     }
                     out.push(b'"');
                 }
                 Mode::Scan => {
                     let mut masked = Vec::new();
-                    cx.masker.mask_all(&bare, self.phone_hint(), &mut masked, tally);
+                    cx.masker
+                        .mask_all(&bare, self.phone_hint(), &mut masked, tally);
                     if masked == bare {
                         out.extend_from_slice(&bare);
                     } else {
@@ -389,7 +431,14 @@ impl JsonStream {
     }
 
     /// String content (no quote, no backslash) of a value in `mode`.
-    fn content(&mut self, cx: &Ctx<'_>, mode: Mode, run: &[u8], out: &mut Vec<u8>, tally: &mut Tally) {
+    fn content(
+        &mut self,
+        cx: &Ctx<'_>,
+        mode: Mode,
+        run: &[u8],
+        out: &mut Vec<u8>,
+        tally: &mut Tally,
+    ) {
         if self.skip.is_some() {
             return;
         }
@@ -410,7 +459,14 @@ impl JsonStream {
     }
 
     /// Escape bytes (the backslash included) of a value in `mode`.
-    fn escape(&mut self, cx: &Ctx<'_>, mode: Mode, bytes: &[u8], out: &mut Vec<u8>, tally: &mut Tally) {
+    fn escape(
+        &mut self,
+        cx: &Ctx<'_>,
+        mode: Mode,
+        bytes: &[u8],
+        out: &mut Vec<u8>,
+        tally: &mut Tally,
+    ) {
         if self.skip.is_some() {
             return;
         }
@@ -431,7 +487,10 @@ impl JsonStream {
                 Mode::Scan => self.segment.end(cx.masker, out, tally),
                 Mode::Keep => {}
                 Mode::Mask(i) => {
-                    if let Some(Rule { effect: Effect::Mask(a), .. }) = cx.rules.get(i)
+                    if let Some(Rule {
+                        effect: Effect::Mask(a),
+                        ..
+                    }) = cx.rules.get(i)
                         && a.needs_value()
                     {
                         if self.value.len() <= MAX_VALUE {
@@ -451,16 +510,21 @@ impl JsonStream {
     /// Walks `data`, writing the masked JSON to `out`.
     pub fn push(&mut self, cx: &Ctx<'_>, data: &[u8], out: &mut Vec<u8>, tally: &mut Tally) {
         let mut i = 0;
-        // Each round consumes at least one byte, or changes state without consuming
-        // (a bare token's end), after which the next round consumes.
+        // Each round consumes a byte, or changes state without consuming one (a bare
+        // token's end, a new document, a value's start): at most three such in a row.
         let mut rounds = 0usize;
-        let limit = data.len().saturating_mul(2).saturating_add(4);
-        while i < data.len() && rounds < limit {
+        let limit = data.len().saturating_mul(4).saturating_add(16);
+        while i < data.len() {
             rounds += 1;
+            if rounds > limit {
+                // Never reached; if it were, the rest is masked as text, not dropped.
+                self.give_up(cx, out, tally);
+            }
             let Some(&b) = data.get(i) else { break };
             let step = match self.state {
                 State::Text => {
-                    self.text.push(cx.masker, data.get(i..).unwrap_or_default(), out, tally);
+                    self.text
+                        .push(cx.masker, data.get(i..).unwrap_or_default(), out, tally);
                     return;
                 }
                 State::Value { first } => {
@@ -476,7 +540,8 @@ impl JsonStream {
                     } else if b == b']' && first {
                         self.close(b, out).map(|()| 1)
                     } else {
-                        self.begin_value(cx, b, out).map(|()| usize::from(!matches!(self.state, State::Bare(_))))
+                        self.begin_value(cx, b, out)
+                            .map(|()| usize::from(!matches!(self.state, State::Bare(_))))
                     }
                 }
                 State::Key { first } => match b {
@@ -511,7 +576,11 @@ impl JsonStream {
                     }
                     (b',', Some(object)) => {
                         self.sep.push(b',');
-                        self.state = if object { State::Key { first: false } } else { State::Value { first: false } };
+                        self.state = if object {
+                            State::Key { first: false }
+                        } else {
+                            State::Value { first: false }
+                        };
                         Ok(1)
                     }
                     (b']' | b'}', Some(_)) => self.close(b, out).map(|()| 1),
@@ -528,10 +597,10 @@ impl JsonStream {
                     let run = rest.get(..n).unwrap_or_default();
                     match role {
                         Role::Key => {
-                            self.key.extend_from_slice(run);
-                            if self.key.len() > MAX_KEY {
+                            if self.key.len() + run.len() > MAX_KEY {
                                 Err(())
                             } else {
+                                self.key.extend_from_slice(run);
                                 Ok(n)
                             }
                         }
@@ -551,25 +620,23 @@ impl JsonStream {
                             Ok(n)
                         }
                     }
-                    .map(|n| {
-                        match rest.get(n) {
-                            Some(b'"') => {
-                                match role {
-                                    Role::Key => self.key_done(cx, out, tally),
-                                    Role::Value(mode) => self.string_done(cx, mode, out, tally),
-                                }
-                                n + 1
+                    .map(|n| match rest.get(n) {
+                        Some(b'"') => {
+                            match role {
+                                Role::Key => self.key_done(cx, out, tally),
+                                Role::Value(mode) => self.string_done(cx, mode, out, tally),
                             }
-                            Some(_) => {
-                                match role {
-                                    Role::Key => self.key.push(b'\\'),
-                                    Role::Value(mode) => self.escape(cx, mode, b"\\", out, tally),
-                                }
-                                self.state = State::Escape(role);
-                                n + 1
-                            }
-                            None => n,
+                            n + 1
                         }
+                        Some(_) => {
+                            match role {
+                                Role::Key => self.key.push(b'\\'),
+                                Role::Value(mode) => self.escape(cx, mode, b"\\", out, tally),
+                            }
+                            self.state = State::Escape(role);
+                            n + 1
+                        }
+                        None => n,
                     })
                 }
                 State::Escape(role) | State::Unicode(role, _) => {
@@ -596,7 +663,11 @@ impl JsonStream {
                 State::Bare(mode) => {
                     if is_bare(b) {
                         self.bare.push(b);
-                        if self.bare.len() > MAX_BARE { Err(()) } else { Ok(1) }
+                        if self.bare.len() > MAX_BARE {
+                            Err(())
+                        } else {
+                            Ok(1)
+                        }
                     } else {
                         self.bare_done(cx, mode, out, tally).map(|()| 0)
                     }
@@ -616,11 +687,16 @@ impl JsonStream {
     pub fn finish(&mut self, cx: &Ctx<'_>, out: &mut Vec<u8>, tally: &mut Tally) {
         match self.state {
             State::Bare(mode) => {
-                if self.bare_done(cx, mode, out, tally).is_err() {
+                let done = self.bare_done(cx, mode, out, tally);
+                if done.is_err() {
                     self.give_up(cx, out, tally);
                 }
             }
-            State::Str(_) | State::Escape(_) | State::Unicode(..) | State::Key { .. } | State::Colon => {
+            State::Str(_)
+            | State::Escape(_)
+            | State::Unicode(..)
+            | State::Key { .. }
+            | State::Colon => {
                 self.give_up(cx, out, tally);
             }
             _ => {}
@@ -640,7 +716,9 @@ impl JsonStream {
         self.segment.end(m, out, tally);
         let sep = std::mem::take(&mut self.sep);
         out.extend_from_slice(&sep);
-        if let State::Str(Role::Key) | State::Escape(Role::Key) | State::Unicode(Role::Key, _) = self.state {
+        if let State::Str(Role::Key) | State::Escape(Role::Key) | State::Unicode(Role::Key, _) =
+            self.state
+        {
             out.push(b'"');
             let key = std::mem::take(&mut self.key);
             m.mask_all(&key, false, out, tally);

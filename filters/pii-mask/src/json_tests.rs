@@ -1,1 +1,90 @@
 use super::*;
+use crate::config::load;
+use tollgate_kit::HostFacts;
+
+fn walk(json: &str, chunks: &[&[u8]]) -> (String, JsonStream) {
+    let c = load(json.as_bytes(), HostFacts::default()).unwrap();
+    let cx = Ctx {
+        masker: &c.masker,
+        rules: &c.rules,
+    };
+    let mut j = JsonStream::default();
+    let mut out = Vec::new();
+    let mut t = Tally::default();
+    for ch in chunks {
+        j.push(&cx, ch, &mut out, &mut t);
+    }
+    j.finish(&cx, &mut out, &mut t);
+    (String::from_utf8_lossy(&out).into_owned(), j)
+}
+
+#[test]
+fn nesting_past_the_limit_is_masked_as_text() {
+    let deep = format!(
+        "{}\"a@b.co\"{}",
+        "[".repeat(MAX_DEPTH + 1),
+        "]".repeat(MAX_DEPTH + 1)
+    );
+    let (out, j) = walk("{}", &[deep.as_bytes()]);
+    assert!(j.is_text());
+    assert!(out.contains("[EMAIL]") && !out.contains("a@b.co"));
+}
+
+#[test]
+fn a_phone_member_makes_bare_digits_a_phone() {
+    let (out, _) = walk(
+        "{}",
+        &[br#"{"phone": "4155552671", "id": "4155552671", "tel": 4155552671}"#],
+    );
+    assert_eq!(
+        out,
+        r#"{"phone": "[PHONE]", "id": "4155552671", "tel": "[PHONE]"}"#
+    );
+}
+
+#[test]
+fn a_key_too_long_gives_up_on_json() {
+    let long = format!("{{\"{}\": 1}}", "k".repeat(MAX_KEY + 10));
+    let (out, j) = walk("{}", &[long.as_bytes()]);
+    assert!(j.is_text());
+    assert_eq!(out, long, "nothing lost");
+}
+
+#[test]
+fn long_masked_values_get_the_placeholder() {
+    let cfg = r#"{"fields": [{"pointer": "/v", "rule": "mask", "action": {"type": "partial"}}]}"#;
+    let long = format!("{{\"v\": \"{}\"}}", "x".repeat(MAX_VALUE + 1));
+    let (out, _) = walk(cfg, &[long.as_bytes()]);
+    assert_eq!(out, r#"{"v": "[REDACTED]"}"#);
+    let (held, j) = {
+        let c = load(cfg.as_bytes(), HostFacts::default()).unwrap();
+        let cx = Ctx {
+            masker: &c.masker,
+            rules: &c.rules,
+        };
+        let mut j = JsonStream::default();
+        let mut out = Vec::new();
+        j.push(
+            &cx,
+            long.as_bytes().get(..long.len() - 2).unwrap(),
+            &mut out,
+            &mut Tally::default(),
+        );
+        (j.held(), j)
+    };
+    assert!(held <= MAX_VALUE + 1 && !j.is_text(), "{held}");
+}
+
+/// Every two-way split of `body` gives what the whole body gives.
+fn splits_agree(cfg: &str, body: &[u8]) {
+    let whole = walk(cfg, &[body]).0;
+    for at in 0..=body.len() {
+        let (a, b) = body.split_at(at);
+        assert_eq!(walk(cfg, &[a, b]).0, whole, "split at {at} of {body:?}");
+    }
+}
+
+#[test]
+fn fuzz_finds_agree_split_anywhere() {
+    splits_agree("{}", b"9\n99\n9\n8\n9\x839\x19");
+}

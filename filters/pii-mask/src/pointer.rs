@@ -21,7 +21,9 @@ impl Pattern {
             return Ok(Pattern(Vec::new()));
         }
         let Some(rest) = text.strip_prefix('/') else {
-            return Err("a JSON Pointer starts with `/` (or is empty for the whole document)".into());
+            return Err(
+                "a JSON Pointer starts with `/` (or is empty for the whole document)".into(),
+            );
         };
         let mut segs = Vec::new();
         for raw in rest.split('/') {
@@ -32,7 +34,12 @@ impl Pattern {
                     if raw.contains('~') && !valid_escapes(raw) {
                         return Err(format!("`{raw}`: `~` must be followed by 0, 1 or 2"));
                     }
-                    Seg::Name(raw.replace("~1", "/").replace("~2", "*").replace("~0", "~").into_bytes())
+                    Seg::Name(
+                        raw.replace("~1", "/")
+                            .replace("~2", "*")
+                            .replace("~0", "~")
+                            .into_bytes(),
+                    )
                 }
             });
         }
@@ -58,7 +65,10 @@ fn fits(pattern: &[Seg], path: &[&[u8]]) -> bool {
     match (pattern.split_first(), path.split_first()) {
         (None, None) => true,
         (Some((Seg::AnyDepth, rest)), _) => {
-            fits(rest, path) || path.split_first().is_some_and(|(_, tail)| fits(pattern, tail))
+            fits(rest, path)
+                || path
+                    .split_first()
+                    .is_some_and(|(_, tail)| fits(pattern, tail))
         }
         (Some((Seg::Any, rest)), Some((_, tail))) => fits(rest, tail),
         (Some((Seg::Name(n), rest)), Some((seg, tail))) => n.as_slice() == *seg && fits(rest, tail),

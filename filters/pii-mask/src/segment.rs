@@ -93,6 +93,9 @@ pub struct Segment {
     /// (validators look at them); `buf[ctx..]` is held.
     buf: Vec<u8>,
     ctx: usize,
+    /// Looks start at the buffer's start, context included, while the phone context
+    /// a hint put there is still in it: the pattern must see it.
+    from_start: bool,
 }
 
 /// What a segment about phones (a JSON member named `phone`) starts with, as context
@@ -117,6 +120,7 @@ impl Segment {
         }
         self.buf.clear();
         self.ctx = 0;
+        self.from_start = false;
     }
 
     /// Marks the segment as being about phones: it starts with [`PHONE_CONTEXT`] as
@@ -125,6 +129,7 @@ impl Segment {
         if on && self.buf.is_empty() {
             self.buf.extend_from_slice(PHONE_CONTEXT);
             self.ctx = PHONE_CONTEXT.len();
+            self.from_start = true;
         }
     }
 
@@ -141,11 +146,12 @@ impl Segment {
     fn drain(&mut self, m: &Masker, last: bool, out: &mut Vec<u8>, tally: &mut Tally) {
         let n = self.buf.len();
         let mut emitted = self.ctx;
-        let mut pos = self.ctx;
+        let mut pos = if self.from_start { 0 } else { self.ctx };
         let safe = loop {
             match m.detectors.next(&self.buf, pos, last) {
                 Next::Found(f) => {
                     let (s, e) = f.span;
+                    let s = s.max(emitted);
                     out.extend_from_slice(self.buf.get(emitted..s).unwrap_or_default());
                     m.replace(f, self.buf.get(s..e).unwrap_or_default(), out, tally);
                     emitted = e;
@@ -161,6 +167,9 @@ impl Segment {
         out.extend_from_slice(self.buf.get(emitted..safe).unwrap_or_default());
         // Keep some emitted bytes: the context of the next candidate.
         let keep_from = safe.saturating_sub(crate::detect::CONTEXT);
+        if keep_from > 0 {
+            self.from_start = false;
+        }
         self.buf.drain(..keep_from.min(n));
         self.ctx = safe - keep_from.min(n);
     }

@@ -1,1 +1,58 @@
 use super::*;
+use crate::config::load;
+use tollgate_kit::HostFacts;
+
+fn masker() -> Masker {
+    load(b"{}", HostFacts::default()).unwrap().masker
+}
+
+#[test]
+fn only_the_window_is_held_back() {
+    let m = masker();
+    let mut s = Segment::default();
+    let mut out = Vec::new();
+    let mut t = Tally::default();
+    // A long line without a candidate: all but the window goes out.
+    let text = "word ".repeat(10_000);
+    s.push(&m, text.as_bytes(), &mut out, &mut t);
+    assert!(s.held() <= m.detectors.window(), "{} held", s.held());
+    assert_eq!(out.len() + s.held(), text.len());
+    s.end(&m, &mut out, &mut t);
+    assert_eq!(out, text.as_bytes());
+    assert_eq!(s.held(), 0);
+}
+
+#[test]
+fn a_value_split_in_two_is_masked_once_decided() {
+    let m = masker();
+    let mut s = Segment::default();
+    let mut out = Vec::new();
+    let mut t = Tally::default();
+    s.push(&m, b"mail jane@exam", &mut out, &mut t);
+    assert!(
+        !String::from_utf8_lossy(&out).contains("jane"),
+        "nothing of a possible value leaves"
+    );
+    s.push(&m, b"ple.com now", &mut out, &mut t);
+    s.end(&m, &mut out, &mut t);
+    assert_eq!(out, b"mail [EMAIL] now");
+    assert_eq!(t.total(), 1);
+}
+
+#[test]
+fn lines_end_segments_and_the_phone_hint_only_starts_one() {
+    let m = masker();
+    let mut text = TextStream::default();
+    let mut out = Vec::new();
+    let mut t = Tally::default();
+    text.push(&m, b"a@b.co\nx@y.co", &mut out, &mut t);
+    assert_eq!(out, b"[EMAIL]\n", "the first line is decided at its end");
+    text.finish(&m, &mut out, &mut t);
+    assert_eq!(out, b"[EMAIL]\n[EMAIL]");
+    let mut out = Vec::new();
+    m.mask_all(b"4155552671", true, &mut out, &mut t);
+    assert_eq!(out, b"[PHONE]");
+    let mut out = Vec::new();
+    m.mask_all(b"4155552671", false, &mut out, &mut t);
+    assert_eq!(out, b"4155552671");
+}

@@ -22,10 +22,22 @@ fn slice(hay: &[u8], start: usize, end: usize) -> &[u8] {
     hay.get(start..end.min(hay.len())).unwrap_or_default()
 }
 
+/// Whether a value may end at `e`: no letter or digit follows, nor one of `joiners`
+/// with a digit after it (`4111111111111111.5`, `415-555-2671-22`).
+fn ends_cleanly(hay: &[u8], e: usize, joiners: &[u8]) -> bool {
+    let next = at(hay, e);
+    !(next.is_ascii_alphanumeric() || joiners.contains(&next) && at(hay, e + 1).is_ascii_digit())
+}
+
+/// What joins a phone number's digits to more digits.
+const PHONE_JOINERS: &[u8] = b"-./,:";
+
 /// Whether the candidate continues a longer run of digit groups (`… 3704 0044`): a
 /// number cut out of another is not a value of its own.
 fn continues_digits(hay: &[u8], start: usize) -> bool {
-    matches!(before(hay, start), b' ' | b'-' | b'.') && start >= 2 && at(hay, start - 2).is_ascii_digit()
+    matches!(before(hay, start), b' ' | b'-' | b'.')
+        && start >= 2
+        && at(hay, start - 2).is_ascii_digit()
 }
 
 fn digits(bytes: &[u8]) -> Vec<u8> {
@@ -52,7 +64,7 @@ pub fn luhn(digits: &[u8]) -> bool {
             }
         })
         .sum();
-    !digits.is_empty() && sum % 10 == 0
+    !digits.is_empty() && sum.is_multiple_of(10)
 }
 
 fn number(digits: &[u8], n: usize) -> u32 {
@@ -74,12 +86,14 @@ pub fn card_network_fits(d: &[u8]) -> bool {
     let visa = p1 == 4 && matches!(len, 13 | 16 | 19);
     let mastercard = ((51..=55).contains(&p2) || (2221..=2720).contains(&p4)) && len == 16;
     let amex = (p2 == 34 || p2 == 37) && len == 15;
-    let diners = ((300..=305).contains(&p3) || p2 == 36 || p2 == 38 || p2 == 39) && (14..=19).contains(&len);
+    let diners =
+        ((300..=305).contains(&p3) || p2 == 36 || p2 == 38 || p2 == 39) && (14..=19).contains(&len);
     // JCB: 35 (3528-3589 assigned; issuers' test data uses all of 35), and the old
     // 15-digit 2131 and 1800.
     let jcb = p2 == 35 && (16..=19).contains(&len) || (p4 == 2131 || p4 == 1800) && len == 15;
-    let discover = (p4 == 6011 || (644..=649).contains(&p3) || p2 == 65 || (622_126..=622_925).contains(&p6))
-        && (16..=19).contains(&len);
+    let discover =
+        (p4 == 6011 || (644..=649).contains(&p3) || p2 == 65 || (622_126..=622_925).contains(&p6))
+            && (16..=19).contains(&len);
     let unionpay = p2 == 62 && (16..=19).contains(&len);
     // Maestro: 50, 56-69 (and 6304, 6759, 6761-6763), 12 to 19 digits.
     let maestro = (p2 == 50 || (56..=69).contains(&p2)) && (12..=19).contains(&len);
@@ -95,30 +109,109 @@ pub fn card(hay: &[u8], start: usize, end: usize) -> Option<Span> {
     }
     group_ends(hay, start, end).into_iter().find_map(|e| {
         let d = digits(slice(hay, start, e));
-        let next = at(hay, e);
-        let clean_end = !next.is_ascii_alphanumeric() && !(matches!(next, b'.' | b',') && at(hay, e + 1).is_ascii_digit());
+        let clean_end = ends_cleanly(hay, e, b".,");
         // One kind of separator: "4111-1111 1111.1111" is not how cards are written.
-        let seps: Vec<u8> = slice(hay, start, e).iter().copied().filter(|b| !b.is_ascii_digit()).collect();
+        let seps: Vec<u8> = slice(hay, start, e)
+            .iter()
+            .copied()
+            .filter(|b| !b.is_ascii_digit())
+            .collect();
         let uniform = seps.windows(2).all(|w| w.first() == w.get(1));
-        ((12..=19).contains(&d.len()) && clean_end && uniform && luhn(&d) && card_network_fits(&d)).then_some((start, e))
+        ((12..=19).contains(&d.len()) && clean_end && uniform && luhn(&d) && card_network_fits(&d))
+            .then_some((start, e))
     })
 }
 
 /// IBAN lengths by country (ISO 13616 registry, SWIFT release 2024).
 const IBAN_LENGTHS: &[(&[u8; 2], usize)] = &[
-    (b"AD", 24), (b"AE", 23), (b"AL", 28), (b"AT", 20), (b"AZ", 28), (b"BA", 20), (b"BE", 16),
-    (b"BG", 22), (b"BH", 22), (b"BI", 27), (b"BR", 29), (b"BY", 28), (b"CH", 21), (b"CR", 22),
-    (b"CY", 28), (b"CZ", 24), (b"DE", 22), (b"DJ", 27), (b"DK", 18), (b"DO", 28), (b"EE", 20),
-    (b"EG", 29), (b"ES", 24), (b"FI", 18), (b"FK", 18), (b"FO", 18), (b"FR", 27), (b"GB", 22),
-    (b"GE", 22), (b"GI", 23), (b"GL", 18), (b"GR", 27), (b"GT", 28), (b"HR", 21), (b"HU", 28),
-    (b"IE", 22), (b"IL", 23), (b"IQ", 23), (b"IS", 26), (b"IT", 27), (b"JO", 30), (b"KW", 30),
-    (b"KZ", 20), (b"LB", 28), (b"LC", 32), (b"LI", 21), (b"LT", 20), (b"LU", 20), (b"LV", 21),
-    (b"LY", 25), (b"MC", 27), (b"MD", 24), (b"ME", 22), (b"MK", 19), (b"MN", 20), (b"MR", 27),
-    (b"MT", 31), (b"MU", 30), (b"NI", 28), (b"NL", 18), (b"NO", 15), (b"OM", 23), (b"PK", 24),
-    (b"PL", 28), (b"PS", 29), (b"PT", 25), (b"QA", 29), (b"RO", 24), (b"RS", 22), (b"RU", 33),
-    (b"SA", 24), (b"SC", 31), (b"SD", 18), (b"SE", 24), (b"SI", 19), (b"SK", 24), (b"SM", 27),
-    (b"SO", 23), (b"ST", 25), (b"SV", 28), (b"TL", 23), (b"TN", 24), (b"TR", 26), (b"UA", 29),
-    (b"VA", 22), (b"VG", 24), (b"XK", 20), (b"YE", 30),
+    (b"AD", 24),
+    (b"AE", 23),
+    (b"AL", 28),
+    (b"AT", 20),
+    (b"AZ", 28),
+    (b"BA", 20),
+    (b"BE", 16),
+    (b"BG", 22),
+    (b"BH", 22),
+    (b"BI", 27),
+    (b"BR", 29),
+    (b"BY", 28),
+    (b"CH", 21),
+    (b"CR", 22),
+    (b"CY", 28),
+    (b"CZ", 24),
+    (b"DE", 22),
+    (b"DJ", 27),
+    (b"DK", 18),
+    (b"DO", 28),
+    (b"EE", 20),
+    (b"EG", 29),
+    (b"ES", 24),
+    (b"FI", 18),
+    (b"FK", 18),
+    (b"FO", 18),
+    (b"FR", 27),
+    (b"GB", 22),
+    (b"GE", 22),
+    (b"GI", 23),
+    (b"GL", 18),
+    (b"GR", 27),
+    (b"GT", 28),
+    (b"HR", 21),
+    (b"HU", 28),
+    (b"IE", 22),
+    (b"IL", 23),
+    (b"IQ", 23),
+    (b"IS", 26),
+    (b"IT", 27),
+    (b"JO", 30),
+    (b"KW", 30),
+    (b"KZ", 20),
+    (b"LB", 28),
+    (b"LC", 32),
+    (b"LI", 21),
+    (b"LT", 20),
+    (b"LU", 20),
+    (b"LV", 21),
+    (b"LY", 25),
+    (b"MC", 27),
+    (b"MD", 24),
+    (b"ME", 22),
+    (b"MK", 19),
+    (b"MN", 20),
+    (b"MR", 27),
+    (b"MT", 31),
+    (b"MU", 30),
+    (b"NI", 28),
+    (b"NL", 18),
+    (b"NO", 15),
+    (b"OM", 23),
+    (b"PK", 24),
+    (b"PL", 28),
+    (b"PS", 29),
+    (b"PT", 25),
+    (b"QA", 29),
+    (b"RO", 24),
+    (b"RS", 22),
+    (b"RU", 33),
+    (b"SA", 24),
+    (b"SC", 31),
+    (b"SD", 18),
+    (b"SE", 24),
+    (b"SI", 19),
+    (b"SK", 24),
+    (b"SM", 27),
+    (b"SO", 23),
+    (b"ST", 25),
+    (b"SV", 28),
+    (b"TL", 23),
+    (b"TN", 24),
+    (b"TR", 26),
+    (b"UA", 29),
+    (b"VA", 22),
+    (b"VG", 24),
+    (b"XK", 20),
+    (b"YE", 30),
 ];
 
 /// The IBAN check (ISO 7064 mod 97-10) over the characters, spaces removed.
@@ -134,7 +227,11 @@ pub fn iban_checksum(chars: &[u8]) -> bool {
             b'A'..=b'Z' => u32::from(c - b'A') + 10,
             _ => return false,
         };
-        rem = if v >= 10 { (rem * 100 + v) % 97 } else { (rem * 10 + v) % 97 };
+        rem = if v >= 10 {
+            (rem * 100 + v) % 97
+        } else {
+            (rem * 10 + v) % 97
+        };
     }
     rem == 1
 }
@@ -170,11 +267,16 @@ pub fn iban(hay: &[u8], start: usize, end: usize) -> Option<Span> {
 /// A US Social Security number written `AAA-GG-SSSS` (or with spaces): never area
 /// 000, 666 or 900-999, group 00 or serial 0000 (SSA's rules since 2011).
 pub fn ssn(hay: &[u8], start: usize, end: usize) -> Option<Span> {
-    if before(hay, start).is_ascii_alphanumeric() || matches!(before(hay, start), b'-' | b'.') || continues_digits(hay, start) {
+    if before(hay, start).is_ascii_alphanumeric()
+        || matches!(before(hay, start), b'-' | b'.')
+        || continues_digits(hay, start)
+    {
         return None;
     }
     let next = at(hay, end);
-    if next.is_ascii_alphanumeric() || (matches!(next, b'-' | b'.') && at(hay, end + 1).is_ascii_digit()) {
+    if next.is_ascii_alphanumeric()
+        || (matches!(next, b'-' | b'.') && at(hay, end + 1).is_ascii_digit())
+    {
         return None;
     }
     let text = slice(hay, start, end);
@@ -213,7 +315,10 @@ pub fn ipv4(hay: &[u8], start: usize, end: usize) -> Option<Span> {
     let text = std::str::from_utf8(slice(hay, start, end)).ok()?;
     let ok = text.split('.').count() == 4
         && text.split('.').all(|o| {
-            !o.is_empty() && o.len() <= 3 && (o.len() == 1 || !o.starts_with('0')) && o.parse::<u16>().is_ok_and(|v| v <= 255)
+            !o.is_empty()
+                && o.len() <= 3
+                && (o.len() == 1 || !o.starts_with('0'))
+                && o.parse::<u16>().is_ok_and(|v| v <= 255)
         });
     ok.then_some((start, end))
 }
@@ -244,30 +349,42 @@ pub fn phone(hay: &[u8], start: usize, end: usize) -> Option<Span> {
     let first = at(hay, start);
     if first.is_ascii_alphabetic() || matches!(first, b',' | b';' | b'|' | b'\t') {
         // The context forms: the digits at the end of the match.
-        let digits_start = end - slice(hay, start, end).iter().rev().take_while(|b| b.is_ascii_digit()).count();
-        let next = at(hay, end);
+        let digits_start = end
+            - slice(hay, start, end)
+                .iter()
+                .rev()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
         let ok = !before(hay, digits_start).is_ascii_alphanumeric()
-            && !next.is_ascii_alphanumeric()
-            && !(matches!(next, b'-' | b'.' | b'/' | b',' | b':') && at(hay, end + 1).is_ascii_digit())
+            && ends_cleanly(hay, end, PHONE_JOINERS)
             && national(slice(hay, digits_start, end), true, false);
         return ok.then_some((digits_start, end));
     }
     let prev = before(hay, start);
-    if prev.is_ascii_alphanumeric() || matches!(prev, b'+' | b'-' | b'.' | b'/' | b'_') || continues_digits(hay, start) {
+    if prev.is_ascii_alphanumeric()
+        || matches!(prev, b'+' | b'-' | b'.' | b'/' | b'_')
+        || continues_digits(hay, start)
+    {
         return None;
     }
     // The pattern may stop inside a digit group (`03949 8651|0`): finish the group.
     // (A longer run is another number: the groups before it are tried.)
-    let tail = slice(hay, end, end + PHONE_TAIL + 1).iter().take_while(|b| b.is_ascii_digit()).count();
+    let tail = slice(hay, end, end + PHONE_TAIL + 1)
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
     let end = if tail > PHONE_TAIL { end } else { end + tail };
     group_ends(hay, start, end).into_iter().find_map(|e| {
         let next = at(hay, e);
         let extension = next == b'x' && at(hay, e + 1).is_ascii_digit();
-        let clean = (!next.is_ascii_alphanumeric() || extension)
-            && !(matches!(next, b'-' | b'.' | b'/' | b',' | b':') && at(hay, e + 1).is_ascii_digit());
+        let clean = extension || ends_cleanly(hay, e, PHONE_JOINERS);
         let text = slice(hay, start, e);
         let more_digits = next == b' ' && at(hay, e + 1).is_ascii_digit();
-        let fits = if text.first() == Some(&b'+') { e164(text) } else { national(text, false, more_digits) };
+        let fits = if text.first() == Some(&b'+') {
+            e164(text)
+        } else {
+            national(text, false, more_digits)
+        };
         (clean && fits).then_some((start, e))
     })
 }
@@ -331,8 +448,10 @@ fn national(text: &[u8], context: bool, more_digits: bool) -> bool {
             && d.get(2) != Some(&0)
             && lens.first().is_some_and(|l| (3..=5).contains(l));
     }
-    let nanp_digits = d.len() == 10 && d.first().is_some_and(|&a| a >= 2) && d.get(3).is_some_and(|&x| x >= 2);
-    let trunk_digits = d.first() == Some(&0) && d.get(1).is_some_and(|&a| a != 0) && (10..=11).contains(&d.len());
+    let nanp_digits =
+        d.len() == 10 && d.first().is_some_and(|&a| a >= 2) && d.get(3).is_some_and(|&x| x >= 2);
+    let trunk_digits =
+        d.first() == Some(&0) && d.get(1).is_some_and(|&a| a != 0) && (10..=11).contains(&d.len());
     if lens.as_slice() == [3, 2, 4] {
         return false; // the SSN shape
     }
@@ -340,9 +459,14 @@ fn national(text: &[u8], context: bool, more_digits: bool) -> bool {
         // (415) 555-2671, 415-555-2671, 415.555.2671
         [3, 3, 4] => nanp_digits || trunk_digits,
         // 020 7946 0958, 07700 900 123, 01 23 45 67 89
-        _ if groups.len() >= 3 => trunk_digits || (d.first() == Some(&0) && d.len() == 9 && lens.iter().all(|&l| l >= 2)),
+        _ if groups.len() >= 3 => {
+            trunk_digits || (d.first() == Some(&0) && d.len() == 9 && lens.iter().all(|&l| l >= 2))
+        }
         // (0113) 4960123, 07700 900123, 0171 2345678: an area code, then the number
-        [a, b] => trunk_digits && (3..=5).contains(a) && *b >= 5 && (parens || !seps.is_empty()) || context && trunk_digits,
+        [a, b] => {
+            trunk_digits && (3..=5).contains(a) && *b >= 5 && (parens || !seps.is_empty())
+                || context && trunk_digits
+        }
         // Bare digits: only where the text says so.
         [_] => context && (nanp_digits || trunk_digits),
         _ => false,
@@ -350,7 +474,8 @@ fn national(text: &[u8], context: bool, more_digits: bool) -> bool {
 }
 
 fn looks_like_date(lens: &[usize], seps: &[u8]) -> bool {
-    matches!(lens, [4, 2, 2] | [2, 2, 4]) && seps.iter().all(|&s| s == b'-' || s == b'/' || s == b'.')
+    matches!(lens, [4, 2, 2] | [2, 2, 4])
+        && seps.iter().all(|&s| s == b'-' || s == b'/' || s == b'.')
 }
 
 /// An email address (RFC 5321 sizes): a local part that does not start or end with a
@@ -359,7 +484,8 @@ fn looks_like_date(lens: &[usize], seps: &[u8]) -> bool {
 pub fn email(hay: &[u8], start: usize, end: usize) -> Option<Span> {
     // A dot before is allowed: `john..doe@x.com` is not an address, but its tail is
     // masked rather than left whole.
-    if matches!(before(hay, start), b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'%' | b'+' | b'-') {
+    if matches!(before(hay, start), b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'%' | b'+' | b'-')
+    {
         return None;
     }
     let text = slice(hay, start, end);
@@ -368,14 +494,19 @@ pub fn email(hay: &[u8], start: usize, end: usize) -> Option<Span> {
     // The pattern may have taken a sentence's final dot.
     let domain = domain.strip_suffix(b".").unwrap_or(domain);
     let end = start + at_pos + 1 + domain.len();
-    if local.first() == Some(&b'.') || local.last() == Some(&b'.') || local.windows(2).any(|w| w == b"..") {
+    if local.first() == Some(&b'.')
+        || local.last() == Some(&b'.')
+        || local.windows(2).any(|w| w == b"..")
+    {
         return None;
     }
     let labels: Vec<&[u8]> = domain.split(|&b| b == b'.').collect();
     let tld = labels.last()?;
     let ok = labels.len() >= 2
         && domain.len() <= 253
-        && labels.iter().all(|l| !l.is_empty() && l.len() <= 63 && l.first() != Some(&b'-') && l.last() != Some(&b'-'))
+        && labels.iter().all(|l| {
+            !l.is_empty() && l.len() <= 63 && l.first() != Some(&b'-') && l.last() != Some(&b'-')
+        })
         && tld.len() >= 2
         && tld.iter().all(u8::is_ascii_alphabetic);
     ok.then_some((start, end))
@@ -425,7 +556,9 @@ pub fn bearer(hay: &[u8], start: usize, end: usize, max: usize) -> Option<Span> 
     }
     let limit = (end + max).min(hay.len());
     let mut i = end;
-    while i < limit && matches!(at(hay, i), b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'+' | b'/') {
+    while i < limit
+        && matches!(at(hay, i), b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+    {
         i += 1;
     }
     while i < limit && at(hay, i) == b'=' {
@@ -443,21 +576,27 @@ pub fn hcp_authorization(hay: &[u8], start: usize, end: usize) -> Option<Span> {
     let text = slice(hay, start, end);
     let colon = text.iter().rposition(|&b| b == b':')?;
     let user = text.get(4..colon)?;
-    let ok = base64::engine::general_purpose::STANDARD.decode(user).is_ok();
+    let ok = base64::engine::general_purpose::STANDARD
+        .decode(user)
+        .is_ok();
     ok.then_some((start + 4, end))
 }
 
 /// An AWS access key id (`AKIA…`, `ASIA…` and the other documented prefixes, 20
 /// characters) on its own, not inside a longer word.
 pub fn aws_key(hay: &[u8], start: usize, end: usize) -> Option<Span> {
-    (!before(hay, start).is_ascii_alphanumeric() && !at(hay, end).is_ascii_alphanumeric()).then_some((start, end))
+    (!before(hay, start).is_ascii_alphanumeric() && !at(hay, end).is_ascii_alphanumeric())
+        .then_some((start, end))
 }
 
 /// An AWS secret access key after its name (`aws_secret_access_key = …`): the 40
 /// characters only.
 pub fn aws_secret(hay: &[u8], start: usize, end: usize) -> Option<Span> {
     let key_start = end.checked_sub(40)?;
-    (!before(hay, start).is_ascii_alphanumeric() && !at(hay, end).is_ascii_alphanumeric() && at(hay, end) != b'/' && at(hay, end) != b'+')
+    (!before(hay, start).is_ascii_alphanumeric()
+        && !at(hay, end).is_ascii_alphanumeric()
+        && at(hay, end) != b'/'
+        && at(hay, end) != b'+')
         .then_some((key_start, end))
 }
 

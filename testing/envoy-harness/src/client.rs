@@ -139,7 +139,10 @@ pub fn send(addr: SocketAddr, req: &HttpRequest, timeout: Duration) -> Result<Ht
             // A connection closed before the last chunk is a failed response (a reset
             // stream), never a complete one.
             if reader.read_line(&mut line)? == 0 {
-                bail!("the connection closed before the body's last chunk ({} bytes read)", body.len());
+                bail!(
+                    "the connection closed before the body's last chunk ({} bytes read)",
+                    body.len()
+                );
             }
             let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or("0"), 16)
                 .unwrap_or(0);

@@ -123,7 +123,11 @@ impl NginxConfig {
              \x20   scgi_temp_path {prefix}/tmp/scgi;\n"
         );
         let upstream = self.upstream;
-        let buffering = if self.proxy_buffering { "" } else { "            proxy_buffering off;\n" };
+        let buffering = if self.proxy_buffering {
+            ""
+        } else {
+            "            proxy_buffering off;\n"
+        };
         match self.host {
             NginxHost::Kong => {
                 let modules: String = self

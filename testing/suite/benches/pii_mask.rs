@@ -28,13 +28,23 @@ const CHUNK: usize = 16 << 10;
 fn corpus(name: &str) -> Vec<u8> {
     let dir = repo_root().join(".tollgate/pii-corpus");
     if !dir.join(name).is_file() {
-        assert!(Command::new("bash").arg(repo_root().join("scripts/pii-corpus")).status().unwrap().success());
+        assert!(
+            Command::new("bash")
+                .arg(repo_root().join("scripts/pii-corpus"))
+                .status()
+                .unwrap()
+                .success()
+        );
     }
     std::fs::read(dir.join(name)).unwrap()
 }
 
 fn plugin(wasm_bytes: &[u8], body: &[u8], content_type: &'static str) -> Plugin {
-    let mut p = Plugin::builder(wasm_bytes).named("f").config("{}").build().unwrap();
+    let mut p = Plugin::builder(wasm_bytes)
+        .named("f")
+        .config("{}")
+        .build()
+        .unwrap();
     let chunks: Vec<Vec<u8>> = body.chunks(CHUNK).map(<[u8]>::to_vec).collect();
     p.upstream(move |_| {
         let mut r = UpstreamReply::new(200).header("content-type", content_type);
@@ -48,11 +58,17 @@ fn plugin(wasm_bytes: &[u8], body: &[u8], content_type: &'static str) -> Plugin 
 
 fn bench(c: &mut Criterion) {
     let compiled = tollgate_pii_mask::config::load(b"{}", HostFacts::default()).unwrap();
-    let cx = Ctx { masker: &compiled.masker, rules: &compiled.rules };
+    let cx = Ctx {
+        masker: &compiled.masker,
+        rules: &compiled.rules,
+    };
     let mask_wasm = wasm("pii-mask").expect("run scripts/build-wasm first");
     let empty = std::fs::read(fixture_path("empty-filter").unwrap()).unwrap();
     for size in ["1k", "64k", "1m"] {
-        for (ext, format, ct) in [("json", Format::Json, "application/json"), ("txt", Format::Text, "text/plain")] {
+        for (ext, format, ct) in [
+            ("json", Format::Json, "application/json"),
+            ("txt", Format::Text, "text/plain"),
+        ] {
             let body = corpus(&format!("mixed-{size}.{ext}"));
             let mut group = c.benchmark_group(format!("pii_mask/{ext}/{size}"));
             group.throughput(Throughput::Bytes(body.len() as u64));
@@ -66,7 +82,8 @@ fn bench(c: &mut Criterion) {
                     let chunks: Vec<&[u8]> = body.chunks(CHUNK).collect();
                     let mut out = Vec::with_capacity(body.len());
                     for (i, ch) in chunks.iter().enumerate() {
-                        m.push(&cx, ch, i + 1 == chunks.len(), &mut out, &mut tally).unwrap();
+                        m.push(&cx, ch, i + 1 == chunks.len(), &mut out, &mut tally)
+                            .unwrap();
                     }
                     black_box(out)
                 })

@@ -97,7 +97,9 @@ fn serve(conn: TcpStream, routes: &Routes) -> Result<()> {
     std::io::Read::read_exact(&mut reader, &mut body)?;
     let mut conn = conn;
     let Some(reply) = routes(&path) else {
-        conn.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")?;
+        conn.write_all(
+            b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        )?;
         return Ok(());
     };
     let mut head = format!(

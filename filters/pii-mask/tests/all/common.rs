@@ -15,7 +15,8 @@ pub const KEY: &str = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
 pub fn compiled(config: Option<&Value>) -> Compiled {
     let mut c = config.cloned().unwrap_or_else(|| serde_json::json!({}));
     if let Value::Object(m) = &mut c {
-        m.entry("pseudonym_key").or_insert(Value::String(KEY.into()));
+        m.entry("pseudonym_key")
+            .or_insert(Value::String(KEY.into()));
     }
     config::load(c.to_string().as_bytes(), HostFacts::default()).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -30,7 +31,8 @@ pub fn mask_chunks(c: &Compiled, format: Format, chunks: &[&[u8]]) -> (Vec<u8>, 
     let mut out = Vec::new();
     let mut tally = Tally::default();
     for (i, ch) in chunks.iter().enumerate() {
-        m.push(&cx, ch, i + 1 == chunks.len(), &mut out, &mut tally).unwrap();
+        m.push(&cx, ch, i + 1 == chunks.len(), &mut out, &mut tally)
+            .unwrap();
     }
     if chunks.is_empty() {
         m.push(&cx, b"", true, &mut out, &mut tally).unwrap();
@@ -62,7 +64,10 @@ pub fn chunking_problems(c: &Compiled, format: Format, body: &[u8]) -> Vec<Strin
     let bytes: Vec<&[u8]> = body.chunks(1).collect();
     let single = mask_chunks(c, format, &bytes).0;
     if single != whole {
-        problems.push(format!("byte by byte gives {:?}", String::from_utf8_lossy(&single)));
+        problems.push(format!(
+            "byte by byte gives {:?}",
+            String::from_utf8_lossy(&single)
+        ));
     }
     problems
 }

@@ -29,9 +29,21 @@ fn modes_a_host_cannot_carry_out_are_refused_there() {
 fn apisix_says_it_cannot_mask() {
     let c = tollgate_pii_mask::config::load(b"{}", HostFacts::of(HostKind::Apisix)).unwrap();
     assert!(!c.rewrites_bodies);
-    assert!(c.warnings.iter().any(|w| w.contains("502")), "{:?}", c.warnings);
-    let c = tollgate_pii_mask::config::load(br#"{"on_unsupported_host": "pass"}"#, HostFacts::of(HostKind::Apisix)).unwrap();
-    assert!(c.warnings.iter().any(|w| w.contains("UNMASKED")), "{:?}", c.warnings);
+    assert!(
+        c.warnings.iter().any(|w| w.contains("502")),
+        "{:?}",
+        c.warnings
+    );
+    let c = tollgate_pii_mask::config::load(
+        br#"{"on_unsupported_host": "pass"}"#,
+        HostFacts::of(HostKind::Apisix),
+    )
+    .unwrap();
+    assert!(
+        c.warnings.iter().any(|w| w.contains("UNMASKED")),
+        "{:?}",
+        c.warnings
+    );
     let c = tollgate_pii_mask::config::load(b"{}", HostFacts::of(HostKind::Kong)).unwrap();
     assert!(c.rewrites_bodies && c.warnings.is_empty());
 }

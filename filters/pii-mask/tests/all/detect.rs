@@ -33,7 +33,8 @@ fn detect_file(path: &Path) {
     let cases: Vec<TextCase> = tollgate_cases::load(path);
     tollgate_cases::run(path, &cases, |case| {
         let c = compiled(case.config.as_ref());
-        let got = String::from_utf8_lossy(&mask(&c, Format::Text, case.text.as_bytes())).into_owned();
+        let got =
+            String::from_utf8_lossy(&mask(&c, Format::Text, case.text.as_bytes())).into_owned();
         let want = case.masked.clone().unwrap_or_else(|| case.text.clone());
         let mut problems = Vec::new();
         if got != want {

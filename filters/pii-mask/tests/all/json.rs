@@ -42,7 +42,8 @@ fn json_file(path: &Path) {
     let cases: Vec<JsonCase> = tollgate_cases::load(path);
     tollgate_cases::run(path, &cases, |case| {
         let c = compiled(case.config.as_ref());
-        let got = String::from_utf8_lossy(&mask(&c, Format::Json, case.body.as_bytes())).into_owned();
+        let got =
+            String::from_utf8_lossy(&mask(&c, Format::Json, case.body.as_bytes())).into_owned();
         let mut problems = Vec::new();
         if got != case.masked {
             problems.push(format!("masked {got:?}, want {:?}", case.masked));

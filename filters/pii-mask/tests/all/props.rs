@@ -28,8 +28,18 @@ const PLANTED: &[&str] = &[
 
 /// Filler that must pass unchanged (lookalikes included).
 const FILLER: &[&str] = &[
-    " ", ", ", " and ", "order 4111111111111112 ", "v1.2.3 ", "2024-01-15 ", "12:30:45 ",
-    "id=123456789 ", "{\"a\": 1} ", "\n", "price 19.99 ", "ISBN 978-3-16-148410-0 ",
+    " ",
+    ", ",
+    " and ",
+    "order 4111111111111112 ",
+    "v1.2.3 ",
+    "2024-01-15 ",
+    "12:30:45 ",
+    "id=123456789 ",
+    "{\"a\": 1} ",
+    "\n",
+    "price 19.99 ",
+    "ISBN 978-3-16-148410-0 ",
 ];
 
 fn body_strategy() -> impl Strategy<Value = (String, Vec<usize>)> {
@@ -37,13 +47,18 @@ fn body_strategy() -> impl Strategy<Value = (String, Vec<usize>)> {
         (0..PLANTED.len()).prop_map(|i| (PLANTED[i].to_string(), true)),
         (0..FILLER.len()).prop_map(|i| (FILLER[i].to_string(), false)),
     ];
-    (proptest::collection::vec(piece, 1..24), proptest::collection::vec(0usize..2000, 0..12)).prop_map(
-        |(pieces, cuts)| {
-            // Planted values are separated so each stands alone.
-            let body: String = pieces.iter().map(|(s, p)| if *p { format!(" {s} ") } else { s.clone() }).collect();
-            (body, cuts)
-        },
+    (
+        proptest::collection::vec(piece, 1..24),
+        proptest::collection::vec(0usize..2000, 0..12),
     )
+        .prop_map(|(pieces, cuts)| {
+            // Planted values are separated so each stands alone.
+            let body: String = pieces
+                .iter()
+                .map(|(s, p)| if *p { format!(" {s} ") } else { s.clone() })
+                .collect();
+            (body, cuts)
+        })
 }
 
 fn split<'a>(body: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {

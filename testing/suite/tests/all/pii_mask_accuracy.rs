@@ -35,7 +35,10 @@ fn label(d: Detector) -> &'static str {
 pub fn corpus_dir() -> Result<std::path::PathBuf> {
     let dir = repo_root().join(".tollgate/pii-corpus");
     if !dir.join("labelled.jsonl").is_file() || !dir.join("mixed-1m.json").is_file() {
-        let ok = Command::new("bash").arg(repo_root().join("scripts/pii-corpus")).status()?.success();
+        let ok = Command::new("bash")
+            .arg(repo_root().join("scripts/pii-corpus"))
+            .status()?
+            .success();
         if !ok {
             bail!("scripts/pii-corpus failed");
         }
@@ -65,20 +68,32 @@ fn recall_and_precision_meet_the_targets_on_the_labelled_corpus() -> Result<()> 
         for (s, e, t) in &r.spans {
             let sc = scores.entry(type_name(t)).or_default();
             sc.labelled += 1;
-            if found.iter().any(|f| label(f.detector) == t && overlaps(f.span, (*s, *e))) {
+            if found
+                .iter()
+                .any(|f| label(f.detector) == t && overlaps(f.span, (*s, *e)))
+            {
                 sc.recalled += 1;
             } else {
-                misses.entry(type_name(t)).or_default().push(r.text[*s..*e].to_string());
+                misses
+                    .entry(type_name(t))
+                    .or_default()
+                    .push(r.text[*s..*e].to_string());
             }
         }
         for f in &found {
             let t = label(f.detector);
             let sc = scores.entry(t).or_default();
             sc.found += 1;
-            if r.spans.iter().any(|(s, e, lt)| lt == t && overlaps(f.span, (*s, *e))) {
+            if r.spans
+                .iter()
+                .any(|(s, e, lt)| lt == t && overlaps(f.span, (*s, *e)))
+            {
                 sc.correct += 1;
             } else {
-                wrong.entry(t).or_default().push(r.text[f.span.0..f.span.1].to_string());
+                wrong
+                    .entry(t)
+                    .or_default()
+                    .push(r.text[f.span.0..f.span.1].to_string());
             }
         }
     }
@@ -87,7 +102,10 @@ fn recall_and_precision_meet_the_targets_on_the_labelled_corpus() -> Result<()> 
     for (t, s) in &scores {
         let recall = s.recalled as f64 / s.labelled.max(1) as f64 * 100.0;
         let precision = s.correct as f64 / s.found.max(1) as f64 * 100.0;
-        report.push_str(&format!("| {t} | {} | {recall:.2}% | {precision:.2}% |\n", s.labelled));
+        report.push_str(&format!(
+            "| {t} | {} | {recall:.2}% | {precision:.2}% |\n",
+            s.labelled
+        ));
         let want_recall = match *t {
             "email" | "iban" | "ssn" | "ip" => 99.0,
             "card" | "phone" => 97.0,

@@ -59,7 +59,8 @@ pub fn origin() -> Result<ChunkedOrigin> {
                 chunks: chunks(&TEXT_CHUNKS),
             }),
             "/gzip" => {
-                let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                let mut gz =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
                 let _ = gz.write_all(JSON_CHUNKS.concat().as_bytes());
                 let bytes = gz.finish().unwrap_or_default();
                 Some(ChunkedReply {
@@ -71,7 +72,9 @@ pub fn origin() -> Result<ChunkedOrigin> {
             "/huge" => Some(ChunkedReply {
                 content_type: "text/plain".into(),
                 headers: vec![],
-                chunks: (0..40).map(|i| format!("line {i} {}\n", "x".repeat(4000)).into_bytes()).collect(),
+                chunks: (0..40)
+                    .map(|i| format!("line {i} {}\n", "x".repeat(4000)).into_bytes())
+                    .collect(),
             }),
             _ => None,
         }
@@ -81,8 +84,10 @@ pub fn origin() -> Result<ChunkedOrigin> {
 pub fn bearer(roles: &str) -> Result<String> {
     Ok(format!(
         "Bearer {}",
-        es256(&json!({"iss": "https://idp.test", "aud": "api", "sub": "u", "roles": [roles],
-                      "exp": tokens::now() + 3600}))?
+        es256(
+            &json!({"iss": "https://idp.test", "aud": "api", "sub": "u", "roles": [roles],
+                      "exp": tokens::now() + 3600})
+        )?
     ))
 }
 
@@ -135,11 +140,16 @@ fn values_straddling_chunks_are_masked_through_real_envoy() -> Result<()> {
         assert_eq!(gz.body_text(), JSON_MASKED, "{}", envoy.log_tail());
         assert_eq!(gz.header("content-encoding"), None);
     }
-    assert_eq!(envoy.stat("wasmcustom.pii_mask.matches.email")?, Some(6), "one per JSON body");
+    assert_eq!(
+        envoy.stat("wasmcustom.pii_mask.matches.email")?,
+        Some(6),
+        "one per JSON body"
+    );
     assert_eq!(envoy.stat("wasmcustom.pii_mask.matches.jwt")?, Some(3));
     assert_eq!(envoy.stat("wasmcustom.pii_mask.matches.iban")?, Some(3));
 
-    let officer = envoy.send(&HttpRequest::get("/users").header("authorization", &bearer("compliance")?))?;
+    let officer =
+        envoy.send(&HttpRequest::get("/users").header("authorization", &bearer("compliance")?))?;
     assert_eq!(officer.body_text(), JSON_CHUNKS.concat(), "exempt by claim");
     Ok(())
 }

@@ -20,7 +20,12 @@ fn start(host: NginxHost, upstream: std::net::SocketAddr, mask: &Value) -> Resul
 
 /// `proxy_buffering off`, as a body-rewriting filter needs on Kong (Kong Gateway: the
 /// route's `response_buffering: false`).
-fn start_buffering(host: NginxHost, upstream: std::net::SocketAddr, mask: &Value, buffering: bool) -> Result<Nginx> {
+fn start_buffering(
+    host: NginxHost,
+    upstream: std::net::SocketAddr,
+    mask: &Value,
+    buffering: bool,
+) -> Result<Nginx> {
     Nginx::start(
         &NginxConfig::new(host, upstream)
             .workers(2)
@@ -30,7 +35,11 @@ fn start_buffering(host: NginxHost, upstream: std::net::SocketAddr, mask: &Value
                 &wasm_path("jwt-auth")?,
                 &jwt_config()?.to_string(),
             ))
-            .filter(NginxFilter::new("pii_mask", &wasm_path("pii-mask")?, &mask.to_string())),
+            .filter(NginxFilter::new(
+                "pii_mask",
+                &wasm_path("pii-mask")?,
+                &mask.to_string(),
+            )),
     )
 }
 
@@ -63,7 +72,12 @@ fn kong_masks_values_straddling_chunks() -> Result<()> {
     // to its end rather than cut short.
     let huge = send(&kong, "/huge", &viewer);
     assert_eq!(huge.status, 200);
-    assert_eq!(huge.body.len(), (0..40).map(|i: usize| format!("line {i} ").len() + 4001).sum::<usize>());
+    assert_eq!(
+        huge.body.len(),
+        (0..40)
+            .map(|i: usize| format!("line {i} ").len() + 4001)
+            .sum::<usize>()
+    );
     kong.assert_healthy()?;
     Ok(())
 }
@@ -78,9 +92,16 @@ fn kong_with_proxy_buffering_stalls_a_rewritten_stream() -> Result<()> {
     let kong = start_buffering(NginxHost::Kong, origin.addr(), &mask_config(), true)?;
     let viewer = bearer("viewer")?;
     let small = send(&kong, "/users", &viewer);
-    assert_eq!(small.body_text(), JSON_MASKED, "within the buffers all is well");
+    assert_eq!(
+        small.body_text(),
+        JSON_MASKED,
+        "within the buffers all is well"
+    );
     let stalled = kong.send(&HttpRequest::get("/huge").header("authorization", &viewer));
-    assert!(stalled.is_err(), "a fixed Kong would stream it: drop the requirement from the docs");
+    assert!(
+        stalled.is_err(),
+        "a fixed Kong would stream it: drop the requirement from the docs"
+    );
     Ok(())
 }
 
@@ -91,10 +112,20 @@ fn apisix_refuses_or_passes_as_configured_and_never_pretends() -> Result<()> {
     let viewer = bearer("viewer")?;
     let r = apisix.send(&HttpRequest::get("/users").header("authorization", &viewer))?;
     assert_eq!(r.status, 502, "{}", apisix.log_tail());
-    assert!(r.body_text().contains("cannot check responses for personal data"), "{}", r.body_text());
+    assert!(
+        r.body_text()
+            .contains("cannot check responses for personal data"),
+        "{}",
+        r.body_text()
+    );
     assert!(!r.body_text().contains("jane"), "nothing of the origin's");
-    let officer = apisix.send(&HttpRequest::get("/events").header("authorization", &bearer("compliance")?))?;
-    assert_eq!(officer.body_text(), TEXT_CHUNKS.concat(), "exempt callers are served");
+    let officer = apisix
+        .send(&HttpRequest::get("/events").header("authorization", &bearer("compliance")?))?;
+    assert_eq!(
+        officer.body_text(),
+        TEXT_CHUNKS.concat(),
+        "exempt callers are served"
+    );
     apisix.assert_healthy()?;
     drop(apisix);
 
@@ -103,7 +134,11 @@ fn apisix_refuses_or_passes_as_configured_and_never_pretends() -> Result<()> {
     let apisix = start(NginxHost::Apisix, origin.addr(), &pass)?;
     let r = apisix.send(&HttpRequest::get("/users").header("authorization", &viewer))?;
     assert_eq!(r.status, 200);
-    assert_eq!(r.body_text(), JSON_CHUNKS.concat(), "passed unmasked, as configured");
+    assert_eq!(
+        r.body_text(),
+        JSON_CHUNKS.concat(),
+        "passed unmasked, as configured"
+    );
     assert!(
         apisix.error_log().contains("responses pass UNMASKED"),
         "the operator is told at configure time"

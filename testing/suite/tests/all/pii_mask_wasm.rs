@@ -68,7 +68,9 @@ fn plugin(profile: Profile, config: &Value) -> Result<Plugin> {
                 .chunk(b.to_vec());
         }
         if path == "/zstd" {
-            return reply.header("content-encoding", "zstd").chunk(vec![0x28, 0xb5, 0x2f, 0xfd]);
+            return reply
+                .header("content-encoding", "zstd")
+                .chunk(vec![0x28, 0xb5, 0x2f, 0xfd]);
         }
         if path == "/image" {
             return UpstreamReply::new(200)
@@ -98,7 +100,11 @@ fn values_split_across_chunks_are_masked_and_json_stays_json_on_envoy_and_kong()
         assert_eq!(out.client.status, 200, "{profile:?}");
         assert_eq!(out.client.body_text(), MASKED, "{profile:?}");
         serde_json::from_slice::<Value>(&out.client.body)?;
-        assert_eq!(out.client.header("content-length"), None, "{profile:?}: the length changed");
+        assert_eq!(
+            out.client.header("content-length"),
+            None,
+            "{profile:?}: the length changed"
+        );
         assert_eq!(out.client.header("etag"), Some("W/\"v1\""), "{profile:?}");
         assert_eq!(p.metric("pii_mask.matches.email"), Some(1), "{profile:?}");
         assert_eq!(p.metric("pii_mask.matches.card"), Some(1), "{profile:?}");
@@ -108,14 +114,19 @@ fn values_split_across_chunks_are_masked_and_json_stays_json_on_envoy_and_kong()
         assert_eq!(scanned as usize, CHUNKS.concat().len(), "{profile:?}");
 
         // A compliance officer sees the origin's bytes.
-        let exempt = p.send(Request::get("/users").header("x-tollgate-jwt-payload", &claims("compliance")))?;
+        let exempt =
+            p.send(Request::get("/users").header("x-tollgate-jwt-payload", &claims("compliance")))?;
         assert_eq!(exempt.client.body_text(), CHUNKS.concat(), "{profile:?}");
-        let other = p.send(Request::get("/users").header("x-tollgate-jwt-payload", &claims("viewer")))?;
+        let other =
+            p.send(Request::get("/users").header("x-tollgate-jwt-payload", &claims("viewer")))?;
         assert_eq!(other.client.body_text(), MASKED, "{profile:?}");
 
         // Bodies that are not read pass untouched.
         let image = p.send(Request::get("/image"))?;
-        assert_eq!(image.client.body, b"\x89PNG jane@example.com", "{profile:?}");
+        assert_eq!(
+            image.client.body, b"\x89PNG jane@example.com",
+            "{profile:?}"
+        );
     }
     Ok(())
 }
@@ -128,9 +139,19 @@ fn compressed_bodies_are_decoded_masked_and_sent_plain() -> Result<()> {
         assert_eq!(out.client.body_text(), MASKED, "{profile:?}");
         assert_eq!(out.client.header("content-encoding"), None, "{profile:?}");
         let zstd = p.send(Request::get("/zstd"))?;
-        assert_eq!(zstd.client.status, 502, "{profile:?}: an encoding it cannot read is blocked");
-        assert!(zstd.client.body_text().contains("pii_mask_blocked"), "{profile:?}");
-        assert_eq!(p.metric("pii_mask.blocked.encoding"), Some(1), "{profile:?}");
+        assert_eq!(
+            zstd.client.status, 502,
+            "{profile:?}: an encoding it cannot read is blocked"
+        );
+        assert!(
+            zstd.client.body_text().contains("pii_mask_blocked"),
+            "{profile:?}"
+        );
+        assert_eq!(
+            p.metric("pii_mask.blocked.encoding"),
+            Some(1),
+            "{profile:?}"
+        );
     }
     Ok(())
 }
@@ -140,8 +161,16 @@ fn limits_block_or_pass_and_never_cut_a_body_short_silently() -> Result<()> {
     for profile in [Profile::Envoy, Profile::Kong] {
         let mut p = plugin(profile, &config())?;
         let big = p.send(Request::get("/big"))?;
-        assert_eq!(big.client.status, 502, "{profile:?}: a declared length over the limit");
-        assert!(big.client.body_text().contains("larger than the edge checks"), "{profile:?}");
+        assert_eq!(
+            big.client.status, 502,
+            "{profile:?}: a declared length over the limit"
+        );
+        assert!(
+            big.client
+                .body_text()
+                .contains("larger than the edge checks"),
+            "{profile:?}"
+        );
         assert!(!big.client.body_text().contains("xxxx"), "{profile:?}");
 
         let streamed = p.send(Request::get("/stream-big"))?;
@@ -150,12 +179,20 @@ fn limits_block_or_pass_and_never_cut_a_body_short_silently() -> Result<()> {
             Profile::Envoy => assert!(
                 out_was_reset(&streamed),
                 "{profile:?}: {:?}",
-                streamed.hostcalls.iter().map(|h| h.name.clone()).collect::<Vec<_>>()
+                streamed
+                    .hostcalls
+                    .iter()
+                    .map(|h| h.name)
+                    .collect::<Vec<_>>()
             ),
             // Kong cannot reset: it masks to the end instead.
             _ => {
                 let text = streamed.client.body_text();
-                assert!(text.ends_with("[EMAIL]\"}"), "{profile:?}: {}", &text[text.len().saturating_sub(40)..]);
+                assert!(
+                    text.ends_with("[EMAIL]\"}"),
+                    "{profile:?}: {}",
+                    &text[text.len().saturating_sub(40)..]
+                );
                 assert_eq!(text.len(), 6000 + "{\"a\": \"".len() + " [EMAIL]\"}".len());
             }
         }
@@ -167,7 +204,11 @@ fn limits_block_or_pass_and_never_cut_a_body_short_silently() -> Result<()> {
         let big = p.send(Request::get("/big"))?;
         assert_eq!(big.client.status, 200, "{profile:?}");
         assert_eq!(big.client.body.len(), 5000);
-        assert_eq!(p.metric("pii_mask.unmasked.oversize"), Some(1), "{profile:?}");
+        assert_eq!(
+            p.metric("pii_mask.unmasked.oversize"),
+            Some(1),
+            "{profile:?}"
+        );
     }
     Ok(())
 }
@@ -180,17 +221,24 @@ fn out_was_reset(o: &tollgate_wasm_host::Outcome) -> bool {
 fn apisix_cannot_replace_bodies_and_does_not_pretend() -> Result<()> {
     let mut p = plugin(Profile::Apisix, &config())?;
     assert!(
-        p.logs().iter().any(|(_, m)| m.contains("cannot replace bodies") && m.contains("502")),
+        p.logs()
+            .iter()
+            .any(|(_, m)| m.contains("cannot replace bodies") && m.contains("502")),
         "{:?}",
         p.logs()
     );
     let out = p.send(Request::get("/users"))?;
     assert_eq!(out.client.status, 502);
     assert!(out.upstream.is_none(), "refused before the origin");
-    assert!(out.client.body_text().contains("cannot check responses for personal data"));
+    assert!(
+        out.client
+            .body_text()
+            .contains("cannot check responses for personal data")
+    );
     assert_eq!(p.metric("pii_mask.blocked.host"), Some(1));
     // An exempt caller is not refused: nothing needs masking for them.
-    let exempt = p.send(Request::get("/users").header("x-tollgate-jwt-payload", &claims("compliance")))?;
+    let exempt =
+        p.send(Request::get("/users").header("x-tollgate-jwt-payload", &claims("compliance")))?;
     assert_eq!(exempt.client.body_text(), CHUNKS.concat());
 
     let mut pass = config();
@@ -198,9 +246,17 @@ fn apisix_cannot_replace_bodies_and_does_not_pretend() -> Result<()> {
     let mut p = plugin(Profile::Apisix, &pass)?;
     let out = p.send(Request::get("/users"))?;
     assert_eq!(out.client.status, 200);
-    assert_eq!(out.client.body_text(), CHUNKS.concat(), "passed unmasked, as configured");
+    assert_eq!(
+        out.client.body_text(),
+        CHUNKS.concat(),
+        "passed unmasked, as configured"
+    );
     assert_eq!(p.metric("pii_mask.unmasked.host"), Some(1));
-    assert_eq!(out.hostcall_count("proxy_set_buffer_bytes"), 0, "it never tries");
+    assert_eq!(
+        out.hostcall_count("proxy_set_buffer_bytes"),
+        0,
+        "it never tries"
+    );
     Ok(())
 }
 
@@ -257,7 +313,10 @@ fn request_bodies_are_masked_before_the_origin_on_envoy() -> Result<()> {
             .chunk(b"mple.com\", \"n\": 1}".to_vec()),
     )?;
     let upstream = out.upstream.expect("forwarded");
-    assert_eq!(String::from_utf8_lossy(&upstream.body), r#"{"contact": "[EMAIL]", "n": 1}"#);
+    assert_eq!(
+        String::from_utf8_lossy(&upstream.body),
+        r#"{"contact": "[EMAIL]", "n": 1}"#
+    );
     assert_eq!(upstream.header("content-length"), None);
     Ok(())
 }
