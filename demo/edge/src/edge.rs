@@ -32,6 +32,7 @@ use crate::signals::{Signals, Stop};
 /// rego-authz's policy is the group's signed bundle). jwt-auth verifies tokens from the
 /// demo identity provider (see `demo_idp`), `/health` passes without one; rego-authz
 /// runs policies/hcp; response-cache keeps the HCP profile's TTL table per identity;
+/// pii-mask masks personal data in responses (cards and IBANs keep their last four);
 /// hcp-auth turns the verified token's credentials into HCP
 /// management auth (`/mapi/`) and S3 signatures (`/demo-bucket`).
 const CONFIGS: &[(&str, &str)] = &[
@@ -42,6 +43,7 @@ const CONFIGS: &[(&str, &str)] = &[
         "response-cache",
         include_str!("../configs/response-cache.json"),
     ),
+    ("pii-mask", include_str!("../configs/pii-mask.json")),
     ("hcp-auth", include_str!("../configs/hcp-auth.json")),
 ];
 
@@ -342,6 +344,21 @@ fn self_check(envoy: &Envoy, token: &str) -> Result<()> {
     check(
         "response-cache (metadata query)",
         q1.status == 200 && q2.header("x-cache") == Some("HIT") && q2.body == q1.body,
+        envoy,
+    )?;
+    // pii-mask: the echo upstream answers /health with the request it saw (as JSON),
+    // an email in the query included: the client gets it masked.
+    let echo = envoy.send(&HttpRequest::get("/health?contact=jane.doe@example.com"))?;
+    println!(
+        "self-check: GET /health?contact=<email> -> {}, email masked: {}",
+        echo.status,
+        echo.body_text().contains("[EMAIL]")
+    );
+    check(
+        "pii-mask (an email in a JSON response)",
+        echo.status == 200
+            && echo.body_text().contains("[EMAIL]")
+            && !echo.body_text().contains("jane.doe@example.com"),
         envoy,
     )?;
     check(
