@@ -273,7 +273,14 @@ fn memory_stays_flat_under_load() {
     let post = |i: usize| {
         let req = HttpRequest::new("POST", &format!("/health/soak/{i}")).body(body.clone());
         let r = send(addr, &req, Duration::from_secs(10)).unwrap();
-        assert_eq!(r.status, 200);
+        // Who answered, when not 200: the body and headers name the filter or Envoy.
+        assert_eq!(
+            r.status,
+            200,
+            "request {i}: {:?} {}",
+            r.headers,
+            r.body_text().chars().take(300).collect::<String>()
+        );
     };
     for i in 0..500 {
         post(i);
