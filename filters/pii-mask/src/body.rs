@@ -240,11 +240,6 @@ impl BodyMasker {
             Stream::Text(t) => t.held(),
         }
     }
-
-    /// Whether a JSON body turned out not to be JSON (masked as text from there).
-    pub fn fell_back_to_text(&self) -> bool {
-        matches!(&self.stream, Stream::Json(j) if j.is_text())
-    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 
 use regex_automata::meta::Regex;
 use regex_automata::util::syntax;
-use regex_automata::{Anchored, Input, PatternID, PatternSet};
+use regex_automata::{Anchored, Input, PatternSet};
 
 use crate::validate::{self, Span};
 
@@ -389,11 +389,6 @@ impl Detectors {
             pos = f.span.1.max(pos + 1);
         }
         found
-    }
-
-    /// The detector behind a pattern id (for tests and metrics).
-    pub fn detector(&self, pid: PatternID) -> Option<Detector> {
-        self.detectors.get(pid.as_usize()).copied()
     }
 }
 

@@ -244,8 +244,11 @@ impl JsonStream {
         let rule = match self.stack.last_mut() {
             Some(f) if f.object => self.member_rule.take(),
             Some(f) => {
-                f.seg.clear();
-                f.seg.extend_from_slice(f.next_index.to_string().as_bytes());
+                // The index is only ever matched against rules: no text without them.
+                if !cx.rules.is_empty() {
+                    f.seg.clear();
+                    f.seg.extend_from_slice(f.next_index.to_string().as_bytes());
+                }
                 f.next_index += 1;
                 if self.skip.is_some() {
                     None
