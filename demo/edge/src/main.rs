@@ -9,6 +9,7 @@
 
 mod bench;
 mod bench_jwt;
+mod bench_pii_mask;
 mod bench_rate_limit;
 mod bench_rego;
 mod bench_response_cache;
@@ -87,6 +88,15 @@ enum Command {
         #[arg(long, default_value = "dist")]
         dist: PathBuf,
     },
+    /// Measure pii-mask on mixed JSON bodies against the same responses passed through,
+    /// through real Envoy (needs wrk and scripts/pii-corpus).
+    BenchPiiMask {
+        /// Seconds per wrk run.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value = "dist")]
+        dist: PathBuf,
+    },
     /// Measure jwt-auth against Envoy's native jwt_authn through real Envoy (needs wrk).
     BenchJwt {
         /// Seconds per wrk run.
@@ -117,6 +127,9 @@ fn main() -> ExitCode {
         }
         Command::BenchResponseCache { seconds, dist } => {
             bench_response_cache::run(seconds, &dist).map(|()| ExitCode::SUCCESS)
+        }
+        Command::BenchPiiMask { seconds, dist } => {
+            bench_pii_mask::run(seconds, &dist).map(|()| ExitCode::SUCCESS)
         }
         Command::BenchJwt { seconds, dist } => {
             bench_jwt::run(seconds, &dist).map(|()| ExitCode::SUCCESS)

@@ -1,15 +1,20 @@
-//! The detectors, compiled into one multi-pattern lazy DFA: one pass over the bytes
-//! finds the leftmost candidate of any kind; only candidates are validated.
+//! The detectors: one pass over the bytes finds the leftmost candidate of any kind, and
+//! only candidates are validated. The built-in patterns below are the specification;
+//! `scan` matches them by hand at the positions where one can start (a word's first
+//! byte, by a table, then the word's shape), which costs a few instructions per word
+//! where an automaton's search cost its setup per candidate, and candidates are short
+//! and dense. Operators' own patterns run in one multi-pattern automaton.
 //!
 //! Every detector has a longest match ([`Detectors::window`]), which is what makes
 //! masking chunk by chunk exact: a candidate that starts at `s` is decided by the
 //! bytes up to `s + window`, so once those have arrived (or the text has ended) the
 //! decision is the one the whole body would give.
 
+use regex_automata::Input;
 use regex_automata::meta::Regex;
 use regex_automata::util::syntax;
-use regex_automata::{Anchored, Input, PatternSet};
 
+use crate::scan;
 use crate::validate::{self, Span};
 
 /// The built-in kinds, in priority order: where two fit at one position, the first
@@ -31,7 +36,7 @@ pub enum Kind {
 }
 
 /// What an AWS access key id starts with.
-const AWS_KEY_PREFIXES: [&[u8; 4]; 12] = [
+pub(crate) const AWS_KEY_PREFIXES: [&[u8; 4]; 12] = [
     b"AKIA", b"ASIA", b"ABIA", b"ACCA", b"AGPA", b"AIDA", b"AIPA", b"ANPA", b"ANVA", b"AROA",
     b"APKA", b"ASCA",
 ];
@@ -97,9 +102,10 @@ impl Kind {
     }
 
     /// The candidate pattern (ASCII; the validator decides). Bounded, so the window is.
-    fn pattern(self) -> &'static str {
+    /// [`scan::match_at`] matches it by hand.
+    pub(crate) fn pattern(self) -> &'static str {
         // `\b` (ASCII) before a letter or digit: a value never starts inside a word or
-        // a number (the validators refuse it anyway), and the automaton need not try.
+        // a number (the validators refuse it anyway), and no matcher need try there.
         match self {
             Kind::Jwt => r"\beyJ[A-Za-z0-9_-]{4}",
             Kind::Bearer => r"\b(?i:bearer)[ ]{1,4}",
@@ -154,7 +160,34 @@ impl Kind {
         }
     }
 
-    fn validate(self, hay: &[u8], start: usize, end: usize) -> Option<Span> {
+    /// Whether the pattern can start with `b` (before its own `\b` check).
+    fn may_start_with(self, b: u8) -> bool {
+        match self {
+            Kind::Jwt => b == b'e',
+            Kind::Bearer => matches!(b, b'b' | b'B'),
+            Kind::HcpAuthorization => b == b'H',
+            Kind::AwsAccessKey => b == b'A',
+            Kind::AwsSecretKey => matches!(b, b'a' | b'A'),
+            Kind::Email => scan::is_word(b),
+            Kind::Iban => b.is_ascii_uppercase(),
+            Kind::Card | Kind::Ssn | Kind::Ipv4 => b.is_ascii_digit(),
+            Kind::Ipv6 => b.is_ascii_hexdigit() || b == b':',
+            Kind::Phone => {
+                matches!(
+                    b,
+                    b'+' | b'(' | b'0' | b'2'..=b'9' | b',' | b';' | b'|' | b'\t'
+                ) || scan::PHONE_WORDS
+                    .iter()
+                    .any(|w| w.first() == Some(&b.to_ascii_lowercase()))
+            }
+        }
+    }
+
+    fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
+
+    pub(crate) fn validate(self, hay: &[u8], start: usize, end: usize) -> Option<Span> {
         match self {
             Kind::Jwt => validate::jwt(hay, start, JWT_MAX),
             Kind::Bearer => validate::bearer(hay, start, end, BEARER_MAX),
@@ -235,48 +268,122 @@ pub fn check_custom(pattern: &str) -> Result<usize, PatternError> {
     }
 }
 
-/// Every enabled detector in one automaton.
+/// Every enabled detector.
 #[derive(Debug, Clone)]
 pub struct Detectors {
-    all: Regex,
-    detectors: Vec<Detector>,
+    /// The built-in kinds, in priority order.
+    kinds: Vec<Kind>,
+    /// By first byte: the kinds (bits by [`Kind`]) whose pattern can start with it.
+    first: [u16; 256],
+    /// The operator's patterns, in one automaton.
+    custom: Option<Regex>,
     window: usize,
-    custom_patterns: bool,
 }
+
+/// The bytes [`Detectors::may_match`] looks for: digits, `@`, `:`, `_`, and the first
+/// bytes of `bearer` and the AWS key prefixes, and the `J` of `eyJ` (then checked in
+/// full).
+fn trigger(b: u8) -> bool {
+    matches!(
+        b,
+        b'0'..=b'9' | b'@' | b':' | b'_' | b'J' | b'b' | b'B' | b'A'
+    )
+}
+
+/// Of `kinds`, those whose pattern can start at `word` (a whole word: letters, digits
+/// and `_` after a byte that is none of these) followed by `after`: what each pattern
+/// needs of its first word, so most words never reach a matcher. Exact: a pattern
+/// refused here cannot match there, or its validator refuses what it matches.
+fn shape_allows(kinds: u16, word: &[u8], after: u8) -> u16 {
+    let len = word.len();
+    let (first, second, third, fourth) = match *word {
+        [a, b, c, d, ..] => (a, b, c, d),
+        [a, b, c] => (a, b, c, 0),
+        [a, b] => (a, b, 0, 0),
+        [a] => (a, 0, 0, 0),
+        [] => return 0,
+    };
+    let sep = matches!(after, b' ' | b'-');
+    let fits = |k: Kind| match k {
+        // 12 to 19 digits, or 4 and a separator.
+        Kind::Card => len >= 12 || len == 4 && sep,
+        Kind::Ssn => len == 3 && sep,
+        Kind::Ipv4 => len <= 3 && after == b'.',
+        Kind::Ipv6 => len <= 4 && after == b':',
+        // `415-`, `0113 `, `0044 `: a phone's first group and its separator; or a word
+        // that starts like a phone number's context.
+        Kind::Phone if first.is_ascii_digit() => {
+            (if first == b'0' { len <= 5 } else { len == 3 }) && (sep || after == b'.')
+        }
+        Kind::Phone => scan::PHONE_WORDS.iter().any(|w| {
+            w.first() == Some(&first.to_ascii_lowercase())
+                && word
+                    .get(..w.len())
+                    .is_some_and(|p| p.eq_ignore_ascii_case(w))
+        }),
+        Kind::Jwt => first == b'e' && second == b'y' && third == b'J',
+        Kind::Bearer => len == 6,
+        Kind::HcpAuthorization => len == 3,
+        // (A key followed by `_` is a key; by a letter or digit the validator refuses it.)
+        Kind::AwsAccessKey => len >= 20,
+        Kind::AwsSecretKey => len == 21,
+        Kind::Iban => {
+            second.is_ascii_uppercase() && third.is_ascii_digit() && fourth.is_ascii_digit()
+        }
+        Kind::Email => true,
+    };
+    let mut allowed = kinds;
+    let mut rest = kinds;
+    while let Some(&k) = Kind::ALL.get(rest.trailing_zeros() as usize) {
+        rest &= rest - 1;
+        if !fits(k) {
+            allowed &= !k.bit();
+        }
+    }
+    allowed
+}
+
+/// A decision and the position of the candidate it is about.
+type Event = (usize, Next);
 
 impl Detectors {
     /// Compiles `custom` patterns (checked with [`check_custom`], first in priority)
     /// and the built-in `kinds`.
     pub fn new(custom: &[String], kinds: &[Kind]) -> Result<Detectors, String> {
-        let mut patterns: Vec<String> = Vec::new();
-        let mut detectors = Vec::new();
         let mut window = 1;
         for (i, p) in custom.iter().enumerate() {
             let longest = check_custom(p).map_err(|e| format!("custom pattern {i}: {e:?}"))?;
             window = window.max(longest);
-            patterns.push(p.clone());
-            detectors.push(Detector::Custom(i));
         }
         let mut kinds = kinds.to_vec();
         kinds.sort();
         kinds.dedup();
-        for k in kinds {
+        let mut first = [0u16; 256];
+        for &k in &kinds {
             let longest = check_custom(k.pattern()).map_err(|e| format!("{}: {e:?}", k.name()))?;
             window = window.max(longest + k.extends());
-            patterns.push(k.pattern().to_string());
-            detectors.push(Detector::Builtin(k));
+            for (b, bits) in (0..=255u8).zip(first.iter_mut()) {
+                if k.may_start_with(b) {
+                    *bits |= k.bit();
+                }
+            }
         }
-        let all = Regex::builder()
-            .syntax(syntax_config())
-            .configure(Regex::config().hybrid_cache_capacity(8 << 20))
-            .build_many(&patterns)
-            .map_err(|e| e.to_string())?;
+        let custom = if custom.is_empty() {
+            None
+        } else {
+            let re = Regex::builder()
+                .syntax(syntax_config())
+                .configure(Regex::config().hybrid_cache_capacity(8 << 20))
+                .build_many(custom)
+                .map_err(|e| e.to_string())?;
+            Some(re)
+        };
         // One byte past the longest match: validators look at the byte after a match.
         Ok(Detectors {
-            all,
-            detectors,
+            kinds,
+            first,
+            custom,
             window: window + 1,
-            custom_patterns: !custom.is_empty(),
         })
     }
 
@@ -286,14 +393,7 @@ impl Detectors {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.detectors.is_empty()
-    }
-
-    fn validate(&self, d: Detector, hay: &[u8], start: usize, end: usize) -> Option<Span> {
-        match d {
-            Detector::Builtin(k) => k.validate(hay, start, end),
-            Detector::Custom(_) => validate::custom(hay, start, end),
-        }
+        self.kinds.is_empty() && self.custom.is_none()
     }
 
     /// The first decided match at or after `pos` in `hay`, where `hay` is everything
@@ -301,83 +401,134 @@ impl Detectors {
     /// [`CONTEXT`] bytes before `pos`. A match is only reported when the bytes that
     /// decide it are in `hay`, so the answer never changes when more arrive.
     pub fn next(&self, hay: &[u8], pos: usize, last: bool) -> Next {
-        if self.detectors.is_empty() {
-            return Next::Clear;
+        let builtin = self.next_builtin(hay, pos, last);
+        let Some(custom) = self.next_custom(hay, pos, last) else {
+            return builtin.map_or(Next::Clear, |(_, next)| next);
+        };
+        // The earlier candidate wins; at one position the operator's patterns do.
+        match builtin {
+            Some((at, next)) if at < custom.0 => next,
+            _ => custom.1,
         }
-        let n = hay.len();
-        let mut pos = pos;
-        let mut set = PatternSet::new(self.all.pattern_len());
-        // Each round moves `pos` forward by at least one byte.
-        while pos < n {
-            let Some(m) = self.all.search(&Input::new(hay).range(pos..n)) else {
-                return Next::Clear;
-            };
-            let s = m.start();
-            if !last && s + self.window > n {
-                return Next::Undecided(s);
-            }
-            // The leftmost match is the first pattern (in priority order) that fits at
-            // `s`: most candidates are decided by it alone.
-            if let Some(d) = self.detectors.get(m.pattern().as_usize()).copied()
-                && let Some(span) = self.validate(d, hay, s, m.end())
-            {
-                return Next::Found(Found { detector: d, span });
-            }
-            set.clear();
-            let at_s = Input::new(hay).range(s..n).anchored(Anchored::Yes);
-            self.all.which_overlapping_matches(&at_s, &mut set);
-            for pid in set.iter().filter(|&p| p != m.pattern()) {
-                let Some(d) = self.detectors.get(pid.as_usize()).copied() else {
-                    continue;
-                };
-                let one = at_s.clone().anchored(Anchored::Pattern(pid));
-                let Some(pm) = self.all.search(&one) else {
-                    continue;
-                };
-                if let Some(span) = self.validate(d, hay, s, pm.end()) {
-                    return Next::Found(Found { detector: d, span });
-                }
-            }
-            pos = self.after_failed(hay, s);
-        }
-        Next::Clear
     }
 
-    /// Where to look next after every candidate at `s` failed. Every built-in
-    /// detector refuses a value that starts right after a letter or digit, so without
-    /// custom patterns (which may match inside words) the rest of a word or number is
-    /// skipped: a 40-digit id costs one candidate, not forty.
-    fn after_failed(&self, hay: &[u8], s: usize) -> usize {
-        if self.custom_patterns {
-            return s + 1;
+    fn next_custom(&self, hay: &[u8], pos: usize, last: bool) -> Option<Event> {
+        let m = self
+            .custom
+            .as_ref()?
+            .search(&Input::new(hay).range(pos..hay.len()))?;
+        let s = m.start();
+        if !last && s + self.window > hay.len() {
+            return Some((s, Next::Undecided(s)));
         }
-        let rest = hay.get(s + 1..).unwrap_or_default();
-        s + 1
-            + rest
-                .iter()
-                .position(|b| !b.is_ascii_alphanumeric())
-                .unwrap_or(rest.len())
+        // Never empty: `check_custom` refused patterns that can match nothing.
+        let found = Found {
+            detector: Detector::Custom(m.pattern().as_usize()),
+            span: (s, m.end()),
+        };
+        Some((s, Next::Found(found)))
+    }
+
+    /// The built-in kinds' first decided match (or undecided candidate) from `pos`.
+    /// Only positions where a pattern can start are tried: a word's first byte (every
+    /// built-in pattern that starts with a letter or digit starts at `\b`) or one of
+    /// the few other bytes a pattern starts with. A word that holds nothing is passed
+    /// over whole.
+    fn next_builtin(&self, hay: &[u8], pos: usize, last: bool) -> Option<Event> {
+        if self.kinds.is_empty() {
+            return None;
+        }
+        let n = hay.len();
+        let mut i = pos;
+        // Where an email can start: the run of local-part bytes (at most 64) before the
+        // next `@` at or after `i`; `None` once there is no `@` left.
+        let mut email_zone: Option<(usize, usize)> = Some((0, 0));
+        while let Some(&b) = hay.get(i) {
+            let word = scan::is_word(b);
+            let mut end = i + 1;
+            if word {
+                while hay.get(end).is_some_and(|&b| scan::is_word(b)) {
+                    end += 1;
+                }
+                // Whole words are passed over, so only the first position can be inside
+                // one.
+                if i == pos && !scan::word_start(hay, i) {
+                    i = end;
+                    continue;
+                }
+            }
+            let mut kinds = self.first.get(usize::from(b)).copied().unwrap_or(0);
+            if kinds & Kind::Email.bit() != 0 {
+                if let Some((_, at)) = email_zone
+                    && at <= i
+                {
+                    email_zone = scan::email_zone(hay, i);
+                }
+                if !email_zone.is_some_and(|(from, at)| from <= i && i < at) {
+                    kinds &= !Kind::Email.bit();
+                }
+            }
+            if word && kinds != 0 {
+                let after = hay.get(end).copied().unwrap_or(0);
+                kinds = shape_allows(kinds, hay.get(i..end).unwrap_or_default(), after);
+            }
+            if kinds != 0 {
+                if !last && i + self.window > n {
+                    return Some((i, Next::Undecided(i)));
+                }
+                // The set bits, lowest (first in priority) first.
+                while let Some(&k) = Kind::ALL.get(kinds.trailing_zeros() as usize) {
+                    kinds &= kinds - 1;
+                    if let Some(end) = scan::match_at(k, hay, i)
+                        && let Some(span) = k.validate(hay, i, end)
+                    {
+                        let found = Found {
+                            detector: Detector::Builtin(k),
+                            span,
+                        };
+                        return Some((i, Next::Found(found)));
+                    }
+                }
+            }
+            i = end;
+        }
+        None
     }
 
     /// Whether `text` can hold a match at all: every built-in pattern needs a digit,
     /// `@`, `:` or `_`, or starts with `eyJ`, `bearer` (any case) or an AWS key prefix.
-    /// Exact, and far cheaper than the automaton: names, words and prose without any
+    /// Exact, and far cheaper than the scan: names, words and prose without any
     /// of these are passed over. With custom patterns, always `true`.
     pub fn may_match(&self, text: &[u8]) -> bool {
-        if self.custom_patterns {
+        if self.custom.is_some() {
             return true;
         }
-        text.iter().enumerate().any(|(i, &b)| match b {
-            b'0'..=b'9' | b'@' | b':' | b'_' => true,
-            b'e' => text.get(i + 1..i + 3) == Some(b"yJ"),
-            b'b' | b'B' => text
-                .get(i + 1..i + 6)
-                .is_some_and(|t| t.eq_ignore_ascii_case(b"earer")),
-            b'A' => text
-                .get(i + 1..i + 4)
-                .is_some_and(|t| AWS_KEY_PREFIXES.iter().any(|p| p.get(1..) == Some(t))),
-            _ => false,
-        })
+        let mut from = 0;
+        // Each round moves `from` past one trigger byte.
+        while let Some(p) = text
+            .get(from..)
+            .unwrap_or_default()
+            .iter()
+            .position(|&b| trigger(b))
+        {
+            let i = from + p;
+            let fits = match text.get(i) {
+                // `eyJ` is looked for at its `J`, far rarer than `e`.
+                Some(b'J') => i >= 2 && text.get(i - 2..i) == Some(b"ey"),
+                Some(b'b' | b'B') => text
+                    .get(i + 1..i + 6)
+                    .is_some_and(|t| t.eq_ignore_ascii_case(b"earer")),
+                Some(b'A') => text
+                    .get(i + 1..i + 4)
+                    .is_some_and(|t| AWS_KEY_PREFIXES.iter().any(|p| p.get(1..) == Some(t))),
+                _ => true,
+            };
+            if fits {
+                return true;
+            }
+            from = i + 1;
+        }
+        false
     }
 
     /// Every match in a whole text, in order (what masking it would replace).

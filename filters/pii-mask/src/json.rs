@@ -84,6 +84,9 @@ struct Frame {
     next_index: usize,
     /// Members or elements written out so far (a comma goes before the next).
     written: usize,
+    /// The current member's name says its value is a phone number (read once per
+    /// name, not per value).
+    phone: bool,
 }
 
 /// The walker's state between chunks.
@@ -137,19 +140,43 @@ fn is_bare(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'+' | b'.')
 }
 
+/// A JSON literal or number (RFC 8259: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`).
 fn valid_bare(t: &[u8]) -> bool {
     if matches!(t, b"true" | b"false" | b"null") {
         return true;
     }
-    std::str::from_utf8(t).is_ok_and(|s| {
-        s.parse::<f64>().is_ok()
-            && !s.starts_with('+')
-            && !s.starts_with('.')
-            && !s.contains("inf")
-            && !s.contains("nan")
-            && !s.contains("NaN")
-            && !s.contains("Inf")
-    })
+    let digits = |i: usize| {
+        t.get(i..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count()
+    };
+    let mut i = usize::from(t.first() == Some(&b'-'));
+    match t.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => i += digits(i),
+        _ => return false,
+    }
+    if t.get(i) == Some(&b'.') {
+        let n = digits(i + 1);
+        if n == 0 {
+            return false;
+        }
+        i += 1 + n;
+    }
+    if matches!(t.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(t.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let n = digits(i);
+        if n == 0 {
+            return false;
+        }
+        i += n;
+    }
+    i == t.len()
 }
 
 /// The content of a string up to (not including) its next `"` or `\`.
@@ -183,9 +210,7 @@ impl JsonStream {
 
     /// Whether the current value's member name says it is a phone number.
     fn phone_hint(&self) -> bool {
-        self.stack
-            .last()
-            .is_some_and(|f| f.object && crate::validate::phone_member(&f.seg))
+        self.stack.last().is_some_and(|f| f.object && f.phone)
     }
 
     fn inherited(&self) -> Mode {
@@ -211,23 +236,26 @@ impl JsonStream {
         }
     }
 
-    /// Writes the pending separator before a kept member or element.
+    /// Writes the pending separator before a kept member or element. (The buffer is
+    /// cleared, not taken: it keeps its capacity for the next one.)
     fn write_sep(&mut self, out: &mut Vec<u8>) {
-        let sep = std::mem::take(&mut self.sep);
-        if let Some(f) = self.stack.last_mut() {
-            if self.skip.is_none() {
+        let kept = self.skip.is_none();
+        match self.stack.last_mut() {
+            Some(f) if kept => {
                 if f.written > 0 {
-                    out.extend_from_slice(&sep);
+                    out.extend_from_slice(&self.sep);
                 } else if let Some(lead) = self.lead.take() {
                     out.extend_from_slice(&lead);
                 } else {
-                    out.extend(sep.iter().filter(|&&b| b != b','));
+                    out.extend(self.sep.iter().filter(|&&b| b != b','));
                 }
                 f.written += 1;
             }
-        } else {
-            self.emit(out, &sep);
+            Some(_) => {}
+            None if kept => out.extend_from_slice(&self.sep),
+            None => {}
         }
+        self.sep.clear();
     }
 
     fn whitespace(&mut self, b: u8, out: &mut Vec<u8>) {
@@ -312,6 +340,7 @@ impl JsonStream {
                     seg: Vec::new(),
                     next_index: 0,
                     written: 0,
+                    phone: false,
                 });
                 self.state = if b == b'{' {
                     State::Key { first: true }
@@ -344,13 +373,15 @@ impl JsonStream {
         if f.object != (b == b'}') {
             return Err(());
         }
-        let sep = std::mem::take(&mut self.sep);
-        if sep.contains(&b',') {
+        if self.sep.contains(&b',') {
             return Err(()); // a trailing comma
         }
         self.lead = None;
-        self.emit(out, &sep);
-        self.emit(out, &[b]);
+        if self.skip.is_none() {
+            out.extend_from_slice(&self.sep);
+            out.push(b);
+        }
+        self.sep.clear();
         self.stack.pop();
         self.end_value();
         Ok(())
@@ -360,6 +391,7 @@ impl JsonStream {
         if let Some(f) = self.stack.last_mut() {
             f.seg.clear();
             f.seg.extend_from_slice(&self.key);
+            f.phone = crate::validate::phone_member(&self.key);
         }
         let rule = if self.skip.is_some() {
             None
@@ -414,14 +446,11 @@ impl JsonStream {
                     out.push(b'"');
                 }
                 Mode::Scan => {
-                    let mut masked = Vec::new();
-                    cx.masker
-                        .mask_all(&bare, self.phone_hint(), &mut masked, tally);
-                    if masked == bare {
-                        out.extend_from_slice(&bare);
-                    } else {
-                        out.push(b'"');
-                        out.extend_from_slice(&masked);
+                    // Masked in place; quoted only if something was masked.
+                    let from = out.len();
+                    cx.masker.mask_all(&bare, self.phone_hint(), out, tally);
+                    if out.get(from..) != Some(bare.as_slice()) {
+                        out.insert(from, b'"');
                         out.push(b'"');
                     }
                 }
@@ -664,15 +693,16 @@ impl JsonStream {
                     }
                 }
                 State::Bare(mode) => {
-                    if is_bare(b) {
-                        self.bare.push(b);
-                        if self.bare.len() > MAX_BARE {
-                            Err(())
-                        } else {
-                            Ok(1)
-                        }
-                    } else {
+                    let rest = data.get(i..).unwrap_or_default();
+                    let n = rest.iter().take_while(|&&b| is_bare(b)).count();
+                    if n == 0 {
                         self.bare_done(cx, mode, out, tally).map(|()| 0)
+                    } else if self.bare.len() + n > MAX_BARE {
+                        Err(())
+                    } else {
+                        self.bare
+                            .extend_from_slice(rest.get(..n).unwrap_or_default());
+                        Ok(n)
                     }
                 }
             };

@@ -1,8 +1,9 @@
 //! pii-mask: masks personal data and secrets in bodies as they stream.
 //!
 //! Split by concern:
-//! * [`detect`]: the detectors, one multi-pattern automaton, and the window that makes
+//! * [`detect`]: the detectors, one pass over the bytes, and the window that makes
 //!   chunked masking exact;
+//! * `scan`: the built-in patterns matched by hand at candidate starts;
 //! * [`validate`]: the checks that tell real values from lookalikes (Luhn, mod-97,
 //!   SSN ranges, address parsing);
 //! * [`action`]: placeholders, partial masks, keyed pseudonyms, removal;
@@ -23,6 +24,7 @@ pub mod detect;
 pub mod filter;
 pub mod json;
 pub mod pointer;
+mod scan;
 pub mod segment;
 pub mod validate;
 

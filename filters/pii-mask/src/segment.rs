@@ -54,8 +54,11 @@ impl Masker {
         };
         match self.actions.get(&key) {
             Some(a) => a.apply(kind, value, &self.key, out),
-            None => Action::Placeholder(kind.map_or("REDACTED", Kind::label).to_string())
-                .apply(kind, value, &self.key, out),
+            None => {
+                out.push(b'[');
+                out.extend_from_slice(kind.map_or("REDACTED", Kind::label).as_bytes());
+                out.push(b']');
+            }
         }
     }
 

@@ -40,12 +40,54 @@ fn continues_digits(hay: &[u8], start: usize) -> bool {
         && at(hay, start - 2).is_ascii_digit()
 }
 
-fn digits(bytes: &[u8]) -> Vec<u8> {
-    bytes
+/// The decimal digits of a candidate, without allocating: the first [`Digits::CAP`]
+/// kept, all counted (no value checked here has more than 24 digits, so a longer one
+/// fails on its length).
+struct Digits {
+    kept: [u8; Digits::CAP],
+    count: usize,
+}
+
+impl Digits {
+    const CAP: usize = 24;
+
+    fn of(bytes: &[u8]) -> Digits {
+        let mut d = Digits {
+            kept: [0; Digits::CAP],
+            count: 0,
+        };
+        for &b in bytes.iter().filter(|b| b.is_ascii_digit()) {
+            if let Some(slot) = d.kept.get_mut(d.count) {
+                *slot = b - b'0';
+            }
+            d.count += 1;
+        }
+        d
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        self.kept
+            .get(..self.count.min(Digits::CAP))
+            .unwrap_or_default()
+    }
+
+    fn len(&self) -> usize {
+        self.count
+    }
+
+    fn get(&self, i: usize) -> Option<u8> {
+        self.as_slice().get(i).copied()
+    }
+}
+
+/// Whether the bytes of `text` that are not digits (nor `ignored`) are all one kind of
+/// separator.
+fn one_separator(text: &[u8], ignored: &[u8]) -> bool {
+    let mut seps = text
         .iter()
-        .filter(|b| b.is_ascii_digit())
-        .map(|b| b - b'0')
-        .collect()
+        .filter(|b| !b.is_ascii_digit() && !ignored.contains(b));
+    let first = seps.next();
+    seps.all(|b| Some(b) == first)
 }
 
 /// The Luhn checksum (ISO/IEC 7812-1) over decimal digits.
@@ -107,18 +149,17 @@ pub fn card(hay: &[u8], start: usize, end: usize) -> Option<Span> {
     if before(hay, start).is_ascii_alphanumeric() || continues_digits(hay, start) {
         return None;
     }
-    group_ends(hay, start, end).into_iter().find_map(|e| {
-        let d = digits(slice(hay, start, e));
+    group_ends(hay, start, end).find_map(|e| {
+        let text = slice(hay, start, e);
+        let d = Digits::of(text);
         let clean_end = ends_cleanly(hay, e, b".,");
         // One kind of separator: "4111-1111 1111.1111" is not how cards are written.
-        let seps: Vec<u8> = slice(hay, start, e)
-            .iter()
-            .copied()
-            .filter(|b| !b.is_ascii_digit())
-            .collect();
-        let uniform = seps.windows(2).all(|w| w.first() == w.get(1));
-        ((12..=19).contains(&d.len()) && clean_end && uniform && luhn(&d) && card_network_fits(&d))
-            .then_some((start, e))
+        ((12..=19).contains(&d.len())
+            && clean_end
+            && one_separator(text, b"")
+            && luhn(d.as_slice())
+            && card_network_fits(d.as_slice()))
+        .then_some((start, e))
     })
 }
 
@@ -248,20 +289,24 @@ pub fn iban(hay: &[u8], start: usize, end: usize) -> Option<Span> {
         .iter()
         .find(|(c, _)| c.as_slice() == country)
         .map(|&(_, l)| l)?;
-    let mut chars = Vec::with_capacity(len);
+    // The longest IBAN has 34 characters.
+    let mut chars = [0u8; 34];
+    let mut n = 0;
     let mut stop = None;
     for (i, &b) in text.iter().enumerate() {
         if b == b' ' {
             continue;
         }
-        chars.push(b);
-        if chars.len() == len {
+        *chars.get_mut(n)? = b;
+        n += 1;
+        if n == len {
             stop = Some(start + i + 1);
             break;
         }
     }
     let stop = stop?;
-    (!at(hay, stop).is_ascii_alphanumeric() && iban_checksum(&chars)).then_some((start, stop))
+    (!at(hay, stop).is_ascii_alphanumeric() && iban_checksum(chars.get(..n)?))
+        .then_some((start, stop))
 }
 
 /// A US Social Security number written `AAA-GG-SSSS` (or with spaces): never area
@@ -284,8 +329,9 @@ pub fn ssn(hay: &[u8], start: usize, end: usize) -> Option<Span> {
     if text.get(6) != Some(&sep) {
         return None;
     }
-    let d = digits(text);
-    let area = number(&d, 3);
+    let d = Digits::of(text);
+    let d = d.as_slice();
+    let area = number(d, 3);
     let group = number(d.get(3..)?, 2);
     let serial = number(d.get(5..)?, 4);
     (area != 0 && area != 666 && area < 900 && group != 0 && serial != 0).then_some((start, end))
@@ -312,15 +358,17 @@ pub fn ipv4(hay: &[u8], start: usize, end: usize) -> Option<Span> {
     {
         return None;
     }
-    let text = std::str::from_utf8(slice(hay, start, end)).ok()?;
-    let ok = text.split('.').count() == 4
-        && text.split('.').all(|o| {
-            !o.is_empty()
-                && o.len() <= 3
-                && (o.len() == 1 || !o.starts_with('0'))
-                && o.parse::<u16>().is_ok_and(|v| v <= 255)
-        });
-    ok.then_some((start, end))
+    let text = slice(hay, start, end);
+    let mut octets = 0;
+    let ok = text.split(|&b| b == b'.').all(|o| {
+        octets += 1;
+        !o.is_empty()
+            && o.len() <= 3
+            && (o.len() == 1 || o.first() != Some(&b'0'))
+            && o.iter().all(u8::is_ascii_digit)
+            && o.iter().fold(0u32, |v, &b| v * 10 + u32::from(b - b'0')) <= 255
+    });
+    (ok && octets == 4).then_some((start, end))
 }
 
 /// An IPv6 address as `std` parses it (any compressed form, embedded IPv4), with at
@@ -374,7 +422,7 @@ pub fn phone(hay: &[u8], start: usize, end: usize) -> Option<Span> {
         .take_while(|b| b.is_ascii_digit())
         .count();
     let end = if tail > PHONE_TAIL { end } else { end + tail };
-    group_ends(hay, start, end).into_iter().find_map(|e| {
+    group_ends(hay, start, end).find_map(|e| {
         let next = at(hay, e);
         let extension = next == b'x' && at(hay, e + 1).is_ascii_digit();
         let clean = extension || ends_cleanly(hay, e, PHONE_JOINERS);
@@ -394,77 +442,107 @@ pub const PHONE_TAIL: usize = 8;
 
 /// Whether a JSON member name says its value is a phone number.
 pub fn phone_member(name: &[u8]) -> bool {
-    let n = name.to_ascii_lowercase();
     [&b"phone"[..], b"mobile", b"fax", b"msisdn", b"cell"]
         .iter()
-        .any(|w| n.windows(w.len()).any(|x| x == *w))
-        || n.starts_with(b"tel")
+        .any(|w| name.windows(w.len()).any(|x| x.eq_ignore_ascii_case(w)))
+        || name
+            .get(..3)
+            .is_some_and(|t| t.eq_ignore_ascii_case(b"tel"))
 }
 
 /// The ends of the candidate's digit groups, longest first.
-fn group_ends(hay: &[u8], start: usize, end: usize) -> Vec<usize> {
+fn group_ends(hay: &[u8], start: usize, end: usize) -> impl Iterator<Item = usize> + '_ {
     let text = slice(hay, start, end);
-    let mut ends: Vec<usize> = text
-        .iter()
-        .enumerate()
-        .filter(|&(i, b)| b.is_ascii_digit() && !text.get(i + 1).is_some_and(u8::is_ascii_digit))
-        .map(|(i, _)| start + i + 1)
-        .collect();
-    ends.reverse();
-    ends
+    (0..text.len()).rev().filter_map(move |i| {
+        let ends_group = text.get(i).is_some_and(u8::is_ascii_digit)
+            && !text.get(i + 1).is_some_and(u8::is_ascii_digit);
+        ends_group.then_some(start + i + 1)
+    })
 }
 
 /// `+` and 8 to 15 digits; a country code never starts with 0. A national trunk
 /// `(0)` after the country code (`+44(0)7700 900123`) is not counted.
 fn e164(text: &[u8]) -> bool {
     let trunk = text.windows(3).any(|w| w == b"(0)");
-    let d = digits(text);
+    let d = Digits::of(text);
     let n = d.len() - usize::from(trunk);
-    (8..=15).contains(&n) && d.first() != Some(&0)
+    (8..=15).contains(&n) && d.get(0) != Some(0)
+}
+
+/// The digit groups of a candidate: how many, the lengths of the first eight, the
+/// shortest.
+struct Groups {
+    lens: [usize; 8],
+    count: usize,
+    shortest: usize,
+}
+
+impl Groups {
+    fn of(text: &[u8]) -> Groups {
+        let mut g = Groups {
+            lens: [0; 8],
+            count: 0,
+            shortest: usize::MAX,
+        };
+        for group in text
+            .split(|b| !b.is_ascii_digit())
+            .filter(|g| !g.is_empty())
+        {
+            if let Some(slot) = g.lens.get_mut(g.count) {
+                *slot = group.len();
+            }
+            g.count += 1;
+            g.shortest = g.shortest.min(group.len());
+        }
+        g
+    }
+
+    /// The lengths, when there are at most eight groups (more fit no shape below).
+    fn lens(&self) -> &[usize] {
+        if self.count > self.lens.len() {
+            return &[];
+        }
+        self.lens.get(..self.count).unwrap_or_default()
+    }
 }
 
 fn national(text: &[u8], context: bool, more_digits: bool) -> bool {
-    let d = digits(text);
-    let groups: Vec<&[u8]> = text
-        .split(|b| !b.is_ascii_digit())
-        .filter(|g| !g.is_empty())
-        .collect();
-    let seps: Vec<u8> = text
-        .iter()
-        .copied()
-        .filter(|b| !b.is_ascii_digit() && *b != b'(' && *b != b')')
-        .collect();
+    let d = Digits::of(text);
+    let groups = Groups::of(text);
+    let lens = groups.lens();
     let parens = text.first() == Some(&b'(');
-    let lens: Vec<usize> = groups.iter().map(|g| g.len()).collect();
     // One kind of separator (after an optional area code in parentheses).
-    let uniform = seps.windows(2).all(|w| w.first() == w.get(1)) || parens;
-    if !uniform || looks_like_date(&lens, &seps) {
+    let uniform = parens || one_separator(text, b"()");
+    if !uniform || looks_like_date(lens, text) {
         return false;
     }
     // `00` then a country code: an international number written the old way.
-    if d.starts_with(&[0, 0]) && groups.len() >= 3 {
+    if d.get(0) == Some(0) && d.get(1) == Some(0) && groups.count >= 3 {
         return !more_digits
             && (8..=13).contains(&(d.len() - 2))
-            && d.get(2) != Some(&0)
-            && lens.first().is_some_and(|l| (3..=5).contains(l));
+            && d.get(2) != Some(0)
+            && groups.lens.first().is_some_and(|l| (3..=5).contains(l));
     }
     let nanp_digits =
-        d.len() == 10 && d.first().is_some_and(|&a| a >= 2) && d.get(3).is_some_and(|&x| x >= 2);
+        d.len() == 10 && d.get(0).is_some_and(|a| a >= 2) && d.get(3).is_some_and(|x| x >= 2);
     let trunk_digits =
-        d.first() == Some(&0) && d.get(1).is_some_and(|&a| a != 0) && (10..=11).contains(&d.len());
-    if lens.as_slice() == [3, 2, 4] {
+        d.get(0) == Some(0) && d.get(1).is_some_and(|a| a != 0) && (10..=11).contains(&d.len());
+    if lens == [3, 2, 4] {
         return false; // the SSN shape
     }
-    match lens.as_slice() {
+    let has_seps = text
+        .iter()
+        .any(|b| !b.is_ascii_digit() && *b != b'(' && *b != b')');
+    match lens {
         // (415) 555-2671, 415-555-2671, 415.555.2671
         [3, 3, 4] => nanp_digits || trunk_digits,
         // 020 7946 0958, 07700 900 123, 01 23 45 67 89
-        _ if groups.len() >= 3 => {
-            trunk_digits || (d.first() == Some(&0) && d.len() == 9 && lens.iter().all(|&l| l >= 2))
+        _ if groups.count >= 3 => {
+            trunk_digits || (d.get(0) == Some(0) && d.len() == 9 && groups.shortest >= 2)
         }
         // (0113) 4960123, 07700 900123, 0171 2345678: an area code, then the number
         [a, b] => {
-            trunk_digits && (3..=5).contains(a) && *b >= 5 && (parens || !seps.is_empty())
+            trunk_digits && (3..=5).contains(a) && *b >= 5 && (parens || has_seps)
                 || context && trunk_digits
         }
         // Bare digits: only where the text says so.
@@ -473,9 +551,14 @@ fn national(text: &[u8], context: bool, more_digits: bool) -> bool {
     }
 }
 
-fn looks_like_date(lens: &[usize], seps: &[u8]) -> bool {
+/// `2024-05-17`, `17/05/2024`, `17.05.2024`: three groups shaped and separated like a
+/// date.
+fn looks_like_date(lens: &[usize], text: &[u8]) -> bool {
     matches!(lens, [4, 2, 2] | [2, 2, 4])
-        && seps.iter().all(|&s| s == b'-' || s == b'/' || s == b'.')
+        && text
+            .iter()
+            .filter(|b| !b.is_ascii_digit() && **b != b'(' && **b != b')')
+            .all(|&s| s == b'-' || s == b'/' || s == b'.')
 }
 
 /// An email address (RFC 5321 sizes): a local part that does not start or end with a
@@ -500,13 +583,16 @@ pub fn email(hay: &[u8], start: usize, end: usize) -> Option<Span> {
     {
         return None;
     }
-    let labels: Vec<&[u8]> = domain.split(|&b| b == b'.').collect();
-    let tld = labels.last()?;
-    let ok = labels.len() >= 2
+    let mut labels = 0;
+    let mut tld: &[u8] = &[];
+    let labels_ok = domain.split(|&b| b == b'.').all(|l| {
+        labels += 1;
+        tld = l;
+        !l.is_empty() && l.len() <= 63 && l.first() != Some(&b'-') && l.last() != Some(&b'-')
+    });
+    let ok = labels_ok
+        && labels >= 2
         && domain.len() <= 253
-        && labels.iter().all(|l| {
-            !l.is_empty() && l.len() <= 63 && l.first() != Some(&b'-') && l.last() != Some(&b'-')
-        })
         && tld.len() >= 2
         && tld.iter().all(u8::is_ascii_alphabetic);
     ok.then_some((start, end))
@@ -598,12 +684,6 @@ pub fn aws_secret(hay: &[u8], start: usize, end: usize) -> Option<Span> {
         && at(hay, end) != b'/'
         && at(hay, end) != b'+')
         .then_some((key_start, end))
-}
-
-/// A match of an operator's own pattern, taken as it is (the edges are the
-/// pattern's business).
-pub fn custom(_hay: &[u8], start: usize, end: usize) -> Option<Span> {
-    (end > start).then_some((start, end))
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 use super::*;
 
 fn d(s: &str) -> Vec<u8> {
-    digits(s.as_bytes())
+    Digits::of(s.as_bytes()).as_slice().to_vec()
 }
 
 #[test]
