@@ -102,8 +102,8 @@ impl Kind {
     }
 
     /// The candidate pattern (ASCII; the validator decides). Bounded, so the window is.
-    /// [`scan::match_at`] matches it by hand.
-    pub(crate) fn pattern(self) -> &'static str {
+    /// The specification of [`Kind::match_at`], which matches it by hand.
+    pub fn pattern(self) -> &'static str {
         // `\b` (ASCII) before a letter or digit: a value never starts inside a word or
         // a number (the validators refuse it anyway), and no matcher need try there.
         match self {
@@ -158,6 +158,12 @@ impl Kind {
             Kind::Phone => validate::PHONE_TAIL + 1,
             _ => 0,
         }
+    }
+
+    /// Where this kind's pattern, anchored at `s` in `hay`, ends (leftmost-first, as a
+    /// regex engine would give; `hay[..s]` is what `\b` looks back at).
+    pub fn match_at(self, hay: &[u8], s: usize) -> Option<usize> {
+        scan::match_at(self, hay, s)
     }
 
     /// Whether the pattern can start with `b` (before its own `\b` check).
