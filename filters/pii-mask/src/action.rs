@@ -64,15 +64,18 @@ pub fn normalise(kind: Option<Kind>, value: &[u8]) -> Vec<u8> {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// Appends `[label]` to `out`.
+pub fn placeholder(label: &str, out: &mut Vec<u8>) {
+    out.push(b'[');
+    out.extend_from_slice(label.as_bytes());
+    out.push(b']');
+}
+
 impl Action {
     /// Appends what replaces `value` to `out`.
     pub fn apply(&self, kind: Option<Kind>, value: &[u8], key: &PseudonymKey, out: &mut Vec<u8>) {
         match self {
-            Action::Placeholder(label) => {
-                out.push(b'[');
-                out.extend_from_slice(label.as_bytes());
-                out.push(b']');
-            }
+            Action::Placeholder(label) => placeholder(label, out),
             Action::Partial { keep } => {
                 let total = value.iter().filter(|b| b.is_ascii_alphanumeric()).count();
                 let mut seen = 0;

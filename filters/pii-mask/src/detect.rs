@@ -321,12 +321,7 @@ fn shape_allows(kinds: u16, word: &[u8], after: u8) -> u16 {
         Kind::Phone if first.is_ascii_digit() => {
             (if first == b'0' { len <= 5 } else { len == 3 }) && (sep || after == b'.')
         }
-        Kind::Phone => scan::PHONE_WORDS.iter().any(|w| {
-            w.first() == Some(&first.to_ascii_lowercase())
-                && word
-                    .get(..w.len())
-                    .is_some_and(|p| p.eq_ignore_ascii_case(w))
-        }),
+        Kind::Phone => scan::phone_word(word).is_some(),
         Kind::Jwt => first == b'e' && second == b'y' && third == b'J',
         Kind::Bearer => len == 6,
         Kind::HcpAuthorization => len == 3,

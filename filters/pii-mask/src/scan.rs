@@ -450,13 +450,20 @@ fn phone_intl(hay: &[u8], s: usize) -> Option<usize> {
     run_ending_in(hay, sep + 1, 6, 16, |b| digit(b) || phone_sep(b), digit)
 }
 
+/// The phone word `text` starts with (any case), if any.
+pub fn phone_word(text: &[u8]) -> Option<&'static [u8]> {
+    let first = text.first()?.to_ascii_lowercase();
+    PHONE_WORDS.iter().copied().find(|w| {
+        w.first() == Some(&first)
+            && text
+                .get(..w.len())
+                .is_some_and(|t| t.eq_ignore_ascii_case(w))
+    })
+}
+
 /// `\b(?i:phone|tel|…)[^0-9@\n]{0,40}[0-9]{9,11}`
 fn phone_context(hay: &[u8], s: usize) -> Option<usize> {
-    let first = at(hay, s).to_ascii_lowercase();
-    let word = PHONE_WORDS
-        .iter()
-        .filter(|w| w.first() == Some(&first))
-        .find(|w| starts_with_ci(hay, s, w))?;
+    let word = phone_word(hay.get(s..).unwrap_or_default())?;
     let gap = run(hay, s + word.len(), 41, |b| {
         !digit(b) && b != b'@' && b != b'\n'
     });

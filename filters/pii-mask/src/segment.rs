@@ -54,11 +54,7 @@ impl Masker {
         };
         match self.actions.get(&key) {
             Some(a) => a.apply(kind, value, &self.key, out),
-            None => {
-                out.push(b'[');
-                out.extend_from_slice(kind.map_or("REDACTED", Kind::label).as_bytes());
-                out.push(b']');
-            }
+            None => crate::action::placeholder(kind.map_or("REDACTED", Kind::label), out),
         }
     }
 
