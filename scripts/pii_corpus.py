@@ -19,10 +19,13 @@ import json
 import os
 import random
 import sys
+from datetime import datetime
 
 from faker import Faker
 
 SEED = 2026
+# Faker's dates run up to "now" unless told an end: a fixed one keeps the files fixed.
+END = datetime(2026, 1, 1)
 RECORDS = 5000
 LOCALES = ["en_US", "en_GB", "de_DE", "fr_FR"]
 IBAN_LOCALES = ["de_DE", "en_GB", "fr_FR", "es_ES", "it_IT", "nl_NL"]
@@ -30,7 +33,8 @@ CARD_TYPES = ["visa16", "visa13", "visa19", "mastercard", "amex", "discover", "j
 
 rng = random.Random(SEED)
 Faker.seed(SEED)
-fakes = {loc: Faker(loc) for loc in set(LOCALES + IBAN_LOCALES)}
+# Sorted: a set's order changes with PYTHONHASHSEED, and each locale's seed is its index.
+fakes = {loc: Faker(loc) for loc in sorted(set(LOCALES + IBAN_LOCALES))}
 for i, f in enumerate(fakes.values()):
     f.seed_instance(SEED + i)
 en = fakes["en_US"]
@@ -113,9 +117,9 @@ def order_number():
 LOOKALIKES = [
     lambda: f"order {order_number()}",
     lambda: f"ref {group(order_number(), [4, 4, 4, 4], ' ')}",
-    lambda: en.date(),
-    lambda: en.date(pattern="%m/%d/%Y"),
-    lambda: en.time(),
+    lambda: en.date(end_datetime=END),
+    lambda: en.date(pattern="%m/%d/%Y", end_datetime=END),
+    lambda: en.time(end_datetime=END),
     lambda: f"v{rng.randint(0, 20)}.{rng.randint(0, 40)}.{rng.randint(0, 99)}",
     lambda: f"build 10.0.{rng.randint(10000, 22000)}.{rng.randint(1, 999)}",
     lambda: f"ISBN {en.isbn13()}",
@@ -205,7 +209,7 @@ def record(i):
         "address": f.address().replace("\n", ", "),
         "card": card() if rng.random() < 0.3 else None,
         "iban": iban() if rng.random() < 0.2 else None,
-        "last_login": {"ip": ip(), "at": en.iso8601(), "agent": en.user_agent()},
+        "last_login": {"ip": ip(), "at": en.iso8601(end_datetime=END), "agent": en.user_agent()},
         "balance": round(rng.uniform(-1000, 100000), 2),
         "tags": [en.word() for _ in range(rng.randint(0, 4))],
         "note": en.sentence(nb_words=rng.randint(4, 16)),

@@ -310,38 +310,37 @@ fn shape_allows(kinds: u16, word: &[u8], after: u8) -> u16 {
         [] => return 0,
     };
     let sep = matches!(after, b' ' | b'-');
-    let fits = |k: Kind| match k {
+    // Each kind the word's shape rules out; one mask, no dispatch per kind.
+    let refuse = |k: Kind, fits: bool| if fits { 0 } else { k.bit() };
+    let mut refused = refuse(Kind::Ipv6, len <= 4 && after == b':');
+    if first.is_ascii_digit() {
         // 12 to 19 digits, or 4 and a separator.
-        Kind::Card => len >= 12 || len == 4 && sep,
-        Kind::Ssn => len == 3 && sep,
-        Kind::Ipv4 => len <= 3 && after == b'.',
-        Kind::Ipv6 => len <= 4 && after == b':',
-        // `415-`, `0113 `, `0044 `: a phone's first group and its separator; or a word
-        // that starts like a phone number's context.
-        Kind::Phone if first.is_ascii_digit() => {
-            (if first == b'0' { len <= 5 } else { len == 3 }) && (sep || after == b'.')
-        }
-        Kind::Phone => scan::phone_word(word).is_some(),
-        Kind::Jwt => first == b'e' && second == b'y' && third == b'J',
-        Kind::Bearer => len == 6,
-        Kind::HcpAuthorization => len == 3,
-        // (A key followed by `_` is a key; by a letter or digit the validator refuses it.)
-        Kind::AwsAccessKey => len >= 20,
-        Kind::AwsSecretKey => len == 21,
-        Kind::Iban => {
-            second.is_ascii_uppercase() && third.is_ascii_digit() && fourth.is_ascii_digit()
-        }
-        Kind::Email => true,
-    };
-    let mut allowed = kinds;
-    let mut rest = kinds;
-    while let Some(&k) = Kind::ALL.get(rest.trailing_zeros() as usize) {
-        rest &= rest - 1;
-        if !fits(k) {
-            allowed &= !k.bit();
+        refused |= refuse(Kind::Card, len >= 12 || len == 4 && sep)
+            | refuse(Kind::Ssn, len == 3 && sep)
+            | refuse(Kind::Ipv4, len <= 3 && after == b'.')
+            // `415-`, `0113 `, `0044 `: a phone's first group and its separator.
+            | refuse(
+                Kind::Phone,
+                (if first == b'0' { len <= 5 } else { len == 3 }) && (sep || after == b'.'),
+            );
+    } else {
+        refused |= refuse(Kind::Jwt, first == b'e' && second == b'y' && third == b'J')
+            | refuse(Kind::Bearer, len == 6)
+            | refuse(Kind::HcpAuthorization, len == 3)
+            // (A key followed by `_` is a key; by a letter or digit the validator
+            // refuses it.)
+            | refuse(Kind::AwsAccessKey, len >= 20)
+            | refuse(Kind::AwsSecretKey, len == 21)
+            | refuse(
+                Kind::Iban,
+                second.is_ascii_uppercase() && third.is_ascii_digit() && fourth.is_ascii_digit(),
+            );
+        // A word that starts like a phone number's context.
+        if kinds & Kind::Phone.bit() != 0 {
+            refused |= refuse(Kind::Phone, scan::phone_word(word).is_some());
         }
     }
-    allowed
+    kinds & !refused
 }
 
 /// A decision and the position of the candidate it is about.
@@ -448,9 +447,7 @@ impl Detectors {
             let word = scan::is_word(b);
             let mut end = i + 1;
             if word {
-                while hay.get(end).is_some_and(|&b| scan::is_word(b)) {
-                    end += 1;
-                }
+                end = scan::word_end(hay, end);
                 // Whole words are passed over, so only the first position can be inside
                 // one.
                 if i == pos && !scan::word_start(hay, i) {

@@ -19,3 +19,51 @@ fn a_pattern_that_stops_inside_a_group_is_finished_by_the_validator() {
         vec![(Detector::Builtin(Kind::Phone), "03949 86510".to_string())]
     );
 }
+
+/// The prefilter is exact both ways: it never passes over a text that holds a trigger,
+/// and it does pass over prose (a looser prefilter would cost only time, so nothing
+/// else would notice).
+#[test]
+fn may_match_passes_over_prose_and_nothing_else() {
+    let d = all();
+    for text in [
+        "",
+        "Ms Helen Mistry",
+        "Jane",
+        "eye",
+        "ey J",
+        "yJ",
+        "bearing",
+        "Bear",
+        "ABBA",
+        "AKIB",
+        "AKI",
+        "A",
+        "b",
+        "J",
+        "Increase enter attorney pressure.",
+    ] {
+        assert!(!d.may_match(text.as_bytes()), "{text:?}");
+    }
+    for text in [
+        "7",
+        "a@b",
+        "a:b",
+        "a_b",
+        "eyJ",
+        "xeyJ",
+        "bearer",
+        "Bearer",
+        "BEARER x",
+        "AKIA",
+        "xAKIA",
+        "ASCA",
+        "ASIA",
+        "Jane Doe, 42",
+        "ABBA AKIA",
+    ] {
+        assert!(d.may_match(text.as_bytes()), "{text:?}");
+    }
+    let custom = Detectors::new(&["zz".to_string()], &Kind::ALL).unwrap();
+    assert!(custom.may_match(b"prose"));
+}

@@ -389,8 +389,11 @@ impl JsonStream {
 
     fn key_done(&mut self, cx: &Ctx<'_>, out: &mut Vec<u8>, tally: &mut Tally) {
         if let Some(f) = self.stack.last_mut() {
-            f.seg.clear();
-            f.seg.extend_from_slice(&self.key);
+            // The name is only ever matched against rules: not kept without them.
+            if !cx.rules.is_empty() {
+                f.seg.clear();
+                f.seg.extend_from_slice(&self.key);
+            }
             f.phone = crate::validate::phone_member(&self.key);
         }
         let rule = if self.skip.is_some() {

@@ -28,9 +28,30 @@ fn run(hay: &[u8], i: usize, max: usize, class: impl Fn(u8) -> bool) -> usize {
         .count()
 }
 
+/// The bytes of a word (`[A-Za-z0-9_]`), by value: one load where the scan passes
+/// over words.
+// (Indexing in a constant: out of bounds would not compile.)
+#[allow(clippy::indexing_slicing)]
+static WORD: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || c == b'_';
+        b += 1;
+    }
+    t
+};
+
 /// A byte of a word, for `\b`.
 pub fn is_word(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
+    WORD.get(usize::from(b)).copied().unwrap_or(false)
+}
+
+/// The end of the word that goes on at `i` (`i` itself when no word byte is there).
+pub fn word_end(hay: &[u8], i: usize) -> usize {
+    let rest = hay.get(i..).unwrap_or_default();
+    i + rest.iter().position(|&b| !is_word(b)).unwrap_or(rest.len())
 }
 
 /// `\b` at `s`, where a pattern starts with a word character.

@@ -66,22 +66,40 @@ impl Masker {
         }
         if !hint {
             // In place: nothing to copy or hold.
-            let mut emitted = 0;
-            let mut pos = 0;
-            while let crate::detect::Next::Found(f) = self.detectors.next(text, pos, true) {
-                let (s, e) = f.span;
-                out.extend_from_slice(text.get(emitted..s).unwrap_or_default());
-                self.replace(f, text.get(s..e).unwrap_or_default(), out, tally);
-                emitted = e;
-                pos = e;
-            }
-            out.extend_from_slice(text.get(emitted..).unwrap_or_default());
+            self.mask_whole(text, 0, out, tally);
             return;
         }
-        let mut s = Segment::default();
-        s.hint(hint);
-        s.push(self, text, out, tally);
-        s.end(self, out, tally);
+        // After the phone context, as a segment with the hint would hold it; on the
+        // stack when short (a phone number's field), so nothing is allocated.
+        let mut stack = [0u8; 256];
+        let whole = PHONE_CONTEXT.len() + text.len();
+        if let Some(hay) = stack.get_mut(..whole) {
+            let (context, rest) = hay.split_at_mut(PHONE_CONTEXT.len());
+            context.copy_from_slice(PHONE_CONTEXT);
+            rest.copy_from_slice(text);
+            self.mask_whole(hay, PHONE_CONTEXT.len(), out, tally);
+        } else {
+            let mut hay = Vec::with_capacity(whole);
+            hay.extend_from_slice(PHONE_CONTEXT);
+            hay.extend_from_slice(text);
+            self.mask_whole(&hay, PHONE_CONTEXT.len(), out, tally);
+        }
+    }
+
+    /// Masks all of `hay` after its first `ctx` bytes (context, already emitted, which
+    /// patterns may start in): what a segment's last drain does, without holding.
+    fn mask_whole(&self, hay: &[u8], ctx: usize, out: &mut Vec<u8>, tally: &mut Tally) {
+        let mut emitted = ctx;
+        let mut pos = 0;
+        while let Next::Found(f) = self.detectors.next(hay, pos, true) {
+            let (s, e) = f.span;
+            let s = s.max(emitted);
+            out.extend_from_slice(hay.get(emitted..s).unwrap_or_default());
+            self.replace(f, hay.get(s..e).unwrap_or_default(), out, tally);
+            emitted = e;
+            pos = e;
+        }
+        out.extend_from_slice(hay.get(emitted..).unwrap_or_default());
     }
 }
 

@@ -99,8 +99,9 @@ pub fn luhn(digits: &[u8]) -> bool {
         .map(|(i, &d)| {
             let d = u32::from(d);
             if i % 2 == 1 {
+                // The doubled digit's own digits, summed (18 gives 9).
                 let x = d * 2;
-                if x > 9 { x - 9 } else { x }
+                x / 10 + x % 10
             } else {
                 d
             }
@@ -124,7 +125,6 @@ pub fn card_network_fits(d: &[u8]) -> bool {
     let p2 = number(d, 2);
     let p3 = number(d, 3);
     let p4 = number(d, 4);
-    let p6 = number(d, 6);
     let visa = p1 == 4 && matches!(len, 13 | 16 | 19);
     let mastercard = ((51..=55).contains(&p2) || (2221..=2720).contains(&p4)) && len == 16;
     let amex = (p2 == 34 || p2 == 37) && len == 15;
@@ -133,13 +133,11 @@ pub fn card_network_fits(d: &[u8]) -> bool {
     // JCB: 35 (3528-3589 assigned; issuers' test data uses all of 35), and the old
     // 15-digit 2131 and 1800.
     let jcb = p2 == 35 && (16..=19).contains(&len) || (p4 == 2131 || p4 == 1800) && len == 15;
-    let discover =
-        (p4 == 6011 || (644..=649).contains(&p3) || p2 == 65 || (622_126..=622_925).contains(&p6))
-            && (16..=19).contains(&len);
-    let unionpay = p2 == 62 && (16..=19).contains(&len);
-    // Maestro: 50, 56-69 (and 6304, 6759, 6761-6763), 12 to 19 digits.
+    // Maestro: 50, 56-69 (and 6304, 6759, 6761-6763), 12 to 19 digits. Its range
+    // holds Discover (6011, 644-649, 65, 622126-622925) and UnionPay (62), both 16 to
+    // 19 digits, so they need no test of their own.
     let maestro = (p2 == 50 || (56..=69).contains(&p2)) && (12..=19).contains(&len);
-    visa || mastercard || amex || diners || jcb || discover || unionpay || maestro
+    visa || mastercard || amex || diners || jcb || maestro
 }
 
 /// A payment card: 13 to 19 digits in groups, Luhn-valid, with a network's prefix
@@ -442,12 +440,21 @@ pub const PHONE_TAIL: usize = 8;
 
 /// Whether a JSON member name says its value is a phone number.
 pub fn phone_member(name: &[u8]) -> bool {
-    [&b"phone"[..], b"mobile", b"fax", b"msisdn", b"cell"]
-        .iter()
-        .any(|w| name.windows(w.len()).any(|x| x.eq_ignore_ascii_case(w)))
-        || name
-            .get(..3)
-            .is_some_and(|t| t.eq_ignore_ascii_case(b"tel"))
+    const WORDS: [&[u8]; 5] = [b"phone", b"mobile", b"fax", b"msisdn", b"cell"];
+    // Every member name is asked: the words are compared only where one of their
+    // first letters stands, not at every position.
+    let word_at = |i: usize| {
+        matches!(
+            name.get(i).map(u8::to_ascii_lowercase),
+            Some(b'p' | b'm' | b'f' | b'c')
+        ) && WORDS.iter().any(|w| {
+            name.get(i..i + w.len())
+                .is_some_and(|x| x.eq_ignore_ascii_case(w))
+        })
+    };
+    name.get(..3)
+        .is_some_and(|t| t.eq_ignore_ascii_case(b"tel"))
+        || (0..name.len()).any(word_at)
 }
 
 /// The ends of the candidate's digit groups, longest first.
@@ -499,9 +506,6 @@ impl Groups {
 
     /// The lengths, when there are at most eight groups (more fit no shape below).
     fn lens(&self) -> &[usize] {
-        if self.count > self.lens.len() {
-            return &[];
-        }
         self.lens.get(..self.count).unwrap_or_default()
     }
 }
@@ -513,7 +517,9 @@ fn national(text: &[u8], context: bool, more_digits: bool) -> bool {
     let parens = text.first() == Some(&b'(');
     // One kind of separator (after an optional area code in parentheses).
     let uniform = parens || one_separator(text, b"()");
-    if !uniform || looks_like_date(lens, text) {
+    // Dates (`2024-05-17`, `17/05/2024`) have eight digits, which no shape below
+    // takes.
+    if !uniform {
         return false;
     }
     // `00` then a country code: an international number written the old way.
@@ -549,16 +555,6 @@ fn national(text: &[u8], context: bool, more_digits: bool) -> bool {
         [_] => context && (nanp_digits || trunk_digits),
         _ => false,
     }
-}
-
-/// `2024-05-17`, `17/05/2024`, `17.05.2024`: three groups shaped and separated like a
-/// date.
-fn looks_like_date(lens: &[usize], text: &[u8]) -> bool {
-    matches!(lens, [4, 2, 2] | [2, 2, 4])
-        && text
-            .iter()
-            .filter(|b| !b.is_ascii_digit() && **b != b'(' && **b != b')')
-            .all(|&s| s == b'-' || s == b'/' || s == b'.')
 }
 
 /// An email address (RFC 5321 sizes): a local part that does not start or end with a
@@ -598,12 +594,21 @@ pub fn email(hay: &[u8], start: usize, end: usize) -> Option<Span> {
     ok.then_some((start, end))
 }
 
+/// Where the run of bytes from `from` that `class` accepts ends, at most at `limit`.
+fn run_end(hay: &[u8], from: usize, limit: usize, class: impl Fn(u8) -> bool) -> usize {
+    from + slice(hay, from, limit)
+        .iter()
+        .take_while(|&&b| class(b))
+        .count()
+}
+
 fn b64url_run(hay: &[u8], from: usize, limit: usize) -> usize {
-    let mut i = from;
-    while i < limit && matches!(at(hay, i), b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_') {
-        i += 1;
-    }
-    i
+    run_end(
+        hay,
+        from,
+        limit,
+        |b| matches!(b, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_'),
+    )
 }
 
 /// A JWT (JWS compact form): three base64url parts whose first decodes to a JSON
@@ -641,15 +646,13 @@ pub fn bearer(hay: &[u8], start: usize, end: usize, max: usize) -> Option<Span> 
         return None;
     }
     let limit = (end + max).min(hay.len());
-    let mut i = end;
-    while i < limit
-        && matches!(at(hay, i), b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-    {
-        i += 1;
-    }
-    while i < limit && at(hay, i) == b'=' {
-        i += 1;
-    }
+    let i = run_end(
+        hay,
+        end,
+        limit,
+        |b| matches!(b, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'+' | b'/'),
+    );
+    let i = run_end(hay, i, limit, |b| b == b'=');
     (i - end >= 16 && !(i >= limit && limit < hay.len())).then_some((end, i))
 }
 
