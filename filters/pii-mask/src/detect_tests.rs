@@ -67,3 +67,19 @@ fn may_match_passes_over_prose_and_nothing_else() {
     let custom = Detectors::new(&["zz".to_string()], &Kind::ALL).unwrap();
     assert!(custom.may_match(b"prose"));
 }
+
+/// A config with one detector holds back what that detector's validator reads past its
+/// pattern, not only the pattern (with every detector a longer pattern hides this).
+#[test]
+fn one_kind_alone_holds_back_what_its_validator_reads_past_the_pattern() {
+    for (k, reads_past) in [
+        (Kind::Jwt, JWT_MAX),
+        (Kind::Bearer, BEARER_MAX + 4),
+        (Kind::Phone, validate::PHONE_TAIL + 1),
+        (Kind::Email, 0),
+    ] {
+        let longest = check_custom(k.pattern()).unwrap();
+        let window = Detectors::new(&[], &[k]).unwrap().window();
+        assert_eq!(window, longest + reads_past + 1, "{k:?}");
+    }
+}

@@ -56,3 +56,18 @@ fn lines_end_segments_and_the_phone_hint_only_starts_one() {
     m.mask_all(b"4155552671", false, &mut out, &mut t);
     assert_eq!(out, b"4155552671");
 }
+
+#[test]
+fn a_text_stream_reports_what_it_holds_and_the_tally_counts_every_match() {
+    let m = masker();
+    let mut s = TextStream::default();
+    let mut out = Vec::new();
+    let mut t = Tally::default();
+    // The second address may go on: it is held until more arrives or the body ends.
+    s.push(&m, b"a@example.com and b@example.com", &mut out, &mut t);
+    assert!(s.held() > 0);
+    s.finish(&m, &mut out, &mut t);
+    assert_eq!(s.held(), 0);
+    assert_eq!(out, b"[EMAIL] and [EMAIL]");
+    assert_eq!(t.total(), 2);
+}
