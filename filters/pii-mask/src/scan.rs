@@ -19,7 +19,7 @@ fn at(hay: &[u8], i: usize) -> u8 {
 }
 
 /// How many bytes from `i` are in `class`, counting at most `max`.
-fn run(hay: &[u8], i: usize, max: usize, class: impl Fn(u8) -> bool) -> usize {
+pub(crate) fn run(hay: &[u8], i: usize, max: usize, class: impl Fn(u8) -> bool) -> usize {
     hay.get(i..)
         .unwrap_or_default()
         .iter()
@@ -125,7 +125,7 @@ fn starts_with_ci(hay: &[u8], s: usize, lit: &[u8]) -> bool {
         .is_some_and(|t| t.eq_ignore_ascii_case(lit))
 }
 
-fn b64url(b: u8) -> bool {
+pub(crate) fn b64url(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
 }
 

@@ -596,19 +596,11 @@ pub fn email(hay: &[u8], start: usize, end: usize) -> Option<Span> {
 
 /// Where the run of bytes from `from` that `class` accepts ends, at most at `limit`.
 fn run_end(hay: &[u8], from: usize, limit: usize, class: impl Fn(u8) -> bool) -> usize {
-    from + slice(hay, from, limit)
-        .iter()
-        .take_while(|&&b| class(b))
-        .count()
+    from + crate::scan::run(hay, from, limit.saturating_sub(from), class)
 }
 
 fn b64url_run(hay: &[u8], from: usize, limit: usize) -> usize {
-    run_end(
-        hay,
-        from,
-        limit,
-        |b| matches!(b, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_'),
-    )
+    run_end(hay, from, limit, crate::scan::b64url)
 }
 
 /// A JWT (JWS compact form): three base64url parts whose first decodes to a JSON
