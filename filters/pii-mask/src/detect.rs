@@ -102,7 +102,7 @@ impl Kind {
     }
 
     /// The candidate pattern (ASCII; the validator decides). Bounded, so the window is.
-    /// The specification of [`Kind::match_at`], which matches it by hand.
+    /// The specification of [`scan::match_at`], which matches it by hand.
     pub fn pattern(self) -> &'static str {
         // `\b` (ASCII) before a letter or digit: a value never starts inside a word or
         // a number (the validators refuse it anyway), and no matcher need try there.
@@ -160,12 +160,6 @@ impl Kind {
         }
     }
 
-    /// Where this kind's pattern, anchored at `s` in `hay`, ends (leftmost-first, as a
-    /// regex engine would give; `hay[..s]` is what `\b` looks back at).
-    pub fn match_at(self, hay: &[u8], s: usize) -> Option<usize> {
-        scan::match_at(self, hay, s)
-    }
-
     /// Whether the pattern can start with `b` (before its own `\b` check).
     fn may_start_with(self, b: u8) -> bool {
         match self {
@@ -193,6 +187,8 @@ impl Kind {
         1 << (self as u16)
     }
 
+    // (Out of line: see `scan::match_at`.)
+    #[inline(never)]
     pub(crate) fn validate(self, hay: &[u8], start: usize, end: usize) -> Option<Span> {
         match self {
             Kind::Jwt => validate::jwt(hay, start, JWT_MAX),
@@ -289,12 +285,25 @@ pub struct Detectors {
 /// The bytes [`Detectors::may_match`] looks for: digits, `@`, `:`, `_`, and the first
 /// bytes of `bearer` and the AWS key prefixes, and the `J` of `eyJ` (then checked in
 /// full).
-fn trigger(b: u8) -> bool {
+const fn trigger(b: u8) -> bool {
     matches!(
         b,
         b'0'..=b'9' | b'@' | b':' | b'_' | b'J' | b'b' | b'B' | b'A'
     )
 }
+
+/// [`trigger`] by byte: one load per byte where prose is passed over.
+// (Indexing in a constant: out of bounds would not compile.)
+#[allow(clippy::indexing_slicing)]
+static TRIGGER: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = trigger(b as u8);
+        b += 1;
+    }
+    t
+};
 
 /// Of `kinds`, those whose pattern can start at `word` (a whole word: letters, digits
 /// and `_` after a byte that is none of these) followed by `after`: what each pattern
@@ -343,8 +352,42 @@ fn shape_allows(kinds: u16, word: &[u8], after: u8) -> u16 {
     kinds & !refused
 }
 
+/// Of `kinds`, those whose pattern can start at the mark `b` (a byte of no word)
+/// followed by `next` and `next2`: a phone number's `+`, `(` or field separator needs
+/// its digits, an IPv6 address's `:` its second `:`. Exact, as [`shape_allows`] is.
+fn mark_allows(kinds: u16, b: u8, next: u8, next2: u8) -> u16 {
+    let fits = match b {
+        b'+' | b'(' => next.is_ascii_digit(),
+        b',' | b';' | b'|' | b'\t' => {
+            next.is_ascii_digit() || next == b' ' && next2.is_ascii_digit()
+        }
+        b':' => next == b':',
+        _ => true,
+    };
+    if fits { kinds } else { 0 }
+}
+
 /// A decision and the position of the candidate it is about.
 type Event = (usize, Next);
+
+/// What one look for the next match learnt that holds for later looks in the same
+/// text, as long as they start no earlier: where e-mail addresses can start (the run of
+/// local-part bytes, at most 64, before the next `@`; `None` once no `@` is left).
+/// Found once per `@`, not once per look.
+#[derive(Debug, Clone, Copy)]
+pub struct Cursor {
+    email_zone: Option<(usize, usize)>,
+}
+
+impl Default for Cursor {
+    fn default() -> Self {
+        // Empty and behind every position: the first word that could be an address
+        // looks for the `@`.
+        Cursor {
+            email_zone: Some((0, 0)),
+        }
+    }
+}
 
 impl Detectors {
     /// Compiles `custom` patterns (checked with [`check_custom`], first in priority)
@@ -401,7 +444,13 @@ impl Detectors {
     /// [`CONTEXT`] bytes before `pos`. A match is only reported when the bytes that
     /// decide it are in `hay`, so the answer never changes when more arrive.
     pub fn next(&self, hay: &[u8], pos: usize, last: bool) -> Next {
-        let builtin = self.next_builtin(hay, pos, last);
+        self.next_from(hay, pos, last, &mut Cursor::default())
+    }
+
+    /// [`Detectors::next`], for a caller that asks again further on in the same
+    /// `hay`: `cursor` carries what one call learnt to the next.
+    pub fn next_from(&self, hay: &[u8], pos: usize, last: bool, cursor: &mut Cursor) -> Next {
+        let builtin = self.next_builtin(hay, pos, last, cursor);
         let Some(custom) = self.next_custom(hay, pos, last) else {
             return builtin.map_or(Next::Clear, |(_, next)| next);
         };
@@ -434,41 +483,46 @@ impl Detectors {
     /// built-in pattern that starts with a letter or digit starts at `\b`) or one of
     /// the few other bytes a pattern starts with. A word that holds nothing is passed
     /// over whole.
-    fn next_builtin(&self, hay: &[u8], pos: usize, last: bool) -> Option<Event> {
+    fn next_builtin(
+        &self,
+        hay: &[u8],
+        pos: usize,
+        last: bool,
+        cursor: &mut Cursor,
+    ) -> Option<Event> {
         if self.kinds.is_empty() {
             return None;
         }
         let n = hay.len();
         let mut i = pos;
-        // Where an email can start: the run of local-part bytes (at most 64) before the
-        // next `@` at or after `i`; `None` once there is no `@` left.
-        let mut email_zone: Option<(usize, usize)> = Some((0, 0));
+        let email_zone = &mut cursor.email_zone;
         while let Some(&b) = hay.get(i) {
-            let word = scan::is_word(b);
-            let mut end = i + 1;
-            if word {
-                end = scan::word_end(hay, end);
-                // Whole words are passed over, so only the first position can be inside
-                // one.
-                if i == pos && !scan::word_start(hay, i) {
-                    i = end;
-                    continue;
-                }
-            }
             let mut kinds = self.first.get(usize::from(b)).copied().unwrap_or(0);
-            if kinds & Kind::Email.bit() != 0 {
-                if let Some((_, at)) = email_zone
+            let end;
+            if scan::is_word(b) {
+                // Whole words are passed over: after the first position, every word
+                // is tried at its start. (At the first, inside a word, every pattern's
+                // own `\b` refuses.)
+                end = scan::word_end(hay, i + 1);
+                if let Some((_, at)) = *email_zone
                     && at <= i
                 {
-                    email_zone = scan::email_zone(hay, i);
+                    *email_zone = scan::email_zone(hay, i);
                 }
-                if !email_zone.is_some_and(|(from, at)| from <= i && i < at) {
+                // (The zone's `@` is past `i`: `i` holds a word byte.)
+                if !email_zone.is_some_and(|(from, _)| from <= i) {
                     kinds &= !Kind::Email.bit();
                 }
-            }
-            if word && kinds != 0 {
-                let after = hay.get(end).copied().unwrap_or(0);
-                kinds = shape_allows(kinds, hay.get(i..end).unwrap_or_default(), after);
+                if kinds != 0 {
+                    let after = hay.get(end).copied().unwrap_or(0);
+                    kinds = shape_allows(kinds, hay.get(i..end).unwrap_or_default(), after);
+                }
+            } else {
+                end = i + 1;
+                if kinds != 0 {
+                    let next = |k: usize| hay.get(i + k).copied().unwrap_or(0);
+                    kinds = mark_allows(kinds, b, next(1), next(2));
+                }
             }
             if kinds != 0 {
                 if !last && i + self.window > n {
@@ -477,6 +531,8 @@ impl Detectors {
                 // The set bits, lowest (first in priority) first.
                 while let Some(&k) = Kind::ALL.get(kinds.trailing_zeros() as usize) {
                     kinds &= kinds - 1;
+                    #[cfg(test)]
+                    tests::tried(i, k);
                     if let Some(end) = scan::match_at(k, hay, i)
                         && let Some(span) = k.validate(hay, i, end)
                     {
@@ -507,7 +563,7 @@ impl Detectors {
             .get(from..)
             .unwrap_or_default()
             .iter()
-            .position(|&b| trigger(b))
+            .position(|&b| TRIGGER.get(usize::from(b)).copied().unwrap_or(false))
         {
             let i = from + p;
             let fits = match text.get(i) {
@@ -533,7 +589,8 @@ impl Detectors {
     pub fn find_all(&self, text: &[u8]) -> Vec<Found> {
         let mut found = Vec::new();
         let mut pos = 0;
-        while let Next::Found(f) = self.next(text, pos, true) {
+        let mut cursor = Cursor::default();
+        while let Next::Found(f) = self.next_from(text, pos, true, &mut cursor) {
             found.push(f);
             pos = f.span.1.max(pos + 1);
         }

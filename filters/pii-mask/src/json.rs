@@ -136,6 +136,11 @@ fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
+/// How many whitespace bytes `data` starts with.
+fn ws_len(data: &[u8]) -> usize {
+    data.iter().take_while(|&&b| is_ws(b)).count()
+}
+
 fn is_bare(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'+' | b'.')
 }
@@ -181,9 +186,7 @@ fn valid_bare(t: &[u8]) -> bool {
 
 /// The content of a string up to (not including) its next `"` or `\`.
 fn run_len(data: &[u8]) -> usize {
-    data.iter()
-        .position(|&b| b == b'"' || b == b'\\')
-        .unwrap_or(data.len())
+    crate::scan::find2(data, b'"', b'\\').unwrap_or(data.len())
 }
 
 pub struct Ctx<'a> {
@@ -266,6 +269,20 @@ impl JsonStream {
         }
     }
 
+    /// After a member's name: takes the whitespace, the colon and the whitespace after
+    /// it that usually follow at once, as the colon and value states would (where
+    /// both write whitespace straight out). Gives how many bytes of `rest` it took.
+    fn colon(&mut self, rest: &[u8], out: &mut Vec<u8>) -> usize {
+        let before = ws_len(rest);
+        if rest.get(before) != Some(&b':') {
+            return 0;
+        }
+        let taken = before + 1 + ws_len(rest.get(before + 1..).unwrap_or_default());
+        self.emit(out, rest.get(..taken).unwrap_or_default());
+        self.state = State::Value { first: false };
+        taken
+    }
+
     /// A value starts with `b` (not yet consumed).
     fn begin_value(&mut self, cx: &Ctx<'_>, b: u8, out: &mut Vec<u8>) -> Result<(), ()> {
         let depth = self.stack.len();
@@ -278,14 +295,14 @@ impl JsonStream {
                     f.seg.extend_from_slice(f.next_index.to_string().as_bytes());
                 }
                 f.next_index += 1;
-                if self.skip.is_some() {
+                if self.skip.is_some() || cx.rules.is_empty() {
                     None
                 } else {
                     self.own_rule(cx.rules, None)
                 }
             }
             None => {
-                if self.skip.is_some() {
+                if self.skip.is_some() || cx.rules.is_empty() {
                     None
                 } else {
                     self.own_rule(cx.rules, None)
@@ -387,16 +404,17 @@ impl JsonStream {
         Ok(())
     }
 
-    fn key_done(&mut self, cx: &Ctx<'_>, out: &mut Vec<u8>, tally: &mut Tally) {
+    /// A member name ended: `name` is all of it, escapes as written.
+    fn key_done(&mut self, cx: &Ctx<'_>, name: &[u8], out: &mut Vec<u8>, tally: &mut Tally) {
         if let Some(f) = self.stack.last_mut() {
             // The name is only ever matched against rules: not kept without them.
             if !cx.rules.is_empty() {
                 f.seg.clear();
-                f.seg.extend_from_slice(&self.key);
+                f.seg.extend_from_slice(name);
             }
-            f.phone = crate::validate::phone_member(&self.key);
+            f.phone = crate::validate::phone_member(name);
         }
-        let rule = if self.skip.is_some() {
+        let rule = if self.skip.is_some() || cx.rules.is_empty() {
             None
         } else {
             self.own_rule(cx.rules, None)
@@ -412,12 +430,9 @@ impl JsonStream {
         }
         if self.skip.is_none() {
             out.push(b'"');
-            let key = std::mem::take(&mut self.key);
-            mask_raw_string(cx.masker, &key, out, tally);
-            self.key = key;
+            mask_raw_string(cx.masker, name, out, tally);
             out.push(b'"');
         }
-        self.key.clear();
         self.member_rule = rule;
         self.state = State::Colon;
     }
@@ -611,12 +626,24 @@ impl JsonStream {
                     }
                     (b',', Some(object)) => {
                         self.sep.push(b',');
-                        self.state = if object {
-                            State::Key { first: false }
+                        // The whitespace and the next name's quote usually follow at
+                        // once: taken here, as their own states would take them.
+                        let rest = data.get(i + 1..).unwrap_or_default();
+                        let ws = ws_len(rest);
+                        self.sep
+                            .extend_from_slice(rest.get(..ws).unwrap_or_default());
+                        if object && rest.get(ws) == Some(&b'"') {
+                            self.key.clear();
+                            self.state = State::Str(Role::Key);
+                            Ok(ws + 2)
                         } else {
-                            State::Value { first: false }
-                        };
-                        Ok(1)
+                            self.state = if object {
+                                State::Key { first: false }
+                            } else {
+                                State::Value { first: false }
+                            };
+                            Ok(ws + 1)
+                        }
                     }
                     (b']' | b'}', Some(_)) => self.close(b, out).map(|()| 1),
                     // Another document (JSON Lines, concatenated JSON).
@@ -635,7 +662,11 @@ impl JsonStream {
                             if self.key.len() + run.len() > MAX_KEY {
                                 Err(())
                             } else {
-                                self.key.extend_from_slice(run);
+                                // A whole name in this chunk is read where it is; only
+                                // one cut by an escape or the chunk's end is gathered.
+                                if !(self.key.is_empty() && rest.get(n) == Some(&b'"')) {
+                                    self.key.extend_from_slice(run);
+                                }
                                 Ok(n)
                             }
                         }
@@ -658,10 +689,24 @@ impl JsonStream {
                     .map(|n| match rest.get(n) {
                         Some(b'"') => {
                             match role {
-                                Role::Key => self.key_done(cx, out, tally),
+                                Role::Key if self.key.is_empty() => {
+                                    self.key_done(cx, run, out, tally);
+                                }
+                                Role::Key => {
+                                    let name = std::mem::take(&mut self.key);
+                                    self.key_done(cx, &name, out, tally);
+                                    // (Kept for its capacity.)
+                                    self.key = name;
+                                    self.key.clear();
+                                }
                                 Role::Value(mode) => self.string_done(cx, mode, out, tally),
                             }
-                            n + 1
+                            let taken = n + 1;
+                            if self.state == State::Colon {
+                                taken + self.colon(data.get(i + taken..).unwrap_or_default(), out)
+                            } else {
+                                taken
+                            }
                         }
                         Some(_) => {
                             match role {

@@ -222,3 +222,32 @@ fn long_runs_match_as_their_patterns_do() {
         }
     }
 }
+
+/// The word-at-a-time search finds what a byte-by-byte one finds, at every length and
+/// alignment, for one byte or two (the padding of the last word included).
+#[test]
+fn find2_finds_the_first_of_two_bytes_as_a_plain_search_does() {
+    let mut seed = 0x9e37_79b9_u32;
+    let mut byte = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        // Few distinct values, so the bytes looked for turn up often.
+        b"ab\"\\@x\n\xff\x00"[(seed % 9) as usize]
+    };
+    for len in 0..40 {
+        for _ in 0..50 {
+            let data: Vec<u8> = (0..len).map(|_| byte()).collect();
+            for (a, b) in [
+                (b'"', b'\\'),
+                (b'@', b'@'),
+                (b'\n', b'\n'),
+                (b'a', b'b'),
+                (0, 0xff),
+            ] {
+                let plain = data.iter().position(|&c| c == a || c == b);
+                assert_eq!(find2(&data, a, b), plain, "{data:?} {a} {b}");
+            }
+        }
+    }
+}

@@ -71,3 +71,65 @@ fn a_text_stream_reports_what_it_holds_and_the_tally_counts_every_match() {
     assert_eq!(out, b"[EMAIL] and [EMAIL]");
     assert_eq!(t.total(), 2);
 }
+
+/// A segment about phones (a JSON member named `phone`) masks its bare digits however
+/// the value is cut, and a hint given once text has arrived changes nothing.
+#[test]
+fn the_phone_hint_holds_across_pushes_and_only_at_the_start() {
+    let m = masker();
+    let text = b"4155552671";
+    let mut whole = Vec::new();
+    m.mask_all(text, true, &mut whole, &mut Tally::default());
+    assert_eq!(whole, b"[PHONE]");
+    for k in 0..=text.len() {
+        let (a, b) = text.split_at(k);
+        let mut s = Segment::default();
+        let mut out = Vec::new();
+        let mut t = Tally::default();
+        s.hint(true);
+        s.push(&m, a, &mut out, &mut t);
+        s.push(&m, b, &mut out, &mut t);
+        s.end(&m, &mut out, &mut t);
+        assert_eq!(out, whole, "cut at {k}");
+    }
+    for (hint_first, late_hint) in [(false, false), (false, true)] {
+        let mut s = Segment::default();
+        let mut out = Vec::new();
+        let mut t = Tally::default();
+        s.hint(hint_first);
+        s.push(&m, b"x ", &mut out, &mut t);
+        s.hint(late_hint);
+        s.push(&m, text, &mut out, &mut t);
+        s.end(&m, &mut out, &mut t);
+        assert_eq!(out, b"x 4155552671");
+    }
+}
+
+/// A long segment drained many times, cut at every alignment against its values:
+/// each value is masked once, as masking it whole does (the bytes kept as context are
+/// never looked at again as a start).
+#[test]
+fn a_long_segment_masks_each_value_once_however_it_is_cut() {
+    let m = masker();
+    let mut text = b"4155552671 ".to_vec();
+    for i in 0..2500 {
+        text.extend_from_slice(format!("10.0.{}.{} ", i % 10, i % 7).as_bytes());
+    }
+    for hint in [false, true] {
+        let mut whole = Vec::new();
+        let mut t = Tally::default();
+        m.mask_all(&text, hint, &mut whole, &mut t);
+        for chunk in [997, 1000, 4099] {
+            let mut s = Segment::default();
+            let mut out = Vec::new();
+            let mut tc = Tally::default();
+            s.hint(hint);
+            for piece in text.chunks(chunk) {
+                s.push(&m, piece, &mut out, &mut tc);
+            }
+            s.end(&m, &mut out, &mut tc);
+            assert!(out == whole, "hint {hint}, chunks of {chunk}");
+            assert_eq!(tc, t);
+        }
+    }
+}

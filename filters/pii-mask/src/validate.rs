@@ -440,21 +440,20 @@ pub const PHONE_TAIL: usize = 8;
 
 /// Whether a JSON member name says its value is a phone number.
 pub fn phone_member(name: &[u8]) -> bool {
-    const WORDS: [&[u8]; 5] = [b"phone", b"mobile", b"fax", b"msisdn", b"cell"];
-    // Every member name is asked: the words are compared only where one of their
-    // first letters stands, not at every position.
-    let word_at = |i: usize| {
-        matches!(
-            name.get(i).map(u8::to_ascii_lowercase),
-            Some(b'p' | b'm' | b'f' | b'c')
-        ) && WORDS.iter().any(|w| {
-            name.get(i..i + w.len())
-                .is_some_and(|x| x.eq_ignore_ascii_case(w))
-        })
+    // Every member name is asked: a word is compared only where its first letter
+    // stands (`| 0x20` lowercases a letter and makes no other byte one).
+    let is = |i: usize, w: &[u8]| {
+        name.get(i..i + w.len())
+            .is_some_and(|x| x.eq_ignore_ascii_case(w))
     };
-    name.get(..3)
-        .is_some_and(|t| t.eq_ignore_ascii_case(b"tel"))
-        || (0..name.len()).any(word_at)
+    is(0, b"tel")
+        || name.iter().enumerate().any(|(i, &b)| match b | 0x20 {
+            b'p' => is(i, b"phone"),
+            b'm' => is(i, b"mobile") || is(i, b"msisdn"),
+            b'f' => is(i, b"fax"),
+            b'c' => is(i, b"cell"),
+            _ => false,
+        })
 }
 
 /// The ends of the candidate's digit groups, longest first.
