@@ -344,7 +344,8 @@ fn shape_allows(kinds: u16, word: &[u8], after: u8) -> u16 {
                 Kind::Iban,
                 second.is_ascii_uppercase() && third.is_ascii_digit() && fourth.is_ascii_digit(),
             );
-        // A word that starts like a phone number's context.
+        // A word that starts like a phone number's context. (Only asked when it
+        // matters: most words are not.)
         if kinds & Kind::Phone.bit() != 0 {
             refused |= refuse(Kind::Phone, scan::phone_word(word).is_some());
         }
@@ -503,7 +504,7 @@ impl Detectors {
                 // Whole words are passed over: after the first position, every word
                 // is tried at its start. (At the first, inside a word, every pattern's
                 // own `\b` refuses.)
-                end = scan::word_end(hay, i + 1);
+                end = scan::word_end(hay, i);
                 if let Some((_, at)) = *email_zone
                     && at <= i
                 {

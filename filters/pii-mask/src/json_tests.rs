@@ -88,3 +88,40 @@ fn splits_agree(cfg: &str, body: &[u8]) {
 fn fuzz_finds_agree_split_anywhere() {
     splits_agree("{}", b"9\n99\n9\n8\n9\x839\x19");
 }
+
+/// Compact, spaced and pretty-printed JSON come out as they went in (but for the
+/// masks), and a member's separator, name and colon take one round of the walker each
+/// way: the runs between values are taken whole, not byte by byte.
+#[test]
+fn separators_and_colons_are_taken_whole_whatever_the_whitespace() {
+    for body in [
+        r#"{"a":"x@y.co","b":[1,2],"c":{"d":"e"}}"#,
+        r#"{"a": "x@y.co", "b": [1, 2], "c": {"d": "e"}}"#,
+        "{\n  \"a\" :\t\"x@y.co\",\n  \"b\": [\n 1,\n 2\n ],\r\n \"c\": {\"d\": \"e\"}\n}",
+    ] {
+        let (out, j) = walk("{}", &[body.as_bytes()]);
+        assert_eq!(out, body.replace("x@y.co", "[EMAIL]"));
+        assert!(!j.is_text());
+    }
+    // `{` / `"a` and its colon / `"` / `x"` / `, "` / `b` and its colon / `"` /
+    // `y"` / `}`.
+    let (_, j) = walk("{}", &[br#"{"a": "x", "b": "y"}"#]);
+    assert_eq!(j.rounds, 10);
+    let (_, j) = walk("{}", &[br#"{"a" :  "x" ,  "b":"y"}"#]);
+    assert_eq!(j.rounds, 11, "whitespace before a comma waits a round");
+}
+
+/// Member names with escapes are masked between their escapes, which pass whole, and
+/// the same however the body is cut (a name read where it lies, or gathered).
+#[test]
+fn escaped_member_names_are_masked_between_their_escapes() {
+    let body = br#"{"a\"b@c.co": 1, "x\u0041y": 2, "e\\": 3, "\u00e9x@y.co": 4, "\n": 5}"#;
+    let want = r#"{"a\"[EMAIL]": 1, "x\u0041y": 2, "e\\": 3, "\u00e9[EMAIL]": 4, "\n": 5}"#;
+    let (out, j) = walk("{}", &[body]);
+    assert_eq!(out, want);
+    assert!(!j.is_text());
+    for k in 0..=body.len() {
+        let (a, b) = body.split_at(k);
+        assert_eq!(walk("{}", &[a, b]).0, want, "cut at {k}");
+    }
+}
