@@ -157,7 +157,7 @@ fn starts_with(hay: &[u8], s: usize, lit: &[u8]) -> bool {
     hay.get(s..s + lit.len()) == Some(lit)
 }
 
-fn starts_with_ci(hay: &[u8], s: usize, lit: &[u8]) -> bool {
+pub(crate) fn starts_with_ci(hay: &[u8], s: usize, lit: &[u8]) -> bool {
     hay.get(s..s + lit.len())
         .is_some_and(|t| t.eq_ignore_ascii_case(lit))
 }
@@ -510,12 +510,6 @@ fn phone_intl(hay: &[u8], s: usize) -> Option<usize> {
     run_ending_in(hay, sep + 1, 6, 16, |b| digit(b) || phone_sep(b), digit)
 }
 
-/// Whether `text` starts with `word` (any case).
-fn prefix_ci(text: &[u8], word: &[u8]) -> bool {
-    text.get(..word.len())
-        .is_some_and(|t| t.eq_ignore_ascii_case(word))
-}
-
 /// The phone word `text` starts with (any case), if any. Asked of most words, so it
 /// compares only the words that start with `text`'s first letter (no word of
 /// [`PHONE_WORDS`] is a prefix of another, so at most one fits).
@@ -532,7 +526,7 @@ pub fn phone_word(text: &[u8]) -> Option<&'static [u8]> {
         b'r' => &[b"reach"],
         _ => return None,
     };
-    words.iter().copied().find(|w| prefix_ci(text, w))
+    words.iter().copied().find(|w| starts_with_ci(text, 0, w))
 }
 
 /// `\b(?i:phone|tel|…)[^0-9@\n]{0,40}[0-9]{9,11}`

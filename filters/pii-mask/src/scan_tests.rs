@@ -251,3 +251,18 @@ fn find2_finds_the_first_of_two_bytes_as_a_plain_search_does() {
         }
     }
 }
+
+/// `phone_word`'s table by first letter holds exactly [`PHONE_WORDS`], the pattern's.
+#[test]
+fn phone_word_knows_exactly_the_patterns_words() {
+    for w in PHONE_WORDS {
+        assert_eq!(phone_word(w), Some(w));
+        assert_eq!(phone_word(&w.to_ascii_uppercase()), Some(w));
+        assert_eq!(phone_word(&[w, b"x".as_slice()].concat()), Some(w));
+        assert_eq!(phone_word(&w[..w.len() - 1]), None);
+    }
+    for b in 0..=255u8 {
+        let text = [b, b'x'];
+        assert_eq!(phone_word(&text), None, "{b:#04x}");
+    }
+}

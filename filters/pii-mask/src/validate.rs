@@ -442,10 +442,7 @@ pub const PHONE_TAIL: usize = 8;
 pub fn phone_member(name: &[u8]) -> bool {
     // Every member name is asked: a word is compared only where its first letter
     // stands (`| 0x20` lowercases a letter and makes no other byte one).
-    let is = |i: usize, w: &[u8]| {
-        name.get(i..i + w.len())
-            .is_some_and(|x| x.eq_ignore_ascii_case(w))
-    };
+    let is = |i: usize, w: &[u8]| crate::scan::starts_with_ci(name, i, w);
     is(0, b"tel")
         || name.iter().enumerate().any(|(i, &b)| match b | 0x20 {
             b'p' => is(i, b"phone"),
