@@ -57,7 +57,7 @@ pub struct RegoAuthzConfig {
     /// Example: `503`.
     #[serde(default = "default_error_status")]
     pub error_status: u16,
-    /// Limits on one evaluation. Default: `{"time_ms": 5}`.
+    /// Limits on one evaluation. Default: `{"time_ms": 50}`.
     #[serde(default)]
     pub budget: BudgetConfig,
     /// Cache decisions keyed by the values at some input paths. Default: none.
@@ -183,7 +183,11 @@ fn default_body_bytes() -> usize {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BudgetConfig {
-    /// Wall time one evaluation may take, in milliseconds. Default: `5`. Example: `20`.
+    /// Wall time one evaluation may take, in milliseconds: a guard against runaway
+    /// policies, not a latency target. It is wall time, so it includes any time the
+    /// worker thread is descheduled; on a busy machine that alone can reach several
+    /// milliseconds, and a budget close to a policy's own cost fails requests closed
+    /// at random. Default: `50`. Example: `20`.
     #[serde(default = "default_time_ms")]
     pub time_ms: u64,
 }
@@ -197,7 +201,10 @@ impl Default for BudgetConfig {
 }
 
 fn default_time_ms() -> u64 {
-    5
+    // Typical policies take tens of microseconds; 50 ms leaves room for preemption
+    // (5 ms failed one request in a few thousand on a loaded 2-core machine) and
+    // still stops a runaway policy long before Envoy's usual route timeouts.
+    50
 }
 
 #[derive(Debug, Clone, Deserialize)]
