@@ -145,7 +145,7 @@ impl PiiMaskStream {
                 i64::try_from(tally.bytes).unwrap_or(i64::MAX),
             );
         }
-        for (key, n) in &tally.matches {
+        for (key, n) in tally.matches() {
             if let Some(name) = self.config.detector_names.get(key) {
                 add(
                     &self.counters,

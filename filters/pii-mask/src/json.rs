@@ -10,6 +10,7 @@
 //! the rest is masked as text.
 
 use crate::action::Action;
+use crate::names::CleanNames;
 use crate::pointer::Pattern;
 use crate::segment::{Masker, Segment, Tally, TextStream};
 
@@ -111,6 +112,7 @@ pub struct JsonStream {
     value: Vec<u8>,
     segment: Segment,
     text: TextStream,
+    names: CleanNames,
     /// Rounds of the walker's loop so far (tests see that runs are taken in one).
     #[cfg(test)]
     rounds: usize,
@@ -131,6 +133,7 @@ impl Default for JsonStream {
             value: Vec::new(),
             segment: Segment::default(),
             text: TextStream::default(),
+            names: CleanNames::default(),
             #[cfg(test)]
             rounds: 0,
         }
@@ -412,13 +415,15 @@ impl JsonStream {
 
     /// A member name ended: `name` is all of it, escapes as written.
     fn key_done(&mut self, cx: &Ctx<'_>, name: &[u8], out: &mut Vec<u8>, tally: &mut Tally) {
+        let clean = self.names.get(name);
+        let phone = clean.unwrap_or_else(|| crate::validate::phone_member(name));
         if let Some(f) = self.stack.last_mut() {
             // The name is only ever matched against rules: not kept without them.
             if !cx.rules.is_empty() {
                 f.seg.clear();
                 f.seg.extend_from_slice(name);
             }
-            f.phone = crate::validate::phone_member(name);
+            f.phone = phone;
         }
         let rule = if self.skip.is_some() || cx.rules.is_empty() {
             None
@@ -436,7 +441,17 @@ impl JsonStream {
         }
         if self.skip.is_none() {
             out.push(b'"');
-            mask_raw_string(cx.masker, name, out, tally);
+            if clean.is_some() {
+                out.extend_from_slice(name);
+            } else {
+                let (at, found) = (out.len(), tally.total());
+                mask_raw_string(cx.masker, name, out, tally);
+                // Nothing matched (a replacement that happens to equal its value is
+                // still counted): the next time, the name is copied as it is.
+                if self.names.missed() && out.get(at..) == Some(name) && tally.total() == found {
+                    self.names.put(name, phone);
+                }
+            }
             out.push(b'"');
         }
         self.member_rule = rule;

@@ -125,3 +125,41 @@ fn escaped_member_names_are_masked_between_their_escapes() {
         assert_eq!(walk("{}", &[a, b]).0, want, "cut at {k}");
     }
 }
+
+fn walk_counted(json: &str, body: &str) -> (String, u64) {
+    let c = load(json.as_bytes(), HostFacts::default()).unwrap();
+    let cx = Ctx {
+        masker: &c.masker,
+        rules: &c.rules,
+    };
+    let mut j = JsonStream::default();
+    let (mut out, mut t) = (Vec::new(), Tally::default());
+    j.push(&cx, body.as_bytes(), &mut out, &mut t);
+    j.finish(&cx, &mut out, &mut t);
+    (String::from_utf8_lossy(&out).into_owned(), t.total())
+}
+
+/// `n` copies of `record` in an array: enough member names for the walker to start
+/// keeping the clean ones.
+fn records(record: &str, n: usize) -> String {
+    format!("[{}]", vec![record; n].join(", "))
+}
+
+#[test]
+fn repeated_member_names_are_masked_and_hinted_every_time() {
+    let record = r#"{"a@b.co": 1, "phone": "4155552671", "id": "4155552671"}"#;
+    let (out, found) = walk_counted("{}", &records(record, 50));
+    let masked = r#"{"[EMAIL]": 1, "phone": "[PHONE]", "id": "4155552671"}"#;
+    assert_eq!(out, records(masked, 50));
+    assert_eq!(found, 100);
+}
+
+#[test]
+fn a_name_replaced_by_itself_is_still_counted_every_time() {
+    // `keep` longer than the match: the output equals the name, but it matched.
+    let cfg = r#"{"custom": [{"name": "k", "pattern": "key", "action": {"type": "partial", "keep": 4}}]}"#;
+    let record = r#"{"key": 1, "other": 2}"#;
+    let (out, found) = walk_counted(cfg, &records(record, 100));
+    assert_eq!(out, records(record, 100));
+    assert_eq!(found, 100);
+}

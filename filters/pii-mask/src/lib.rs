@@ -9,7 +9,8 @@
 //! * [`action`]: placeholders, partial masks, keyed pseudonyms, removal;
 //! * [`segment`]: masking text that arrives in pieces, holding back only what is
 //!   undecided;
-//! * [`json`]: the streaming JSON walker and its field rules; [`pointer`]: their
+//! * [`json`]: the streaming JSON walker and its field rules (`names`: the member
+//!   names it has found clean); [`pointer`]: their
 //!   JSON Pointers;
 //! * [`body`]: one body from first chunk to last (decoding, limits);
 //! * [`decide`]: requests' and responses' decisions over plain data;
@@ -23,6 +24,7 @@ pub mod decide;
 pub mod detect;
 pub mod filter;
 pub mod json;
+mod names;
 pub mod pointer;
 mod scan;
 pub mod segment;

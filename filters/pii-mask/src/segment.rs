@@ -33,13 +33,26 @@ pub fn detector_key(d: Detector) -> DetectorKey {
 /// What masking saw: matches by detector, and bytes scanned (counted by the body).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tally {
-    pub matches: BTreeMap<DetectorKey, u64>,
+    matches: BTreeMap<DetectorKey, u64>,
+    /// The sum of `matches`, kept as they are counted: the JSON walker asks for it
+    /// around every member name it has not seen before.
+    total: u64,
     pub bytes: u64,
 }
 
 impl Tally {
     pub fn total(&self) -> u64 {
-        self.matches.values().sum()
+        self.total
+    }
+
+    /// Matches by detector.
+    pub fn matches(&self) -> &BTreeMap<DetectorKey, u64> {
+        &self.matches
+    }
+
+    fn count(&mut self, key: DetectorKey) {
+        *self.matches.entry(key).or_default() += 1;
+        self.total += 1;
     }
 }
 
@@ -47,7 +60,7 @@ impl Masker {
     /// Appends the replacement of `found` (whose bytes are `value`) to `out`.
     pub fn replace(&self, found: Found, value: &[u8], out: &mut Vec<u8>, tally: &mut Tally) {
         let key = detector_key(found.detector);
-        *tally.matches.entry(key).or_default() += 1;
+        tally.count(key);
         let kind = match found.detector {
             Detector::Builtin(k) => Some(k),
             Detector::Custom(_) => None,
