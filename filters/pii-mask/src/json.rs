@@ -444,11 +444,12 @@ impl JsonStream {
             if clean.is_some() {
                 out.extend_from_slice(name);
             } else {
-                let (at, found) = (out.len(), tally.total());
+                let found = tally.total();
                 mask_raw_string(cx.masker, name, out, tally);
-                // Nothing matched (a replacement that happens to equal its value is
-                // still counted): the next time, the name is copied as it is.
-                if self.names.missed() && out.get(at..) == Some(name) && tally.total() == found {
+                // Nothing matched, so the name went out as it is (only a counted
+                // replacement changes bytes; one that happens to equal its value is
+                // counted too): the next time, it is copied.
+                if self.names.missed() && tally.total() == found {
                     self.names.put(name, phone);
                 }
             }

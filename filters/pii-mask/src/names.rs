@@ -40,9 +40,9 @@ fn slots(name: &[u8]) -> [usize; 2] {
     let h = name.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     });
-    // FNV's last bytes reach only the low bits: one more multiply mixes them up into
-    // the high bits, from which both slots are taken.
-    let h = (h ^ (h >> 32)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    // FNV's last bytes reach only the low bits: one more multiply carries them up
+    // into the high bits, from which both slots are taken.
+    let h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
     let at = |shift: u32| usize::try_from(h >> shift).unwrap_or(0) % SLOTS;
     [at(57), at(50)]
 }

@@ -133,3 +133,18 @@ fn a_long_segment_masks_each_value_once_however_it_is_cut() {
         }
     }
 }
+
+#[test]
+fn the_tally_counts_each_detector_and_their_sum() {
+    let m = masker();
+    let (mut out, mut t) = (Vec::new(), Tally::default());
+    m.mask_all(b"a@b.co, c@d.co and 10.0.0.1", false, &mut out, &mut t);
+    assert_eq!(out, b"[EMAIL], [EMAIL] and [IP]");
+    let email = detector_key(Detector::Builtin(Kind::Email));
+    let ipv4 = detector_key(Detector::Builtin(Kind::Ipv4));
+    let by_kind: Vec<(DetectorKey, u64)> = t.matches().iter().map(|(&k, &n)| (k, n)).collect();
+    let mut expected = vec![(email, 2), (ipv4, 1)];
+    expected.sort();
+    assert_eq!(by_kind, expected);
+    assert_eq!(t.total(), 3);
+}
