@@ -163,3 +163,38 @@ fn a_name_replaced_by_itself_is_still_counted_every_time() {
     assert_eq!(out, records(record, 100));
     assert_eq!(found, 100);
 }
+
+#[test]
+fn bare_values_are_exactly_json_literals_and_numbers() {
+    let valid = [
+        "true",
+        "false",
+        "null",
+        "0",
+        "-0",
+        "7",
+        "12",
+        "-12",
+        "123456789",
+        "0.5",
+        "-0.5",
+        "1.25",
+        "1e5",
+        "1E5",
+        "1e+5",
+        "1e-5",
+        "1.5e10",
+        "-0e0",
+        "10.01E-12",
+    ];
+    let invalid = [
+        "", "-", "01", "00", "-01", "1.", ".5", "1e", "1e+", "1.e5", "+1", "0x1", "1a", "tru",
+        "nul", "truex", "1.2.3", "1e5.0", "-a", "1-", "--1", "1ee5", "1e5e5",
+    ];
+    for t in valid {
+        assert!(valid_bare(t.as_bytes()), "{t:?} is JSON");
+    }
+    for t in invalid {
+        assert!(!valid_bare(t.as_bytes()), "{t:?} is not JSON");
+    }
+}
