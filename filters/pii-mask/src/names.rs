@@ -22,7 +22,7 @@ const LONGEST: usize = 48;
 #[derive(Debug, Clone, Default)]
 pub struct CleanNames {
     /// Names missed so far (up to [`WARMUP`]).
-    offered: u32,
+    misses: u32,
     /// Empty until the first name is kept: a stream with few member names allocates
     /// nothing.
     slots: Vec<Option<Entry>>,
@@ -64,8 +64,8 @@ impl CleanNames {
     /// Counts a name that was not found; `true` once past the warm-up, when a clean
     /// one is worth checking for and keeping.
     pub fn missed(&mut self) -> bool {
-        if self.offered < WARMUP {
-            self.offered += 1;
+        if self.misses < WARMUP {
+            self.misses += 1;
             return false;
         }
         true

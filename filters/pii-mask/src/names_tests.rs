@@ -3,7 +3,7 @@ use super::*;
 /// A cache past its warm-up.
 fn warm() -> CleanNames {
     CleanNames {
-        offered: WARMUP,
+        misses: WARMUP,
         ..CleanNames::default()
     }
 }
