@@ -59,14 +59,11 @@ enum Role {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
-    /// A value may start (`first`: right after `[`, where `]` may come).
-    Value {
-        first: bool,
-    },
-    /// A member name may start (`first`: right after `{`).
-    Key {
-        first: bool,
-    },
+    /// A value may start, or an array end. (Only one that is empty or its last
+    /// element complete: `close` refuses a trailing comma.)
+    Value,
+    /// A member name may start, or an object end (likewise).
+    Key,
     Colon,
     After,
     Str(Role),
@@ -116,12 +113,15 @@ pub struct JsonStream {
     /// Rounds of the walker's loop so far (tests see that runs are taken in one).
     #[cfg(test)]
     rounds: usize,
+    /// Strings masked where they lie, without a segment (tests see that they are).
+    #[cfg(test)]
+    in_place: usize,
 }
 
 impl Default for JsonStream {
     fn default() -> Self {
         Self {
-            state: State::Value { first: false },
+            state: State::Value,
             stack: Vec::new(),
             skip: None,
             sep: Vec::new(),
@@ -136,6 +136,8 @@ impl Default for JsonStream {
             names: CleanNames::default(),
             #[cfg(test)]
             rounds: 0,
+            #[cfg(test)]
+            in_place: 0,
         }
     }
 }
@@ -228,14 +230,15 @@ impl JsonStream {
         self.stack.last().map_or(Mode::Scan, |f| f.mode)
     }
 
-    fn own_rule(&self, rules: &[Rule], own: Option<&[u8]>) -> Option<usize> {
+    /// The first rule whose pointer matches the current path. Inside a dropped value
+    /// the answer is not used (all of it is dropped), and not worth a test per value.
+    // Inlined: without rules, as in most configs, this is one test per value.
+    #[inline]
+    fn own_rule(&self, rules: &[Rule]) -> Option<usize> {
         if rules.is_empty() {
             return None;
         }
-        let mut path: Vec<&[u8]> = self.stack.iter().map(|f| f.seg.as_slice()).collect();
-        if let Some(o) = own {
-            path.push(o);
-        }
+        let path: Vec<&[u8]> = self.stack.iter().map(|f| f.seg.as_slice()).collect();
         rules.iter().position(|r| r.pointer.matches(&path))
     }
 
@@ -250,21 +253,18 @@ impl JsonStream {
     /// Writes the pending separator before a kept member or element. (The buffer is
     /// cleared, not taken: it keeps its capacity for the next one.)
     fn write_sep(&mut self, out: &mut Vec<u8>) {
-        let kept = self.skip.is_none();
-        match self.stack.last_mut() {
-            Some(f) if kept => {
-                if f.written > 0 {
-                    out.extend_from_slice(&self.sep);
-                } else if let Some(lead) = self.lead.take() {
-                    out.extend_from_slice(&lead);
-                } else {
-                    out.extend(self.sep.iter().filter(|&&b| b != b','));
-                }
-                f.written += 1;
+        // (At the top level nothing waits here: whitespace there is written at once.)
+        if let Some(f) = self.stack.last_mut()
+            && self.skip.is_none()
+        {
+            if f.written > 0 {
+                out.extend_from_slice(&self.sep);
+            } else if let Some(lead) = self.lead.take() {
+                out.extend_from_slice(&lead);
+            } else {
+                out.extend(self.sep.iter().filter(|&&b| b != b','));
             }
-            Some(_) => {}
-            None if kept => out.extend_from_slice(&self.sep),
-            None => {}
+            f.written += 1;
         }
         self.sep.clear();
     }
@@ -286,7 +286,7 @@ impl JsonStream {
         };
         let taken = rest.len() - after.len() + ws_len(after);
         self.emit(out, rest.get(..taken).unwrap_or_default());
-        self.state = State::Value { first: false };
+        self.state = State::Value;
         taken
     }
 
@@ -302,21 +302,9 @@ impl JsonStream {
                     f.seg.extend_from_slice(f.next_index.to_string().as_bytes());
                 }
                 f.next_index += 1;
-                // (Without rules, not even asked: a call per value.)
-                if self.skip.is_some() || cx.rules.is_empty() {
-                    None
-                } else {
-                    self.own_rule(cx.rules, None)
-                }
+                self.own_rule(cx.rules)
             }
-            None => {
-                // (Without rules, not even asked: a call per value.)
-                if self.skip.is_some() || cx.rules.is_empty() {
-                    None
-                } else {
-                    self.own_rule(cx.rules, None)
-                }
-            }
+            None => self.own_rule(cx.rules),
         };
         let is_member = self.stack.last().is_some_and(|f| f.object);
         let effect = rule.and_then(|i| cx.rules.get(i)).map(|r| &r.effect);
@@ -368,11 +356,7 @@ impl JsonStream {
                     written: 0,
                     phone: false,
                 });
-                self.state = if b == b'{' {
-                    State::Key { first: true }
-                } else {
-                    State::Value { first: true }
-                };
+                self.state = if b == b'{' { State::Key } else { State::Value };
             }
             b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => {
                 self.bare.clear();
@@ -425,11 +409,7 @@ impl JsonStream {
             }
             f.phone = phone;
         }
-        let rule = if self.skip.is_some() || cx.rules.is_empty() {
-            None
-        } else {
-            self.own_rule(cx.rules, None)
-        };
+        let rule = self.own_rule(cx.rules);
         let drop = rule
             .and_then(|i| cx.rules.get(i))
             .is_some_and(|r| r.effect == Effect::Drop);
@@ -581,29 +561,36 @@ impl JsonStream {
 
     /// Walks `data`, writing the masked JSON to `out`.
     pub fn push(&mut self, cx: &Ctx<'_>, data: &[u8], out: &mut Vec<u8>, tally: &mut Tally) {
-        let mut i = 0;
         // Each round consumes a byte, or changes state without consuming one (a bare
         // token's end, a new document, a value's start): at most three such in a row.
-        let mut rounds = 0usize;
-        let limit = data.len().saturating_mul(4).saturating_add(16);
-        while i < data.len() {
-            rounds += 1;
+        let rounds = data.len().saturating_mul(4).saturating_add(16);
+        self.push_bounded(cx, data, out, tally, rounds);
+    }
+
+    /// `push` in at most `rounds` rounds of the walker. Enough rounds are always given;
+    /// if they were not, the rest would be masked as text, not dropped.
+    fn push_bounded(
+        &mut self,
+        cx: &Ctx<'_>,
+        data: &[u8],
+        out: &mut Vec<u8>,
+        tally: &mut Tally,
+        rounds: usize,
+    ) {
+        let mut i = 0;
+        for _ in 0..rounds {
+            let Some(&b) = data.get(i) else { return };
             #[cfg(test)]
             {
                 self.rounds += 1;
             }
-            if rounds > limit {
-                // Never reached; if it were, the rest is masked as text, not dropped.
-                self.give_up(cx, out, tally);
-            }
-            let Some(&b) = data.get(i) else { break };
             let step = match self.state {
                 State::Text => {
                     self.text
                         .push(cx.masker, data.get(i..).unwrap_or_default(), out, tally);
                     return;
                 }
-                State::Value { first } => {
+                State::Value => {
                     if is_ws(b) {
                         // After a member's colon whitespace belongs to the member;
                         // between elements it waits with the comma.
@@ -613,14 +600,14 @@ impl JsonStream {
                             self.whitespace(b, out);
                         }
                         Ok(1)
-                    } else if b == b']' && first {
+                    } else if b == b']' {
                         self.close(b, out).map(|()| 1)
                     } else {
                         self.begin_value(cx, b, out)
                             .map(|()| usize::from(!matches!(self.state, State::Bare(_))))
                     }
                 }
-                State::Key { first } => match b {
+                State::Key => match b {
                     _ if is_ws(b) => {
                         self.whitespace(b, out);
                         Ok(1)
@@ -630,7 +617,7 @@ impl JsonStream {
                         self.state = State::Str(Role::Key);
                         Ok(1)
                     }
-                    b'}' if first => self.close(b, out).map(|()| 1),
+                    b'}' => self.close(b, out).map(|()| 1),
                     _ => Err(()),
                 },
                 State::Colon => match b {
@@ -640,7 +627,7 @@ impl JsonStream {
                     }
                     b':' => {
                         self.emit(out, b":");
-                        self.state = State::Value { first: false };
+                        self.state = State::Value;
                         Ok(1)
                     }
                     _ => Err(()),
@@ -663,18 +650,14 @@ impl JsonStream {
                             self.state = State::Str(Role::Key);
                             Ok(ws + 2)
                         } else {
-                            self.state = if object {
-                                State::Key { first: false }
-                            } else {
-                                State::Value { first: false }
-                            };
+                            self.state = if object { State::Key } else { State::Value };
                             Ok(ws + 1)
                         }
                     }
                     (b']' | b'}', Some(_)) => self.close(b, out).map(|()| 1),
                     // Another document (JSON Lines, concatenated JSON).
                     (_, None) => {
-                        self.state = State::Value { first: false };
+                        self.state = State::Value;
                         Ok(0)
                     }
                     _ => Err(()),
@@ -703,6 +686,10 @@ impl JsonStream {
                                 && self.segment.is_fresh()
                                 && rest.get(n).is_some() =>
                         {
+                            #[cfg(test)]
+                            {
+                                self.in_place += 1;
+                            }
                             let hint = std::mem::take(&mut self.value_hint);
                             cx.masker.mask_all(run, hint, out, tally);
                             Ok(n)
@@ -788,6 +775,12 @@ impl JsonStream {
                 }
             }
         }
+        if let Some(rest) = data.get(i..)
+            && !rest.is_empty()
+        {
+            self.give_up(cx, out, tally);
+            self.text.push(cx.masker, rest, out, tally);
+        }
     }
 
     /// Ends the body: a token still open is finished as far as it can be.
@@ -799,11 +792,7 @@ impl JsonStream {
                     self.give_up(cx, out, tally);
                 }
             }
-            State::Str(_)
-            | State::Escape(_)
-            | State::Unicode(..)
-            | State::Key { .. }
-            | State::Colon => {
+            State::Str(_) | State::Escape(_) | State::Unicode(..) | State::Key | State::Colon => {
                 self.give_up(cx, out, tally);
             }
             _ => {}
@@ -851,17 +840,18 @@ fn needs_value(cx: &Ctx<'_>, i: usize) -> bool {
 /// Masks a JSON string's raw content (escapes as written) whole: escapes end
 /// segments, so no mask cuts one.
 pub fn mask_raw_string(m: &Masker, raw: &[u8], out: &mut Vec<u8>, tally: &mut Tally) {
-    let mut i = 0;
-    while i < raw.len() {
-        let rest = raw.get(i..).unwrap_or_default();
+    let mut rest = raw;
+    // Each round takes an escape (at least two bytes) or ends.
+    while !rest.is_empty() {
         let n = rest.iter().position(|&b| b == b'\\').unwrap_or(rest.len());
-        m.mask_all(rest.get(..n).unwrap_or_default(), false, out, tally);
-        i += n;
-        if i < raw.len() {
-            let len = if raw.get(i + 1) == Some(&b'u') { 6 } else { 2 };
-            out.extend_from_slice(raw.get(i..(i + len).min(raw.len())).unwrap_or_default());
-            i += len;
-        }
+        let (text, escape) = rest.split_at_checked(n).unwrap_or_default();
+        m.mask_all(text, false, out, tally);
+        let len = if escape.get(1) == Some(&b'u') { 6 } else { 2 };
+        let (escape, after) = escape
+            .split_at_checked(len)
+            .unwrap_or((escape, Default::default()));
+        out.extend_from_slice(escape);
+        rest = after;
     }
 }
 

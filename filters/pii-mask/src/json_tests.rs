@@ -198,3 +198,156 @@ fn bare_values_are_exactly_json_literals_and_numbers() {
         assert!(!valid_bare(t.as_bytes()), "{t:?} is not JSON");
     }
 }
+
+/// Walks `body` as one chunk without finishing it: what is held back at its end.
+fn cut(cfg: &str, body: &[u8]) -> JsonStream {
+    let c = load(cfg.as_bytes(), HostFacts::default()).unwrap();
+    let cx = Ctx {
+        masker: &c.masker,
+        rules: &c.rules,
+    };
+    let mut j = JsonStream::default();
+    j.push(&cx, body, &mut Vec::new(), &mut Tally::default());
+    j
+}
+
+/// What a body cut short holds back is counted, whatever holds it: a member name, a
+/// number, a value a rule needs whole, a string's segment, or text after giving up.
+/// A value whose mask needs none of it (a placeholder) holds nothing.
+#[test]
+fn held_counts_every_kind_of_held_back_byte() {
+    let partial =
+        r#"{"fields": [{"pointer": "/v", "rule": "mask", "action": {"type": "partial"}}]}"#;
+    let placeholder = r#"{"fields": [{"pointer": "/v", "rule": "mask"}]}"#;
+    assert_eq!(cut("{}", br#"{"abc"#).held(), 3, "a name");
+    assert_eq!(cut("{}", b"[1234").held(), 4, "a number");
+    assert_eq!(
+        cut(partial, br#"{"v": "wxyz"#).held(),
+        4,
+        "a value for a partial mask"
+    );
+    assert_eq!(
+        cut(placeholder, br#"{"v": "wxyz"#).held(),
+        0,
+        "a placeholder's value"
+    );
+    let j = cut("{}", br#"["ab@cd.e"#);
+    assert!(j.segment.held() > 1 && j.held() == j.segment.held());
+    let j = cut("{}", br#"[} ab@cd.e"#);
+    assert!(j.is_text() && j.text.held() > 1 && j.held() == j.text.held());
+}
+
+/// Each limit holds exactly: a container nested `MAX_DEPTH` deep, a member name of
+/// `MAX_KEY` bytes and a number of `MAX_BARE` digits are JSON, one more is text, and
+/// the same when the token is cut in two.
+#[test]
+fn the_depth_name_and_number_limits_are_exact() {
+    for (depth, text) in [(MAX_DEPTH, false), (MAX_DEPTH + 1, true)] {
+        let body = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        let (out, j) = walk("{}", &[body.as_bytes()]);
+        assert_eq!((out, j.is_text()), (body, text), "depth {depth}");
+    }
+    for (len, text) in [(MAX_KEY, false), (MAX_KEY + 1, true)] {
+        let body = format!("{{\"{}\": 1}}", "k".repeat(len));
+        for at in [len / 2, len, len + 2] {
+            let (a, b) = body.as_bytes().split_at(at);
+            let (out, j) = walk("{}", &[a, b]);
+            assert_eq!(
+                (out, j.is_text()),
+                (body.clone(), text),
+                "name {len} cut at {at}"
+            );
+        }
+    }
+    for (len, text) in [(MAX_BARE, false), (MAX_BARE + 1, true)] {
+        let body = format!("[{}]", "7".repeat(len));
+        for at in [len / 2, len + 1] {
+            let (a, b) = body.as_bytes().split_at(at);
+            let (out, j) = walk("{}", &[a, b]);
+            assert_eq!(out, body, "number {len} cut at {at}");
+            assert_eq!(j.is_text(), text, "number {len} cut at {at}");
+        }
+    }
+}
+
+/// A value a partial mask needs whole is masked up to `MAX_VALUE` bytes, however it
+/// arrives; one byte more gets the placeholder, even when the first chunk ends exactly
+/// at the limit.
+#[test]
+fn the_value_limit_is_exact_across_chunks() {
+    let cfg = r#"{"fields": [{"pointer": "/v", "rule": "mask", "action": {"type": "partial"}}]}"#;
+    let at_limit = format!("{{\"v\": \"{}1234\"}}", "x".repeat(MAX_VALUE - 4));
+    let want = format!("{{\"v\": \"{}1234\"}}", "*".repeat(MAX_VALUE - 4));
+    let over = format!("{{\"v\": \"{}12345\"}}", "x".repeat(MAX_VALUE - 4));
+    let start = "{\"v\": \"".len();
+    for at in [start + 1, start + MAX_VALUE - 1, start + MAX_VALUE] {
+        let (a, b) = at_limit.as_bytes().split_at(at);
+        assert_eq!(walk(cfg, &[a, b]).0, want, "at the limit, cut at {at}");
+        let (a, b) = over.as_bytes().split_at(at);
+        assert_eq!(
+            walk(cfg, &[a, b]).0,
+            r#"{"v": "[REDACTED]"}"#,
+            "over, cut at {at}"
+        );
+    }
+}
+
+/// Were the walker's rounds ever to run out before the chunk does, the rest is masked
+/// as text, not dropped; rounds that end with the chunk change nothing.
+#[test]
+fn rounds_that_run_out_leave_the_rest_masked_as_text() {
+    let c = load(b"{}", HostFacts::default()).unwrap();
+    let cx = Ctx {
+        masker: &c.masker,
+        rules: &c.rules,
+    };
+    let walk_in = |body: &[u8], rounds: usize| {
+        let mut j = JsonStream::default();
+        let (mut out, mut t) = (Vec::new(), Tally::default());
+        j.push_bounded(&cx, body, &mut out, &mut t, rounds);
+        j.finish(&cx, &mut out, &mut t);
+        (String::from_utf8_lossy(&out).into_owned(), j.is_text())
+    };
+    let body = br#"{"a": 1, "b": "x@y.co jane@example.com"}"#;
+    assert_eq!(
+        walk_in(body, 3),
+        (r#"{"a": 1, "b": "[EMAIL] [EMAIL]"}"#.to_owned(), true)
+    );
+    // `[`, the number's start, its digit, its end, `]`.
+    assert_eq!(walk_in(b"[1]", 5), ("[1]".to_owned(), false));
+    assert_eq!(walk_in(b"[1]", 4), ("[1]".to_owned(), true));
+}
+
+/// A `\u` escape is six bytes, each of the four after `\u` a hex digit: a value goes
+/// on being scanned after all six, and anything else there is not JSON.
+#[test]
+fn unicode_escapes_are_six_bytes_of_hex() {
+    let body = br#"["\u0041a@b.co", "\u00e9\n\u0030jane@example.com"]"#;
+    let want = r#"["\u0041[EMAIL]", "\u00e9\n\u0030[EMAIL]"]"#;
+    for k in 0..=body.len() {
+        let (a, b) = body.split_at(k);
+        let (out, j) = walk("{}", &[a, b]);
+        assert_eq!((out.as_str(), j.is_text()), (want, false), "cut at {k}");
+    }
+    for bad in [&br#"["\u0zzz"]"#[..], br#"["\u004"]"#, br#"{"\u00g0": 1}"#] {
+        let (out, j) = walk("{}", &[bad]);
+        assert_eq!(out.as_bytes(), bad);
+        assert!(j.is_text(), "{:?}", String::from_utf8_lossy(bad));
+    }
+}
+
+/// A string value whose end is in the chunk, begun in it or after an escape, is
+/// masked where it lies; only one cut by the chunk's end goes through a segment, and
+/// nothing inside a dropped member is masked at all.
+#[test]
+fn whole_strings_are_masked_in_place() {
+    let body = br#"{"a": "x@y.co", "b": "p\nq", "c": "plain"}"#;
+    assert_eq!(walk("{}", &[body]).1.in_place, 4);
+    let cut = body.iter().position(|&b| b == b'@').unwrap();
+    let (a, b) = body.split_at(cut);
+    let (out, j) = walk("{}", &[a, b]);
+    assert_eq!(out, r#"{"a": "[EMAIL]", "b": "p\nq", "c": "plain"}"#);
+    assert_eq!(j.in_place, 3);
+    let drop_b = r#"{"fields": [{"pointer": "/b", "rule": "drop"}]}"#;
+    assert_eq!(walk(drop_b, &[body]).1.in_place, 2);
+}
