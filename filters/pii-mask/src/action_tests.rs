@@ -67,3 +67,35 @@ fn pseudonyms_are_keyed_normalised_and_sized() {
         "the key never reaches a log"
     );
 }
+
+/// What is hashed for each kind: digits (and `+`) of cards, phones and SSNs; an IBAN
+/// without its spaces, in capitals; an email or IPv6 address in lower case; anything
+/// else as it is.
+#[test]
+fn values_are_normalised_per_kind_before_hashing() {
+    let cases: [(Option<Kind>, &str, &str); 8] = [
+        (Some(Kind::Card), "4111-1111 1111-1111", "4111111111111111"),
+        (Some(Kind::Phone), "+1 (415) 555-2671", "+14155552671"),
+        (Some(Kind::Ssn), "123 45-6789", "123456789"),
+        (
+            Some(Kind::Iban),
+            "gb82 West 1234 5698 7654 32",
+            "GB82WEST12345698765432",
+        ),
+        (
+            Some(Kind::Email),
+            "Jane.Roe@Example.COM",
+            "jane.roe@example.com",
+        ),
+        (Some(Kind::Ipv6), "2001:DB8::A", "2001:db8::a"),
+        (Some(Kind::Ipv4), "10.0.0.1", "10.0.0.1"),
+        (None, "Emp-1234 X", "Emp-1234 X"),
+    ];
+    for (kind, value, want) in cases {
+        assert_eq!(
+            normalise(kind, value.as_bytes()),
+            want.as_bytes(),
+            "{kind:?}"
+        );
+    }
+}

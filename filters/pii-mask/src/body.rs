@@ -201,8 +201,8 @@ impl BodyMasker {
         }
         if !beyond.is_empty() {
             if self.over == Over::KeepMasking {
+                // (No limit now: what is seen from here on no longer counts.)
                 self.limit = u64::MAX;
-                self.seen += beyond.len() as u64;
                 match &mut self.stream {
                     Stream::Json(j) => j.push(cx, beyond, out, tally),
                     Stream::Text(t) => t.push(cx.masker, beyond, out, tally),

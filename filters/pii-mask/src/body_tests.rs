@@ -111,3 +111,40 @@ fn encodings_are_named_as_http_names_them() {
         "stacked codings"
     );
 }
+
+/// The bytes scanned are counted after decoding, chunk by chunk; what a masker holds
+/// back is what its stream holds; a decoder names its encoding.
+#[test]
+fn scanned_bytes_and_held_bytes_are_counted() {
+    let c = load(b"{}", HostFacts::default()).unwrap();
+    let cx = Ctx {
+        masker: &c.masker,
+        rules: &c.rules,
+    };
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(PLAIN).unwrap();
+    let gz = gz.finish().unwrap();
+    let (a, b) = gz.split_at(gz.len() / 2);
+    let mut m = BodyMasker::new(Format::Json, Some(Encoding::Gzip), 1 << 20, Over::Stop);
+    let (mut out, mut t) = (Vec::new(), Tally::default());
+    m.push(&cx, a, false, &mut out, &mut t).unwrap();
+    m.push(&cx, b, true, &mut out, &mut t).unwrap();
+    assert_eq!((out.as_slice(), t.bytes), (MASKED, PLAIN.len() as u64));
+    assert_eq!(format!("{:?}", Decoder::new(Encoding::Gzip)), "gzip");
+    assert_eq!(format!("{:?}", Decoder::new(Encoding::Deflate)), "deflate");
+    assert_eq!(format!("{:?}", Decoder::new(Encoding::Brotli)), "br");
+    for (format, body, held) in [
+        (Format::Json, &br#"{"abc"#[..], 3),
+        (Format::Json, b"[12345", 5),
+    ] {
+        let mut m = BodyMasker::new(format, None, 1 << 20, Over::Stop);
+        let (mut out, mut t) = (Vec::new(), Tally::default());
+        m.push(&cx, body, false, &mut out, &mut t).unwrap();
+        assert_eq!(m.held(), held, "{body:?}");
+    }
+    let mut m = BodyMasker::new(Format::Text, None, 1 << 20, Over::Stop);
+    let (mut out, mut t) = (Vec::new(), Tally::default());
+    m.push(&cx, b"mail jane@exa", false, &mut out, &mut t)
+        .unwrap();
+    assert!(m.held() > 1 && out.len() + m.held() == 13, "{}", m.held());
+}

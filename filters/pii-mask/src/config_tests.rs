@@ -9,6 +9,9 @@ fn an_empty_config_masks_every_kind_with_its_placeholder() {
     assert_eq!(c.on_oversize, Choice::Block);
     assert!(c.rewrites_bodies);
     assert!(c.masker.key.is_empty(), "no key unless given");
+    let keyed = br#"{"pseudonym_key": "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio="}"#;
+    let c = load(keyed, HostFacts::default()).unwrap();
+    assert!(!c.masker.key.is_empty(), "the key given is kept");
 }
 
 #[test]
@@ -37,4 +40,28 @@ fn custom_names_become_metrics_and_labels() {
         c.masker.actions.get(&(1, 0)),
         Some(&Action::Placeholder("EMP".into()))
     );
+    let two = br#"{"custom": [{"name": "emp", "pattern": "EMP-[0-9]{4}"},
+                             {"name": "badge", "pattern": "B[0-9]{6}"}]}"#;
+    let c = load(two, HostFacts::default()).unwrap();
+    assert_eq!(
+        c.detector_names.get(&(1, 1)).map(String::as_str),
+        Some("custom_badge")
+    );
+}
+
+/// The claims an exemption reads come, by default, from the header jwt-auth writes
+/// them to (the kit's contract), and `keep` is allowed up to 8 exactly.
+#[test]
+fn defaults_and_bounds_are_the_documented_ones() {
+    let c = load(b"{}", HostFacts::default()).unwrap();
+    assert_eq!(c.claims_header, tollgate_kit::contract::PAYLOAD_HEADER);
+    let keep = |n: usize| {
+        let cfg = format!(
+            r#"{{"detectors": {{"card": {{"action": {{"type": "partial", "keep": {n}}}}}}}}}"#
+        );
+        load(cfg.as_bytes(), HostFacts::default()).map(|_| ())
+    };
+    assert!(keep(8).is_ok());
+    let err = keep(9).unwrap_err().to_string();
+    assert!(err.contains("detectors.card.action.keep"), "{err}");
 }

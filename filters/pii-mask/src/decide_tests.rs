@@ -133,3 +133,77 @@ fn responses_are_masked_blocked_or_passed() {
     );
     assert!(block_body(Blocked::Host).contains("pii_mask_blocked"));
 }
+
+/// The names that become metrics (`pii_mask.unmasked.<name>`, `pii_mask.blocked.<name>`)
+/// are fixed, and each block says its own reason in the 502's body.
+#[test]
+fn reasons_have_fixed_names_and_their_own_messages() {
+    let unmasked = [
+        (Unmasked::Route, "route"),
+        (Unmasked::Claim, "claim"),
+        (Unmasked::ContentType, "content_type"),
+        (Unmasked::NoBody, "no_body"),
+        (Unmasked::Encoding, "encoding"),
+        (Unmasked::Oversize, "oversize"),
+        (Unmasked::Host, "host"),
+    ];
+    for (u, name) in unmasked {
+        assert_eq!(u.name(), name);
+    }
+    let blocked = [
+        (Blocked::Encoding, "encoding", "encoding"),
+        (Blocked::Oversize, "oversize", "larger"),
+        (Blocked::Host, "host", "gateway cannot"),
+        (Blocked::Unreadable, "unreadable", "could not be read"),
+    ];
+    for (b, name, says) in blocked {
+        assert_eq!(b.name(), name);
+        assert!(b.message().contains(says), "{b:?}: {}", b.message());
+        let body: serde_json::Value = serde_json::from_str(&block_body(b)).unwrap();
+        assert!(body.to_string().contains(b.message()), "{body}");
+    }
+}
+
+/// A request body is masked only when it is not encoded (`identity` is not an
+/// encoding); `accept-encoding` is stripped only when configured so.
+#[test]
+fn request_bodies_and_accept_encoding_follow_the_config() {
+    let on = compiled(r#"{"requests": {"enabled": true}}"#, HostKind::Envoy);
+    let with = |enc: Option<&'static str>| {
+        let mut r = req("/a", None);
+        r.content_type = Some("application/json");
+        r.content_encoding = enc;
+        request(&on, &r)
+    };
+    let watch = |strip, body| RequestPlan::Watch {
+        strip_accept_encoding: strip,
+        body,
+    };
+    assert_eq!(with(None), watch(false, Some(Format::Json)));
+    assert_eq!(with(Some("identity")), watch(false, Some(Format::Json)));
+    assert_eq!(with(Some("gzip")), watch(false, None));
+    let strip = compiled(
+        r#"{"compression": "strip_accept_encoding"}"#,
+        HostKind::Envoy,
+    );
+    assert_eq!(request(&strip, &req("/a", None)), watch(true, None));
+}
+
+/// A HEAD response has no body to mask; a blocked one becomes a 502 with no trace of
+/// the origin's representation; a declared length exactly at the limit is masked.
+#[test]
+fn head_blocks_and_the_declared_length_limit() {
+    let c = compiled(r#"{"max_body_bytes": 2048}"#, HostKind::Envoy);
+    let mut head = resp(Some("application/json"), None, None);
+    head.head = true;
+    assert_eq!(response(&c, &head), ResponsePlan::Pass(Unmasked::NoBody));
+    let at = resp(Some("application/json"), None, Some("2048"));
+    assert!(matches!(response(&c, &at), ResponsePlan::Mask { .. }));
+    let over = resp(Some("application/json"), None, Some("2049"));
+    let ResponsePlan::Block(Blocked::Oversize, edits) = response(&c, &over) else {
+        panic!("over the limit is blocked");
+    };
+    assert!(edits.contains(&Edit::Set(":status", "502".into())));
+    assert!(edits.contains(&Edit::Remove("content-length")));
+    assert!(edits.contains(&Edit::Set("cache-control", "no-store".into())));
+}

@@ -512,3 +512,7 @@ impl StreamFilter for PiiMaskStream {
         self.flush_tally(host);
     }
 }
+
+#[cfg(test)]
+#[path = "filter_tests.rs"]
+mod tests;

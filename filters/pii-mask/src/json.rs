@@ -207,7 +207,7 @@ pub struct Ctx<'a> {
 impl JsonStream {
     /// Whether the walker gave up on JSON and masks the rest as text.
     pub fn is_text(&self) -> bool {
-        self.state == State::Text
+        matches!(self.state, State::Text)
     }
 
     /// Bytes held back (the current segment or token).
@@ -715,7 +715,7 @@ impl JsonStream {
                                 Role::Value(mode) => self.string_done(cx, mode, out, tally),
                             }
                             let taken = n + 1;
-                            if self.state == State::Colon {
+                            if matches!(self.state, State::Colon) {
                                 taken + self.colon(data.get(i + taken..).unwrap_or_default(), out)
                             } else {
                                 taken
@@ -797,7 +797,7 @@ impl JsonStream {
             }
             _ => {}
         }
-        if self.state == State::Text {
+        if matches!(self.state, State::Text) {
             self.text.finish(cx.masker, out, tally);
         } else if !self.sep.is_empty() {
             let sep = std::mem::take(&mut self.sep);
