@@ -17,6 +17,19 @@ fn configured(config: &str, host: &MockHost) -> (PiiMaskRoot, Box<dyn StreamFilt
     (root, stream)
 }
 
+/// A stream configured with `config` whose GET request has gone through and whose
+/// response's headers (`:status` 200 and `headers`) have just arrived.
+fn responding(
+    config: &str,
+    host: &MockHost,
+    headers: &[(&str, &str)],
+) -> (PiiMaskRoot, Box<dyn StreamFilter>) {
+    let (root, mut s) = configured(config, host);
+    request(host, s.as_mut(), &[], true);
+    response_headers(host, s.as_mut(), headers);
+    (root, s)
+}
+
 fn metric(host: &MockHost, name: &str) -> Option<u64> {
     host.state
         .borrow()
@@ -103,11 +116,9 @@ const JSON: (&str, &str) = ("content-type", "application/json");
 #[test]
 fn a_response_is_masked_chunk_by_chunk_and_counted_once() {
     let host = MockHost::new();
-    let (_root, mut s) = configured("{}", &host);
-    request(&host, s.as_mut(), &[], true);
-    response_headers(
+    let (_root, mut s) = responding(
+        "{}",
         &host,
-        s.as_mut(),
         &[JSON, ("content-length", "36"), ("etag", "\"v1\"")],
     );
     assert_eq!(
@@ -134,9 +145,7 @@ fn a_response_is_masked_chunk_by_chunk_and_counted_once() {
 #[test]
 fn an_empty_body_defines_no_byte_count_and_an_empty_chunk_with_nothing_held_is_not_written() {
     let host = MockHost::new();
-    let (_root, mut s) = configured("{}", &host);
-    request(&host, s.as_mut(), &[], true);
-    response_headers(&host, s.as_mut(), &[JSON]);
+    let (_root, mut s) = responding("{}", &host, &[JSON]);
     let (out, _) = body(&host, s.as_mut(), BufferKind::HttpResponseBody, &[b""]);
     assert!(out.is_empty());
     assert_eq!(writes(&host), 0, "nothing to write, no hostcall");
@@ -147,9 +156,7 @@ fn an_empty_body_defines_no_byte_count_and_an_empty_chunk_with_nothing_held_is_n
 #[test]
 fn bytes_held_at_a_chunk_end_are_written_with_an_empty_last_chunk() {
     let host = MockHost::new();
-    let (_root, mut s) = configured("{}", &host);
-    request(&host, s.as_mut(), &[], true);
-    response_headers(&host, s.as_mut(), &[("content-type", "text/plain")]);
+    let (_root, mut s) = responding("{}", &host, &[("content-type", "text/plain")]);
     let (out, _) = body(
         &host,
         s.as_mut(),
@@ -191,9 +198,7 @@ fn exempt_requests_and_other_content_types_pass_untouched() {
     assert_eq!(out, BODY);
 
     let host = MockHost::new();
-    let (_root, mut s) = configured(cfg, &host);
-    request(&host, s.as_mut(), &[], true);
-    response_headers(&host, s.as_mut(), &[("content-type", "image/png")]);
+    let (_root, mut s) = responding(cfg, &host, &[("content-type", "image/png")]);
     let (out, _) = body(&host, s.as_mut(), BufferKind::HttpResponseBody, &[BODY]);
     assert_eq!(out, BODY);
     assert_eq!(metric(&host, "pii_mask.unmasked"), None, "not a loss");
@@ -229,9 +234,7 @@ fn oversize_bodies_are_reset_masked_on_or_passed_per_host_and_config() {
     let block = r#"{"max_body_bytes": 1024}"#;
 
     let host = MockHost::new();
-    let (_root, mut s) = configured(block, &host);
-    request(&host, s.as_mut(), &[], true);
-    response_headers(&host, s.as_mut(), &[("content-type", "text/plain")]);
+    let (_root, mut s) = responding(block, &host, &[("content-type", "text/plain")]);
     let (_, actions) = body(
         &host,
         s.as_mut(),
@@ -255,9 +258,7 @@ fn oversize_bodies_are_reset_masked_on_or_passed_per_host_and_config() {
     );
 
     let host = MockHost::kong();
-    let (_root, mut s) = configured(block, &host);
-    request(&host, s.as_mut(), &[], true);
-    response_headers(&host, s.as_mut(), &[("content-type", "text/plain")]);
+    let (_root, mut s) = responding(block, &host, &[("content-type", "text/plain")]);
     let (out, actions) = body(
         &host,
         s.as_mut(),
@@ -272,9 +273,7 @@ fn oversize_bodies_are_reset_masked_on_or_passed_per_host_and_config() {
 
     let host = MockHost::new();
     let pass = r#"{"max_body_bytes": 1024, "on_oversize": "pass"}"#;
-    let (_root, mut s) = configured(pass, &host);
-    request(&host, s.as_mut(), &[], true);
-    response_headers(&host, s.as_mut(), &[("content-type", "text/plain")]);
+    let (_root, mut s) = responding(pass, &host, &[("content-type", "text/plain")]);
     let (out, actions) = body(&host, s.as_mut(), BufferKind::HttpResponseBody, &[a, b]);
     assert!(actions.iter().all(|a| *a == BodyAction::Continue));
     assert_eq!(out, big.as_bytes(), "the rest passes as it is");
@@ -287,9 +286,7 @@ fn oversize_bodies_are_reset_masked_on_or_passed_per_host_and_config() {
 #[test]
 fn a_corrupt_compressed_body_is_unreadable() {
     let host = MockHost::new();
-    let (_root, mut s) = configured("{}", &host);
-    request(&host, s.as_mut(), &[], true);
-    response_headers(&host, s.as_mut(), &[JSON, ("content-encoding", "gzip")]);
+    let (_root, mut s) = responding("{}", &host, &[JSON, ("content-encoding", "gzip")]);
     let (_, actions) = body(
         &host,
         s.as_mut(),
@@ -307,9 +304,7 @@ fn a_corrupt_compressed_body_is_unreadable() {
 #[test]
 fn a_blocked_response_becomes_a_502_with_its_reason() {
     let host = MockHost::new();
-    let (_root, mut s) = configured("{}", &host);
-    request(&host, s.as_mut(), &[], true);
-    response_headers(&host, s.as_mut(), &[JSON, ("content-encoding", "zstd")]);
+    let (_root, mut s) = responding("{}", &host, &[JSON, ("content-encoding", "zstd")]);
     assert_eq!(
         header(&host, MapKind::ResponseHeaders, ":status").as_deref(),
         Some("502")
@@ -344,9 +339,7 @@ fn trailers_after_held_bytes_count_an_error() {
         (br#"{"a": 1}"#, None),
     ] {
         let host = MockHost::new();
-        let (_root, mut s) = configured("{}", &host);
-        request(&host, s.as_mut(), &[], true);
-        response_headers(&host, s.as_mut(), &[JSON]);
+        let (_root, mut s) = responding("{}", &host, &[JSON]);
         host.state
             .borrow_mut()
             .buffers
@@ -430,9 +423,7 @@ fn apisix_refuses_watched_requests_when_configured_to_block() {
 #[test]
 fn a_body_cut_short_is_counted_at_the_log() {
     let host = MockHost::new();
-    let (_root, mut s) = configured("{}", &host);
-    request(&host, s.as_mut(), &[], true);
-    response_headers(&host, s.as_mut(), &[JSON]);
+    let (_root, mut s) = responding("{}", &host, &[JSON]);
     host.state
         .borrow_mut()
         .buffers
