@@ -56,30 +56,37 @@ fn writes(host: &MockHost) -> usize {
         .count()
 }
 
+/// Puts `base` then `extra` into the host's `map`; gives how many.
+fn set_headers(
+    host: &MockHost,
+    map: MapKind,
+    base: &[(&str, &str)],
+    extra: &[(&str, &str)],
+) -> usize {
+    let pairs: Vec<(String, String)> = base
+        .iter()
+        .chain(extra)
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+    let n = pairs.len();
+    host.state.borrow_mut().maps.insert(map, pairs);
+    n
+}
+
 fn request(host: &MockHost, s: &mut dyn StreamFilter, headers: &[(&str, &str)], eos: bool) {
-    let mut pairs = vec![(":method", "GET"), (":path", "/api/x")];
-    pairs.extend_from_slice(headers);
-    host.state.borrow_mut().maps.insert(
-        MapKind::RequestHeaders,
-        pairs
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect(),
-    );
-    s.on_request_headers(host, pairs.len(), eos);
+    let base = [(":method", "GET"), (":path", "/api/x")];
+    let n = set_headers(host, MapKind::RequestHeaders, &base, headers);
+    s.on_request_headers(host, n, eos);
 }
 
 fn response_headers(host: &MockHost, s: &mut dyn StreamFilter, headers: &[(&str, &str)]) {
-    let mut pairs = vec![(":status", "200")];
-    pairs.extend_from_slice(headers);
-    host.state.borrow_mut().maps.insert(
+    let n = set_headers(
+        host,
         MapKind::ResponseHeaders,
-        pairs
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect(),
+        &[(":status", "200")],
+        headers,
     );
-    s.on_response_headers(host, pairs.len(), false);
+    s.on_response_headers(host, n, false);
 }
 
 /// Each chunk in turn as the host's buffer (the last with `end_of_stream`): what the
@@ -206,21 +213,15 @@ fn exempt_requests_and_other_content_types_pass_untouched() {
 
 const PAYLOAD: &str = tollgate_kit::contract::PAYLOAD_HEADER;
 
-/// A response whose headers end the stream has no body (Envoy); one that goes on is
-/// masked.
+/// A response whose headers end the stream has no body (Envoy): nothing is edited.
 #[test]
 fn headers_that_end_the_stream_leave_nothing_to_mask() {
     let host = MockHost::new();
     let (_root, mut s) = configured("{}", &host);
     request(&host, s.as_mut(), &[], true);
-    host.state.borrow_mut().maps.insert(
-        MapKind::ResponseHeaders,
-        vec![
-            (":status".into(), "200".into()),
-            ("content-length".into(), "0".into()),
-        ],
-    );
-    s.on_response_headers(&host, 2, true);
+    let base = [(":status", "200"), ("content-length", "0")];
+    let n = set_headers(&host, MapKind::ResponseHeaders, &base, &[]);
+    s.on_response_headers(&host, n, true);
     assert!(header(&host, MapKind::ResponseHeaders, "content-length").is_some());
 }
 
