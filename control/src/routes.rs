@@ -21,6 +21,7 @@ use crate::audit::{Event, Outcome};
 use crate::auth::{self, Need};
 use crate::error::{ApiError, code};
 use crate::state::AppState;
+use crate::{fleet, modules};
 
 pub struct Route {
     pub method: &'static str,
@@ -51,6 +52,7 @@ pub static ROUTES: &[Route] = &[
     route!("GET", "/v1/ready", Public, "Readiness: storage answers", get(system::ready)),
     route!("GET", "/metrics", Public, "Prometheus metrics", get(system::metrics)),
     route!("GET", "/v1/openapi.json", Public, "This API's OpenAPI document", get(system::openapi)),
+    route!("GET", "/v1/modules/{sha256}", Public, "A filter's wasm module by SHA-256 (what ECDS resources name)", get(modules::get)),
     route!("GET", "/v1/signing-keys", Public, "Public keys that verify distributed documents", get(system::signing_keys)),
     route!("POST", "/v1/signing-keys/rotate", Admin, "Rotate the distribution signing key", post(system::rotate_signing_key)),
     route!("POST", "/v1/login", Authenticated, "A short-lived session token for an API token", post(tokens::login)),
@@ -67,6 +69,7 @@ pub static ROUTES: &[Route] = &[
     route!("GET", "/v1/projects/{project}/groups", Viewer, "A project's gateway groups", get(projects::list_groups)),
     route!("PUT", "/v1/projects/{project}/groups/{group}", PlatformAdmin, "Create or update a gateway group", put(projects::put_group)),
     route!("GET", "/v1/projects/{project}/groups/{group}", Viewer, "A group and its documents' current revisions", get(projects::get_group)),
+    route!("GET", "/v1/projects/{project}/groups/{group}/status", Viewer, "The fleet: which gateways run which revision, which refused one and why, which are stale", get(fleet::status)),
     route!("GET", "/v1/projects/{project}/groups/{group}/configs/{filter}", Viewer, "A filter config (current or ?revision=N)", get(docs::get)),
     route!("PUT", "/v1/projects/{project}/groups/{group}/configs/{filter}", Author, "Push a filter config (If-Match)", put(docs::put)),
     route!("GET", "/v1/projects/{project}/groups/{group}/configs/{filter}/revisions", Viewer, "A config's revisions", get(docs::revisions)),

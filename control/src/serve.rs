@@ -122,10 +122,19 @@ pub struct Options {
     pub create_master_key: bool,
     pub admin_token_file: Option<PathBuf>,
     pub settings: Settings,
+    /// Where ECDS is served (gRPC), if anywhere.
+    pub ecds_listen: Option<SocketAddr>,
 }
 
-/// Runs the service until a signal; `ready` gets the bound address.
-pub async fn run(options: Options, ready: impl FnOnce(SocketAddr)) -> Result<()> {
+/// The addresses bound.
+#[derive(Debug, Clone, Copy)]
+pub struct Bound {
+    pub http: SocketAddr,
+    pub ecds: Option<SocketAddr>,
+}
+
+/// Runs the service until a signal; `ready` gets the bound addresses.
+pub async fn run(options: Options, ready: impl FnOnce(Bound)) -> Result<()> {
     let store = open_store(&options.storage, &options.namespace).await?;
     let master = master_key(
         options.master_key_file.as_deref(),
@@ -145,8 +154,29 @@ pub async fn run(options: Options, ready: impl FnOnce(SocketAddr)) -> Result<()>
         .with_context(|| format!("binding {}", options.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, storage = ctl.store.backend(), "tollgate-control listening");
-    ready(addr);
-    serve(listener, ctl, shutdown_signal()).await
+    let ecds = match options.ecds_listen {
+        Some(at) => {
+            let listener = tokio::net::TcpListener::bind(at)
+                .await
+                .with_context(|| format!("binding {at} (ECDS)"))?;
+            let bound = listener.local_addr()?;
+            tracing::info!(addr = %bound, modules = ctl.settings.ecds.modules.len(), "ECDS listening");
+            Some((
+                bound,
+                tokio::spawn(crate::ecds::serve(listener, ctl.clone())),
+            ))
+        }
+        None => None,
+    };
+    ready(Bound {
+        http: addr,
+        ecds: ecds.as_ref().map(|(a, _)| *a),
+    });
+    serve(listener, ctl, shutdown_signal()).await?;
+    if let Some((_, task)) = ecds {
+        task.await??;
+    }
+    Ok(())
 }
 
 /// Serves `ctl` on `listener` until `stop` resolves, then ends long polls and finishes

@@ -31,6 +31,8 @@ pub struct Settings {
     pub rate_per_second: u32,
     /// Burst above the rate. Default 100.
     pub rate_burst: u32,
+    /// ECDS and the modules it names.
+    pub ecds: crate::ecds::EcdsSettings,
 }
 
 impl Default for Settings {
@@ -44,6 +46,7 @@ impl Default for Settings {
             secret_grace_seconds: 24 * 3600,
             rate_per_second: 50,
             rate_burst: 100,
+            ecds: crate::ecds::EcdsSettings::default(),
         }
     }
 }

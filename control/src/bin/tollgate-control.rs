@@ -46,12 +46,49 @@ struct Args {
     /// Logs as JSON lines (else text).
     #[arg(long)]
     log_json: bool,
+    /// Serve Envoy's ECDS (gRPC) here, e.g. 127.0.0.1:7071.
+    #[arg(long)]
+    ecds_listen: Option<SocketAddr>,
+    /// The filters' wasm modules (`<filter>.wasm`, as `scripts/build-wasm` writes
+    /// `dist/`): what ECDS resources name and `/v1/modules/{sha256}` serves.
+    #[arg(long)]
+    modules: Option<PathBuf>,
+    /// This service's HTTP URL as gateways reach it (module URLs); default: from --listen.
+    #[arg(long)]
+    public_url: Option<String>,
+    /// The Envoy cluster that reaches --public-url.
+    #[arg(long, default_value = "tollgate_control")]
+    module_cluster: String,
+    /// A gateway with no open stream and no contact for this many seconds is stale.
+    #[arg(long, default_value_t = 90)]
+    stale_seconds: u64,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
     tollgate_control::serve::init_logging(args.log_json);
+    let modules = match &args.modules {
+        Some(dir) => match tollgate_control::modules::Modules::load(dir) {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("tollgate-control: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => tollgate_control::modules::Modules::default(),
+    };
+    let ecds = tollgate_control::ecds::EcdsSettings {
+        modules: std::sync::Arc::new(modules),
+        module_base_url: args
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", args.listen)),
+        module_cluster: args.module_cluster.clone(),
+        stale_after: Duration::from_secs(args.stale_seconds),
+        ..Default::default()
+    };
     let settings = Settings {
+        ecds,
         max_body_bytes: args.max_body_bytes,
         rate_per_second: args.rate,
         rate_burst: args.rate.saturating_mul(2),
@@ -67,11 +104,15 @@ fn main() -> ExitCode {
         create_master_key: args.init_master_key,
         admin_token_file: args.admin_token_file,
         settings,
+        ecds_listen: args.ecds_listen,
     };
     tollgate_control::serve::block_on("tollgate-control", async move {
-        run(options, |addr| {
-            // Scripts and tests wait for this line.
-            println!("listening on {addr}");
+        run(options, |bound| {
+            // Scripts and tests wait for these lines.
+            if let Some(ecds) = bound.ecds {
+                println!("ecds on {ecds}");
+            }
+            println!("listening on {}", bound.http);
         })
         .await
         .map_err(|e| format!("{e:#}"))

@@ -68,8 +68,16 @@ async fn watch(mut client: Client, namespace: String, notify: Arc<Notify>) {
             backoff = Duration::from_millis(100);
             // A fresh watch may have missed changes: wake everyone to re-read.
             notify.notify_waiters();
-            while let Ok(Some(_event)) = stream.message().await {
-                notify.notify_waiters();
+            while let Ok(Some(response)) = stream.message().await {
+                let loud = response.events().iter().any(|e| {
+                    e.kv()
+                        .and_then(|kv| kv.key_str().ok())
+                        .and_then(|k| k.strip_prefix(namespace.as_str()))
+                        .is_none_or(super::wakes)
+                });
+                if loud {
+                    notify.notify_waiters();
+                }
             }
         }
         tokio::time::sleep(backoff).await;

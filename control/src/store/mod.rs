@@ -15,6 +15,16 @@ pub use sqlite::SqliteStore;
 
 use std::sync::Arc;
 
+/// Keys under this prefix hold what gateways report (the fleet view): writing them
+/// wakes no waiter, so a thousand gateways acknowledging do not make every long poll
+/// and ECDS stream read their documents again.
+pub const QUIET_PREFIX: &str = "fleet/";
+
+/// Whether a write to `key` should wake waiters.
+pub(crate) fn wakes(key: &str) -> bool {
+    !key.starts_with(QUIET_PREFIX)
+}
+
 /// A value and its version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {

@@ -143,6 +143,9 @@ impl Store for SqliteStore {
     }
 
     async fn txn(&self, txn: Txn) -> Result<bool> {
+        let loud = txn.ops.iter().any(|op| match op {
+            Op::Put { key, .. } | Op::Delete { key } => super::wakes(key),
+        });
         let applied = self
             .with(move |conn| {
                 let tx = conn
@@ -171,7 +174,7 @@ impl Store for SqliteStore {
                 Ok(true)
             })
             .await?;
-        if applied {
+        if applied && loud {
             self.notify.notify_waiters();
         }
         Ok(applied)

@@ -16,6 +16,7 @@ mod bad_input;
 mod bundles;
 mod cli;
 mod crash;
+mod ecds;
 mod ratelimit;
 mod rbac;
 mod secrets;

@@ -98,6 +98,31 @@ async fn suite(store: SharedStore) {
         .unwrap();
     assert!(waiter.await.unwrap() < Duration::from_secs(5));
 
+    // What gateways report wakes nobody: a write under the quiet prefix leaves the
+    // waiter waiting; the next ordinary write wakes it.
+    let waiter = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store.changed("", Duration::from_secs(10)).await;
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let quiet = format!("{}p/g/gw", tollgate_control::store::QUIET_PREFIX);
+    store
+        .txn(Txn::default().put(quiet, b"{}".to_vec()))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!waiter.is_finished(), "a fleet report woke a waiter");
+    store
+        .txn(Txn::default().put("a/5", b"5".to_vec()))
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(5), waiter)
+        .await
+        .expect("an ordinary write wakes the waiter")
+        .unwrap();
+
     // Binary values survive.
     let bytes: Vec<u8> = (0..=255u8).collect();
     store

@@ -35,7 +35,25 @@ pub struct WasmFilter {
     pub failure_policy: FailurePolicy,
     /// `allow_on_headers_stop_iteration` (Envoy 1.35+): body callbacks while headers are held.
     pub allow_on_headers_stop_iteration: bool,
+    /// Pushed by the control service's ECDS instead of written here.
+    pub discovery: Option<Discovery>,
 }
+
+/// A filter whose config comes from ECDS (`config_discovery`).
+#[derive(Debug, Clone)]
+pub struct Discovery {
+    /// The resource (`<project>/<group>/<filter>`), also the filter's name in the chain.
+    pub resource: String,
+    /// The cluster that reaches the ECDS server (HTTP/2).
+    pub cluster: String,
+    /// A gateway token, sent as `authorization` metadata.
+    pub token: String,
+}
+
+/// Until the first config arrives (or when it cannot, after `initial_fetch_timeout`),
+/// the filter slot holds this: Envoy's RBAC with no policy, which refuses every request
+/// with 403. Never a request through unfiltered, never a 500 for a missing config.
+pub const DENY_ALL_DEFAULT: &str = "{\"@type\": type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC, rules: {action: ALLOW}}";
 
 impl WasmFilter {
     pub fn new(name: &str, wasm: &Path) -> Self {
@@ -45,7 +63,14 @@ impl WasmFilter {
             config: String::new(),
             failure_policy: FailurePolicy::default(),
             allow_on_headers_stop_iteration: false,
+            discovery: None,
         }
+    }
+
+    /// The config comes from ECDS.
+    pub fn discovered(mut self, discovery: Discovery) -> Self {
+        self.discovery = Some(discovery);
+        self
     }
 
     pub fn allow_on_headers_stop_iteration(mut self, allow: bool) -> Self {
@@ -91,6 +116,8 @@ pub struct EnvoyConfig {
     /// Every route's timeout: how long Envoy waits for an upstream's whole answer
     /// before answering 504. `None`: Envoy's default (15 s).
     pub route_timeout: Option<std::time::Duration>,
+    /// The node's id and cluster (what a control plane sees).
+    pub node: Option<(String, String)>,
 }
 
 /// The connection manager settings that put paths in normal form before any filter or
@@ -113,7 +140,14 @@ impl EnvoyConfig {
             component_log_level: None,
             normalize_paths: true,
             route_timeout: None,
+            node: None,
         }
+    }
+
+    /// The node's id and cluster.
+    pub fn node(mut self, id: &str, cluster: &str) -> Self {
+        self.node = Some((id.to_string(), cluster.to_string()));
+        self
     }
 
     /// Sets every route's timeout (a hung upstream costs a client at most this).
@@ -165,6 +199,9 @@ impl EnvoyConfig {
 
     pub fn render(&self, admin_port: u16) -> String {
         let mut y = String::new();
+        if let Some((id, cluster)) = &self.node {
+            let _ = writeln!(y, "node: {{id: \"{id}\", cluster: \"{cluster}\"}}");
+        }
         let _ = writeln!(
             y,
             "admin:\n  address: {{socket_address: {{address: 127.0.0.1, port_value: {admin_port}}}}}"
@@ -201,6 +238,10 @@ impl EnvoyConfig {
             }
         }
         for f in &self.filters {
+            if let Some(d) = &f.discovery {
+                render_discovered(&mut y, d);
+                continue;
+            }
             let config = serde_json::to_string(&f.config).unwrap_or_else(|_| "\"\"".into());
             let _ = writeln!(y, "          - name: envoy.filters.http.wasm");
             let _ = writeln!(y, "            typed_config:");
@@ -254,4 +295,24 @@ impl EnvoyConfig {
         }
         y
     }
+}
+
+/// A `config_discovery` filter entry: the listener warms until the first config
+/// arrives (`apply_default_config_without_warming: false`), so no request meets the
+/// filter before it has a config; the default applies only if none arrives in 30 s.
+fn render_discovered(y: &mut String, d: &Discovery) {
+    let _ = writeln!(y, "          - name: \"{}\"", d.resource);
+    y.push_str("            config_discovery:\n              config_source:\n");
+    y.push_str(
+        "                resource_api_version: V3\n                initial_fetch_timeout: 30s\n",
+    );
+    y.push_str("                api_config_source:\n                  api_type: GRPC\n                  transport_api_version: V3\n");
+    let _ = writeln!(
+        y,
+        "                  grpc_services: [{{envoy_grpc: {{cluster_name: {}}}, initial_metadata: [{{key: authorization, value: \"Bearer {}\"}}]}}]",
+        d.cluster, d.token
+    );
+    let _ = writeln!(y, "              default_config: {DENY_ALL_DEFAULT}");
+    y.push_str("              apply_default_config_without_warming: false\n");
+    y.push_str("              type_urls: [type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm, type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC]\n");
 }

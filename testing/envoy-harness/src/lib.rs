@@ -22,7 +22,7 @@ mod upstream;
 
 pub use binary::{envoy_binary, repo_root};
 pub use client::{HttpRequest, HttpResponse, send};
-pub use config::{EnvoyConfig, FailurePolicy, WasmFilter};
+pub use config::{DENY_ALL_DEFAULT, Discovery, EnvoyConfig, FailurePolicy, WasmFilter};
 pub use process::Envoy;
 pub use redis::Redis;
 pub use s3::{S3Server, s3s_fs_binary};

@@ -13,6 +13,7 @@
 
 mod conformance;
 mod deploy_configs;
+mod ecds_envoy;
 mod envoy_e2e;
 mod hcp_auth_envoy;
 mod hcp_auth_wasm;

@@ -1,0 +1,292 @@
+//! Tier 3, distribution by push: real Envoy subscribes to the control service's ECDS
+//! for rate-limit's config, fetches the module by digest from the control service,
+//! and takes a new revision under a steady request load with no failed request; the
+//! fleet view shows the node's ACK of each revision.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use serde_json::{Value, json};
+use tollgate_control::auth::{self, Grant, Role};
+use tollgate_control::ecds::EcdsSettings;
+use tollgate_control::modules::Modules;
+use tollgate_control::store::SqliteStore;
+use tollgate_control::vault::MasterKey;
+use tollgate_control::{AppState, Control, Settings};
+use tollgate_envoy_harness::{
+    Discovery, Envoy, EnvoyConfig, HttpRequest, HttpResponse, Upstream, WasmFilter, send,
+};
+use tollgate_host_suite::wasm_path;
+
+const CONFIG: &str = "/v1/projects/edge/groups/prod/configs/rate-limit";
+const STATUS: &str = "/v1/projects/edge/groups/prod/status";
+
+/// Budget `requests` per hour per client: far above what the test sends, so every
+/// request is admitted and the revision shows in `RateLimit-Policy`.
+fn config(requests: u64) -> Value {
+    json!({
+        "rules": [{"name": "per-client", "key": [{"header": "x-client"}],
+                   "limits": [{"requests": requests, "per": "1h"}]}],
+        "local": {"max_keys": 1024}
+    })
+}
+
+/// The control service (HTTP and ECDS) in its own runtime, stopped on drop.
+struct ControlService {
+    runtime: tokio::runtime::Runtime,
+    ctl: AppState,
+    http: SocketAddr,
+    ecds: SocketAddr,
+    admin: String,
+    gateway: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl ControlService {
+    fn start() -> Result<Self> {
+        let dist = wasm_path("rate-limit")?
+            .parent()
+            .context("dist")?
+            .to_path_buf();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()?;
+        let (http_listener, ecds_listener) = runtime.block_on(async {
+            anyhow::Ok((
+                tokio::net::TcpListener::bind("127.0.0.1:0").await?,
+                tokio::net::TcpListener::bind("127.0.0.1:0").await?,
+            ))
+        })?;
+        let http = http_listener.local_addr()?;
+        let ecds = ecds_listener.local_addr()?;
+        let settings = Settings {
+            ecds: EcdsSettings {
+                modules: Arc::new(Modules::load(&dist)?),
+                module_base_url: format!("http://{http}"),
+                module_cluster: "tollgate_control".into(),
+                ..EcdsSettings::default()
+            },
+            ..Settings::default()
+        };
+        let master = MasterKey::parse(&MasterKey::generate_text()).map_err(anyhow::Error::msg)?;
+        let ctl = Control::new(Arc::new(SqliteStore::memory()?), master, settings);
+        let mint = |subject: &str, role: Role, project: Option<&str>| {
+            let (record, secret) = auth::mint(
+                subject,
+                vec![Grant {
+                    role,
+                    project: project.map(str::to_string),
+                }],
+                None,
+                "test",
+            );
+            let ctl = ctl.clone();
+            runtime.block_on(async move {
+                tollgate_control::api::tokens::store_token(&ctl, &record, "test")
+                    .await
+                    .map_err(|e| anyhow::anyhow!(e.message))
+            })?;
+            anyhow::Ok(secret)
+        };
+        let admin = mint("admin", Role::Admin, None)?;
+        let gateway = mint("gw", Role::Gateway, Some("edge"))?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        runtime.spawn(tollgate_control::serve::serve(
+            http_listener,
+            ctl.clone(),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        runtime.spawn(tollgate_control::ecds::serve(ecds_listener, ctl.clone()));
+        let service = Self {
+            runtime,
+            ctl,
+            http,
+            ecds,
+            admin,
+            gateway,
+            stop: Some(stop),
+        };
+        service.call(
+            "PUT",
+            "/v1/projects/edge",
+            None,
+            &json!({"require_approval": false}),
+        )?;
+        service.call(
+            "PUT",
+            "/v1/projects/edge/groups/prod",
+            None,
+            &json!({"host": "envoy"}),
+        )?;
+        Ok(service)
+    }
+
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        if_match: Option<&str>,
+        body: &Value,
+    ) -> Result<Value> {
+        let mut request = HttpRequest::new(method, path)
+            .header("authorization", &format!("Bearer {}", self.admin))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if let Some(m) = if_match {
+            request = request.header("if-match", m);
+        }
+        if method == "GET" {
+            request.body.clear();
+        }
+        let response = send(self.http, &request, Duration::from_secs(10))?;
+        if !(200..300).contains(&response.status) {
+            bail!(
+                "{method} {path}: {} {}",
+                response.status,
+                String::from_utf8_lossy(&response.body)
+            );
+        }
+        Ok(serde_json::from_slice(&response.body)?)
+    }
+
+    fn push(&self, config: &Value, if_match: Option<&str>) -> Result<u64> {
+        let v = self.call("PUT", CONFIG, if_match, config)?;
+        v.pointer("/revision/number")
+            .and_then(Value::as_u64)
+            .context("the push's revision")
+    }
+
+    /// The fleet view once `done` holds (bounded: 30 s).
+    fn status_when(&self, done: impl Fn(&Value) -> bool) -> Result<Value> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let v = self.call("GET", STATUS, None, &Value::Null)?;
+            if done(&v) {
+                return Ok(v);
+            }
+            if Instant::now() > deadline {
+                bail!("the fleet view never got there: {v:#}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for ControlService {
+    fn drop(&mut self) {
+        self.ctl.begin_shutdown();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = &self.runtime;
+    }
+}
+
+fn envoy(control: &ControlService, upstream: &Upstream) -> Result<Envoy> {
+    let filter = WasmFilter::new("rate-limit", &wasm_path("rate-limit")?).discovered(Discovery {
+        resource: "edge/prod/rate-limit".into(),
+        cluster: "tollgate_ecds".into(),
+        token: control.gateway.clone(),
+    });
+    Envoy::start(
+        &EnvoyConfig::new(upstream.addr())
+            .node("gw-1", "edge-prod")
+            .cluster("tollgate_ecds", control.ecds, true)
+            .cluster("tollgate_control", control.http, false)
+            .filter(filter)
+            .concurrency(2),
+    )
+}
+
+fn policy(response: &HttpResponse) -> String {
+    response
+        .header("ratelimit-policy")
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Sends requests one after another until `stop` (bounded: 60 s), keeping every
+/// status and the policy each carried.
+fn load(envoy: &Envoy, stop: &AtomicBool) -> Vec<(u16, String)> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = Vec::new();
+    while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+        let request = HttpRequest::get("/api/items").header("x-client", "load");
+        match envoy.send(&request) {
+            Ok(r) => seen.push((r.status, policy(&r))),
+            Err(_) => seen.push((0, String::new())),
+        }
+    }
+    seen
+}
+
+#[test]
+fn envoy_takes_a_new_revision_by_ecds_under_load_with_no_failed_request() -> Result<()> {
+    let control = ControlService::start()?;
+    assert_eq!(control.push(&config(100_000), None)?, 1);
+    let upstream = Upstream::start()?;
+    // The listener warms until ECDS has delivered and the module is fetched: the very
+    // first request already meets revision 1.
+    let envoy = envoy(&control, &upstream)?;
+    let first = envoy.send(&HttpRequest::get("/api/items").header("x-client", "first"))?;
+    assert_eq!(first.status, 200, "{}", envoy.log_tail());
+    assert!(policy(&first).contains("q=100000"), "{:?}", first.headers);
+    let view = control
+        .status_when(|v| v.pointer("/gateways/0/filters/rate-limit/revision") == Some(&json!(1)))?;
+    assert_eq!(view.pointer("/gateways/0/gateway"), Some(&json!("gw-1")));
+    assert_eq!(view.pointer("/gateways/0/connected"), Some(&json!(true)));
+
+    let stop = AtomicBool::new(false);
+    let seen = std::thread::scope(|s| -> Result<Vec<(u16, String)>> {
+        let loader = s.spawn(|| load(&envoy, &stop));
+        std::thread::sleep(Duration::from_millis(300));
+        let pushed = control.push(&config(200_000), Some("\"1\""));
+        // Bounded: the new policy shows within 30 s.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut switched = false;
+        while pushed.is_ok() && Instant::now() < deadline {
+            let r = envoy.send(&HttpRequest::get("/api/items").header("x-client", "probe"))?;
+            if policy(&r).contains("q=200000") {
+                switched = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        stop.store(true, Ordering::Relaxed);
+        let seen = loader
+            .join()
+            .map_err(|_| anyhow::anyhow!("the load thread panicked"))?;
+        assert_eq!(pushed?, 2);
+        assert!(
+            switched,
+            "revision 2 never took effect:\n{}",
+            envoy.log_tail()
+        );
+        Ok(seen)
+    })?;
+    let failed: Vec<_> = seen.iter().filter(|(s, _)| *s != 200).collect();
+    assert!(
+        failed.is_empty(),
+        "{} of {} failed: {failed:?}",
+        failed.len(),
+        seen.len()
+    );
+    assert!(seen.iter().any(|(_, p)| p.contains("q=100000")));
+    assert!(
+        seen.iter().any(|(_, p)| p.contains("q=200000")),
+        "the load saw the swap"
+    );
+    eprintln!("ECDS swap under load: {} requests, all 200", seen.len());
+    control.status_when(|v| {
+        v.pointer("/gateways/0/filters/rate-limit/revision") == Some(&json!(2))
+            && v.pointer("/summary/up_to_date") == Some(&json!(1))
+    })?;
+    Ok(())
+}
