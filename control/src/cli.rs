@@ -500,3 +500,81 @@ pub async fn status(conn: &Connection) -> CliResult<()> {
     });
     Ok(())
 }
+
+/// `tollgate status --project P --group G`: the fleet view as a table.
+pub async fn fleet(conn: &Connection, project: &str, group: &str) -> CliResult<()> {
+    let r = client(conn)?
+        .get(&format!("/v1/projects/{project}/groups/{group}/status"))
+        .await?;
+    print(conn, &r.body, || fleet_text(&r.body));
+    Ok(())
+}
+
+/// The fleet view for a terminal: one line per gateway, refusals with their reason.
+pub fn fleet_text(view: &Value) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let revisions = field(view, "/revisions")
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(f, n)| format!("{f} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "group {}/{}: {}",
+        field(view, "/project").as_str().unwrap_or(""),
+        field(view, "/group").as_str().unwrap_or(""),
+        if revisions.is_empty() {
+            "no configs".into()
+        } else {
+            revisions
+        }
+    );
+    let _ = writeln!(
+        out,
+        "{} gateways: {} up to date, {} failed, {} stale",
+        field(view, "/summary/gateways"),
+        field(view, "/summary/up_to_date"),
+        field(view, "/summary/failed"),
+        field(view, "/summary/stale"),
+    );
+    let now = crate::ledger::now_unix();
+    for g in field(view, "/gateways").as_array().into_iter().flatten() {
+        let state = if field(g, "/stale") == true {
+            "STALE"
+        } else if field(g, "/up_to_date") == true {
+            "ok"
+        } else {
+            "behind"
+        };
+        let ago = now.saturating_sub(field(g, "/last_contact").as_u64().unwrap_or(0));
+        let _ = writeln!(
+            out,
+            "  {:<24} {:<5} {:<7} contact {ago}s ago",
+            field(g, "/gateway").as_str().unwrap_or(""),
+            field(g, "/via").as_str().unwrap_or(""),
+            state,
+        );
+        for (filter, f) in field(g, "/filters").as_object().into_iter().flatten() {
+            let running = f
+                .get("revision")
+                .and_then(Value::as_u64)
+                .map_or_else(|| "none".to_string(), |n| n.to_string());
+            let _ = write!(out, "    {filter:<16} runs {running}");
+            if let Some(e) = f.get("error").filter(|e| !e.is_null()) {
+                let _ = write!(
+                    out,
+                    "; REFUSED {}: {}",
+                    field(e, "/revision"),
+                    field(e, "/detail").as_str().unwrap_or("")
+                );
+            }
+            out.push('\n');
+        }
+    }
+    out.trim_end().to_string()
+}

@@ -63,7 +63,7 @@ pub struct Gateway {
     pub project: String,
     pub group: String,
     pub via: Via,
-    /// An ECDS stream is open now (pull clients: always false).
+    /// An ECDS stream was open at the last contact (pull clients: always false).
     pub connected: bool,
     pub last_contact: u64,
     pub filters: BTreeMap<String, FilterState>,
@@ -198,8 +198,9 @@ pub fn view(
     let rows: Vec<Value> = gateways
         .iter()
         .map(|g| {
-            let is_stale =
-                !g.connected && now.saturating_sub(g.last_contact) > stale_after.as_secs();
+            // Open streams refresh their contact: a "connected" gateway unheard of past
+            // the limit was left so by a replica that died.
+            let is_stale = now.saturating_sub(g.last_contact) > stale_after.as_secs();
             let mut behind = false;
             let mut refused = false;
             let filters: BTreeMap<&str, Value> = current

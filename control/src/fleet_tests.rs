@@ -27,24 +27,25 @@ fn current(revision: u64) -> BTreeMap<String, u64> {
 const STALE: Duration = Duration::from_secs(90);
 
 #[test]
-fn a_gateway_is_stale_only_when_unheard_of_past_the_limit_and_not_connected() {
+fn a_gateway_is_stale_when_unheard_of_past_the_limit_even_if_it_was_streaming() {
     let now = 1_000;
     let fleet = [
         gateway("fresh", false, now - 90, Some(2)),
         gateway("stale", false, now - 91, Some(2)),
-        gateway("streaming", true, 0, Some(2)),
+        gateway("streaming", true, now - 30, Some(2)),
+        gateway("left by a dead replica", true, 0, Some(2)),
     ];
     let v = view(&current(2), &fleet, now, STALE);
-    let stale: Vec<bool> = (0..3)
+    let stale: Vec<bool> = (0..4)
         .map(|i| v["gateways"][i]["stale"].as_bool().unwrap())
         .collect();
-    assert_eq!(stale, [false, true, false]);
-    assert_eq!(v["summary"]["stale"], 1);
+    assert_eq!(stale, [false, true, false, true]);
+    assert_eq!(v["summary"]["stale"], 2);
     assert_eq!(
         v["summary"]["up_to_date"], 2,
         "a stale gateway is not counted up to date"
     );
-    assert_eq!(v["summary"]["gateways"], 3);
+    assert_eq!(v["summary"]["gateways"], 4);
 }
 
 #[test]

@@ -148,8 +148,14 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
-    /// The service, the caller, storage and the audit head.
-    Status,
+    /// The service, the caller, storage and the audit head; with `--project` and
+    /// `--group`, the fleet: each gateway's revisions, refusals and staleness.
+    Status {
+        #[arg(long, requires = "group")]
+        project: Option<String>,
+        #[arg(long, requires = "project")]
+        group: Option<String>,
+    },
 }
 
 /// Runs a command that talks to the control service.
@@ -194,7 +200,11 @@ fn main() -> ExitCode {
         Command::Audit {
             command: AuditCommand::Verify,
         } => return remote(cli::audit_verify(&conn)),
-        Command::Status => return remote(cli::status(&conn)),
+        Command::Status {
+            project: Some(project),
+            group: Some(group),
+        } => return remote(cli::fleet(&conn, &project, &group)),
+        Command::Status { .. } => return remote(cli::status(&conn)),
         Command::Validate {
             filter,
             envoy,

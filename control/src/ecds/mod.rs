@@ -30,7 +30,8 @@ pub struct EcdsSettings {
     pub module_base_url: String,
     /// The Envoy cluster that reaches that URL.
     pub module_cluster: String,
-    /// A gateway not heard from for this long (and with no open stream) is stale.
+    /// A gateway not heard from for this long is stale (open streams report every
+    /// third of it).
     pub stale_after: Duration,
     /// How often a stream re-reads its documents even without a change notice.
     pub recheck: Duration,

@@ -179,6 +179,10 @@ async fn run(
     let recheck = ctl.settings.ecds.recheck;
     // Armed across turns: a change notice during a build is not lost.
     let mut changed = Box::pin(ctl.store.changed("", recheck));
+    // An open stream refreshes its gateway's last contact this often, so a gateway
+    // whose stream died with a replica goes stale instead of looking connected forever.
+    let heartbeat = ctl.settings.ecds.stale_after / 3;
+    let mut touched = tokio::time::Instant::now();
     loop {
         let rebuild = tokio::select! {
             message = inbound.message() => {
@@ -218,6 +222,10 @@ async fn run(
             }
             () = &mut changed => {
                 changed = Box::pin(ctl.store.changed("", recheck));
+                if touched.elapsed() >= heartbeat {
+                    touched = tokio::time::Instant::now();
+                    set_connected(&ctl, &session, true).await;
+                }
                 true
             }
             _ = shutdown.changed() => break,

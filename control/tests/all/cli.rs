@@ -285,6 +285,24 @@ async fn the_cli_drives_the_whole_flow_with_usable_exit_codes() {
         status.contains("sqlite") && status.contains("hcp"),
         "{status}"
     );
+    // The fleet view of a group no gateway has contacted yet.
+    let fleet = cli.ok(&["status", "--project", "hcp", "--group", "prod-eu"]);
+    assert!(
+        fleet.contains("group hcp/prod-eu: jwt-auth") && fleet.contains("0 gateways"),
+        "{fleet}"
+    );
+    let fleet = cli.json(&["status", "--project", "hcp", "--group", "prod-eu"]);
+    assert_eq!(fleet["summary"]["gateways"], 0);
+    assert_eq!(
+        cli.code(&["status", "--project", "hcp"]).0,
+        2,
+        "--group goes with --project"
+    );
+    assert_eq!(
+        cli.code(&["status", "--project", "hcp", "--group", "nope"])
+            .0,
+        6
+    );
     assert_eq!(
         cli.code(
             &[

@@ -253,6 +253,20 @@ async fn a_gateway_gets_its_config_pushed_and_its_acks_and_nacks_are_in_the_flee
     assert_eq!(filter["error"]["detail"], reason);
     assert_eq!(view["summary"]["failed"], 1);
     assert_eq!(view["summary"]["up_to_date"], 0);
+    // `tollgate status --project hcp --group prod-eu` shows it.
+    let text = tollgate_control::cli::fleet_text(&view);
+    assert!(
+        text.contains("1 gateways: 0 up to date, 1 failed, 0 stale"),
+        "{text}"
+    );
+    assert!(
+        text.contains("envoy-1") && text.contains("ecds") && text.contains("behind"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("jwt-auth         runs 1; REFUSED 2: {reason}")),
+        "{text}"
+    );
 
     // A refused version is not sent again; a fixed one is, and its ACK clears the error.
     let mut third_config = config.clone();

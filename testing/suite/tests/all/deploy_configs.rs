@@ -123,18 +123,24 @@ fn schemas_describe_the_shipped_configs() -> Result<()> {
     Ok(())
 }
 
+/// Bootstraps that are not one filter's: distribution by ECDS.
+const MORE_BOOTSTRAPS: &[&str] = &["deploy/distribution/envoy-ecds.yaml"];
+
+/// Every Envoy bootstrap in `deploy/`.
+fn bootstraps() -> Vec<String> {
+    FILTERS
+        .iter()
+        .map(|f| format!("deploy/{}/envoy.yaml", f.name))
+        .chain(MORE_BOOTSTRAPS.iter().map(|p| p.to_string()))
+        .collect()
+}
+
 #[test]
 fn real_envoy_accepts_the_bootstraps() -> Result<()> {
-    for f in FILTERS {
-        let dir = f.name;
+    for dir in bootstraps() {
         let out = Command::new(envoy_binary()?)
             .current_dir(repo_root())
-            .args([
-                "--mode",
-                "validate",
-                "-c",
-                &format!("deploy/{dir}/envoy.yaml"),
-            ])
+            .args(["--mode", "validate", "-c", &dir])
             .args(["--log-level", "warn"])
             .output()?;
         assert!(
@@ -158,8 +164,7 @@ fn every_envoy_config_normalizes_paths() -> Result<()> {
     ];
     let rendered = tollgate_envoy_harness::EnvoyConfig::new(([127, 0, 0, 1], 1).into()).render(0);
     let mut sources = vec![("the harness's rendered bootstrap".to_string(), rendered)];
-    for f in FILTERS {
-        let path = format!("deploy/{}/envoy.yaml", f.name);
+    for path in bootstraps() {
         sources.push((
             path.clone(),
             std::fs::read_to_string(repo_root().join(&path))?,

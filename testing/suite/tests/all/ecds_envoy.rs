@@ -34,46 +34,25 @@ fn config(requests: u64) -> Value {
     })
 }
 
-/// The control service (HTTP and ECDS) in its own runtime, stopped on drop.
+/// The control service (HTTP and ECDS) in its own runtime over a SQLite file, stopped
+/// on drop; [`ControlService::restart`] brings it back on the same ports and storage.
 struct ControlService {
-    runtime: tokio::runtime::Runtime,
+    runtime: Option<tokio::runtime::Runtime>,
     ctl: AppState,
     http: SocketAddr,
     ecds: SocketAddr,
     admin: String,
     gateway: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    master: String,
+    dir: tempfile::TempDir,
 }
 
 impl ControlService {
     fn start() -> Result<Self> {
-        let dist = wasm_path("rate-limit")?
-            .parent()
-            .context("dist")?
-            .to_path_buf();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()?;
-        let (http_listener, ecds_listener) = runtime.block_on(async {
-            anyhow::Ok((
-                tokio::net::TcpListener::bind("127.0.0.1:0").await?,
-                tokio::net::TcpListener::bind("127.0.0.1:0").await?,
-            ))
-        })?;
-        let http = http_listener.local_addr()?;
-        let ecds = ecds_listener.local_addr()?;
-        let settings = Settings {
-            ecds: EcdsSettings {
-                modules: Arc::new(Modules::load(&dist)?),
-                module_base_url: format!("http://{http}"),
-                module_cluster: "tollgate_control".into(),
-                ..EcdsSettings::default()
-            },
-            ..Settings::default()
-        };
-        let master = MasterKey::parse(&MasterKey::generate_text()).map_err(anyhow::Error::msg)?;
-        let ctl = Control::new(Arc::new(SqliteStore::memory()?), master, settings);
+        let dir = tempfile::tempdir()?;
+        let master = MasterKey::generate_text();
+        let any: SocketAddr = "127.0.0.1:0".parse()?;
+        let (runtime, ctl, http, ecds) = Self::serve(dir.path(), &master, any, any)?;
         let mint = |subject: &str, role: Role, project: Option<&str>| {
             let (record, secret) = auth::mint(
                 subject,
@@ -94,23 +73,15 @@ impl ControlService {
         };
         let admin = mint("admin", Role::Admin, None)?;
         let gateway = mint("gw", Role::Gateway, Some("edge"))?;
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        runtime.spawn(tollgate_control::serve::serve(
-            http_listener,
-            ctl.clone(),
-            async move {
-                let _ = stopped.await;
-            },
-        ));
-        runtime.spawn(tollgate_control::ecds::serve(ecds_listener, ctl.clone()));
         let service = Self {
-            runtime,
+            runtime: Some(runtime),
             ctl,
             http,
             ecds,
             admin,
             gateway,
-            stop: Some(stop),
+            master,
+            dir,
         };
         service.call(
             "PUT",
@@ -125,6 +96,68 @@ impl ControlService {
             &json!({"host": "envoy"}),
         )?;
         Ok(service)
+    }
+
+    /// Serves HTTP and ECDS at the given addresses over `dir`'s database.
+    fn serve(
+        dir: &std::path::Path,
+        master: &str,
+        http: SocketAddr,
+        ecds: SocketAddr,
+    ) -> Result<(tokio::runtime::Runtime, AppState, SocketAddr, SocketAddr)> {
+        let dist = wasm_path("rate-limit")?
+            .parent()
+            .context("dist")?
+            .to_path_buf();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()?;
+        let (http_listener, ecds_listener) = runtime.block_on(async {
+            anyhow::Ok((
+                tokio::net::TcpListener::bind(http).await?,
+                tokio::net::TcpListener::bind(ecds).await?,
+            ))
+        })?;
+        let http = http_listener.local_addr()?;
+        let ecds = ecds_listener.local_addr()?;
+        let settings = Settings {
+            ecds: EcdsSettings {
+                modules: Arc::new(Modules::load(&dist)?),
+                module_base_url: format!("http://{http}"),
+                module_cluster: "tollgate_control".into(),
+                ..EcdsSettings::default()
+            },
+            ..Settings::default()
+        };
+        let master = MasterKey::parse(master).map_err(anyhow::Error::msg)?;
+        let store = SqliteStore::open(&dir.join("control.db"))?;
+        let ctl = Control::new(Arc::new(store), master, settings);
+        runtime.spawn(tollgate_control::serve::serve(
+            http_listener,
+            ctl.clone(),
+            std::future::pending(),
+        ));
+        runtime.spawn(tollgate_control::ecds::serve(ecds_listener, ctl.clone()));
+        Ok((runtime, ctl, http, ecds))
+    }
+
+    /// The service gone at once, as a crash or a network cut leaves it: every task and
+    /// socket dropped.
+    fn kill(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+
+    /// Back on the same ports and storage.
+    fn restart(&mut self) -> Result<()> {
+        self.kill();
+        let (runtime, ctl, _, _) =
+            Self::serve(self.dir.path(), &self.master, self.http, self.ecds)?;
+        self.runtime = Some(runtime);
+        self.ctl = ctl;
+        Ok(())
     }
 
     fn call(
@@ -181,10 +214,7 @@ impl ControlService {
 impl Drop for ControlService {
     fn drop(&mut self) {
         self.ctl.begin_shutdown();
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let _ = &self.runtime;
+        self.kill();
     }
 }
 
@@ -288,5 +318,42 @@ fn envoy_takes_a_new_revision_by_ecds_under_load_with_no_failed_request() -> Res
         v.pointer("/gateways/0/filters/rate-limit/revision") == Some(&json!(2))
             && v.pointer("/summary/up_to_date") == Some(&json!(1))
     })?;
+    Ok(())
+}
+
+#[test]
+fn envoy_keeps_serving_while_the_control_service_is_down_and_catches_up() -> Result<()> {
+    let mut control = ControlService::start()?;
+    control.push(&config(100_000), None)?;
+    let upstream = Upstream::start()?;
+    let envoy = envoy(&control, &upstream)?;
+    control
+        .status_when(|v| v.pointer("/gateways/0/filters/rate-limit/revision") == Some(&json!(1)))?;
+
+    control.kill();
+    // Bounded: 50 requests while the service is gone, all served by revision 1.
+    for _ in 0..50 {
+        let r = envoy.send(&HttpRequest::get("/api/items").header("x-client", "down"))?;
+        assert_eq!(r.status, 200, "{}", envoy.log_tail());
+        assert!(policy(&r).contains("q=100000"));
+    }
+
+    control.restart()?;
+    control.push(&config(200_000), Some("\"1\""))?;
+    // Envoy reconnects with its own back-off and takes revision 2 (bounded: 60 s).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = envoy.send(&HttpRequest::get("/api/items").header("x-client", "back"))?;
+        assert_eq!(r.status, 200);
+        if policy(&r).contains("q=200000") {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("Envoy never caught up:\n{}", envoy.log_tail());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    control
+        .status_when(|v| v.pointer("/gateways/0/filters/rate-limit/revision") == Some(&json!(2)))?;
     Ok(())
 }
