@@ -6,8 +6,10 @@
 //!   loopback, with embedded defaults, supervised until a signal or a child's death.
 //! * `bench-envoy`: wrk through real Envoy with and without the filters.
 //! * `bench-jwt`: jwt-auth against Envoy's native `jwt_authn`, through Envoy.
+//! * `bench-fleet`: simulated Envoys on ECDS against the control service.
 
 mod bench;
+mod bench_fleet;
 mod bench_jwt;
 mod bench_pii_mask;
 mod bench_rate_limit;
@@ -97,6 +99,17 @@ enum Command {
         #[arg(long, default_value = "dist")]
         dist: PathBuf,
     },
+    /// Simulate a fleet of Envoys on ECDS against the release control service: time for
+    /// a change to reach 99% and 100% of them, the service's CPU and memory.
+    BenchFleet {
+        #[arg(long, default_value_t = 1000)]
+        gateways: usize,
+        /// The control service binary (`cargo build --release -p tollgate-control`).
+        #[arg(long, default_value = "target/release/tollgate-control")]
+        control: PathBuf,
+        #[arg(long, default_value = "dist")]
+        dist: PathBuf,
+    },
     /// Measure jwt-auth against Envoy's native jwt_authn through real Envoy (needs wrk).
     BenchJwt {
         /// Seconds per wrk run.
@@ -131,6 +144,11 @@ fn main() -> ExitCode {
         Command::BenchPiiMask { seconds, dist } => {
             bench_pii_mask::run(seconds, &dist).map(|()| ExitCode::SUCCESS)
         }
+        Command::BenchFleet {
+            gateways,
+            control,
+            dist,
+        } => bench_fleet::run(gateways, &control, &dist).map(|()| ExitCode::SUCCESS),
         Command::BenchJwt { seconds, dist } => {
             bench_jwt::run(seconds, &dist).map(|()| ExitCode::SUCCESS)
         }
