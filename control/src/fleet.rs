@@ -26,6 +26,8 @@ pub enum Via {
     Ecds,
     /// The kit's pull client.
     Pull,
+    /// The control service writes it through the host's admin API (APISIX).
+    Admin,
 }
 
 /// A refused document.

@@ -11,6 +11,7 @@
 //! [`app`] is the whole HTTP service as an axum `Router`.
 
 pub mod api;
+pub mod apisix;
 pub mod audit;
 pub mod auth;
 pub mod cache;

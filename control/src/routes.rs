@@ -21,7 +21,7 @@ use crate::audit::{Event, Outcome};
 use crate::auth::{self, Need};
 use crate::error::{ApiError, code};
 use crate::state::AppState;
-use crate::{fleet, modules};
+use crate::{apisix, fleet, modules};
 
 pub struct Route {
     pub method: &'static str,
@@ -69,6 +69,9 @@ pub static ROUTES: &[Route] = &[
     route!("GET", "/v1/projects/{project}/groups", Viewer, "A project's gateway groups", get(projects::list_groups)),
     route!("PUT", "/v1/projects/{project}/groups/{group}", PlatformAdmin, "Create or update a gateway group", put(projects::put_group)),
     route!("GET", "/v1/projects/{project}/groups/{group}", Viewer, "A group and its documents' current revisions", get(projects::get_group)),
+    route!("GET", "/v1/projects/{project}/groups/{group}/apisix", Viewer, "The group's APISIX Admin API target", get(apisix::get)),
+    route!("PUT", "/v1/projects/{project}/groups/{group}/apisix", PlatformAdmin, "Set the group's APISIX Admin API target (the key as a secret reference)", put(apisix::put)),
+    route!("POST", "/v1/projects/{project}/groups/{group}/apisix/sync", Author, "Push the group's configs to its APISIX now", post(apisix::sync_now)),
     route!("GET", "/v1/projects/{project}/groups/{group}/status", Viewer, "The fleet: which gateways run which revision, which refused one and why, which are stale", get(fleet::status)),
     route!("GET", "/v1/projects/{project}/groups/{group}/configs/{filter}", Viewer, "A filter config (current or ?revision=N)", get(docs::get)),
     route!("PUT", "/v1/projects/{project}/groups/{group}/configs/{filter}", Author, "Push a filter config (If-Match)", put(docs::put)),

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 
@@ -168,6 +169,8 @@ pub async fn run(options: Options, ready: impl FnOnce(Bound)) -> Result<()> {
         }
         None => None,
     };
+    // APISIX groups get their configs pushed through the Admin API.
+    tokio::spawn(crate::apisix::follow(ctl.clone(), Duration::from_secs(30)));
     ready(Bound {
         http: addr,
         ecds: ecds.as_ref().map(|(a, _)| *a),

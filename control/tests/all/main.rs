@@ -10,6 +10,7 @@
 mod common;
 mod etcd;
 
+mod apisix;
 mod approvals;
 mod audit;
 mod bad_input;
