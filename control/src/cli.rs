@@ -578,3 +578,82 @@ pub fn fleet_text(view: &Value) -> String {
     }
     out.trim_end().to_string()
 }
+
+/// The rollouts of a group as text: the policy, then each filter's phase and progress.
+pub fn rollout_text(v: &Value) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    match field(v, "/policy") {
+        Value::Null => {
+            out.push_str("no rollout policy: every revision goes to the whole group at once\n")
+        }
+        p => {
+            let canary: Vec<&str> = field(p, "/canary")
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            let _ = writeln!(
+                out,
+                "canary {} · bake {} s · max error rise {} · min requests {}",
+                canary.join(", "),
+                field(p, "/bake_seconds"),
+                field(p, "/max_error_rise"),
+                field(p, "/min_requests")
+            );
+        }
+    }
+    for (filter, s) in field(v, "/filters").as_object().into_iter().flatten() {
+        let _ = write!(out, "  {filter:<16} promoted {}", field(s, "/promoted"));
+        if let Some(c) = field(s, "/candidate").as_u64() {
+            let _ = write!(out, ", baking {c}");
+        }
+        let note = field(s, "/note").as_str().unwrap_or("");
+        if !note.is_empty() {
+            let _ = write!(out, ": {note}");
+        }
+        out.push('\n');
+    }
+    out.trim_end().to_string()
+}
+
+fn baking(v: &Value) -> bool {
+    field(v, "/filters")
+        .as_object()
+        .is_some_and(|m| m.values().any(|s| field(s, "/phase") == "baking"))
+}
+
+/// `tollgate rollout --project P --group G [--watch SECONDS]`: the group's rollouts;
+/// with `--watch`, follows them (a spinner on a terminal) until none is baking.
+pub async fn rollout(
+    conn: &Connection,
+    project: &str,
+    group: &str,
+    watch: Option<u64>,
+) -> CliResult<()> {
+    let path = format!("/v1/projects/{project}/groups/{group}/rollout");
+    let client = client(conn)?;
+    let mut r = client.get(&path).await?;
+    if let Some(seconds) = watch {
+        let bar = spinner("rollout");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+        // Bounded by the deadline; one read a second.
+        while baking(&r.body) && std::time::Instant::now() < deadline {
+            bar.set_message(rollout_text(&r.body).replace('\n', " | "));
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            r = client.get(&path).await?;
+        }
+        bar.finish_and_clear();
+        if baking(&r.body) {
+            print(conn, &r.body, || rollout_text(&r.body));
+            return Err(CliError {
+                code: exit::FAILURE,
+                message: format!("still baking after {seconds} s"),
+                body: None,
+            });
+        }
+    }
+    print(conn, &r.body, || rollout_text(&r.body));
+    Ok(())
+}

@@ -143,6 +143,16 @@ enum Command {
         #[arg(long)]
         reason: String,
     },
+    /// A group's staged rollouts: the policy, what is promoted, what bakes and why.
+    Rollout {
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        group: String,
+        /// Follow until no revision is baking (at most this many seconds).
+        #[arg(long)]
+        watch: Option<u64>,
+    },
     /// The audit log.
     Audit {
         #[command(subcommand)]
@@ -200,6 +210,11 @@ fn main() -> ExitCode {
         Command::Audit {
             command: AuditCommand::Verify,
         } => return remote(cli::audit_verify(&conn)),
+        Command::Rollout {
+            project,
+            group,
+            watch,
+        } => return remote(cli::rollout(&conn, &project, &group, watch)),
         Command::Status {
             project: Some(project),
             group: Some(group),

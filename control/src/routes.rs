@@ -21,7 +21,7 @@ use crate::audit::{Event, Outcome};
 use crate::auth::{self, Need};
 use crate::error::{ApiError, code};
 use crate::state::AppState;
-use crate::{apisix, fleet, modules};
+use crate::{apisix, fleet, modules, rollout};
 
 pub struct Route {
     pub method: &'static str,
@@ -72,6 +72,8 @@ pub static ROUTES: &[Route] = &[
     route!("GET", "/v1/projects/{project}/groups/{group}/apisix", Viewer, "The group's APISIX Admin API target", get(apisix::get)),
     route!("PUT", "/v1/projects/{project}/groups/{group}/apisix", PlatformAdmin, "Set the group's APISIX Admin API target (the key as a secret reference)", put(apisix::put)),
     route!("POST", "/v1/projects/{project}/groups/{group}/apisix/sync", Author, "Push the group's configs to its APISIX now", post(apisix::sync_now)),
+    route!("GET", "/v1/projects/{project}/groups/{group}/rollout", Viewer, "The group's rollout policy and each filter's rollout", get(rollout::get)),
+    route!("PUT", "/v1/projects/{project}/groups/{group}/rollout-policy", PlatformAdmin, "Set the group's staged rollout: canaries, bake time, error margin", put(rollout::put_policy)),
     route!("GET", "/v1/projects/{project}/groups/{group}/status", Viewer, "The fleet: which gateways run which revision, which refused one and why, which are stale", get(fleet::status)),
     route!("GET", "/v1/projects/{project}/groups/{group}/configs/{filter}", Viewer, "A filter config (current or ?revision=N)", get(docs::get)),
     route!("PUT", "/v1/projects/{project}/groups/{group}/configs/{filter}", Author, "Push a filter config (If-Match)", put(docs::put)),

@@ -169,6 +169,11 @@ pub async fn run(options: Options, ready: impl FnOnce(Bound)) -> Result<()> {
         }
         None => None,
     };
+    // Staged rollouts move on by themselves.
+    tokio::spawn(crate::rollout::controller::run(
+        ctl.clone(),
+        Duration::from_secs(1),
+    ));
     // APISIX groups get their configs pushed through the Admin API.
     tokio::spawn(crate::apisix::follow(ctl.clone(), Duration::from_secs(30)));
     ready(Bound {

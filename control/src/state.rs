@@ -57,6 +57,8 @@ pub struct Control {
     pub settings: Settings,
     pub metrics: Metrics,
     pub limiter: DefaultKeyedRateLimiter<String>,
+    /// Gateways' counters (Envoy's stats sink), for rollouts' error signal.
+    pub signals: crate::signals::Signals,
     shutdown: tokio::sync::watch::Sender<bool>,
 }
 
@@ -74,6 +76,7 @@ impl Control {
             settings,
             metrics: Metrics::default(),
             limiter,
+            signals: crate::signals::Signals::default(),
             shutdown,
         })
     }

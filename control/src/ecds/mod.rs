@@ -57,7 +57,9 @@ pub async fn serve(listener: tokio::net::TcpListener, ctl: crate::AppState) -> a
         // Finds a gateway that vanished without closing its stream.
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
-        .add_service(service::server(ctl))
+        .add_service(service::server(ctl.clone()))
+        // Envoy's stats sink: the error signal of staged rollouts.
+        .add_service(crate::signals::server(ctl))
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(listener),
             async move {

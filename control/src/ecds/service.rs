@@ -31,7 +31,8 @@ pub fn server(ctl: AppState) -> ExtensionConfigDiscoveryServiceServer<Ecds> {
     ExtensionConfigDiscoveryServiceServer::new(Ecds { ctl })
 }
 
-async fn principal(
+/// The caller of a gRPC stream, from its `authorization` metadata.
+pub async fn principal(
     ctl: &Control,
     metadata: tonic::metadata::MetadataMap,
 ) -> Result<Principal, Status> {
@@ -47,8 +48,10 @@ async fn principal(
         .map_err(|e| Status::unauthenticated(e.message))
 }
 
-/// Builds the resource `name`, or `None` when the group has no config for it yet.
-async fn build(ctl: &Control, name: &Name) -> Result<Option<Built>, String> {
+/// Builds the resource `name` for gateway `node`, or `None` when the group has no
+/// config for it yet. Under a rollout, a gateway outside the canary gets the promoted
+/// revision, not the head.
+async fn build(ctl: &Control, name: &Name, node: &str) -> Result<Option<Built>, String> {
     let group = crate::api::projects::load_group(ctl, &name.project, &name.group)
         .await
         .map_err(|e| e.message)?;
@@ -68,6 +71,21 @@ async fn build(ctl: &Control, name: &Name) -> Result<Option<Built>, String> {
         .map_err(|e| e.message)?;
     let Some(head) = head else {
         return Ok(None);
+    };
+    let number = crate::rollout::revision_for(
+        ctl,
+        (&name.project, &name.group, &name.filter),
+        node,
+        head.number,
+    )
+    .await
+    .map_err(|e| e.message)?;
+    let head = if number == head.number {
+        head
+    } else {
+        crate::docs::revision(&ctl.store, &id, number)
+            .await
+            .map_err(|e| e.message)?
     };
     let body = crate::api::distribution::resolved_body(ctl, &name.project, &head)
         .await
@@ -106,7 +124,7 @@ async fn build(ctl: &Control, name: &Name) -> Result<Option<Built>, String> {
 async fn build_all(ctl: &Control, session: &Session) -> Vec<Built> {
     let mut built = Vec::new();
     for name in session.names() {
-        match build(ctl, name).await {
+        match build(ctl, name, session.node().unwrap_or("")).await {
             Ok(Some(b)) => built.push(b),
             Ok(None) => {}
             Err(e) => tracing::warn!(resource = %name, node = session.node(), "ECDS: {e}"),

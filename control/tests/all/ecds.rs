@@ -29,13 +29,13 @@ const NAME: &str = "hcp/prod-eu/jwt-auth";
 const CONFIG: &str = "/v1/projects/hcp/groups/prod-eu/configs/jwt-auth";
 const STATUS: &str = "/v1/projects/hcp/groups/prod-eu/status";
 
-struct Fleet {
-    h: Harness,
-    url: String,
+pub struct Fleet {
+    pub h: Harness,
+    pub url: String,
     _modules: tempfile::TempDir,
 }
 
-async fn fleet() -> Fleet {
+pub async fn fleet() -> Fleet {
     let modules = tempfile::tempdir().unwrap();
     std::fs::write(modules.path().join("jwt-auth.wasm"), MODULE).unwrap();
     let settings = Settings {
@@ -60,19 +60,24 @@ async fn fleet() -> Fleet {
     }
 }
 
-async fn push(h: &Harness, config: &Value, if_match: Option<&str>) -> u64 {
+pub async fn push(h: &Harness, config: &Value, if_match: Option<&str>) -> u64 {
     let r = h.put_json(CONFIG, &h.admin, if_match, config).await;
     assert!(r.status.is_success(), "{:?}", r.json());
     r.json()["revision"]["number"].as_u64().unwrap()
 }
 
 /// An open stream: requests in, responses out.
-struct Stream {
-    tx: mpsc::Sender<DiscoveryRequest>,
-    rx: tonic::Streaming<DiscoveryResponse>,
+pub struct Stream {
+    pub tx: mpsc::Sender<DiscoveryRequest>,
+    pub rx: tonic::Streaming<DiscoveryResponse>,
 }
 
 async fn open(url: &str, token: Option<&str>) -> Result<Stream, tonic::Status> {
+    open_as(url, token, "envoy-1").await
+}
+
+/// A stream of gateway `node`.
+pub async fn open_as(url: &str, token: Option<&str>, node: &str) -> Result<Stream, tonic::Status> {
     let channel = tonic::transport::Channel::from_shared(url.to_string())
         .unwrap()
         .connect()
@@ -86,15 +91,20 @@ async fn open(url: &str, token: Option<&str>) -> Result<Stream, tonic::Status> {
             .metadata_mut()
             .insert("authorization", format!("Bearer {t}").parse().unwrap());
     }
-    tx.send(ask("", None)).await.unwrap();
+    tx.send(ask_as(node, "", None)).await.unwrap();
     let rx = client.stream_extension_configs(request).await?.into_inner();
     Ok(Stream { tx, rx })
 }
 
 fn ask(nonce: &str, nack: Option<&str>) -> DiscoveryRequest {
+    ask_as("envoy-1", nonce, nack)
+}
+
+/// A request of gateway `node`: the first (no nonce), an ACK, or a NACK.
+pub fn ask_as(node: &str, nonce: &str, nack: Option<&str>) -> DiscoveryRequest {
     DiscoveryRequest {
         node: Some(Node {
-            id: "envoy-1".into(),
+            id: node.into(),
             cluster: "edge".into(),
             ..Node::default()
         }),
@@ -110,7 +120,7 @@ fn ask(nonce: &str, nack: Option<&str>) -> DiscoveryRequest {
     }
 }
 
-async fn next(stream: &mut Stream) -> Result<DiscoveryResponse, tonic::Status> {
+pub async fn next(stream: &mut Stream) -> Result<DiscoveryResponse, tonic::Status> {
     tokio::time::timeout(Duration::from_secs(10), stream.rx.message())
         .await
         .expect("a response within 10 s")
@@ -118,7 +128,7 @@ async fn next(stream: &mut Stream) -> Result<DiscoveryResponse, tonic::Status> {
 }
 
 /// The plugin configuration and the module digest of the response's one resource.
-fn unpack(response: &DiscoveryResponse) -> (Value, String, String) {
+pub fn unpack(response: &DiscoveryResponse) -> (Value, String, String) {
     assert_eq!(response.type_url, TYPE_URL);
     assert_eq!(response.resources.len(), 1);
     let any = &response.resources[0];

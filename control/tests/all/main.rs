@@ -20,6 +20,7 @@ mod crash;
 mod ecds;
 mod ratelimit;
 mod rbac;
+mod rollout;
 mod secrets;
 mod service;
 mod storage;

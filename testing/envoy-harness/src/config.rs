@@ -118,6 +118,8 @@ pub struct EnvoyConfig {
     pub route_timeout: Option<std::time::Duration>,
     /// The node's id and cluster (what a control plane sees).
     pub node: Option<(String, String)>,
+    /// Stats streamed every second to a metrics service: (cluster, bearer token).
+    pub metrics_sink: Option<(String, String)>,
 }
 
 /// The connection manager settings that put paths in normal form before any filter or
@@ -141,7 +143,15 @@ impl EnvoyConfig {
             normalize_paths: true,
             route_timeout: None,
             node: None,
+            metrics_sink: None,
         }
+    }
+
+    /// Streams Envoy's stats every second to the metrics service behind `cluster`
+    /// (Envoy's `metrics_service` sink), with `token` as bearer.
+    pub fn metrics_sink(mut self, cluster: &str, token: &str) -> Self {
+        self.metrics_sink = Some((cluster.to_string(), token.to_string()));
+        self
     }
 
     /// The node's id and cluster.
@@ -201,6 +211,14 @@ impl EnvoyConfig {
         let mut y = String::new();
         if let Some((id, cluster)) = &self.node {
             let _ = writeln!(y, "node: {{id: \"{id}\", cluster: \"{cluster}\"}}");
+        }
+        if let Some((cluster, token)) = &self.metrics_sink {
+            y.push_str("stats_flush_interval: 1s\nstats_sinks:\n- name: envoy.stat_sinks.metrics_service\n  typed_config:\n");
+            y.push_str("    \"@type\": type.googleapis.com/envoy.config.metrics.v3.MetricsServiceConfig\n    transport_api_version: V3\n");
+            let _ = writeln!(
+                y,
+                "    grpc_service: {{envoy_grpc: {{cluster_name: {cluster}}}, initial_metadata: [{{key: authorization, value: \"Bearer {token}\"}}]}}"
+            );
         }
         let _ = writeln!(
             y,

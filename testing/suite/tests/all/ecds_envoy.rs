@@ -139,6 +139,10 @@ impl ControlService {
             std::future::pending(),
         ));
         runtime.spawn(tollgate_control::ecds::serve(ecds_listener, ctl.clone()));
+        runtime.spawn(tollgate_control::rollout::controller::run(
+            ctl.clone(),
+            Duration::from_secs(1),
+        ));
         Ok((runtime, ctl, http, ecds))
     }
 
@@ -219,19 +223,31 @@ impl Drop for ControlService {
 }
 
 fn envoy(control: &ControlService, upstream: &Upstream) -> Result<Envoy> {
+    envoy_named(control, upstream, "gw-1", false)
+}
+
+/// An Envoy named `node`, streaming its stats to the control service when `metrics`.
+fn envoy_named(
+    control: &ControlService,
+    upstream: &Upstream,
+    node: &str,
+    metrics: bool,
+) -> Result<Envoy> {
     let filter = WasmFilter::new("rate-limit", &wasm_path("rate-limit")?).discovered(Discovery {
         resource: "edge/prod/rate-limit".into(),
         cluster: "tollgate_ecds".into(),
         token: control.gateway.clone(),
     });
-    Envoy::start(
-        &EnvoyConfig::new(upstream.addr())
-            .node("gw-1", "edge-prod")
-            .cluster("tollgate_ecds", control.ecds, true)
-            .cluster("tollgate_control", control.http, false)
-            .filter(filter)
-            .concurrency(2),
-    )
+    let mut config = EnvoyConfig::new(upstream.addr())
+        .node(node, "edge-prod")
+        .cluster("tollgate_ecds", control.ecds, true)
+        .cluster("tollgate_control", control.http, false)
+        .filter(filter)
+        .concurrency(2);
+    if metrics {
+        config = config.metrics_sink("tollgate_ecds", &control.gateway);
+    }
+    Envoy::start(&config)
 }
 
 fn policy(response: &HttpResponse) -> String {
@@ -355,5 +371,158 @@ fn envoy_keeps_serving_while_the_control_service_is_down_and_catches_up() -> Res
     }
     control
         .status_when(|v| v.pointer("/gateways/0/filters/rate-limit/revision") == Some(&json!(2)))?;
+    Ok(())
+}
+
+/// The group's rollout of rate-limit once `done` holds (bounded: 60 s).
+fn rollout_when(control: &ControlService, done: impl Fn(&Value) -> bool) -> Result<Value> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let v = control.call(
+            "GET",
+            "/v1/projects/edge/groups/prod/rollout",
+            None,
+            &Value::Null,
+        )?;
+        let filter = v
+            .pointer("/filters/rate-limit")
+            .cloned()
+            .unwrap_or(Value::Null);
+        if done(&filter) {
+            return Ok(filter);
+        }
+        if Instant::now() > deadline {
+            bail!("the rollout never got there: {v:#}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Requests to both gateways in turn until `stop` (bounded: 120 s): (gateway, status,
+/// policy).
+fn load_both(envoys: [&Envoy; 2], stop: &AtomicBool) -> Vec<(usize, u16, String)> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut seen = Vec::new();
+    while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+        for (i, envoy) in envoys.iter().enumerate() {
+            let request = HttpRequest::get("/api/items").header("x-client", "load");
+            match envoy.send(&request) {
+                Ok(r) => seen.push((i, r.status, policy(&r))),
+                Err(_) => seen.push((i, 0, String::new())),
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    seen
+}
+
+fn first_policy(envoy: &Envoy, want: &str) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = envoy.send(&HttpRequest::get("/api/items").header("x-client", "probe"))?;
+        if policy(&r).contains(want) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("{want} never took effect:\n{}", envoy.log_tail());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_staged_rollout_rolls_back_a_canary_whose_errors_rise_and_promotes_a_healthy_one() -> Result<()>
+{
+    let control = ControlService::start()?;
+    control.push(&config(100_000), None)?;
+    control.call(
+        "PUT",
+        "/v1/projects/edge/groups/prod/rollout-policy",
+        None,
+        &json!({"canary": ["gw-canary"], "bake_seconds": 3, "max_error_rise": 0.2, "min_requests": 10}),
+    )?;
+    let upstream = Upstream::start()?;
+    let canary = envoy_named(&control, &upstream, "gw-canary", true)?;
+    let stable = envoy_named(&control, &upstream, "gw-stable", true)?;
+    let stop = AtomicBool::new(false);
+    let (seen, rolled_back, promoted) = std::thread::scope(|s| -> Result<_> {
+        let loader = s.spawn(|| load_both([&canary, &stable], &stop));
+        // The canary's error rate before: a few seconds of 200s.
+        std::thread::sleep(Duration::from_secs(3));
+        // Revision 2 admits one request an hour per client: on the canary nearly
+        // everything is refused (429).
+        let bad = config(1);
+        let result = (|| -> Result<_> {
+            control.push(&bad, Some("\"1\""))?;
+            let rolled_back = rollout_when(&control, |f| {
+                f.pointer("/history/0/outcome") == Some(&json!("rolled_back"))
+            })?;
+            // The rollback is revision 3, with revision 1's content: the canary is back.
+            first_policy(&canary, "q=100000")?;
+            control.push(&config(200_000), Some("\"3\""))?;
+            first_policy(&canary, "q=200000")?;
+            let promoted = rollout_when(&control, |f| {
+                f.pointer("/history/0/outcome") == Some(&json!("promoted"))
+            })?;
+            first_policy(&stable, "q=200000")?;
+            Ok((rolled_back, promoted))
+        })();
+        stop.store(true, Ordering::Relaxed);
+        let seen = loader
+            .join()
+            .map_err(|_| anyhow::anyhow!("the load thread panicked"))?;
+        let (rolled_back, promoted) = result?;
+        Ok((seen, rolled_back, promoted))
+    })?;
+
+    let reason = rolled_back
+        .pointer("/history/0/reason")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    assert!(
+        reason.starts_with("canary gw-canary: errors rose from"),
+        "{rolled_back:#}"
+    );
+    assert_eq!(rolled_back.pointer("/history/0/revision"), Some(&json!(2)));
+    assert_eq!(promoted.pointer("/history/0/revision"), Some(&json!(4)));
+    assert_eq!(promoted.pointer("/promoted"), Some(&json!(4)));
+    // Revision 3 is the rollback, by the rollout, with its reason.
+    let revisions = control.call("GET", &format!("{CONFIG}/revisions"), None, &Value::Null)?;
+    let third = revisions
+        .pointer("/revisions")
+        .and_then(Value::as_array)
+        .and_then(|r| r.iter().find(|r| r.pointer("/number") == Some(&json!(3))))
+        .cloned()
+        .context("revision 3")?;
+    assert_eq!(third.pointer("/rollback_of"), Some(&json!(1)));
+    assert_eq!(third.pointer("/author"), Some(&json!("tollgate-rollout")));
+    let audit = control.call("GET", "/v1/audit?limit=1000", None, &Value::Null)?;
+    let actions: Vec<&str> = audit
+        .pointer("/records")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.pointer("/action").and_then(Value::as_str))
+        .collect();
+    for action in [
+        "rollout.policy",
+        "rollout.start",
+        "rollout.rollback",
+        "rollout.promote",
+    ] {
+        assert!(actions.contains(&action), "{action} not in {actions:?}");
+    }
+    // The gateway outside the canary never ran revision 2 and never failed a request.
+    let on_stable: Vec<_> = seen.iter().filter(|(i, _, _)| *i == 1).collect();
+    assert!(
+        on_stable.iter().all(|(_, status, _)| *status == 200),
+        "{on_stable:?}"
+    );
+    assert!(
+        !on_stable.iter().any(|(_, _, p)| p.contains("q=1;")),
+        "the stable gateway saw revision 2"
+    );
+    // The canary did (that is what was measured).
+    assert!(seen.iter().any(|(i, status, _)| *i == 0 && *status == 429));
     Ok(())
 }
