@@ -167,7 +167,6 @@ pub async fn put(
     // The key must resolve now, not at the first push.
     crate::resolve::resolve(&ctl, &project, &target.admin_key).await?;
     let key = key(&project, &group);
-    let version = ctl.store.get(&key).await?.map_or(0, |e| e.version);
     let event = Event {
         actor: who.subject.clone(),
         action: "apisix.put".into(),
@@ -175,21 +174,8 @@ pub async fn put(
         outcome: Outcome::Applied,
         detail: json!({"admin_url": target.admin_url, "attach": target.attach}),
     };
-    let value = serde_json::to_vec(&target).map_err(ApiError::internal)?;
-    crate::ledger::put_guarded(
-        &ctl.store,
-        &key,
-        version,
-        value,
-        &event,
-        "the APISIX target",
-    )
-    .await?;
-    let status = if version == 0 {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
+    let status =
+        crate::ledger::put_record(&ctl.store, &key, &target, &event, "the APISIX target").await?;
     Ok((status, Json(json!(target))))
 }
 

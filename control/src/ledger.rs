@@ -95,3 +95,22 @@ pub async fn put_guarded(
         Err(CommitError::Store(e)) => Err(e.into()),
     }
 }
+
+/// Writes `record` at `key` as its latest version with its audit `event` (whatever
+/// version is there now is the guard): 201 when it was new, 200 when it replaced one.
+pub async fn put_record<T: serde::Serialize>(
+    store: &SharedStore,
+    key: &str,
+    record: &T,
+    event: &Event,
+    what: &str,
+) -> crate::error::ApiResult<axum::http::StatusCode> {
+    let version = store.get(key).await?.map_or(0, |e| e.version);
+    let value = serde_json::to_vec(record).map_err(crate::error::ApiError::internal)?;
+    put_guarded(store, key, version, value, event, what).await?;
+    Ok(if version == 0 {
+        axum::http::StatusCode::CREATED
+    } else {
+        axum::http::StatusCode::OK
+    })
+}

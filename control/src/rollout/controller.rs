@@ -107,17 +107,7 @@ pub async fn step(
     let (mut state, version) = match super::state(ctl, project, group, filter).await? {
         Some(found) => found,
         // A filter configured after the policy: its first revision is promoted as is.
-        None => {
-            let state = Rollout {
-                promoted: head.number,
-                phase: Phase::Idle,
-                candidate: None,
-                started: 0,
-                note: String::new(),
-                history: Vec::new(),
-            };
-            return save(ctl, &key, 0, &state, None).await;
-        }
+        None => return save(ctl, &key, 0, &Rollout::promoted(head.number), None).await,
     };
     if head.number > state.promoted && state.candidate != Some(head.number) {
         let superseded = state.candidate;

@@ -87,6 +87,20 @@ pub struct Rollout {
     pub history: Vec<Value>,
 }
 
+impl Rollout {
+    /// Nothing baking; `revision` is what the group runs.
+    pub fn promoted(revision: u64) -> Self {
+        Self {
+            promoted: revision,
+            phase: Phase::Idle,
+            candidate: None,
+            started: 0,
+            note: String::new(),
+            history: Vec::new(),
+        }
+    }
+}
+
 pub fn policy_key(project: &str, group: &str) -> String {
     format!("rollout-policy/{project}/{group}")
 }
@@ -130,14 +144,7 @@ pub async fn put_policy(
         }
         .id(&project);
         if let (Some(head), _) = crate::docs::head(&ctl.store, &id).await? {
-            let state = Rollout {
-                promoted: head.number,
-                phase: Phase::Idle,
-                candidate: None,
-                started: 0,
-                note: String::new(),
-                history: Vec::new(),
-            };
+            let state = Rollout::promoted(head.number);
             let value = serde_json::to_vec(&state).map_err(ApiError::internal)?;
             ctl.store
                 .txn(
@@ -149,7 +156,6 @@ pub async fn put_policy(
         }
     }
     let key = policy_key(&project, &group);
-    let version = ctl.store.get(&key).await?.map_or(0, |e| e.version);
     let event = Event {
         actor: who.subject.clone(),
         action: "rollout.policy".into(),
@@ -157,21 +163,8 @@ pub async fn put_policy(
         outcome: Outcome::Applied,
         detail: json!(policy),
     };
-    let value = serde_json::to_vec(&policy).map_err(ApiError::internal)?;
-    crate::ledger::put_guarded(
-        &ctl.store,
-        &key,
-        version,
-        value,
-        &event,
-        "the rollout policy",
-    )
-    .await?;
-    let status = if version == 0 {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
+    let status =
+        crate::ledger::put_record(&ctl.store, &key, &policy, &event, "the rollout policy").await?;
     Ok((status, Json(json!(policy))))
 }
 
