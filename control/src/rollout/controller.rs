@@ -71,12 +71,15 @@ async fn canaries<'a>(
         .map(|id| {
             let record = fleet.iter().find(|g| &g.gateway == id).cloned();
             // Its rate since it applied the candidate, against the bake time before.
-            let applied = record
+            // Times are whole seconds: from the next one, so no sample taken before
+            // the switch in the same second counts the previous revision's errors.
+            let applied = (record
                 .as_ref()
                 .and_then(|g| g.filters.get(filter))
                 .and_then(|f| f.applied_at)
                 .unwrap_or(started)
-                .max(started) as f64;
+                .max(started)
+                + 1) as f64;
             let start = started as f64;
             let signal = Signal {
                 before: ctl
