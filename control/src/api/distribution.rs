@@ -57,8 +57,125 @@ fn not_modified(etag: &str) -> Response {
 enum Pulled<'a> {
     /// A group's signed bundle (document id).
     Bundle(&'a str),
-    /// A config, resolved (document id, project).
-    Resolved(&'a str, &'a str),
+    /// A config, resolved, for a gateway (if it names itself: under a rollout it gets
+    /// its own revision).
+    Resolved(&'a str, &'a Reporting),
+}
+
+/// Who pulls a config, and what it reports (the pull protocol's request headers).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reporting {
+    pub project: String,
+    pub group: String,
+    pub filter: String,
+    /// `Tollgate-Gateway`: its id in the fleet view.
+    pub gateway: Option<String>,
+    /// `Tollgate-Running`: the revision it runs (its ETag is `If-None-Match`).
+    pub running: Option<u64>,
+    /// `Tollgate-Refused` and `Tollgate-Error`: the last revision it refused, and why.
+    pub refused: Option<(u64, String)>,
+}
+
+/// The longest `Tollgate-Error` kept.
+const ERROR_MAX: usize = 512;
+
+impl Reporting {
+    /// Reads the pull protocol's headers; a malformed one is a 400 naming it.
+    pub fn from_headers(
+        headers: &HeaderMap,
+        (project, group, filter): (&str, &str, &str),
+    ) -> ApiResult<Self> {
+        let text = |name: &str| -> ApiResult<Option<String>> {
+            headers
+                .get(name)
+                .map(|v| {
+                    v.to_str()
+                        .map(|s| s.trim().to_string())
+                        .map_err(|_| ApiError::bad_request(format!("{name}: not ASCII")))
+                })
+                .transpose()
+        };
+        let number = |name: &str| -> ApiResult<Option<u64>> {
+            text(name)?
+                .map(|v| {
+                    v.parse::<u64>().map_err(|_| {
+                        ApiError::bad_request(format!("{name}: not a revision number"))
+                    })
+                })
+                .transpose()
+        };
+        let gateway = text("tollgate-gateway")?;
+        if let Some(id) = &gateway {
+            crate::fleet::check_gateway_id(id).map_err(ApiError::bad_request)?;
+        }
+        let refused = match (number("tollgate-refused")?, text("tollgate-error")?) {
+            (Some(n), why) => {
+                let mut why = why.unwrap_or_default();
+                if why.len() > ERROR_MAX {
+                    let mut end = ERROR_MAX;
+                    while !why.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                    why.truncate(end);
+                }
+                Some((n, why))
+            }
+            (None, _) => None,
+        };
+        Ok(Self {
+            project: project.into(),
+            group: group.into(),
+            filter: filter.into(),
+            gateway,
+            running: number("tollgate-running")?,
+            refused,
+        })
+    }
+
+    /// Records the report in the fleet view.
+    async fn record(&self, ctl: &Control, etag: Option<&str>) -> ApiResult<()> {
+        let Some(gateway) = &self.gateway else {
+            return Ok(());
+        };
+        let who = crate::fleet::Reporter {
+            project: &self.project,
+            group: &self.group,
+            gateway,
+            via: crate::fleet::Via::Pull,
+        };
+        let filter = self.filter.as_str();
+        crate::fleet::update(ctl, who, |g| {
+            g.connected = false;
+            if let Some(revision) = self.running {
+                let version = etag.unwrap_or("").trim_matches('"').to_string();
+                let already = g.filters.get(filter).and_then(|f| f.revision) == Some(revision);
+                if !already {
+                    crate::fleet::apply_report(
+                        g,
+                        filter,
+                        &crate::fleet::Report::Applied { revision, version },
+                    );
+                }
+            }
+            if let Some((revision, detail)) = &self.refused {
+                let known = g
+                    .filters
+                    .get(filter)
+                    .and_then(|f| f.error.as_ref())
+                    .is_some_and(|e| e.revision == Some(*revision) && &e.detail == detail);
+                if !known {
+                    let failure = crate::fleet::Failure {
+                        revision: Some(*revision),
+                        version: String::new(),
+                        detail: detail.clone(),
+                        at: crate::ledger::now_unix(),
+                    };
+                    crate::fleet::apply_report(g, filter, &crate::fleet::Report::Refused(failure));
+                }
+            }
+        })
+        .await
+    }
 }
 
 /// The pulled document now: its ETag, revision, and body (or where it is stored).
@@ -87,7 +204,22 @@ async fn current(ctl: &Control, what: &Pulled<'_>) -> ApiResult<Current> {
         Pulled::Bundle(id) | Pulled::Resolved(id, _) => *id,
     };
     let (head, _) = docs::head(&ctl.store, id).await?;
-    let head = head.ok_or_else(|| ApiError::not_found(format!("`{id}`")))?;
+    let mut head = head.ok_or_else(|| ApiError::not_found(format!("`{id}`")))?;
+    // Under a rollout, a gateway outside the canary gets the promoted revision.
+    if let Pulled::Resolved(_, who) = what
+        && let Some(gateway) = &who.gateway
+    {
+        let number = crate::rollout::revision_for(
+            ctl,
+            (&who.project, &who.group, &who.filter),
+            gateway,
+            head.number,
+        )
+        .await?;
+        if number != head.number {
+            head = docs::revision(&ctl.store, id, number).await?;
+        }
+    }
     match what {
         // A bundle's digest is in its head: a poll reads no blob.
         Pulled::Bundle(_) => {
@@ -101,8 +233,8 @@ async fn current(ctl: &Control, what: &Pulled<'_>) -> ApiResult<Current> {
         // The ETag is the resolved body's digest: a new revision, a rotated secret or a
         // new bundle behind `bundle_ref` all change what the gateway must load, and
         // each changes the ETag (so a long poll answers).
-        Pulled::Resolved(_, project) => {
-            let body = resolved_body(ctl, project, &head).await?;
+        Pulled::Resolved(_, who) => {
+            let body = resolved_body(ctl, &who.project, &head).await?;
             Ok(Current {
                 etag: format!("\"{}\"", docs::digest(&body)),
                 revision: head.number,
@@ -211,7 +343,12 @@ pub async fn resolved(
         filter: filter.clone(),
     }
     .id(&project);
-    let pulled = match current_or_wait(&ctl, &headers, Pulled::Resolved(&id, &project)).await? {
+    let who = Reporting::from_headers(&headers, (&project, &group, &filter))?;
+    let etag = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok());
+    who.record(&ctl, etag).await?;
+    let pulled = match current_or_wait(&ctl, &headers, Pulled::Resolved(&id, &who)).await? {
         Ok(found) => found,
         Err(etag) => return Ok(not_modified(&etag)),
     };

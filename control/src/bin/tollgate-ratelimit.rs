@@ -34,6 +34,10 @@ struct Args {
     project: Option<String>,
     #[arg(long)]
     group: Option<String>,
+    /// This service's id in the group's fleet view (`tollgate status`): with it, it
+    /// reports the revision it runs and any it refused.
+    #[arg(long, requires = "control")]
+    gateway_id: Option<String>,
     /// A gateway token of the project (else `TOLLGATE_TOKEN`).
     #[arg(long, env = "TOLLGATE_TOKEN", hide_env_values = true)]
     token: Option<String>,
@@ -63,6 +67,7 @@ fn source(args: &Args) -> Result<Source, String> {
                 .token
                 .clone()
                 .ok_or("--control needs a gateway token: --token or TOLLGATE_TOKEN")?,
+            gateway: args.gateway_id.clone(),
         }),
         _ => Err("name where the limits are: --limits FILE or --control URL".into()),
     }

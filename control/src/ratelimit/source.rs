@@ -23,6 +23,9 @@ pub enum Source {
         group: String,
         /// A gateway token of the project.
         token: String,
+        /// Its id in the group's fleet view (the pull protocol's `Tollgate-Gateway`):
+        /// with it, it reports what it runs and what it refused.
+        gateway: Option<String>,
     },
 }
 
@@ -32,6 +35,10 @@ pub struct Follower {
     http: reqwest::Client,
     /// File: its modification time; control: the ETag.
     seen: Option<String>,
+    /// Control: the revision running, and the last one refused with why (reported on
+    /// the next read).
+    running: Option<u64>,
+    refused: Option<(u64, String)>,
 }
 
 impl Follower {
@@ -43,6 +50,8 @@ impl Follower {
                 .build()
                 .unwrap_or_default(),
             seen: None,
+            running: None,
+            refused: None,
         }
     }
 
@@ -72,6 +81,7 @@ impl Follower {
                 project,
                 group,
                 token,
+                gateway,
             } => {
                 let base = url.trim_end_matches('/');
                 let mut request = self
@@ -82,6 +92,22 @@ impl Follower {
                     .bearer_auth(token);
                 if let Some(etag) = &self.seen {
                     request = request.header("if-none-match", etag);
+                }
+                if let Some(id) = gateway {
+                    request = request.header("tollgate-gateway", id);
+                    if let Some(n) = self.running {
+                        request = request.header("tollgate-running", n.to_string());
+                    }
+                    if let Some((n, why)) = &self.refused {
+                        // Header values are one line of visible ASCII.
+                        let why: String = why
+                            .chars()
+                            .map(|c| if c.is_ascii_graphic() { c } else { ' ' })
+                            .collect();
+                        request = request
+                            .header("tollgate-refused", n.to_string())
+                            .header("tollgate-error", why);
+                    }
                 }
                 let r = request
                     .send()
@@ -116,9 +142,18 @@ impl Follower {
                     .map_err(|e| e.to_string())?;
                 let revision = crate::gateway::verify_resolved(&signature, &body, &keys, FILTER)
                     .map_err(|e| e.to_string())?;
-                let limits = from_config(&body).map_err(|e| format!("revision {revision}: {e}"))?;
+                let limits = match from_config(&body) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        let why = format!("revision {revision}: {e}");
+                        self.refused = Some((revision, why.clone()));
+                        return Err(why);
+                    }
+                };
                 tracing::info!(revision, "the control service's rate-limit config");
                 self.seen = etag;
+                self.running = Some(revision);
+                self.refused = None;
                 Ok(Some(limits))
             }
         }

@@ -18,6 +18,7 @@ mod bundles;
 mod cli;
 mod crash;
 mod ecds;
+mod pull;
 mod ratelimit;
 mod rbac;
 mod rollout;

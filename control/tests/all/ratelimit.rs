@@ -263,6 +263,7 @@ async fn limits_come_from_the_control_service() {
             project: "hcp".into(),
             group: "prod-eu".into(),
             token: gateway.clone(),
+            gateway: Some("rls-1".into()),
         },
         redis: None,
         max_counters: 1000,
@@ -278,6 +279,17 @@ async fn limits_come_from_the_control_service() {
     let r = h.put_json(path, &h.admin, Some(&etag), &limits(3)).await;
     assert!(r.status.is_success(), "{:?}", r.json());
     eventually(async || post(http, &ask("a")).await.0 == 200).await;
+    // It reports what it runs: the group's fleet view shows it on revision 2.
+    eventually(async || {
+        let v = h
+            .get("/v1/projects/hcp/groups/prod-eu/status", &h.admin)
+            .await
+            .json();
+        v["gateways"][0]["gateway"] == "rls-1"
+            && v["gateways"][0]["via"] == "pull"
+            && v["gateways"][0]["filters"]["rate-limit"]["revision"] == 2
+    })
+    .await;
     running.stop().await.unwrap();
 
     // Not a gateway token: nothing to start from.
@@ -289,6 +301,7 @@ async fn limits_come_from_the_control_service() {
             project: "hcp".into(),
             group: "prod-eu".into(),
             token: "tgt_nope".into(),
+            gateway: None,
         },
         redis: None,
         max_counters: 1000,
