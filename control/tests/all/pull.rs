@@ -191,3 +191,46 @@ async fn under_a_rollout_a_pulling_gateway_gets_its_own_revision() {
     let r = h.send("GET", RESOLVED, Some(&token), &[], Vec::new()).await;
     assert_eq!(r.headers["tollgate-revision"], "2");
 }
+
+/// The kit's verifier (what every filter's pull client runs) takes the service's own
+/// signatures, and refuses a tampered body.
+#[tokio::test]
+async fn the_kits_verifier_accepts_the_services_signature() {
+    use tollgate_kit::pull::signature::{Expected, verify};
+    let h = Harness::new().await;
+    h.project(false).await;
+    push(&h, false, None).await;
+    let token = h.gateway("gw").await;
+    let r = h.get(RESOLVED, &token).await;
+    let signature = r.headers["tollgate-signature"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let listed = h
+        .send("GET", "/v1/signing-keys", None, &[], Vec::new())
+        .await
+        .json();
+    let keys: std::collections::BTreeMap<String, String> = listed["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["kid"].as_str().unwrap().to_string(),
+                k["public_key_pem"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected = Expected {
+        project: "hcp",
+        group: "prod-eu",
+        filter: "jwt-auth",
+    };
+    assert_eq!(verify(&signature, &r.body, &keys, expected), Ok(1));
+    let mut tampered = r.body.clone();
+    tampered.push(b' ');
+    assert_eq!(
+        verify(&signature, &tampered, &keys, expected),
+        Err("the document does not match its signature".into())
+    );
+}

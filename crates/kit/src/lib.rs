@@ -27,6 +27,7 @@ pub mod mutation;
 pub mod pairs;
 pub mod path;
 pub mod percent;
+pub mod pull;
 pub mod removal;
 pub mod reply;
 pub mod request;

@@ -1,0 +1,16 @@
+//! The pull client's parts, shared by every filter (Envoy and Kong; APISIX has no
+//! timers or shared data, so its configs are pushed through its Admin API).
+//!
+//! A filter whose plugin configuration holds a `control` block ([`block`]) polls the
+//! control service for its group's resolved config, by HTTP callout on its tick, with
+//! the pull protocol's headers ([`protocol`]): `If-None-Match`, its gateway id, the
+//! revision it runs and the last one it refused. A new document is loaded only if its
+//! `Tollgate-Signature` verifies with a configured key and names this project, group
+//! and filter ([`signature`]).
+//!
+//! These are plain functions over plain data, tested natively; the root-context
+//! wrapper that drives them (the lease in shared data, the swap) builds on them.
+
+pub mod block;
+pub mod protocol;
+pub mod signature;
