@@ -8,9 +8,16 @@
 //! `Tollgate-Signature` verifies with a configured key and names this project, group
 //! and filter ([`signature`]).
 //!
-//! These are plain functions over plain data, tested natively; the root-context
-//! wrapper that drives them (the lease in shared data, the swap) builds on them.
+//! One worker per process polls, holding a [`lease`] in shared data; the document it
+//! loads is published in shared data ([`shared`]) for the other workers.
+//!
+//! These are plain functions over plain data and the [`Host`](crate::Host) trait,
+//! tested natively on the mock host (Envoy's and Kong's shared-data rules included);
+//! the root-context wrapper that drives them on the tick and swaps the filter's config
+//! builds on them.
 
 pub mod block;
+pub mod lease;
 pub mod protocol;
+pub mod shared;
 pub mod signature;
