@@ -19,5 +19,7 @@
 pub mod block;
 pub mod lease;
 pub mod protocol;
+pub mod root;
 pub mod shared;
+pub mod shim;
 pub mod signature;
