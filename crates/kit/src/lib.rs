@@ -11,6 +11,9 @@
 //!   compiled config so it can be swapped while requests flow.
 //! * [`filter`] defines the callbacks a filter implements; [`abi`] dispatches the
 //!   proxy-wasm exports to them.
+//! * [`pull`] keeps a filter's config current from the control service (a `control`
+//!   block in the plugin configuration): signed documents only, one poller per process,
+//!   the last good config kept.
 
 pub mod config;
 pub mod connection;
