@@ -73,3 +73,17 @@ fn a_bad_block_is_refused_naming_the_field() {
     let e = split(json!({"control": missing}).to_string().as_bytes()).unwrap_err();
     assert!(e.contains("missing field `token`"), "{e}");
 }
+
+#[test]
+fn names_with_dashes_and_digits_and_gateway_ids_up_to_256_are_taken() {
+    let with = |key: &str, value: Value| {
+        let mut c = control();
+        c[key] = value;
+        split(json!({"control": c}).to_string().as_bytes())
+    };
+    assert!(with("project", json!("hcp-2")).is_ok());
+    assert!(with("group", json!("prod-eu-1")).is_ok());
+    assert!(with("gateway", json!("g".repeat(256))).is_ok());
+    assert!(with("gateway", json!("g".repeat(257))).is_err());
+    assert!(with("gateway", json!("")).is_err());
+}

@@ -28,7 +28,7 @@ fn one_worker_holds_the_lease_until_it_runs_out() {
     assert!(!b.hold(&host, 2_000), "held by 1");
     assert!(a.hold(&host, 20_000), "renewed by its holder");
     assert!(!b.hold(&host, 49_999), "renewal moved the end to 50 000");
-    assert!(b.hold(&host, 50_001), "run out: taken over");
+    assert!(b.hold(&host, 50_000), "run out at its end: taken over");
     assert!(!a.hold(&host, 50_002));
 }
 
@@ -44,4 +44,23 @@ fn on_kong_the_lease_is_taken_with_its_token_and_without_shared_data_nobody_poll
     );
     let apisix = MockHost::apisix();
     assert!(!Lease::new("f", 1, ttl).hold(&apisix, 0));
+}
+
+#[test]
+fn a_write_that_keeps_losing_gives_up_and_other_errors_say_what_failed() {
+    let racing =
+        MockHost::new().failing("proxy_set_shared_data", crate::types::Status::CasMismatch);
+    assert_eq!(
+        worker_id(&racing, "f"),
+        Err("shared data kept changing".into())
+    );
+    let broken = MockHost::new().failing(
+        "proxy_set_shared_data",
+        crate::types::Status::InternalFailure,
+    );
+    let e = worker_id(&broken, "f").unwrap_err();
+    assert!(
+        e.contains("proxy_set_shared_data") && !e.contains("kept changing"),
+        "{e}"
+    );
 }

@@ -19,12 +19,30 @@ struct Seen {
     configs: Vec<Vec<u8>>,
     ticks: usize,
     streams: usize,
+    /// Every other callback, by name.
+    calls: Vec<&'static str>,
 }
 
 /// A filter that keeps its configs, refuses `"bad"`, and asks for a 5 s tick.
 struct Fake(Rc<RefCell<Seen>>);
 
-impl Callouts for Fake {}
+impl Callouts for Fake {
+    fn on_http_call_response(&mut self, _: &dyn Host, _: u32, _: usize, _: usize, _: usize) {
+        self.0.borrow_mut().calls.push("http");
+    }
+    fn on_grpc_initial_metadata(&mut self, _: &dyn Host, _: u32, _: usize) {
+        self.0.borrow_mut().calls.push("grpc_initial");
+    }
+    fn on_grpc_message(&mut self, _: &dyn Host, _: u32, _: usize) {
+        self.0.borrow_mut().calls.push("grpc_message");
+    }
+    fn on_grpc_trailing_metadata(&mut self, _: &dyn Host, _: u32, _: usize) {
+        self.0.borrow_mut().calls.push("grpc_trailing");
+    }
+    fn on_grpc_close(&mut self, _: &dyn Host, _: u32, _: u32) {
+        self.0.borrow_mut().calls.push("grpc_close");
+    }
+}
 
 struct Passing;
 impl Callouts for Passing {}
@@ -43,8 +61,27 @@ impl RootFilter for Fake {
         self.0.borrow_mut().streams += 1;
         Some(Box::new(Passing))
     }
-    fn on_tick(&mut self, _: &dyn Host) {
+    fn on_tick(&mut self, host: &dyn Host) {
         self.0.borrow_mut().ticks += 1;
+        // After its first tick it wants 2 s.
+        let _ = host.set_tick_period(Duration::from_secs(2));
+    }
+    fn on_vm_start(&mut self, _: &dyn Host, config: &[u8]) -> bool {
+        self.0.borrow_mut().calls.push("vm_start");
+        config != b"refuse"
+    }
+    fn on_queue_ready(&mut self, _: &dyn Host, _: u32) {
+        self.0.borrow_mut().calls.push("queue");
+    }
+    fn on_foreign_function(&mut self, _: &dyn Host, _: u32, _: usize) {
+        self.0.borrow_mut().calls.push("foreign");
+    }
+    fn on_done(&mut self, _: &dyn Host) -> bool {
+        self.0.borrow_mut().calls.push("done");
+        false
+    }
+    fn on_log(&mut self, _: &dyn Host) {
+        self.0.borrow_mut().calls.push("log");
     }
 }
 
@@ -142,6 +179,11 @@ fn without_a_control_block_everything_passes_through() {
         Some(Duration::from_secs(5))
     );
     root.on_tick(&host);
+    assert_eq!(
+        host.state.borrow().tick_period,
+        Some(Duration::from_secs(2)),
+        "its new period"
+    );
     root.on_tick(&host);
     assert_eq!(seen.borrow().ticks, 2, "every tick is the filter's");
     assert!(root.new_stream(&host, 2).is_some());
@@ -313,7 +355,12 @@ fn the_filter_ticks_at_its_own_period_while_pulling() {
         at(&host, s);
         root.on_tick(&host);
     }
-    assert_eq!(seen.borrow().ticks, 3, "at 1000, 1005 and 1010");
+    // At 1000 (5 s asked at configure), then every 2 s, as it asked on its first tick.
+    assert_eq!(
+        seen.borrow().ticks,
+        6,
+        "at 1000, 1002, 1004, 1006, 1008 and 1010"
+    );
 }
 
 #[test]
@@ -335,4 +382,82 @@ fn a_bad_control_block_or_no_shared_data_fails_configure() {
         )
         .unwrap_err();
     assert!(e.contains("pulling needs shared data"), "{e}");
+}
+
+#[test]
+fn every_other_callback_reaches_the_filter() {
+    let host = MockHost::new();
+    let (mut root, seen) = fake();
+    assert!(root.on_vm_start(&host, b""));
+    assert!(!root.on_vm_start(&host, b"refuse"));
+    root.on_configure(&host, b"{}").unwrap();
+    root.on_http_call_response(&host, 77, 0, 0, 0);
+    root.on_grpc_initial_metadata(&host, 1, 0);
+    root.on_grpc_message(&host, 1, 0);
+    root.on_grpc_trailing_metadata(&host, 1, 0);
+    root.on_grpc_close(&host, 1, 0);
+    root.on_queue_ready(&host, 1);
+    root.on_foreign_function(&host, 1, 0);
+    assert!(!root.on_done(&host));
+    root.on_log(&host);
+    assert_eq!(
+        seen.borrow().calls,
+        [
+            "vm_start",
+            "vm_start",
+            "http",
+            "grpc_initial",
+            "grpc_message",
+            "grpc_trailing",
+            "grpc_close",
+            "queue",
+            "foreign",
+            "done",
+            "log"
+        ]
+    );
+}
+
+#[test]
+fn a_poll_in_flight_holds_the_next_one_even_when_due() {
+    let host = MockHost::new();
+    at(&host, 1_000);
+    let (mut root, _) = fake();
+    root.on_configure(&host, json!({"control": control()}).to_string().as_bytes())
+        .unwrap();
+    root.on_tick(&host);
+    at(&host, 1_100);
+    root.on_tick(&host);
+    assert_eq!(
+        host.state.borrow().http_calls.len(),
+        1,
+        "the first never answered"
+    );
+    answer_with(&mut root, &host, "304", &[], b"");
+    root.on_tick(&host);
+    assert_eq!(host.state.borrow().http_calls.len(), 2);
+}
+
+#[test]
+fn documents_up_to_four_mebibytes_are_taken_and_larger_ones_refused() {
+    let host = MockHost::new();
+    at(&host, 1_000);
+    let (mut root, seen) = fake();
+    root.on_configure(&host, json!({"control": control()}).to_string().as_bytes())
+        .unwrap();
+    root.on_tick(&host);
+    let big = vec![b' '; 4 * 1024 * 1024];
+    deliver(&mut root, &host, &big, 1, "\"e1\"");
+    assert_eq!(seen.borrow().configs.len(), 1, "exactly the limit is taken");
+    at(&host, 1_010);
+    root.on_tick(&host);
+    let bigger = vec![b' '; 4 * 1024 * 1024 + 1];
+    deliver(&mut root, &host, &bigger, 2, "\"e2\"");
+    assert_eq!(seen.borrow().configs.len(), 1);
+    at(&host, 1_020);
+    root.on_tick(&host);
+    assert_eq!(
+        last_call_header(&host, "tollgate-error").as_deref(),
+        Some("the document is larger than 4194304 bytes")
+    );
 }

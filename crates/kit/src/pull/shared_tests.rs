@@ -51,3 +51,22 @@ fn published_documents_are_read_with_a_version_that_moves() {
     }
     assert!(publish(&MockHost::apisix(), "f", &doc(1, b"{}")).is_err());
 }
+
+#[test]
+fn a_publication_that_keeps_losing_gives_up_and_other_errors_say_what_failed() {
+    let racing =
+        MockHost::new().failing("proxy_set_shared_data", crate::types::Status::CasMismatch);
+    assert_eq!(
+        publish(&racing, "f", &doc(1, b"{}")),
+        Err("shared data kept changing".into())
+    );
+    let broken = MockHost::new().failing(
+        "proxy_set_shared_data",
+        crate::types::Status::InternalFailure,
+    );
+    let e = publish(&broken, "f", &doc(1, b"{}")).unwrap_err();
+    assert!(
+        e.contains("proxy_set_shared_data") && !e.contains("kept changing"),
+        "{e}"
+    );
+}
