@@ -1,7 +1,8 @@
 //! Gateways' own counters, for staged rollouts' error signal: Envoy streams its stats to
 //! the control service with its `envoy.stat_sinks.metrics_service` sink (gRPC, on the
-//! ECDS port). Per gateway (node id) a bounded history of (time, requests, errors) is
-//! kept in memory: requests are the connection managers' completed downstream
+//! ECDS port). Per project and gateway (node id) a bounded history of (time, requests,
+//! errors) is kept in memory: a sample counts only for the projects whose gateway
+//! token sent it, so one project's gateways cannot sway another's rollout. Requests requests are the connection managers' completed downstream
 //! requests, errors their 5xx and 4xx (the filters' denials are 401, 403 and 429
 //! local replies). The admin listener's are left out.
 
@@ -56,14 +57,16 @@ impl Window {
 }
 
 impl Signals {
-    pub fn record(&self, gateway: &str, sample: Sample) {
+    /// Records `sample` of `gateway`, sent with a gateway token of `project`.
+    pub fn record(&self, project: &str, gateway: &str, sample: Sample) {
         let Ok(mut all) = self.by_gateway.lock() else {
             return;
         };
-        if !all.contains_key(gateway) && all.len() >= GATEWAYS {
+        let key = format!("{project}/{gateway}");
+        if !all.contains_key(&key) && all.len() >= GATEWAYS {
             return;
         }
-        let samples = all.entry(gateway.to_string()).or_default();
+        let samples = all.entry(key).or_default();
         // A restarted Envoy starts its counters again: its history no longer adds up.
         if samples
             .back()
@@ -77,11 +80,12 @@ impl Signals {
         }
     }
 
-    /// What `gateway` served between `from` and `to` (Unix seconds): the difference of
-    /// the samples nearest inside the window; `None` without two samples in it.
-    pub fn window(&self, gateway: &str, from: f64, to: f64) -> Option<Window> {
+    /// What `gateway` of `project` served between `from` and `to` (Unix seconds): the
+    /// difference of the samples nearest inside the window; `None` without two samples
+    /// in it.
+    pub fn window(&self, project: &str, gateway: &str, from: f64, to: f64) -> Option<Window> {
         let all = self.by_gateway.lock().ok()?;
-        let samples = all.get(gateway)?;
+        let samples = all.get(&format!("{project}/{gateway}"))?;
         let first = samples.iter().find(|s| s.at >= from && s.at <= to)?;
         let last = samples.iter().rev().find(|s| s.at >= from && s.at <= to)?;
         if last.at <= first.at {
@@ -149,6 +153,16 @@ impl MetricsService for Sink {
         // rollout's decision.
         let principal =
             crate::ecds::service::principal(&self.ctl, request.metadata().clone()).await?;
+        // The projects this token is a gateway of: its samples count for those only.
+        let projects: Vec<String> = principal
+            .grants
+            .iter()
+            .filter(|g| g.role == crate::auth::Role::Gateway)
+            .filter_map(|g| g.project.clone())
+            .collect();
+        if projects.is_empty() {
+            return Err(Status::permission_denied("a gateway token is required"));
+        }
         let mut stream = request.into_inner();
         let mut gateway: Option<String> = None;
         let mut shutdown = self.ctl.shutting_down();
@@ -166,19 +180,13 @@ impl MetricsService for Sink {
                     .map(|n| n.id.clone())
                     .unwrap_or_default();
                 crate::fleet::check_gateway_id(&id).map_err(Status::invalid_argument)?;
-                if !principal
-                    .grants
-                    .iter()
-                    .any(|g| g.role == crate::auth::Role::Gateway)
-                {
-                    return Err(Status::permission_denied("a gateway token is required"));
-                }
                 gateway = Some(id);
             }
             if let Some(id) = &gateway {
-                self.ctl
-                    .signals
-                    .record(id, sample_of(&message.envoy_metrics, now()));
+                let sample = sample_of(&message.envoy_metrics, now());
+                for project in &projects {
+                    self.ctl.signals.record(project, id, sample);
+                }
             }
         }
         Ok(Response::new(StreamMetricsResponse {}))

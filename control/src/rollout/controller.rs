@@ -82,10 +82,13 @@ async fn canaries<'a>(
                 + 1) as f64;
             let start = started as f64;
             let signal = Signal {
-                before: ctl
-                    .signals
-                    .window(id, start - policy.bake_seconds.max(10) as f64, start),
-                since: ctl.signals.window(id, applied, now),
+                before: ctl.signals.window(
+                    project,
+                    id,
+                    start - policy.bake_seconds.max(10) as f64,
+                    start,
+                ),
+                since: ctl.signals.window(project, id, applied, now),
             };
             (id.as_str(), record, signal)
         })

@@ -179,3 +179,96 @@ async fn a_policy_needs_canaries_and_a_sane_margin() {
     assert_eq!(r["policy"], Value::Null);
     assert!(tollgate_control::cli::rollout_text(&r).starts_with("no rollout policy"));
 }
+
+/// Counters streamed with a gateway token of one project count for that project only.
+#[tokio::test]
+async fn counters_from_another_projects_gateway_do_not_count() {
+    use envoy_types::pb::envoy::config::core::v3::Node;
+    use envoy_types::pb::envoy::service::metrics::v3::StreamMetricsMessage;
+    use envoy_types::pb::envoy::service::metrics::v3::metrics_service_client::MetricsServiceClient;
+    use envoy_types::pb::envoy::service::metrics::v3::stream_metrics_message::Identifier;
+    use envoy_types::pb::io::prometheus::client::{Counter, Metric, MetricFamily};
+    use tollgate_control::auth::{Grant, Role};
+
+    let f = fleet().await;
+    let h = &f.h;
+    let family = |name: &str, value: f64| MetricFamily {
+        name: Some(name.into()),
+        metric: vec![Metric {
+            counter: Some(Counter {
+                value: Some(value),
+                ..Counter::default()
+            }),
+            ..Metric::default()
+        }],
+        ..MetricFamily::default()
+    };
+    let send = |token: String, value: f64| {
+        let url = f.url.clone();
+        async move {
+            let channel = tonic::transport::Channel::from_shared(url)
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
+            let mut client = MetricsServiceClient::new(channel);
+            let messages: Vec<StreamMetricsMessage> = [0.0, value]
+                .iter()
+                .map(|v| StreamMetricsMessage {
+                    identifier: Some(Identifier {
+                        node: Some(Node {
+                            id: "canary-1".into(),
+                            ..Node::default()
+                        }),
+                    }),
+                    envoy_metrics: vec![
+                        family("http.ingress.downstream_rq_completed", *v),
+                        family("http.ingress.downstream_rq_5xx", *v),
+                    ],
+                })
+                .collect();
+            let mut request = tonic::Request::new(tokio_stream::iter(messages));
+            request
+                .metadata_mut()
+                .insert("authorization", format!("Bearer {token}").parse().unwrap());
+            client.stream_metrics(request).await
+        }
+    };
+    let other = h
+        .token(
+            "other",
+            vec![Grant {
+                role: Role::Gateway,
+                project: Some("other".into()),
+            }],
+        )
+        .await;
+    send(other, 100.0).await.unwrap();
+    let now = tollgate_control::ledger::now_unix() as f64;
+    assert_eq!(
+        h.ctl
+            .signals
+            .window("hcp", "canary-1", now - 60.0, now + 60.0),
+        None
+    );
+    assert!(
+        h.ctl
+            .signals
+            .window("other", "canary-1", now - 60.0, now + 60.0)
+            .is_some()
+    );
+    // A viewer's token feeds nothing.
+    let viewer = h
+        .token(
+            "viewer",
+            vec![Grant {
+                role: Role::Viewer,
+                project: Some("hcp".into()),
+            }],
+        )
+        .await;
+    assert_eq!(
+        send(viewer, 1.0).await.unwrap_err().code(),
+        tonic::Code::PermissionDenied
+    );
+}
