@@ -162,6 +162,33 @@ pub fn apply_report(record: &mut Gateway, filter: &str, report: &Report) {
     }
 }
 
+/// A gateway's reason for refusing a config, with every secret the group's config
+/// resolves to replaced by `<secret>`: a reason may quote what it refused, and
+/// secrets never reach the fleet view.
+pub async fn scrubbed(
+    ctl: &Control,
+    (project, group, filter): (&str, &str, &str),
+    detail: &str,
+) -> String {
+    let id = Target::Config {
+        group: group.into(),
+        filter: filter.into(),
+    }
+    .id(project);
+    let Ok((Some(head), _)) = crate::docs::head(&ctl.store, &id).await else {
+        return detail.to_string();
+    };
+    let stored = match crate::docs::blob(&ctl.store, &head.sha256).await {
+        Ok(bytes) => serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
+        Err(_) => Value::Null,
+    };
+    match crate::resolve::resolve(ctl, project, &stored).await {
+        Ok(resolved) => resolved.scrub(detail),
+        // Cannot tell what is secret: keep nothing of the reason.
+        Err(_) => "(reason withheld: the config's secrets could not be read to scrub it)".into(),
+    }
+}
+
 /// Every gateway of a group.
 pub async fn gateways(ctl: &Control, project: &str, group: &str) -> ApiResult<Vec<Gateway>> {
     let prefix = format!("{}{project}/{group}/", crate::store::QUIET_PREFIX);

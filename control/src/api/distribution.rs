@@ -343,7 +343,10 @@ pub async fn resolved(
         filter: filter.clone(),
     }
     .id(&project);
-    let who = Reporting::from_headers(&headers, (&project, &group, &filter))?;
+    let mut who = Reporting::from_headers(&headers, (&project, &group, &filter))?;
+    if let Some((_, why)) = &mut who.refused {
+        *why = crate::fleet::scrubbed(&ctl, (&project, &group, &filter), why).await;
+    }
     let etag = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok());

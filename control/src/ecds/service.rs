@@ -149,7 +149,8 @@ async fn record(ctl: &Control, node: &str, verdict: &Verdict) {
             Some(d) => Report::Refused(Failure {
                 revision: Some(b.revision),
                 version: b.version.clone(),
-                detail: d.clone(),
+                detail: fleet::scrubbed(ctl, (&b.name.project, &b.name.group, &b.name.filter), d)
+                    .await,
                 at: crate::ledger::now_unix(),
             }),
         };

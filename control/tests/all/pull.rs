@@ -234,3 +234,54 @@ async fn the_kits_verifier_accepts_the_services_signature() {
         Err("the document does not match its signature".into())
     );
 }
+
+/// A gateway's reason may quote what it refused: secrets in it are scrubbed before
+/// the fleet view keeps it.
+#[tokio::test]
+async fn secrets_quoted_in_a_refusal_never_reach_the_fleet_view() {
+    let h = Harness::new().await;
+    h.project(false).await;
+    let issuer = "https://issuer.secret.example";
+    let r = h
+        .put_json(
+            "/v1/projects/hcp/secrets/issuer",
+            &h.admin,
+            None,
+            &json!({"value": issuer}),
+        )
+        .await;
+    assert!(r.status.is_success(), "{:?}", r.json());
+    let mut c = jwt_config();
+    c["providers"]["hcp"]["issuer"] = json!({"secret": "issuer"});
+    let r = h
+        .put_json(
+            "/v1/projects/hcp/groups/prod-eu/configs/jwt-auth",
+            &h.admin,
+            None,
+            &c,
+        )
+        .await;
+    assert!(r.status.is_success(), "{:?}", r.json());
+    let token = h.gateway("gw").await;
+    let why = format!("revision 1: providers.hcp.issuer: `{issuer}` is not allowed here");
+    let r = h
+        .send(
+            "GET",
+            RESOLVED,
+            Some(&token),
+            &[
+                ("tollgate-gateway", "gw-1"),
+                ("tollgate-refused", "1"),
+                ("tollgate-error", &why),
+            ],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let text = String::from_utf8(h.get(STATUS, &h.admin).await.body).unwrap();
+    assert!(!text.contains(issuer), "{text}");
+    assert!(
+        text.contains("providers.hcp.issuer: `<secret>` is not allowed here"),
+        "{text}"
+    );
+}
