@@ -194,11 +194,7 @@ pub async fn get(
 async fn resolved_configs(ctl: &Control, project: &str, group: &str) -> ApiResult<Vec<Resolved>> {
     let mut out = Vec::new();
     for filter in tollgate_catalog::names() {
-        let id = Target::Config {
-            group: group.into(),
-            filter: filter.into(),
-        }
-        .id(project);
+        let id = Target::config_id(project, group, filter);
         let (Some(head), _) = crate::docs::head(&ctl.store, &id).await? else {
             continue;
         };

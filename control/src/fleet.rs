@@ -80,7 +80,7 @@ pub enum Report {
 
 /// A gateway id as a key segment: at most 256 printable ASCII characters.
 pub fn check_gateway_id(id: &str) -> Result<(), String> {
-    if id.is_empty() || id.len() > 256 || !id.bytes().all(|b| b.is_ascii_graphic()) {
+    if !tollgate_kit::pull::block::valid_gateway_id(id) {
         return Err(format!(
             "gateway id `{}`: use 1 to 256 printable ASCII characters",
             id.escape_default()
@@ -170,19 +170,11 @@ pub async fn scrubbed(
     (project, group, filter): (&str, &str, &str),
     detail: &str,
 ) -> String {
-    let id = Target::Config {
-        group: group.into(),
-        filter: filter.into(),
-    }
-    .id(project);
+    let id = Target::config_id(project, group, filter);
     let Ok((Some(head), _)) = crate::docs::head(&ctl.store, &id).await else {
         return detail.to_string();
     };
-    let stored = match crate::docs::blob(&ctl.store, &head.sha256).await {
-        Ok(bytes) => serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
-        Err(_) => Value::Null,
-    };
-    match crate::resolve::resolve(ctl, project, &stored).await {
+    match crate::api::distribution::resolve_revision(ctl, project, &head).await {
         Ok(resolved) => resolved.scrub(detail),
         // Cannot tell what is secret: keep nothing of the reason.
         Err(_) => "(reason withheld: the config's secrets could not be read to scrub it)".into(),
@@ -203,11 +195,7 @@ async fn current_revisions(
 ) -> ApiResult<BTreeMap<String, u64>> {
     let mut out = BTreeMap::new();
     for filter in tollgate_catalog::names() {
-        let id = Target::Config {
-            group: group.into(),
-            filter: filter.into(),
-        }
-        .id(project);
+        let id = Target::config_id(project, group, filter);
         if let (Some(head), _) = crate::docs::head(&ctl.store, &id).await? {
             out.insert(filter.to_string(), head.number);
         }

@@ -74,6 +74,15 @@ impl Target {
         }
     }
 
+    /// The id of `filter`'s config in `group` of `project`.
+    pub fn config_id(project: &str, group: &str, filter: &str) -> String {
+        Target::Config {
+            group: group.into(),
+            filter: filter.into(),
+        }
+        .id(project)
+    }
+
     pub fn group(&self) -> Option<&str> {
         match self {
             Target::Config { group, .. } | Target::Bundle { group } => Some(group),

@@ -306,10 +306,19 @@ pub async fn bundle(
 
 /// A config revision with its references resolved (what the gateway loads).
 pub async fn resolved_body(ctl: &Control, project: &str, head: &Revision) -> ApiResult<Vec<u8>> {
+    let resolved = resolve_revision(ctl, project, head).await?;
+    serde_json::to_vec(&resolved.value).map_err(ApiError::internal)
+}
+
+/// A config revision with its references resolved, and the secret texts in it.
+pub async fn resolve_revision(
+    ctl: &Control,
+    project: &str,
+    head: &Revision,
+) -> ApiResult<crate::resolve::Resolved> {
     let stored = docs::blob(&ctl.store, &head.sha256).await?;
     let value: serde_json::Value = serde_json::from_slice(&stored).map_err(ApiError::internal)?;
-    let resolved = crate::resolve::resolve(ctl, project, &value).await?;
-    serde_json::to_vec(&resolved.value).map_err(ApiError::internal)
+    crate::resolve::resolve(ctl, project, &value).await
 }
 
 /// The `Tollgate-Signature` of a resolved body: an EdDSA JWS over its digest, naming

@@ -61,11 +61,7 @@ async fn build(ctl: &Control, name: &Name, node: &str) -> Result<Option<Built>, 
             name.group, group.host
         ));
     }
-    let id = Target::Config {
-        group: name.group.clone(),
-        filter: name.filter.clone(),
-    }
-    .id(&name.project);
+    let id = Target::config_id(&name.project, &name.group, &name.filter);
     let (head, _) = crate::docs::head(&ctl.store, &id)
         .await
         .map_err(|e| e.message)?;

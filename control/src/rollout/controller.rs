@@ -101,11 +101,7 @@ pub async fn step(
     policy: &Policy,
     (project, group, filter): (&str, &str, &str),
 ) -> ApiResult<()> {
-    let id = Target::Config {
-        group: group.into(),
-        filter: filter.into(),
-    }
-    .id(project);
+    let id = Target::config_id(project, group, filter);
     let (Some(head), _) = crate::docs::head(&ctl.store, &id).await? else {
         return Ok(());
     };

@@ -138,11 +138,7 @@ pub async fn put_policy(
         if ctl.store.get(&key).await?.is_some() {
             continue;
         }
-        let id = Target::Config {
-            group: group.clone(),
-            filter: filter.into(),
-        }
-        .id(&project);
+        let id = Target::config_id(&project, &group, filter);
         if let (Some(head), _) = crate::docs::head(&ctl.store, &id).await? {
             let state = Rollout::promoted(head.number);
             let value = serde_json::to_vec(&state).map_err(ApiError::internal)?;

@@ -85,6 +85,12 @@ pub fn split(bytes: &[u8]) -> Result<Split, String> {
     })
 }
 
+/// A gateway id: 1 to 256 printable ASCII characters (the control service's fleet
+/// view keys its records by it, and takes what this allows).
+pub fn valid_gateway_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 256 && id.bytes().all(|b| b.is_ascii_graphic())
+}
+
 fn check(c: &ControlBlock) -> Result<(), String> {
     let names = [("project", &c.project), ("group", &c.group)];
     for (field, name) in names {
@@ -99,10 +105,7 @@ fn check(c: &ControlBlock) -> Result<(), String> {
             ));
         }
     }
-    if c.gateway.is_empty()
-        || c.gateway.len() > 256
-        || !c.gateway.bytes().all(|b| b.is_ascii_graphic())
-    {
+    if !valid_gateway_id(&c.gateway) {
         return Err("control.gateway: 1 to 256 printable ASCII characters".into());
     }
     if c.upstream.is_empty() {
